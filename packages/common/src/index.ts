@@ -1,0 +1,27 @@
+// Shared foundations of the @tufup packages.
+export {
+  TufupError,
+  isTufupError,
+  describeErrorChain,
+  throwIfAborted,
+  type TufupErrorOptions,
+} from './errors.js';
+export {
+  writeFileAtomic,
+  writeStreamAtomic,
+  siblingTempPath,
+  fsyncDir,
+  makeTempDir,
+  withTempDir,
+  type AtomicWriteOptions,
+} from './fs.js';
+export { HashingStream, hashFile, sameDigest, type SizeAndHash } from './hash.js';
+export {
+  throttleProgress,
+  silentLogger,
+  stderrLogger,
+  type ProgressEvent,
+  type OnProgress,
+  type Logger,
+} from './progress.js';
+export type { InstallRequest, Installer } from './installer.js';

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Runs every workspace's tests (or those under the given dirs) in one node:test run with one summary.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const roots = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const passThrough = process.argv.slice(2).filter((a) => a.startsWith('-'));
+const searchRoots = roots.length
+  ? roots.map((r) => resolve(r))
+  : [join(repo, 'packages'), join(repo, 'e2e')].filter((p) => existsSync(p));
+
+function collect(dir, out) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name === 'dist' || name.startsWith('.')) continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) collect(p, out);
+    else if (/\.test\.ts$/.test(name) && /[\\/]test[\\/]/.test(p)) out.push(p);
+  }
+  return out;
+}
+
+const files = searchRoots.flatMap((r) => collect(r, [])).sort();
+if (files.length === 0) {
+  console.error('no test files found under', searchRoots.join(', '));
+  process.exit(1);
+}
+const args = [
+  '--import',
+  'tsx',
+  '--test',
+  '--test-concurrency=2',
+  '--test-reporter=spec',
+  ...passThrough,
+  ...files,
+];
+const res = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: repo });
+process.exit(res.status ?? 1);
