@@ -1,0 +1,79 @@
+// The engine's output: which stretches of the new file are built from the old file, and how to find them.
+
+/**
+ * A stretch of the new file rebuilt from the old file: for 0 <= i < length, the patch stores the byte
+ * difference new[newPos + i] - old[oldPos + i] (mod 256), so approximate matches are allowed (bsdiff-style).
+ * Bytes of the new file not inside any cover are stored literally.
+ */
+export interface Cover {
+  oldPos: number;
+  newPos: number;
+  length: number;
+}
+
+export interface FindCoversOptions {
+  /** Called now and then with the number of new-file bytes scanned so far. */
+  onProgress?: (scannedNewBytes: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Covers of `newBuf` by `oldBuf`: sorted by newPos, non-overlapping in new (they may overlap or repeat in
+ * old), each inside both buffers and with length > 0.
+ */
+export function findCovers(oldBuf: Uint8Array, newBuf: Uint8Array, opts: FindCoversOptions = {}): Cover[] {
+  return findCoversByBlocks(oldBuf, newBuf, opts);
+}
+
+const BLOCK = 16;
+
+/** A first, simple matcher: exact matches anchored on 16-byte blocks of old, extended both ways. */
+function findCoversByBlocks(oldBuf: Uint8Array, newBuf: Uint8Array, opts: FindCoversOptions): Cover[] {
+  const covers: Cover[] = [];
+  if (oldBuf.length < BLOCK || newBuf.length < BLOCK) return covers;
+  const index = new Map<number, number>();
+  for (let p = 0; p + BLOCK <= oldBuf.length; p += BLOCK) {
+    const h = blockHash(oldBuf, p);
+    if (!index.has(h)) index.set(h, p);
+  }
+  let covered = 0;
+  let i = 0;
+  while (i + BLOCK <= newBuf.length) {
+    if ((i & 0xfffff) === 0) {
+      opts.signal?.throwIfAborted();
+      opts.onProgress?.(i);
+    }
+    const cand = index.get(blockHash(newBuf, i));
+    if (cand === undefined || !sameBytes(oldBuf, cand, newBuf, i, BLOCK)) {
+      i++;
+      continue;
+    }
+    let o = cand;
+    let n = i;
+    while (n > covered && o > 0 && oldBuf[o - 1] === newBuf[n - 1]) {
+      o--;
+      n--;
+    }
+    let end = i + BLOCK;
+    let oEnd = cand + BLOCK;
+    while (end < newBuf.length && oEnd < oldBuf.length && oldBuf[oEnd] === newBuf[end]) {
+      end++;
+      oEnd++;
+    }
+    covers.push({ oldPos: o, newPos: n, length: end - n });
+    covered = end;
+    i = end;
+  }
+  return covers;
+}
+
+function blockHash(buf: Uint8Array, p: number): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < BLOCK; k++) h = Math.imul(h ^ (buf[p + k] as number), 0x01000193);
+  return h >>> 0;
+}
+
+function sameBytes(a: Uint8Array, ap: number, b: Uint8Array, bp: number, len: number): boolean {
+  for (let k = 0; k < len; k++) if (a[ap + k] !== b[bp + k]) return false;
+  return true;
+}
