@@ -23,6 +23,8 @@ export type MetadataErrorCode =
   | 'INVALID_PASSPHRASE'
   /** The HMAC of an encrypted key did not match: wrong passphrase, or the file was modified. */
   | 'KEY_DECRYPTION_FAILED'
+  /** A key name that cannot be a file name in a keystore (empty, a path, `..`, or ending in `.pub`). */
+  | 'INVALID_KEY_NAME'
   /** Refusing to overwrite an existing key file. */
   | 'KEY_FILE_EXISTS'
   /** A key file or metadata file that does not exist. */

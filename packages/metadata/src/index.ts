@@ -34,3 +34,19 @@ export {
   type ArchiveCustom,
   type PatchCustom,
 } from './custom.js';
+export { pythonJsonDumps, type PythonJsonOptions } from './python-json.js';
+export {
+  KEYID_HASH_ALGORITHMS,
+  PrivateKey,
+  PublicKey,
+  computeKeyId,
+  findPrivateKeyFile,
+  generateEd25519Key,
+  loadPrivateKeyFile,
+  loadPublicKeyFile,
+  writeKeyPair,
+  type LoadPrivateKeyOptions,
+  type PublicKeyJson,
+  type Signer,
+  type WriteKeyPairOptions,
+} from './keys.js';
