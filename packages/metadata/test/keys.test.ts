@@ -253,11 +253,11 @@ test('public keys of every type tuf-js verifies (ed25519, ecdsa, rsassa-pss) loa
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({
     type: 'spki',
     format: 'pem',
-  });
+  }) as string;
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({
     type: 'spki',
     format: 'pem',
-  });
+  }) as string;
   await withTempDir(async (dir) => {
     for (const [name, keytype, scheme, value] of [
       ['ec', 'ecdsa', 'ecdsa-sha2-nistp256', ec],
