@@ -1,0 +1,249 @@
+// The target cache (targetDir): names of what it holds, verifying the current version's archive, pruning.
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gunzipToTar } from '@tufup/archive';
+import { hashFile, type Logger, sameDigest, siblingTempPath } from '@tufup/common';
+import { type TargetName, compareVersions, formatTargetName, tryParseTargetName } from '@tufup/metadata';
+import { ClientError, isAbort, isNoSpace, wrapError } from './errors.js';
+import type { SignedTarget } from './targets.js';
+
+/** What a cache entry is, found from its name alone. */
+interface CacheEntry {
+  name: string;
+  target: TargetName;
+  kind: 'target' | 'tar' | 'failed' | 'partial' | 'temp';
+}
+
+/** A verified uncompressed tar of the current version, ready to patch; `temporary` ones are deleted after use. */
+export interface CurrentTar {
+  path: string;
+  temporary: boolean;
+}
+
+/**
+ * Layout of `targetDir` (flat, like python tufup's cache):
+ * - `<app>-<v>.tar.gz`, `<app>-<v>.patch`: verified downloads (the names tuf-js gives them, as in python tufup);
+ * - `<app>-<v>.tar`: the uncompressed tar a patch chain produced, checked against the signed tar_hash;
+ * - `<app>-<v>.patch.failed`: marker of a patch that failed (python tufup's convention), so later checks plan
+ *   the full archive;
+ * - `.<target>.<sha256 prefix>.partial`: an interrupted download, resumed by the next attempt;
+ * - `.<name>.<random>.tmp`: atomic-write temp files, garbage if found later.
+ */
+export class UpdateCache {
+  readonly dir: string;
+  readonly appName: string;
+  readonly #logger: Logger;
+
+  constructor(dir: string, appName: string, logger: Logger) {
+    this.dir = dir;
+    this.appName = appName;
+    this.#logger = logger;
+  }
+
+  targetPath(filename: string): string {
+    return join(this.dir, filename);
+  }
+
+  archivePath(version: string): string {
+    return join(this.dir, formatTargetName(this.appName, version, 'archive'));
+  }
+
+  tarPath(version: string): string {
+    return this.archivePath(version).slice(0, -'.gz'.length);
+  }
+
+  /** Keyed by the signed hash, so a partial of an older file with the same name is never resumed. */
+  partialPath(target: SignedTarget): string {
+    const digest = Object.values(target.info.hashes)[0] ?? 'nohash';
+    return join(this.dir, `.${target.filename}.${digest.slice(0, 16)}.partial`);
+  }
+
+  async ensureDir(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+    } catch (err) {
+      throw wrapError(err, 'CACHE_IO_FAILED', `cannot create the target cache ${this.dir}`);
+    }
+  }
+
+  /** File names of patches that failed before (`<patch>.failed` exists). */
+  async failedPatches(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const e of await this.#entries()) if (e.kind === 'failed') out.add(e.target.filename);
+    return out;
+  }
+
+  async markFailed(filenames: Iterable<string>): Promise<void> {
+    for (const f of filenames) {
+      try {
+        await writeFile(join(this.dir, `${f}.failed`), '');
+      } catch (err) {
+        this.#logger.warn(`cannot mark ${f} as failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * Cheap check (no hashing) that there is something for patches to apply to: a `.tar` whose signed hash is
+   * known, or a `.tar.gz` that is either the signed archive or can be checked via the signed tar hash.
+   */
+  async hasCurrentBase(version: string, targets: readonly SignedTarget[]): Promise<boolean> {
+    const { patch, archive, fileVersion } = signedOf(version, targets);
+    if (patch && (await isFile(this.tarPath(fileVersion)))) return true;
+    return (patch !== undefined || archive !== undefined) && (await isFile(this.archivePath(fileVersion)));
+  }
+
+  /**
+   * The current version's uncompressed tar, verified against signed data before anything is applied to it:
+   * the cached `.tar` against the signed tar size/sha256 (known when the version was published with a
+   * patch), else the `.tar.gz` against the signed archive hashes (then gunzipped), else a `.tar.gz` rebuilt
+   * by python tufup after a patch update, gunzipped and checked against the signed tar hash.
+   * Throws CACHE_INVALID when none verifies; a cached file that fails is deleted.
+   */
+  async currentTar(
+    version: string,
+    targets: readonly SignedTarget[],
+    opts: { signal?: AbortSignal; onVerify?: (done: number, total: number, file: string) => void } = {},
+  ): Promise<CurrentTar> {
+    const { patch, archive, fileVersion } = signedOf(version, targets);
+    const tar = this.tarPath(fileVersion);
+    const gz = this.archivePath(fileVersion);
+    const reasons: string[] = [];
+    if (patch?.tarSize !== undefined && patch.tarHash && (await isFile(tar))) {
+      const got = await hashFile(tar, opts.signal ? { signal: opts.signal } : {});
+      opts.onVerify?.(got.size, got.size, basename(tar));
+      if (got.size === patch.tarSize && sameDigest(got.sha256, patch.tarHash)) return { path: tar, temporary: false };
+      reasons.push(`${basename(tar)} does not match its signed tar hash`);
+      await rm(tar, { force: true });
+    }
+    if (await isFile(gz)) {
+      let archiveOk = false;
+      if (archive) {
+        try {
+          await archive.info.verify(createReadStream(gz));
+          archiveOk = true;
+          opts.onVerify?.(archive.length, archive.length, basename(gz));
+        } catch (err) {
+          if (isAbort(err)) throw err;
+          reasons.push(`${basename(gz)} does not match the signed archive`);
+        }
+      }
+      if (archiveOk || patch?.tarHash) {
+        const out = siblingTempPath(tar);
+        try {
+          const got = await gunzipToTar(gz, out, {
+            ...(patch?.tarSize !== undefined ? { maxBytes: patch.tarSize } : {}),
+            ...(opts.signal ? { signal: opts.signal } : {}),
+          });
+          if (!patch?.tarHash || (got.size === patch.tarSize && sameDigest(got.sha256, patch.tarHash))) {
+            return { path: out, temporary: true };
+          }
+          reasons.push(`${basename(gz)} unpacks to a tar that does not match its signed tar hash`);
+        } catch (err) {
+          if (isAbort(err) || isNoSpace(err)) {
+            await rm(out, { force: true });
+            throw wrapError(err, 'CACHE_IO_FAILED', `cannot unpack ${gz}`);
+          }
+          reasons.push(`${basename(gz)} does not unpack: ${(err as Error).message}`);
+        }
+        await rm(out, { force: true });
+      }
+      if (!archiveOk) await rm(gz, { force: true });
+    } else if (reasons.length === 0) {
+      reasons.push(`neither ${basename(tar)} nor ${basename(gz)} is cached`);
+    }
+    if (!patch && !archive) reasons.push(`version ${version} is not in the signed targets`);
+    throw new ClientError({
+      code: 'CACHE_INVALID',
+      message: `the cached current version ${version} cannot be verified: ${reasons.join('; ')}`,
+    });
+  }
+
+  /**
+   * Delete every cache entry of this app whose name is not in `keep` (downloads, tars, partials, failed
+   * markers, temp files); files of other apps and unknown files are left alone. Returns what was removed.
+   */
+  async prune(keep: ReadonlySet<string>): Promise<string[]> {
+    const removed: string[] = [];
+    for (const e of await this.#entries()) {
+      if (keep.has(e.name)) continue;
+      try {
+        await rm(join(this.dir, e.name), { force: true, recursive: true });
+        removed.push(e.name);
+      } catch (err) {
+        this.#logger.warn(`cannot remove ${e.name} from the cache: ${(err as Error).message}`);
+      }
+    }
+    return removed;
+  }
+
+  /** The cache names that make up `target` while it downloads or once cached. */
+  namesOf(target: SignedTarget): string[] {
+    return [target.filename, basename(this.partialPath(target))];
+  }
+
+  async #entries(): Promise<CacheEntry[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw wrapError(err, 'CACHE_IO_FAILED', `cannot list the target cache ${this.dir}`);
+    }
+    const out: CacheEntry[] = [];
+    for (const name of names) {
+      const entry = this.#classify(name);
+      if (entry) out.push(entry);
+    }
+    return out;
+  }
+
+  #classify(name: string): CacheEntry | undefined {
+    const own = (filename: string): TargetName | undefined => {
+      const t = tryParseTargetName(filename);
+      return t && t.name === this.appName ? t : undefined;
+    };
+    let t = own(name);
+    if (t) return { name, target: t, kind: 'target' };
+    if (name.endsWith('.tar') && (t = own(`${name}.gz`))) return { name, target: t, kind: 'tar' };
+    if (name.endsWith('.failed') && (t = own(name.slice(0, -'.failed'.length)))) {
+      return { name, target: t, kind: 'failed' };
+    }
+    const partial = /^\.(.+)\.[0-9a-z]{1,16}\.partial$/.exec(name);
+    if (partial?.[1] && (t = own(partial[1]))) return { name, target: t, kind: 'partial' };
+    const temp = /^\.(.+)\.[0-9a-f]{12}\.tmp$/.exec(name);
+    if (temp?.[1]) {
+      const inner = temp[1];
+      t = own(inner) ?? (inner.endsWith('.tar') ? own(`${inner}.gz`) : undefined);
+      if (t) return { name, target: t, kind: 'temp' };
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The signed targets of `version` (PEP 440 equality: an app saying 1.0.0 runs the published 1.0) and the
+ * version string its cache files are named with (the published one when there is one).
+ */
+export function signedOf(
+  version: string,
+  targets: readonly SignedTarget[],
+): { patch: SignedTarget | undefined; archive: SignedTarget | undefined; fileVersion: string } {
+  const same = (t: SignedTarget) => compareVersions(t.version, version) === 0;
+  const patch = targets.find((t) => t.kind === 'patch' && same(t));
+  const archive = targets.find((t) => t.kind === 'archive' && same(t));
+  return { patch, archive, fileVersion: archive?.version ?? patch?.version ?? version };
+}
+
+function basename(path: string): string {
+  return path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
