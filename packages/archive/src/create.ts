@@ -1,0 +1,451 @@
+// createArchive: a bundle directory → reproducible .tar.gz (and optionally the plain .tar), sizes and sha256s in one pass.
+import { type Stats, constants as fsConstants } from 'node:fs';
+import { lstat, mkdir, open, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import {
+  HashingStream,
+  type OnProgress,
+  type SizeAndHash,
+  fsyncDir,
+  siblingTempPath,
+  throttleProgress,
+  throwIfAborted,
+} from '@tufup/common';
+import { ArchiveError, asArchiveError, io } from './errors.js';
+import { type StreamStages, writeAll, writeStagesAtomic } from './file-io.js';
+import { describeSymlinkProblem, splitMemberName, symlinkTargetProblem } from './paths.js';
+import { type MemberHeader, encodeMemberHeader, endOfArchive, paddingAfter } from './tar-format.js';
+
+/** mtime of every member when neither `mtime`, SOURCE_DATE_EPOCH nor `keepMtimes` says otherwise: 2000-01-01T00:00:00Z. */
+export const DEFAULT_MTIME = 946684800;
+/** gzip level used unless `gzipLevel` is given; README.md has the measurements behind it. */
+export const DEFAULT_GZIP_LEVEL = 6;
+
+export interface CreateArchiveOptions {
+  /** Also write the plain .tar here (same bytes that were gzipped). */
+  tarPath?: string;
+  /** zlib level 0-9; default DEFAULT_GZIP_LEVEL. */
+  gzipLevel?: number;
+  /** mtime of every member (seconds since the epoch, or a Date). Default: SOURCE_DATE_EPOCH, else DEFAULT_MTIME. */
+  mtime?: number | Date;
+  /** Store each member's real mtime instead (the archive then depends on when files were written). */
+  keepMtimes?: boolean;
+  /** Store permission bits as they are instead of 0644/0755 by the owner-exec bit. */
+  keepModes?: boolean;
+  /**
+   * Store symlinks whose target is absolute or leaves the bundle (default: refuse with SYMLINK_OUTSIDE_BUNDLE).
+   * extractArchive refuses such archives: only for consumers that accept them.
+   */
+  allowExternalSymlinks?: boolean;
+  /** Progress in bytes of tar written, phase 'archive'; total is the exact tar size. */
+  onProgress?: OnProgress;
+  signal?: AbortSignal;
+}
+
+export interface CreateArchiveResult {
+  /** Size and sha256 of the uncompressed tar (what patches are made from; tufup's tar_size / tar_hash). */
+  tar: SizeAndHash;
+  /** Size and sha256 of the .tar.gz file (the TUF target). */
+  gzip: SizeAndHash;
+  /** Number of members, the root `./` included. */
+  members: number;
+}
+
+interface BundleMember extends MemberHeader {
+  /** Absolute path of a regular file's content. */
+  sourcePath?: string;
+}
+
+const READ_CHUNK = 512 * 1024;
+const GZIP_CHUNK = 64 * 1024;
+const STAT_CONCURRENCY = 64;
+
+/**
+ * Archive the contents of `bundleDir` as `archivePath` (.tar.gz), members named `./...` like python tufup's.
+ * The same bundle gives the same bytes whatever the order on disk, mtimes, owners and umask: members are in
+ * depth-first order with each directory's entries sorted by the UTF-8 bytes of their names (GNU tar
+ * --sort=name and python tufup order), uid/gid 0, no user/group names, one mtime, modes 0644/0755.
+ */
+export async function createArchive(
+  bundleDir: string,
+  archivePath: string,
+  opts: CreateArchiveOptions = {},
+): Promise<CreateArchiveResult> {
+  const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
+  if (!Number.isInteger(level) || level < 0 || level > 9) {
+    throw new ArchiveError({ code: 'INVALID_OPTION', message: `gzipLevel must be 0-9, got ${level}` });
+  }
+  const root = resolve(bundleDir);
+  for (const out of [archivePath, opts.tarPath]) {
+    if (out !== undefined && isInside(root, resolve(out))) {
+      throw new ArchiveError({
+        code: 'INVALID_OPTION',
+        message: `output ${out} is inside the bundle ${bundleDir}`,
+      });
+    }
+  }
+  const mtime = opts.keepMtimes ? undefined : fixedMtime(opts.mtime);
+  const members = await scanBundle(root, {
+    mtime,
+    keepModes: opts.keepModes ?? false,
+    allowExternalSymlinks: opts.allowExternalSymlinks ?? false,
+    signal: opts.signal,
+  });
+  const tarSize = predictTarSize(members);
+
+  const tarHash = new HashingStream();
+  const gzipHash = new HashingStream();
+  const tarCopy = opts.tarPath ? await TarCopy.open(opts.tarPath) : undefined;
+  const progress = throttleProgress(opts.onProgress);
+  try {
+    const stages: StreamStages = [
+      Readable.from(tarBytes(members, tarSize, progress, opts.signal), { objectMode: false }),
+      tarHash,
+      ...(tarCopy ? [tarCopy.stream] : []),
+      createGzip({ level, chunkSize: GZIP_CHUNK }),
+      new GzipOsNormalizer(),
+      gzipHash,
+    ];
+    await writeStagesAtomic(archivePath, stages, opts.signal);
+  } catch (err) {
+    await tarCopy?.discard();
+    throw asArchiveError(err, `writing ${archivePath}`);
+  }
+  if (tarCopy) {
+    try {
+      await tarCopy.commit();
+    } catch (err) {
+      await tarCopy.discard();
+      // Both files or neither: the .tar.gz without its .tar is not the result that was asked for.
+      await rm(archivePath, { force: true });
+      throw asArchiveError(err, `writing ${opts.tarPath}`);
+    }
+  }
+  const tar = tarHash.digest();
+  const gzip = gzipHash.digest();
+  return {
+    tar: { size: tar.size, sha256: tar.sha256 },
+    gzip: { size: gzip.size, sha256: gzip.sha256 },
+    members: members.length,
+  };
+}
+
+function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+function fixedMtime(mtime: number | Date | undefined): number {
+  if (mtime instanceof Date) return Math.floor(mtime.getTime() / 1000);
+  if (typeof mtime === 'number') {
+    if (!Number.isSafeInteger(mtime)) {
+      throw new ArchiveError({
+        code: 'INVALID_OPTION',
+        message: `mtime must be whole seconds, got ${mtime}`,
+      });
+    }
+    return mtime;
+  }
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  if (epoch === undefined || epoch === '') return DEFAULT_MTIME;
+  if (!/^\d+$/.test(epoch)) {
+    throw new ArchiveError({
+      code: 'INVALID_OPTION',
+      message: `SOURCE_DATE_EPOCH must be whole seconds since the epoch, got ${JSON.stringify(epoch)}`,
+    });
+  }
+  return Number(epoch);
+}
+
+interface ScanOptions {
+  mtime: number | undefined;
+  keepModes: boolean;
+  allowExternalSymlinks: boolean;
+  signal: AbortSignal | undefined;
+}
+
+/** Every member of the archive in archive order; refuses what cannot be archived before anything is written. */
+async function scanBundle(root: string, opts: ScanOptions): Promise<BundleMember[]> {
+  let rootStat: Stats;
+  try {
+    rootStat = await stat(root);
+  } catch (err) {
+    throw new ArchiveError({
+      code: 'BUNDLE_NOT_DIRECTORY',
+      message: `cannot read bundle ${root}`,
+      cause: err,
+    });
+  }
+  if (!rootStat.isDirectory()) {
+    throw new ArchiveError({ code: 'BUNDLE_NOT_DIRECTORY', message: `bundle ${root} is not a directory` });
+  }
+  const members: BundleMember[] = [];
+  members.push(directoryMember('.', rootStat, opts));
+  await scanDirectory(root, [], members, opts);
+  return members;
+}
+
+async function scanDirectory(
+  absDir: string,
+  parts: string[],
+  members: BundleMember[],
+  opts: ScanOptions,
+): Promise<void> {
+  throwIfAborted(opts.signal);
+  const rawNames = await io(`reading directory ${absDir}`, () => readdir(absDir, { encoding: 'buffer' }));
+  rawNames.sort(Buffer.compare);
+  const names = rawNames.map((raw) => {
+    const name = raw.toString('utf8');
+    if (!Buffer.from(name, 'utf8').equals(raw)) {
+      throw new ArchiveError({
+        code: 'UNPORTABLE_NAME',
+        message: `a name in ${absDir} is not valid UTF-8 (${JSON.stringify(name)})`,
+      });
+    }
+    return name;
+  });
+  const stats = await mapLimited(names, STAT_CONCURRENCY, (name) =>
+    io(`reading ${join(absDir, name)}`, () => lstat(join(absDir, name))),
+  );
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const st = stats[i]!;
+    const abs = join(absDir, name);
+    const childParts = [...parts, name];
+    const relPath = childParts.join('/');
+    try {
+      splitMemberName(relPath);
+    } catch (err) {
+      throw new ArchiveError({
+        code: 'UNPORTABLE_NAME',
+        message: `${abs}: this name cannot be extracted safely everywhere`,
+        cause: err,
+      });
+    }
+    const memberName = `./${relPath}`;
+    if (st.isDirectory()) {
+      members.push(directoryMember(memberName, st, opts));
+      await scanDirectory(abs, childParts, members, opts);
+    } else if (st.isFile()) {
+      if (st.nlink > 1) {
+        throw new ArchiveError({
+          code: 'HARDLINK_IN_BUNDLE',
+          message: `${abs} has ${st.nlink} hard links; copy it so each path is its own file`,
+        });
+      }
+      members.push({
+        name: memberName,
+        type: 'file',
+        mode: opts.keepModes ? st.mode & 0o7777 : st.mode & 0o100 ? 0o755 : 0o644,
+        size: st.size,
+        mtime: opts.mtime ?? Math.floor(st.mtimeMs / 1000),
+        sourcePath: abs,
+      });
+    } else if (st.isSymbolicLink()) {
+      members.push(await symlinkMember(abs, memberName, childParts, st, opts));
+    } else {
+      throw new ArchiveError({
+        code: 'UNSUPPORTED_FILE_TYPE',
+        message: `${abs} is a ${describeFileType(st)}; a bundle holds only files, directories and symlinks`,
+      });
+    }
+  }
+}
+
+function directoryMember(name: string, st: Stats, opts: ScanOptions): BundleMember {
+  return {
+    name,
+    type: 'directory',
+    mode: opts.keepModes ? st.mode & 0o7777 : 0o755,
+    size: 0,
+    mtime: opts.mtime ?? Math.floor(st.mtimeMs / 1000),
+  };
+}
+
+async function symlinkMember(
+  abs: string,
+  memberName: string,
+  parts: string[],
+  st: Stats,
+  opts: ScanOptions,
+): Promise<BundleMember> {
+  let target = await io(`reading symlink ${abs}`, () => readlink(abs));
+  // Windows stores relative targets with backslashes; archives always use `/`.
+  if (process.platform === 'win32' && !/^[A-Za-z]:|^\\\\/.test(target)) target = target.replace(/\\/g, '/');
+  const problem = symlinkTargetProblem(parts, target);
+  if (problem !== undefined) {
+    const external = problem === 'absolute' || problem === 'leaves-root';
+    if (!(external && opts.allowExternalSymlinks)) {
+      throw new ArchiveError({
+        code: external ? 'SYMLINK_OUTSIDE_BUNDLE' : 'UNSAFE_SYMLINK_TARGET',
+        message: `symlink ${abs} → ${target}: ${describeSymlinkProblem(problem)}`,
+      });
+    }
+  }
+  return {
+    name: memberName,
+    type: 'symlink',
+    // Symlink permissions mean nothing on Linux and vary on macOS: always 0777, as Linux reports them.
+    mode: 0o777,
+    size: 0,
+    mtime: opts.mtime ?? Math.floor(st.mtimeMs / 1000),
+    linkTarget: target,
+  };
+}
+
+function describeFileType(st: Stats): string {
+  if (st.isSocket()) return 'socket';
+  if (st.isFIFO()) return 'FIFO';
+  if (st.isCharacterDevice()) return 'character device';
+  if (st.isBlockDevice()) return 'block device';
+  return 'file of unknown type';
+}
+
+function predictTarSize(members: readonly BundleMember[]): number {
+  let size = 0;
+  for (const m of members) {
+    size += encodeMemberHeader(m).length;
+    if (m.type === 'file') size += m.size + paddingAfter(m.size);
+  }
+  return size + endOfArchive(size).length;
+}
+
+/** The tar as a byte stream: header, content, padding per member, then the end marker. */
+async function* tarBytes(
+  members: readonly BundleMember[],
+  total: number,
+  progress: OnProgress | undefined,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Buffer> {
+  let done = 0;
+  const report = () => progress?.({ phase: 'archive', done, total, unit: 'bytes' });
+  report();
+  for (const member of members) {
+    throwIfAborted(signal);
+    const header = encodeMemberHeader(member);
+    done += header.length;
+    yield header;
+    if (member.type !== 'file' || member.size === 0) continue;
+    for await (const chunk of fileContent(member.sourcePath!, member.size, signal)) {
+      done += chunk.length;
+      yield chunk;
+      report();
+    }
+    const pad = paddingAfter(member.size);
+    if (pad > 0) {
+      done += pad;
+      yield Buffer.alloc(pad);
+    }
+  }
+  const end = endOfArchive(done);
+  done += end.length;
+  yield end;
+  report();
+}
+
+/** Exactly `size` bytes of a file; FILE_CHANGED when it turns out shorter or longer than when scanned. */
+async function* fileContent(
+  path: string,
+  size: number,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Buffer> {
+  const fh = await io(`opening ${path}`, () => open(path, fsConstants.O_RDONLY));
+  try {
+    let remaining = size;
+    while (remaining > 0) {
+      throwIfAborted(signal);
+      const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, remaining));
+      let filled = 0;
+      while (filled < buf.length) {
+        const { bytesRead } = await io(`reading ${path}`, () =>
+          fh.read(buf, filled, buf.length - filled, null),
+        );
+        if (bytesRead === 0) {
+          throw new ArchiveError({
+            code: 'FILE_CHANGED',
+            message: `${path} became shorter while it was archived`,
+          });
+        }
+        filled += bytesRead;
+      }
+      remaining -= filled;
+      yield buf;
+    }
+    const { bytesRead } = await io(`reading ${path}`, () => fh.read(Buffer.alloc(1), 0, 1, null));
+    if (bytesRead !== 0) {
+      throw new ArchiveError({ code: 'FILE_CHANGED', message: `${path} grew while it was archived` });
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes the tar bytes passing through to a temp file beside `tarPath`, renamed into place on commit. */
+class TarCopy {
+  private constructor(
+    private readonly target: string,
+    private readonly tempPath: string,
+    private readonly fh: FileHandle,
+    readonly stream: Transform,
+  ) {}
+
+  static async open(target: string): Promise<TarCopy> {
+    await io(`creating ${dirname(target)}`, () => mkdir(dirname(target), { recursive: true }));
+    const tempPath = siblingTempPath(target);
+    const fh = await io(`creating ${tempPath}`, () => open(tempPath, 'wx', 0o644));
+    const stream = new Transform({
+      transform(chunk: Buffer, _enc, cb: TransformCallback) {
+        writeAll(fh, chunk, tempPath).then(() => cb(null, chunk), cb);
+      },
+    });
+    return new TarCopy(target, tempPath, fh, stream);
+  }
+
+  async commit(): Promise<void> {
+    await this.fh.sync();
+    await this.fh.close();
+    await rename(this.tempPath, this.target);
+    await fsyncDir(dirname(this.target));
+  }
+
+  async discard(): Promise<void> {
+    await this.fh.close().catch(() => {
+      // already closed by commit(); the temp file is removed below either way
+    });
+    await rm(this.tempPath, { force: true });
+  }
+}
+
+/**
+ * zlib writes the build's operating system into byte 9 of the gzip header (3 on Unix, 10/19 on Windows/macOS
+ * builds); set it to 3 (Unix) so the same deflate output gives the same file everywhere.
+ */
+class GzipOsNormalizer extends Transform {
+  #offset = 0;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.#offset <= 9 && this.#offset + chunk.length > 9) chunk[9 - this.#offset] = 3;
+    this.#offset += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,12 @@
+// @tufup/archive: reproducible tar.gz archives of app bundles, streaming hashes, and safe extraction.
+export { ArchiveError, type ArchiveErrorCode } from './errors.js';
+export {
+  createArchive,
+  DEFAULT_GZIP_LEVEL,
+  DEFAULT_MTIME,
+  type CreateArchiveOptions,
+  type CreateArchiveResult,
+} from './create.js';
+export { gunzipToTar, isGzipFile, type GunzipToTarOptions } from './read.js';
+export { extractArchive, type ExtractArchiveOptions, type ExtractArchiveResult } from './extract.js';
+export { splitMemberName, symlinkTargetProblem, compareUtf8, type SymlinkTargetProblem } from './paths.js';
