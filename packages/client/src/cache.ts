@@ -113,7 +113,8 @@ export class UpdateCache {
     if (patch?.tarSize !== undefined && patch.tarHash && (await isFile(tar))) {
       const got = await hashFile(tar, opts.signal ? { signal: opts.signal } : {});
       opts.onVerify?.(got.size, got.size, basename(tar));
-      if (got.size === patch.tarSize && sameDigest(got.sha256, patch.tarHash)) return { path: tar, temporary: false };
+      if (got.size === patch.tarSize && sameDigest(got.sha256, patch.tarHash))
+        return { path: tar, temporary: false };
       reasons.push(`${basename(tar)} does not match its signed tar hash`);
       await rm(tar, { force: true });
     }
@@ -200,25 +201,21 @@ export class UpdateCache {
   }
 
   #classify(name: string): CacheEntry | undefined {
-    const own = (filename: string): TargetName | undefined => {
-      const t = tryParseTargetName(filename);
+    const own = (filename: string | undefined): TargetName | undefined => {
+      const t = filename === undefined ? undefined : tryParseTargetName(filename);
       return t && t.name === this.appName ? t : undefined;
     };
-    let t = own(name);
-    if (t) return { name, target: t, kind: 'target' };
-    if (name.endsWith('.tar') && (t = own(`${name}.gz`))) return { name, target: t, kind: 'tar' };
-    if (name.endsWith('.failed') && (t = own(name.slice(0, -'.failed'.length)))) {
-      return { name, target: t, kind: 'failed' };
-    }
-    const partial = /^\.(.+)\.[0-9a-z]{1,16}\.partial$/.exec(name);
-    if (partial?.[1] && (t = own(partial[1]))) return { name, target: t, kind: 'partial' };
-    const temp = /^\.(.+)\.[0-9a-f]{12}\.tmp$/.exec(name);
-    if (temp?.[1]) {
-      const inner = temp[1];
-      t = own(inner) ?? (inner.endsWith('.tar') ? own(`${inner}.gz`) : undefined);
-      if (t) return { name, target: t, kind: 'temp' };
-    }
-    return undefined;
+    const entry = (target: TargetName | undefined, kind: CacheEntry['kind']) =>
+      target ? { name, target, kind } : undefined;
+    const partial = /^\.(.+)\.[0-9a-z]{1,16}\.partial$/.exec(name)?.[1];
+    const temp = /^\.(.+)\.[0-9a-f]{12}\.tmp$/.exec(name)?.[1];
+    return (
+      entry(own(name), 'target') ??
+      (name.endsWith('.tar') ? entry(own(`${name}.gz`), 'tar') : undefined) ??
+      (name.endsWith('.failed') ? entry(own(name.slice(0, -'.failed'.length)), 'failed') : undefined) ??
+      entry(own(partial), 'partial') ??
+      entry(own(temp) ?? (temp?.endsWith('.tar') ? own(`${temp}.gz`) : undefined), 'temp')
+    );
   }
 }
 

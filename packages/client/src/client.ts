@@ -211,7 +211,8 @@ export class Client {
       if (!checked) {
         throw new ClientError({
           code: 'NO_UPDATE_PLANNED',
-          message: 'no update to apply: call checkForUpdates() first (it found none, or the last one was applied)',
+          message:
+            'no update to apply: call checkForUpdates() first (it found none, or the last one was applied)',
         });
       }
       const { plan } = checked;
@@ -232,7 +233,13 @@ export class Client {
         }
       }
       if (!newArchive) {
-        const path = await this.#download(checked.archive, checked.updater, downloads, downloaded, opts.signal);
+        const path = await this.#download(
+          checked.archive,
+          checked.updater,
+          downloads,
+          downloaded,
+          opts.signal,
+        );
         newArchive = { path, maxBytes: signedTarSize(checked) };
       }
 
@@ -305,20 +312,40 @@ export class Client {
     const kind = tufErrorKind(err);
     const message = err instanceof Error ? err.message : String(err);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && /root\.json/.test(message)) {
-      return new ClientError({ code: 'TRUSTED_ROOT_MISSING', message: `no trusted root.json: ${message}`, cause: err });
+      return new ClientError({
+        code: 'TRUSTED_ROOT_MISSING',
+        message: `no trusted root.json: ${message}`,
+        cause: err,
+      });
     }
     if (isNoSpace(err)) return wrapError(err, 'NO_SPACE', 'metadata refresh failed') as ClientError;
     const failure = this.#fetcher instanceof HttpFetcher ? this.#fetcher.lastFailure : undefined;
     if (failure instanceof ClientError) {
-      return new ClientError({ code: failure.code, message: `metadata refresh failed: ${failure.message}`, cause: err });
+      return new ClientError({
+        code: failure.code,
+        message: `metadata refresh failed: ${failure.message}`,
+        cause: err,
+      });
     }
     if (kind === 'DownloadHTTPError' || tufErrorKind(failure) === 'DownloadHTTPError') {
-      return new ClientError({ code: 'HTTP_ERROR', message: `metadata refresh failed: ${message}`, cause: err });
+      return new ClientError({
+        code: 'HTTP_ERROR',
+        message: `metadata refresh failed: ${message}`,
+        cause: err,
+      });
     }
     if (kind === 'ExpiredMetadataError' || /\bexpired\b/i.test(message)) {
-      return new ClientError({ code: 'METADATA_EXPIRED', message: `metadata refresh failed: ${message}`, cause: err });
+      return new ClientError({
+        code: 'METADATA_EXPIRED',
+        message: `metadata refresh failed: ${message}`,
+        cause: err,
+      });
     }
-    return new ClientError({ code: 'METADATA_INVALID', message: `metadata refresh failed: ${message}`, cause: err });
+    return new ClientError({
+      code: 'METADATA_INVALID',
+      message: `metadata refresh failed: ${message}`,
+      cause: err,
+    });
   }
 
   /** Invalid channels are ignored with a warning, as python tufup does (#120). */
@@ -362,9 +389,13 @@ export class Client {
   /** Decide whether a patch failure may fall back to the full archive, and remember the culprits. */
   async #patchFallback(err: unknown): Promise<ClientError> {
     if (isAbort(err)) throw err;
-    const error = err instanceof ClientError ? err : (wrapError(err, 'PATCH_FAILED', 'patch update failed') as ClientError);
+    const error =
+      err instanceof ClientError
+        ? err
+        : (wrapError(err, 'PATCH_FAILED', 'patch update failed') as ClientError);
     // Offline or a full disk: the archive would fail the same way, and partial downloads stay for a resume.
-    if (error.code === 'NETWORK_ERROR' || error.code === 'NO_SPACE' || error.code === 'CACHE_IO_FAILED') throw error;
+    if (error.code === 'NETWORK_ERROR' || error.code === 'NO_SPACE' || error.code === 'CACHE_IO_FAILED')
+      throw error;
     if (error instanceof PatchChainError) {
       await this.#cache.markFailed([error.failedPatch]);
     } else if (error instanceof TargetDownloadError) {
@@ -418,7 +449,9 @@ export class Client {
         const kind = tufErrorKind(err);
         if (kind === 'LengthOrHashMismatchError' || kind === 'DownloadLengthMismatchError') {
           if (attempt === 0 && (fetcher?.lastDownload?.resumedFrom ?? 0) > 0) {
-            this.#logger.warn(`${target.filename}: resumed download failed verification; downloading it again`);
+            this.#logger.warn(
+              `${target.filename}: resumed download failed verification; downloading it again`,
+            );
             continue;
           }
           throw new TargetDownloadError(
@@ -457,7 +490,11 @@ export class Client {
           phase: 'stage',
           done: e.done,
           unit: 'bytes',
-          ...(e.total !== undefined ? { total: e.total } : archive.maxBytes !== undefined ? { total: archive.maxBytes } : {}),
+          ...(e.total !== undefined
+            ? { total: e.total }
+            : archive.maxBytes !== undefined
+              ? { total: archive.maxBytes }
+              : {}),
         }),
     });
   }
@@ -527,7 +564,13 @@ class DownloadTracker {
   }
 
   bytes(target: SignedTarget, bytes: number): void {
-    this.#progress.emit({ phase: 'download', file: target.filename, done: bytes, total: target.length, unit: 'bytes' });
+    this.#progress.emit({
+      phase: 'download',
+      file: target.filename,
+      done: bytes,
+      total: target.length,
+      unit: 'bytes',
+    });
     this.#overall(this.#base + bytes);
   }
 
@@ -580,11 +623,13 @@ function validateOptions(o: ClientOptions): void {
   };
   if (!o || typeof o !== 'object') fail('options are required');
   if (!isValidAppName(o.appName)) fail(`appName must match [A-Za-z0-9_-]+: ${JSON.stringify(o.appName)}`);
-  if (!isValidVersion(o.currentVersion)) fail(`currentVersion is not a PEP 440 version: ${JSON.stringify(o.currentVersion)}`);
+  if (!isValidVersion(o.currentVersion))
+    fail(`currentVersion is not a PEP 440 version: ${JSON.stringify(o.currentVersion)}`);
   for (const key of ['installDir', 'metadataDir', 'targetDir'] as const) {
     if (typeof o[key] !== 'string' || !isAbsolute(o[key])) fail(`${key} must be an absolute path`);
   }
-  if (o.stagingParentDir !== undefined && !isAbsolute(o.stagingParentDir)) fail('stagingParentDir must be an absolute path');
+  if (o.stagingParentDir !== undefined && !isAbsolute(o.stagingParentDir))
+    fail('stagingParentDir must be an absolute path');
   for (const key of ['metadataBaseUrl', 'targetBaseUrl'] as const) {
     let url: URL | undefined;
     try {
@@ -592,9 +637,11 @@ function validateOptions(o: ClientOptions): void {
     } catch {
       fail(`${key} is not a URL: ${JSON.stringify(o[key])}`);
     }
-    if (url && !['http:', 'https:', 'file:'].includes(url.protocol)) fail(`${key} must be http(s) or file: ${o[key]}`);
+    if (url && !['http:', 'https:', 'file:'].includes(url.protocol))
+      fail(`${key} must be http(s) or file: ${o[key]}`);
   }
-  if (o.maxPatchRatio !== undefined && !(o.maxPatchRatio >= 0)) fail('maxPatchRatio must be a non-negative number');
+  if (o.maxPatchRatio !== undefined && !(o.maxPatchRatio >= 0))
+    fail('maxPatchRatio must be a non-negative number');
   // compareVersions is used on currentVersion everywhere; fail here rather than mid-update.
   compareVersions(o.currentVersion, o.currentVersion);
 }

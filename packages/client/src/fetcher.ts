@@ -92,7 +92,9 @@ export class HttpFetcher extends BaseFetcher {
   constructor(options: FetcherOptions = {}) {
     super();
     this.#opts = {
-      userAgent: options.userAgent ? `${options.userAgent} tufup-ts/${packageVersion}` : `tufup-ts/${packageVersion}`,
+      userAgent: options.userAgent
+        ? `${options.userAgent} tufup-ts/${packageVersion}`
+        : `tufup-ts/${packageVersion}`,
       headers: options.headers,
       timeoutMs: options.timeoutMs ?? 30_000,
       retries: options.retries ?? 3,
@@ -261,7 +263,9 @@ export class HttpFetcher extends BaseFetcher {
     try {
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         if (size + chunk.length > maxLength) {
-          throw new DownloadLengthMismatchError(`${url} is larger than its signed length of ${maxLength} bytes`);
+          throw new DownloadLengthMismatchError(
+            `${url} is larger than its signed length of ${maxLength} bytes`,
+          );
         }
         try {
           await fh.write(chunk, 0, chunk.length, size);
@@ -287,6 +291,8 @@ export class HttpFetcher extends BaseFetcher {
       try {
         return await attempt();
       } catch (err) {
+        // An abort can surface as a socket error ("aborted"): report it as the abort it is.
+        throwIfAborted(signal);
         const retryable =
           err instanceof RetryableError ||
           (err instanceof DownloadHTTPError && isRetryableStatus(err.statusCode));
@@ -324,8 +330,11 @@ export class HttpFetcher extends BaseFetcher {
 
   /** Errors while reading a body: the connection's are retryable, local and length errors are not. */
   #bodyError(url: string, err: unknown): unknown {
-    if (err instanceof LocalWriteError || err instanceof DownloadLengthMismatchError || isAbort(err)) return err;
-    return new RetryableError(`${url}: connection lost mid-download (${(err as Error).message})`, { cause: err });
+    if (err instanceof LocalWriteError || err instanceof DownloadLengthMismatchError || isAbort(err))
+      return err;
+    return new RetryableError(`${url}: connection lost mid-download (${(err as Error).message})`, {
+      cause: err,
+    });
   }
 
   /** Open `url` from byte `offset` (http(s) with Range + If-Range, or file://), following redirects. */
@@ -381,9 +390,13 @@ export class HttpFetcher extends BaseFetcher {
     return new Promise((resolve, reject) => {
       const mod = url.protocol === 'https:' ? https : http;
       const agent = url.protocol === 'https:' ? this.#httpsAgent : this.#httpAgent;
-      const req = mod.request(url, { method: 'GET', headers, agent, ...(signal ? { signal } : {}) }, (res) => {
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
-      });
+      const req = mod.request(
+        url,
+        { method: 'GET', headers, agent, ...(signal ? { signal } : {}) },
+        (res) => {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
+        },
+      );
       req.setTimeout(this.#opts.timeoutMs, () => {
         req.destroy(new RetryableError(`no response within ${this.#opts.timeoutMs} ms`));
       });
@@ -434,7 +447,8 @@ async function writeFrom(path: string, size: number): Promise<void> {
     await fh.truncate(size);
     await fh.close();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new LocalWriteError(`cannot truncate ${path}`, { cause: err });
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new LocalWriteError(`cannot truncate ${path}`, { cause: err });
   }
 }
 

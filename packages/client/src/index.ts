@@ -9,7 +9,12 @@ export {
   type UpdateResult,
 } from './client.js';
 export { ClientError, TargetDownloadError, type ClientErrorCode } from './errors.js';
-export { HttpFetcher, type DownloadReport, type FetcherOptions, type TargetDownloadContext } from './fetcher.js';
+export {
+  HttpFetcher,
+  type DownloadReport,
+  type FetcherOptions,
+  type TargetDownloadContext,
+} from './fetcher.js';
 export {
   MAX_PATCH_RATIO,
   isContiguous,

@@ -68,7 +68,13 @@ export async function applyPatchChain(
       if (prevIsTemp) await rm(prev, { force: true });
       prev = next;
       prevIsTemp = true;
-      opts.onProgress?.({ step: i + 1, steps: steps.length, file: step.filename, done: step.tarSize, total: step.tarSize });
+      opts.onProgress?.({
+        step: i + 1,
+        steps: steps.length,
+        file: step.filename,
+        done: step.tarSize,
+        total: step.tarSize,
+      });
     }
     if (!last) throw new ClientError({ code: 'PATCH_FAILED', message: 'empty patch chain' });
     try {

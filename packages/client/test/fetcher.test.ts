@@ -1,0 +1,245 @@
+// HttpFetcher against a real server on 127.0.0.1: retries, timeouts, headers, redirects, resume, file:// URLs.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { makeTempDir } from '@tufup/common';
+import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/error.js';
+import { ClientError } from '../src/errors.js';
+import { HttpFetcher } from '../src/fetcher.js';
+import { TestServer } from './support/server.js';
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+describe('HttpFetcher', () => {
+  let dir: string;
+  let server: TestServer;
+  let other: TestServer;
+  let data: Buffer;
+  const fast = { retryDelayMs: 5, maxRetryDelayMs: 20 };
+
+  before(async () => {
+    dir = await makeTempDir('tufup-fetcher-');
+    data = randomBytes(300 * 1024);
+    await writeFile(join(dir, 'blob.bin'), data);
+    await writeFile(join(dir, 'small.json'), '{"ok":true}');
+    server = await TestServer.start(dir);
+    other = await TestServer.start(dir);
+  });
+
+  after(async () => {
+    await server.close();
+    await other.close();
+    const { rm } = await import('node:fs/promises');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Download blob.bin as a target into `partial`, returning what the verifying handler saw. */
+  async function downloadTarget(fetcher: HttpFetcher, partial: string, onBytes?: (n: number) => void) {
+    return fetcher.withTarget({ partialPath: partial, ...(onBytes ? { onBytes } : {}) }, () =>
+      fetcher.downloadFile(`${server.url}/blob.bin`, data.length, async (file) =>
+        sha256(await readFile(file)),
+      ),
+    );
+  }
+
+  it('downloads metadata bytes with our user agent and custom headers', async () => {
+    const fetcher = new HttpFetcher({
+      ...fast,
+      userAgent: 'my-app/1.0',
+      headers: { authorization: 'Bearer t0k3n' },
+    });
+    const got = await fetcher.downloadBytes(`${server.url}/small.json`, 1000);
+    assert.equal(got.toString(), '{"ok":true}');
+    const req = server.requestsFor('/small.json').at(-1)!;
+    assert.match(req.headers['user-agent'] ?? '', /^my-app\/1\.0 tufup-ts\/\d/);
+    assert.equal(req.headers.authorization, 'Bearer t0k3n');
+    fetcher.close();
+  });
+
+  it('reports a missing file as tuf-js DownloadHTTPError 404 without retrying', async () => {
+    const fetcher = new HttpFetcher(fast);
+    const before = server.requests.length;
+    const err = await fetcher.downloadBytes(`${server.url}/3.root.json`, 1000).catch((e: unknown) => e);
+    assert.ok(err instanceof DownloadHTTPError);
+    assert.equal(err.statusCode, 404);
+    assert.equal(server.requests.length - before, 1);
+    fetcher.close();
+  });
+
+  it('retries 5xx with backoff and succeeds', async () => {
+    const fetcher = new HttpFetcher(fast);
+    server.failNext('/small.json', { kind: 'status', status: 503 }, 2);
+    const before = server.requestsFor('/small.json').length;
+    assert.equal((await fetcher.downloadBytes(`${server.url}/small.json`, 1000)).toString(), '{"ok":true}');
+    assert.equal(server.requestsFor('/small.json').length - before, 3);
+    fetcher.close();
+  });
+
+  it('gives up after its retries with the last HTTP status', async () => {
+    const fetcher = new HttpFetcher({ ...fast, retries: 2 });
+    server.failNext('/small.json', { kind: 'status', status: 500 }, 3);
+    const err = await fetcher.downloadBytes(`${server.url}/small.json`, 1000).catch((e: unknown) => e);
+    assert.ok(err instanceof DownloadHTTPError);
+    assert.equal(err.statusCode, 500);
+    fetcher.close();
+  });
+
+  it('retries a connection cut mid-body for metadata', async () => {
+    const fetcher = new HttpFetcher(fast);
+    server.failNext('/blob.bin', { kind: 'cut', afterBytes: 1000 });
+    const got = await fetcher.downloadBytes(`${server.url}/blob.bin`, data.length);
+    assert.equal(sha256(got), sha256(data));
+    fetcher.close();
+  });
+
+  it('times out a stalled server, retries, and fails with NETWORK_ERROR when it keeps stalling', async () => {
+    const fetcher = new HttpFetcher({ ...fast, timeoutMs: 100, retries: 1 });
+    server.failNext('/small.json', { kind: 'stall', ms: 400 }, 1);
+    assert.equal((await fetcher.downloadBytes(`${server.url}/small.json`, 1000)).toString(), '{"ok":true}');
+    server.failNext('/small.json', { kind: 'stall', ms: 400 }, 2);
+    const err = await fetcher.downloadBytes(`${server.url}/small.json`, 1000).catch((e: unknown) => e);
+    assert.ok(err instanceof ClientError);
+    assert.equal(err.code, 'NETWORK_ERROR');
+    fetcher.close();
+  });
+
+  it('fails with NETWORK_ERROR when nothing listens', async () => {
+    const dead = await TestServer.start(dir);
+    const url = `${dead.url}/small.json`;
+    await dead.close();
+    const fetcher = new HttpFetcher({ ...fast, retries: 1 });
+    const err = await fetcher.downloadBytes(url, 1000).catch((e: unknown) => e);
+    assert.ok(err instanceof ClientError);
+    assert.equal(err.code, 'NETWORK_ERROR');
+  });
+
+  it('refuses a body longer than the maximum length', async () => {
+    const fetcher = new HttpFetcher(fast);
+    const err = await fetcher.downloadBytes(`${server.url}/blob.bin`, 1000).catch((e: unknown) => e);
+    assert.ok(err instanceof DownloadLengthMismatchError);
+    fetcher.close();
+  });
+
+  it('resumes a target download cut mid-way with a Range request from the cut offset', async () => {
+    const fetcher = new HttpFetcher(fast);
+    const partial = join(dir, 'resume.partial');
+    server.failNext('/blob.bin', { kind: 'cut', afterBytes: 100_000 });
+    const seen: number[] = [];
+    const before = server.requestsFor('/blob.bin').length;
+    assert.equal(await downloadTarget(fetcher, partial, (n) => seen.push(n)), sha256(data));
+    const reqs = server.requestsFor('/blob.bin').slice(before);
+    assert.equal(reqs.length, 2);
+    assert.equal(reqs[0]!.range, undefined);
+    const offset = Number(/^bytes=(\d+)-$/.exec(reqs[1]!.range ?? '')?.[1]);
+    assert.ok(offset > 0 && offset <= 100_000, `resumed from ${offset}`);
+    assert.equal(reqs[1]!.status, 206);
+    assert.equal(fetcher.lastDownload?.resumedFrom, offset);
+    assert.equal(seen.at(-1), data.length);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]! || seen[i] === offset);
+    await assert.rejects(stat(partial), { code: 'ENOENT' });
+    fetcher.close();
+  });
+
+  it('resumes from a partial file left by an earlier run', async () => {
+    const fetcher = new HttpFetcher(fast);
+    const partial = join(dir, 'earlier.partial');
+    await writeFile(partial, data.subarray(0, 123_456));
+    const before = server.requestsFor('/blob.bin').length;
+    assert.equal(await downloadTarget(fetcher, partial), sha256(data));
+    const reqs = server.requestsFor('/blob.bin').slice(before);
+    assert.deepEqual(
+      reqs.map((r) => [r.range, r.status]),
+      [['bytes=123456-', 206]],
+    );
+    fetcher.close();
+  });
+
+  it('restarts from byte 0 when the server ignores Range', async () => {
+    const fetcher = new HttpFetcher(fast);
+    const partial = join(dir, 'norange.partial');
+    await writeFile(partial, data.subarray(0, 50_000));
+    server.rangeSupport = false;
+    try {
+      assert.equal(await downloadTarget(fetcher, partial), sha256(data));
+    } finally {
+      server.rangeSupport = true;
+    }
+    assert.equal(fetcher.lastDownload?.restarted, true);
+    assert.equal(fetcher.lastDownload?.resumedFrom, 0);
+    fetcher.close();
+  });
+
+  it('deletes a partial whose bytes fail verification, so the next attempt starts over', async () => {
+    const fetcher = new HttpFetcher(fast);
+    const partial = join(dir, 'bad.partial');
+    await writeFile(partial, Buffer.alloc(10_000, 7));
+    const err = await fetcher
+      .withTarget({ partialPath: partial }, () =>
+        fetcher.downloadFile(`${server.url}/blob.bin`, data.length, async (file) => {
+          if (sha256(await readFile(file)) !== sha256(data)) throw new Error('hash mismatch');
+        }),
+      )
+      .catch((e: unknown) => e);
+    assert.equal((err as Error).message, 'hash mismatch');
+    await assert.rejects(stat(partial), { code: 'ENOENT' });
+    fetcher.close();
+  });
+
+  it('keeps the partial when aborted, for a later resume', async () => {
+    const fetcher = new HttpFetcher(fast);
+    const partial = join(dir, 'abort.partial');
+    const ac = new AbortController();
+    const err = await fetcher
+      .withTarget(
+        {
+          partialPath: partial,
+          signal: ac.signal,
+          onBytes: (n) => {
+            if (n > 0) ac.abort();
+          },
+        },
+        () => fetcher.downloadFile(`${server.url}/blob.bin`, data.length, async () => 'done'),
+      )
+      .catch((e: unknown) => e);
+    assert.equal((err as Error).name, 'AbortError');
+    const size = (await stat(partial)).size;
+    assert.ok(size > 0 && size < data.length);
+    fetcher.close();
+  });
+
+  it('follows a redirect but does not send its headers to another origin', async () => {
+    const fetcher = new HttpFetcher({ ...fast, headers: { authorization: 'secret' } });
+    server.failNext('/small.json', { kind: 'redirect', location: `${other.url}/small.json` });
+    assert.equal((await fetcher.downloadBytes(`${server.url}/small.json`, 1000)).toString(), '{"ok":true}');
+    const there = other.requestsFor('/small.json').at(-1)!;
+    assert.equal(there.headers.authorization, undefined);
+    fetcher.close();
+  });
+
+  it('reads file:// URLs, with Range resume and 404 for a missing file', async () => {
+    const fetcher = new HttpFetcher(fast);
+    const base = pathToFileURL(dir).href;
+    assert.equal((await fetcher.downloadBytes(`${base}/small.json`, 1000)).toString(), '{"ok":true}');
+    const err = await fetcher.downloadBytes(`${base}/2.root.json`, 1000).catch((e: unknown) => e);
+    assert.ok(err instanceof DownloadHTTPError);
+    assert.equal(err.statusCode, 404);
+    const partial = join(dir, 'file.partial');
+    await writeFile(partial, data.subarray(0, 7777));
+    const got = await fetcher.withTarget({ partialPath: partial }, () =>
+      fetcher.downloadFile(`${base}/blob.bin`, data.length, async (file) => sha256(await readFile(file))),
+    );
+    assert.equal(got, sha256(data));
+    assert.equal(fetcher.lastDownload?.resumedFrom, 7777);
+  });
+
+  it('serves BaseFetcher.fetch as a web ReadableStream', async () => {
+    const fetcher = new HttpFetcher(fast);
+    const stream = await fetcher.fetch(`${server.url}/small.json`);
+    const text = await new Response(stream).text();
+    assert.equal(text, '{"ok":true}');
+    fetcher.close();
+  });
+});
