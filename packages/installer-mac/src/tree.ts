@@ -1,0 +1,93 @@
+// Copying and removing directory trees without following symlinks: links stay links, modes and mtimes are kept.
+import { constants } from 'node:fs';
+import {
+  chmod,
+  copyFile,
+  lstat,
+  lutimes,
+  mkdir,
+  readdir,
+  readlink,
+  rm,
+  rmdir,
+  symlink,
+  utimes,
+} from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '@tufup/common';
+import { errnoCode } from './errors.js';
+import { q } from './log.js';
+
+/**
+ * Copies `from` to `to` (which must not exist). Symlinks are recreated verbatim (never dereferenced, so a link
+ * to a framework version stays a link); regular files keep mode and mtime (and share blocks where the file
+ * system can clone, e.g. APFS); directories get their mode after their children are written, so read-only
+ * directories copy too. Sockets, FIFOs and devices are skipped with a warning: they are not app files.
+ */
+export async function copyEntry(from: string, to: string, log: Logger): Promise<void> {
+  const st = await lstat(from);
+  if (st.isSymbolicLink()) {
+    await symlink(await readlink(from), to);
+    await lutimes(to, st.atime, st.mtime).catch(() => {
+      // Not every platform can set a link's own times; the link target string is what matters.
+    });
+  } else if (st.isFile()) {
+    await copyFile(from, to, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+    await chmod(to, st.mode & 0o7777);
+    await utimes(to, st.atime, st.mtime);
+  } else if (st.isDirectory()) {
+    await mkdir(to, { mode: 0o700 });
+    for (const name of await readdir(from)) await copyEntry(join(from, name), join(to, name), log);
+    await chmod(to, st.mode & 0o7777);
+    await utimes(to, st.atime, st.mtime);
+  } else {
+    log.warn(`skipped ${q(from)}: not a file, directory or symlink`);
+  }
+}
+
+/** Gives the owner rwx on every directory below `path` (not following links), so its entries can be unlinked. */
+async function makeDirsWritable(path: string): Promise<void> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st?.isDirectory()) return;
+  await chmod(path, (st.mode & 0o7777) | 0o700);
+  for (const name of await readdir(path)) await makeDirsWritable(join(path, name));
+}
+
+/** Removes `path` and everything below it without following symlinks; read-only directories do not stop it. */
+export async function removeTree(path: string): Promise<void> {
+  try {
+    await rm(path, { recursive: true, force: true });
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code !== 'EACCES' && code !== 'EPERM') throw err;
+    await makeDirsWritable(path);
+    await rm(path, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes directory `path` one top-level entry at a time, calling `between` after each, so a crash test can
+ * land inside a long deletion (and recovery has to continue a half-removed backup).
+ */
+export async function removeTreeStepwise(path: string, between: () => Promise<void>): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(path);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    if (errnoCode(err) !== 'EACCES') throw err;
+    await makeDirsWritable(path);
+    names = await readdir(path);
+  }
+  const st = await lstat(path);
+  if ((st.mode & 0o700) !== 0o700) await chmod(path, (st.mode & 0o7777) | 0o700);
+  for (const name of names) {
+    await removeTree(join(path, name));
+    await between();
+  }
+  try {
+    await rmdir(path);
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+  }
+}

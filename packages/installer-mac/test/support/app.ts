@@ -1,0 +1,121 @@
+// The test app: a tiny Node program that reports its version and, as version 1.0, asks the installer for 2.0.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const PKG = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The built package, as an app would load it (the worker it starts is dist/worker.js). */
+export const INSTALLER_URL = pathToFileURL(join(PKG, 'dist', 'index.js')).href;
+export const WORKER_JS = join(PKG, 'dist', 'worker.js');
+
+/** What the app gets as its third argument (JSON, so it also tests odd characters in relaunch args). */
+export interface AppConfig {
+  installerUrl: string;
+  /** The app installs when its VERSION equals this. */
+  installFrom: string;
+  installVersion: string;
+  /** dstDir relative to the app's own dir ('.' or '../..' inside a .app). */
+  dstFromApp: string;
+  options: Record<string, unknown>;
+  relaunch?: { command: string; args: string[] } | false;
+  /** Stay alive after install() (the never-exiting app). */
+  hang?: boolean;
+}
+
+export const APP_SOURCE = `// test app: report, then maybe install and exit
+import { appendFileSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+const here = dirname(fileURLToPath(import.meta.url));
+const version = readFileSync(join(here, 'VERSION'), 'utf8').trim();
+const [reportFile, srcDir, configJson] = process.argv.slice(2);
+const config = JSON.parse(configJson);
+const dstDir = resolve(here, config.dstFromApp);
+const report = (o) => appendFileSync(reportFile, JSON.stringify(o) + '\\n');
+report({ version, pid: process.pid, uid: process.getuid(), argv: process.argv.slice(2), cwd: process.cwd() });
+if (version === config.installFrom) {
+  const { createMacInstaller, recover } = await import(config.installerUrl);
+  const installOptions = config.options;
+  try {
+    await recover(dstDir, { stateDir: installOptions.stateDir, logFile: installOptions.logFile });
+    const request = { appName: 'demo', version: config.installVersion, srcDir, dstDir };
+    if (config.relaunch !== undefined) request.relaunch = config.relaunch;
+    await createMacInstaller(installOptions)(request);
+    report({ asked: config.installVersion });
+  } catch (err) {
+    report({ error: err.code ?? String(err), message: err.message });
+    process.exit(2);
+  }
+  if (config.hang) setInterval(() => {}, 1000);
+  else process.exit(0);
+}
+`;
+
+export interface ReportLine {
+  version?: string;
+  pid?: number;
+  uid?: number;
+  argv?: string[];
+  cwd?: string;
+  asked?: string;
+  error?: string;
+  message?: string;
+}
+
+export function readReport(file: string): ReportLine[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as ReportLine);
+}
+
+/** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export async function waitForExit(pid: number, timeoutMs = 15_000): Promise<void> {
+  await waitFor(`process ${pid} to exit`, () => (isAlive(pid) ? undefined : true), timeoutMs);
+}
+
+/** Starts the app the way a user would: node <dstDir>/.../app.mjs <report> <srcDir> <config JSON>. */
+export function startApp(
+  appFile: string,
+  reportFile: string,
+  srcDir: string,
+  config: AppConfig,
+  opts: { cwd?: string; uid?: number; gid?: number } = {},
+) {
+  const child = spawn(process.execPath, [appFile, reportFile, srcDir, JSON.stringify(config)], {
+    cwd: opts.cwd ?? dirname(appFile),
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
+  });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  return { child, stderr: () => stderr };
+}
