@@ -1,0 +1,530 @@
+// TUF role metadata on @tufjs/models: creating, rebuilding, signing, verifying and python-tuf style files.
+import { readFile, stat } from 'node:fs/promises';
+import { canonicalize } from '@tufjs/canonical-json';
+import {
+  type Key,
+  Metadata,
+  type MetadataKind,
+  MetaFile,
+  Root,
+  Signature,
+  Snapshot,
+  type TargetFile,
+  Targets,
+  Timestamp,
+} from '@tufjs/models';
+import { writeFileAtomic } from '@tufup/common';
+import { MetadataError } from './errors.js';
+import type { PublicKey, Signer } from './keys.js';
+import { pythonJsonDumps } from './python-json.js';
+
+export type RoleName = 'root' | 'targets' | 'snapshot' | 'timestamp';
+
+/** The top-level roles in the order a repository publishes them (each one's file names the next). */
+export const TOP_LEVEL_ROLES: readonly RoleName[] = ['root', 'targets', 'snapshot', 'timestamp'];
+
+/** python tufup's defaults (days); a repository config usually overrides them. */
+export const DEFAULT_EXPIRATION_DAYS: Readonly<Record<RoleName, number>> = {
+  root: 365,
+  targets: 7,
+  snapshot: 7,
+  timestamp: 1,
+};
+
+/** The TUF spec version python-tuf 4.0 (and @tufjs/models) write. */
+export const SPEC_VERSION = '1.0.31';
+
+export interface RoleTypes {
+  root: Root;
+  targets: Targets;
+  snapshot: Snapshot;
+  timestamp: Timestamp;
+}
+/** Metadata of role R (distributes over a union of roles). */
+export type RoleMetadata<R extends RoleName = RoleName> = R extends RoleName ? Metadata<RoleTypes[R]> : never;
+export type AnyRoleMetadata = Metadata<Root> | Metadata<Targets> | Metadata<Snapshot> | Metadata<Timestamp>;
+
+export function isRoleName(value: unknown): value is RoleName {
+  return typeof value === 'string' && (TOP_LEVEL_ROLES as readonly string[]).includes(value);
+}
+
+export function assertRoleName(value: unknown): asserts value is RoleName {
+  if (!isRoleName(value)) {
+    throw new MetadataError({
+      code: 'UNKNOWN_ROLE',
+      message: `not a top-level role: ${JSON.stringify(value)} (expected ${TOP_LEVEL_ROLES.join(', ')})`,
+    });
+  }
+}
+
+// ---- expiry -------------------------------------------------------------------------------------
+
+const EXPIRES = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
+
+/** `YYYY-MM-DDTHH:MM:SSZ` in UTC, milliseconds dropped (python-tuf rejects them). */
+export function formatExpires(date: Date): string {
+  if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
+    throw new MetadataError({ code: 'INVALID_EXPIRES', message: 'expiry is not a valid date' });
+  }
+  const iso = new Date(Math.floor(date.getTime() / 1000) * 1000).toISOString();
+  if (!iso.endsWith('.000Z') || iso.length !== 24) {
+    throw new MetadataError({ code: 'INVALID_EXPIRES', message: `expiry out of range: ${iso}` });
+  }
+  return `${iso.slice(0, 19)}Z`;
+}
+
+/** Parses `YYYY-MM-DDTHH:MM:SSZ` strictly (no milliseconds, no offsets, a real calendar date). */
+export function parseExpires(expires: string): Date {
+  const m = typeof expires === 'string' ? EXPIRES.exec(expires) : null;
+  const date = m ? new Date(expires) : undefined;
+  if (!m || !date || Number.isNaN(date.getTime()) || formatExpires(date) !== expires) {
+    throw new MetadataError({
+      code: 'INVALID_EXPIRES',
+      message: `expiry must be YYYY-MM-DDTHH:MM:SSZ, got ${JSON.stringify(expires)}`,
+    });
+  }
+  return date;
+}
+
+/** `now + days`, formatted (python tufup's `in_(days)`). */
+export function expiresIn(days: number, now: Date = new Date()): string {
+  if (typeof days !== 'number' || !Number.isFinite(days) || days <= 0) {
+    throw new MetadataError({
+      code: 'INVALID_EXPIRES',
+      message: `expiration days must be positive, got ${days}`,
+    });
+  }
+  return formatExpires(new Date(now.getTime() + days * 86_400_000));
+}
+
+// ---- serialization ------------------------------------------------------------------------------
+
+/** The bytes that get signed: OLPC canonical JSON of `signed` (what python-tuf and tuf-js sign). */
+export function canonical(md: AnyRoleMetadata): Buffer {
+  return Buffer.from(canonicalize(md.signed.toJSON()), 'utf8');
+}
+
+/**
+ * The file content python-tuf writes: `json.dumps(indent=1, sort_keys=True)`, non-ASCII as `\uXXXX`,
+ * no trailing newline. Reading such a file and writing it back gives the same bytes.
+ */
+export function serializeMetadata(md: AnyRoleMetadata): string {
+  return pythonJsonDumps(md.toJSON(), { indent: 1, sortKeys: true });
+}
+
+/** Parses metadata of `role` from file text (or parsed JSON); INVALID_METADATA / INVALID_EXPIRES on bad input. */
+export function parseMetadata<R extends RoleName>(role: R, input: string | unknown): RoleMetadata<R> {
+  assertRoleName(role);
+  let json: unknown = input;
+  if (typeof input === 'string') {
+    try {
+      json = JSON.parse(input);
+    } catch (err) {
+      throw new MetadataError({
+        code: 'INVALID_METADATA',
+        message: `${role} metadata is not JSON`,
+        cause: err,
+      });
+    }
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new MetadataError({ code: 'INVALID_METADATA', message: `${role} metadata is not a JSON object` });
+  }
+  let md: AnyRoleMetadata;
+  try {
+    md = Metadata.fromJSON(role as MetadataKind.Root, json as Parameters<typeof Metadata.fromJSON>[1]);
+  } catch (err) {
+    throw new MetadataError({
+      code: 'INVALID_METADATA',
+      message: `invalid ${role} metadata: ${(err as Error).message}`,
+      cause: err,
+    });
+  }
+  checkSigned(md, role);
+  return md as RoleMetadata<R>;
+}
+
+function checkSigned(md: AnyRoleMetadata, role: RoleName): void {
+  const s = md.signed;
+  if (!Number.isSafeInteger(s.version) || s.version < 1) {
+    throw new MetadataError({
+      code: 'INVALID_METADATA',
+      message: `${role} version must be a positive integer`,
+    });
+  }
+  parseExpires(s.expires);
+  if (s instanceof Root) {
+    for (const [name, r] of Object.entries(s.roles)) {
+      if (!Number.isSafeInteger(r.threshold) || r.threshold < 1) {
+        throw new MetadataError({
+          code: 'INVALID_METADATA',
+          message: `root: ${name} threshold must be >= 1`,
+        });
+      }
+    }
+  }
+}
+
+/** Reads a metadata file; FILE_NOT_FOUND when missing. */
+export async function readMetadataFile<R extends RoleName>(path: string, role: R): Promise<RoleMetadata<R>> {
+  return parseMetadata(role, await readMetadataText(path));
+}
+
+/** @internal the text of a metadata file, size-capped so a stray huge file cannot exhaust memory. */
+export async function readMetadataText(path: string): Promise<string> {
+  try {
+    const { size } = await stat(path);
+    if (size > MAX_METADATA_BYTES) {
+      throw new MetadataError({ code: 'INVALID_METADATA', message: `${path} is too large (${size} bytes)` });
+    }
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new MetadataError({ code: 'FILE_NOT_FOUND', message: `no metadata file ${path}`, cause: err });
+    }
+    throw err;
+  }
+}
+
+const MAX_METADATA_BYTES = 64 * 1024 * 1024;
+
+/** Writes metadata atomically in python-tuf's format. */
+export async function writeMetadataFile(path: string, md: AnyRoleMetadata): Promise<void> {
+  await writeFileAtomic(path, serializeMetadata(md));
+}
+
+// ---- creating and rebuilding --------------------------------------------------------------------
+
+export interface CommonFields {
+  version?: number;
+  /** `YYYY-MM-DDTHH:MM:SSZ` (see formatExpires / expiresIn). */
+  expires: string;
+}
+
+/** Root v1 (by default) listing `keys` for each role, with thresholds (default 1) and consistent_snapshot false. */
+export function createRoot(
+  opts: CommonFields & {
+    keys: Partial<Record<RoleName, readonly PublicKey[]>>;
+    thresholds?: Partial<Record<RoleName, number>>;
+    consistentSnapshot?: boolean;
+  },
+): Metadata<Root> {
+  const keys: Record<string, Key> = {};
+  const roles: Record<string, RoleKeys> = {};
+  for (const role of TOP_LEVEL_ROLES) {
+    const roleKeys = opts.keys[role] ?? [];
+    for (const k of roleKeys) keys[k.keyid] = k.toTufKey();
+    roles[role] = {
+      keyIDs: [...new Set(roleKeys.map((k) => k.keyid))],
+      threshold: checkThreshold(role, opts.thresholds?.[role] ?? 1),
+    };
+  }
+  return new Metadata(
+    buildRoot({
+      version: checkVersion(opts.version ?? 1),
+      specVersion: SPEC_VERSION,
+      expires: checkExpires(opts.expires),
+      keys,
+      roles,
+      consistentSnapshot: opts.consistentSnapshot ?? false,
+      unrecognizedFields: {},
+    }),
+  );
+}
+
+export function createTargets(
+  opts: CommonFields & { targets?: Record<string, TargetFile> },
+): Metadata<Targets> {
+  return new Metadata(
+    new Targets({
+      version: checkVersion(opts.version ?? 1),
+      specVersion: SPEC_VERSION,
+      expires: checkExpires(opts.expires),
+      targets: { ...(opts.targets ?? {}) },
+    }),
+  );
+}
+
+/** Snapshot listing targets.json at `targetsVersion` (version only, as python tufup writes it). */
+export function createSnapshot(opts: CommonFields & { targetsVersion?: number }): Metadata<Snapshot> {
+  return new Metadata(
+    new Snapshot({
+      version: checkVersion(opts.version ?? 1),
+      specVersion: SPEC_VERSION,
+      expires: checkExpires(opts.expires),
+      meta: { 'targets.json': new MetaFile({ version: checkVersion(opts.targetsVersion ?? 1) }) },
+    }),
+  );
+}
+
+/** Timestamp pointing at snapshot.json `snapshotVersion` (version only). */
+export function createTimestamp(opts: CommonFields & { snapshotVersion?: number }): Metadata<Timestamp> {
+  return new Metadata(
+    new Timestamp({
+      version: checkVersion(opts.version ?? 1),
+      specVersion: SPEC_VERSION,
+      expires: checkExpires(opts.expires),
+      snapshotMeta: new MetaFile({ version: checkVersion(opts.snapshotVersion ?? 1) }),
+    }),
+  );
+}
+
+/** A role's entry in root: which keys sign it and how many must (a @tufjs/models Role fits). */
+export interface RoleKeys {
+  keyIDs: readonly string[];
+  threshold: number;
+}
+
+/**
+ * A Root from parts. @tufjs/models does not export its Role class, so roles go through Root.fromJSON;
+ * this also gives each Root its own Role objects (Root.addKey mutates them in place).
+ */
+function buildRoot(parts: {
+  version: number;
+  specVersion: string;
+  expires: string;
+  keys: Record<string, Key>;
+  roles: Record<string, RoleKeys>;
+  consistentSnapshot: boolean;
+  unrecognizedFields: Record<string, unknown>;
+}): Root {
+  const json = {
+    ...parts.unrecognizedFields,
+    _type: 'root',
+    spec_version: parts.specVersion,
+    version: parts.version,
+    expires: parts.expires,
+    keys: Object.fromEntries(Object.entries(parts.keys).map(([id, k]) => [id, k.toJSON()])),
+    roles: Object.fromEntries(
+      Object.entries(parts.roles).map(([name, r]) => [
+        name,
+        { keyids: [...r.keyIDs], threshold: r.threshold },
+      ]),
+    ),
+    consistent_snapshot: parts.consistentSnapshot,
+  };
+  try {
+    return Root.fromJSON(JSON.parse(JSON.stringify(json)) as Parameters<typeof Root.fromJSON>[0]);
+  } catch (err) {
+    throw new MetadataError({
+      code: 'INVALID_METADATA',
+      message: `invalid root: ${(err as Error).message}`,
+      cause: err,
+    });
+  }
+}
+
+/** What may change when rebuilding a role's `signed` (the models' fields are read-only). */
+export interface SignedChanges {
+  version?: number;
+  expires?: string;
+  /** root */
+  keys?: Record<string, Key>;
+  roles?: Record<string, RoleKeys>;
+  consistentSnapshot?: boolean;
+  /** targets */
+  targets?: Record<string, TargetFile>;
+  /** snapshot */
+  meta?: Record<string, MetaFile>;
+  /** timestamp */
+  snapshotMeta?: MetaFile;
+}
+
+/**
+ * A copy of `md` with a rebuilt `signed`. Signatures are kept only with `keepSignatures` (they stop
+ * verifying once the content changes; callers re-sign). Unknown fields are carried over.
+ */
+export function rebuild<M extends AnyRoleMetadata>(md: M, changes: SignedChanges, keepSignatures = false): M {
+  const s = md.signed;
+  const common = {
+    version: checkVersion(changes.version ?? s.version),
+    specVersion: s.specVersion,
+    expires: checkExpires(changes.expires ?? s.expires),
+    unrecognizedFields: { ...s.unrecognizedFields },
+  };
+  let signed: Root | Targets | Snapshot | Timestamp;
+  if (s instanceof Root) {
+    signed = buildRoot({
+      ...common,
+      keys: changes.keys ?? s.keys,
+      roles: changes.roles ?? s.roles,
+      consistentSnapshot: changes.consistentSnapshot ?? s.consistentSnapshot,
+    });
+  } else if (s instanceof Targets) {
+    signed = new Targets({
+      ...common,
+      targets: { ...(changes.targets ?? s.targets) },
+      ...(s.delegations ? { delegations: s.delegations } : {}),
+    });
+  } else if (s instanceof Snapshot) {
+    signed = new Snapshot({ ...common, meta: { ...(changes.meta ?? s.meta) } });
+  } else {
+    signed = new Timestamp({ ...common, snapshotMeta: changes.snapshotMeta ?? s.snapshotMeta });
+  }
+  const signatures = keepSignatures ? { ...md.signatures } : {};
+  return new Metadata(signed as never, signatures, { ...md.unrecognizedFields }) as unknown as M;
+}
+
+function checkVersion(version: number): number {
+  if (!Number.isSafeInteger(version) || version < 1) {
+    throw new MetadataError({
+      code: 'INVALID_METADATA',
+      message: `version must be a positive integer, got ${version}`,
+    });
+  }
+  return version;
+}
+
+function checkExpires(expires: string): string {
+  parseExpires(expires);
+  return expires;
+}
+
+export function checkThreshold(role: string, threshold: number): number {
+  if (!Number.isSafeInteger(threshold) || threshold < 1) {
+    throw new MetadataError({
+      code: 'INVALID_THRESHOLD',
+      message: `${role} threshold must be a positive integer, got ${threshold}`,
+    });
+  }
+  return threshold;
+}
+
+// ---- signing and verifying ----------------------------------------------------------------------
+
+/**
+ * Adds a signature by each signer, keeping every other signature (multi-party threshold signing:
+ * a second signer adds to the first). A signer's earlier signature is replaced.
+ */
+export function addSignatures(md: AnyRoleMetadata, signers: readonly Signer[]): void {
+  const bytes = canonical(md);
+  for (const signer of signers) {
+    const sig = signer.sign(bytes);
+    if (typeof sig !== 'string' || !/^[0-9a-f]+$/i.test(sig)) {
+      throw new MetadataError({
+        code: 'BAD_SIGNATURE',
+        message: `signer ${signer.keyid} returned no hex signature`,
+      });
+    }
+    md.signatures[signer.keyid] = new Signature({ keyID: signer.keyid, sig });
+  }
+}
+
+/** Whether `key` made a valid signature over `md` (any key type tuf-js verifies). */
+export function hasValidSignature(md: AnyRoleMetadata, key: Key): boolean {
+  if (!md.signatures[key.keyID]) return false;
+  try {
+    key.verifySignature(md);
+    return true;
+  } catch {
+    // @tufjs/models reports a bad signature (or an unusable key) by throwing; both mean "not valid".
+    return false;
+  }
+}
+
+export interface SignatureCount {
+  /** keyids of the role's keys with a valid signature. */
+  valid: string[];
+  /** keyids of the role's keys whose signature is present but does not verify. */
+  invalid: string[];
+  threshold: number;
+}
+
+/** Counts the valid signatures on `md` by keys that `root` authorizes for `role`. */
+export function countSignatures(root: Root, role: RoleName, md: AnyRoleMetadata): SignatureCount {
+  const r = root.roles[role];
+  if (!r) throw new MetadataError({ code: 'UNKNOWN_ROLE', message: `root has no ${role} role` });
+  const valid: string[] = [];
+  const invalid: string[] = [];
+  for (const keyid of new Set(r.keyIDs)) {
+    const key = root.keys[keyid];
+    if (!key || !md.signatures[keyid]) continue;
+    (hasValidSignature(md, key) ? valid : invalid).push(keyid);
+  }
+  return { valid, invalid, threshold: r.threshold };
+}
+
+export interface VerifyOptions {
+  /** Reference time for expiry (default: now). */
+  now?: Date;
+  /** Skip the expiry check (e.g. to inspect an old root in a rotation chain). */
+  ignoreExpiry?: boolean;
+}
+
+/**
+ * Verifies `md` as `role` against `root`: the right type, a threshold of valid signatures by the role's
+ * keys (THRESHOLD_NOT_MET "n of t", or BAD_SIGNATURE when a listed key's signature is invalid and the
+ * threshold is not met), and not expired as of `now` (EXPIRED_METADATA).
+ */
+export function verifyRole(root: Root, role: RoleName, md: AnyRoleMetadata, opts: VerifyOptions = {}): void {
+  assertRoleName(role);
+  if (md.signed.type !== (role as string)) {
+    throw new MetadataError({
+      code: 'INVALID_METADATA',
+      message: `expected ${role} metadata, got ${md.signed.type}`,
+    });
+  }
+  checkThresholdMet(root, role, md, `${role} v${md.signed.version}`);
+  checkNotExpired(role, md, opts);
+}
+
+function checkThresholdMet(root: Root, role: RoleName, md: AnyRoleMetadata, what: string, whose = ''): void {
+  const count = countSignatures(root, role, md);
+  if (count.valid.length >= count.threshold) return;
+  const n = `${count.valid.length} of ${count.threshold}`;
+  if (count.invalid.length > 0) {
+    throw new MetadataError({
+      code: 'BAD_SIGNATURE',
+      message: `${what}: bad signature from ${count.invalid.join(', ')}; ${n} required ${whose}signatures valid`,
+    });
+  }
+  throw new MetadataError({
+    code: 'THRESHOLD_NOT_MET',
+    message: `${what} is signed by ${n} required ${whose}keys`,
+  });
+}
+
+function checkNotExpired(role: RoleName, md: AnyRoleMetadata, opts: VerifyOptions): void {
+  if (opts.ignoreExpiry) return;
+  const now = opts.now ?? new Date();
+  if (now.getTime() >= parseExpires(md.signed.expires).getTime()) {
+    throw new MetadataError({
+      code: 'EXPIRED_METADATA',
+      message: `${role} v${md.signed.version} expired at ${md.signed.expires} (checked as of ${formatExpires(now)})`,
+    });
+  }
+}
+
+/**
+ * Verifies that clients trusting `trusted` accept `next`: version N+1, signed by a threshold of the
+ * old root's root keys AND of its own root keys. Expiry of `next` is checked unless told otherwise.
+ */
+export function verifyRootRotation(
+  trusted: Metadata<Root>,
+  next: Metadata<Root>,
+  opts: VerifyOptions = {},
+): void {
+  const expected = trusted.signed.version + 1;
+  if (next.signed.version !== expected) {
+    throw new MetadataError({
+      code: 'BAD_VERSION',
+      message: `root v${trusted.signed.version} must be followed by v${expected}, got v${next.signed.version}`,
+    });
+  }
+  const what = `root v${next.signed.version}`;
+  checkThresholdMet(trusted.signed, 'root', next, what, `old (v${trusted.signed.version}) `);
+  checkThresholdMet(next.signed, 'root', next, what, 'new ');
+  checkNotExpired('root', next, opts);
+}
+
+/**
+ * Verifies a root history `[1.root.json, 2.root.json, ...]`: the first is self-signed, each next one a
+ * valid rotation, and (unless ignoreExpiry) the last one not expired, as a TUF client walks it.
+ */
+export function verifyRootChain(roots: readonly Metadata<Root>[], opts: VerifyOptions = {}): void {
+  const [first] = roots;
+  if (!first) throw new MetadataError({ code: 'FILE_NOT_FOUND', message: 'no root metadata' });
+  checkThresholdMet(first.signed, 'root', first, `root v${first.signed.version}`);
+  for (let i = 1; i < roots.length; i++) verifyRootRotation(roots[i - 1]!, roots[i]!, { ignoreExpiry: true });
+  checkNotExpired('root', roots[roots.length - 1]!, opts);
+}
