@@ -179,7 +179,13 @@ export class HttpFetcher extends BaseFetcher {
         await rm(dir, { recursive: true, force: true });
       }
     }
-    await this.#downloadTo(url, ctx.partialPath, maxLength, ctx);
+    try {
+      await this.#downloadTo(url, ctx.partialPath, maxLength, ctx);
+    } catch (err) {
+      // Bytes of a file longer than its signed length are no prefix worth resuming.
+      if (err instanceof DownloadLengthMismatchError) await rm(ctx.partialPath, { force: true });
+      throw err;
+    }
     let result: T;
     try {
       result = await handler(ctx.partialPath);

@@ -184,7 +184,7 @@ describe('Client', () => {
     });
     assert.equal(result.mode, 'full');
     assert.equal(result.patchFailure?.code, 'TARGET_MISMATCH');
-    assert.equal((result.patchFailure?.cause as Error).constructor.name, 'LengthOrHashMismatchError');
+    assert.equal((result.patchFailure!.cause as Error).constructor.name, 'LengthOrHashMismatchError');
     assert.deepEqual(result.downloaded, [`${APP}-2.0.patch`, `${APP}-3.0.tar.gz`]);
     assert.deepEqual(await treeOf(dirs.installDir), await treeOf(bundles['3.0']!));
     assertMonotonic(events);

@@ -214,7 +214,7 @@ describe('python tufup fixture', () => {
     try {
       const result = await client.downloadAndApplyUpdate({ install: renameInstaller() });
       assert.equal(result.patchFailure?.code, 'TARGET_MISMATCH');
-      assert.equal((result.patchFailure?.cause as Error).constructor.name, 'LengthOrHashMismatchError');
+      assert.equal((result.patchFailure!.cause as Error).constructor.name, 'LengthOrHashMismatchError');
       assert.equal(result.mode, 'full');
       assert.deepEqual(result.downloaded, [`${app}-2.0.tar.gz`]);
       await assertFilesOf(dirs, '2.0');
