@@ -358,9 +358,16 @@ export class MetadataStore {
     return roles;
   }
 
+  /** INVALID_THRESHOLD unless 1 <= threshold <= the role's key count (add keys first). */
   setThreshold(role: RoleName, threshold: number): void {
     const r = this.#role(role);
     checkThreshold(role, threshold);
+    if (threshold > r.keyIDs.length) {
+      throw new MetadataError({
+        code: 'INVALID_THRESHOLD',
+        message: `${role} threshold ${threshold} exceeds its ${r.keyIDs.length} key(s)`,
+      });
+    }
     this.#setRoot({
       roles: { ...this.root.signed.roles, [role]: { keyIDs: [...r.keyIDs], threshold } },
     });
