@@ -148,7 +148,7 @@ test('adding a target cascades targets → snapshot → timestamp and only those
     );
     const again = await MetadataStore.load(metadataDir);
     again.verify({ now });
-    assert.equal(again.getTarget(name)?.hashes.sha256.length, 64);
+    assert.equal(again.getTarget(name)?.hashes.sha256?.length, 64);
     assert.deepEqual(readArchiveCustom(again.getTarget(name)?.custom), {
       user: null,
       required: false,
