@@ -56,6 +56,8 @@ export function makeArchiveCustom(
 export function readArchiveCustom(custom: unknown): ArchiveCustom {
   if (custom === undefined || custom === null) return { user: null, required: false, raw: {} };
   if (!isRecord(custom)) throw invalid('custom must be an object');
+  // @tufjs/models' TargetFile.custom gives {} for a target without custom metadata.
+  if (Object.keys(custom).length === 0) return { user: null, required: false, raw: custom };
   const internal = internalPart(custom);
   const required = internal.required ?? false;
   if (typeof required !== 'boolean') throw invalid('custom.tufup.required must be a boolean');

@@ -1,4 +1,16 @@
 // @tufup/metadata: versions, target names, custom target metadata, keys and signed TUF role metadata.
+// The @tufjs/models classes our API returns, so callers need no second copy of that package.
+export {
+  Key,
+  Metadata,
+  MetaFile,
+  Root,
+  Signature,
+  Snapshot,
+  TargetFile,
+  Targets,
+  Timestamp,
+} from '@tufjs/models';
 export { MetadataError, type MetadataErrorCode } from './errors.js';
 export {
   CHANNELS,

@@ -187,8 +187,14 @@ export class PrivateKey extends PublicKey implements Signer {
     return new PrivateKey(key, publicHexOf(key), keyidHashAlgorithms);
   }
 
-  /** @internal wraps a generated KeyObject. */
+  /** A key from a node:crypto ed25519 private KeyObject. */
   static fromKeyObject(key: KeyObject): PrivateKey {
+    if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519') {
+      throw new MetadataError({
+        code: 'UNSUPPORTED_KEY_TYPE',
+        message: `only ed25519 private keys can sign here (got ${key.type} ${key.asymmetricKeyType ?? ''})`,
+      });
+    }
     return new PrivateKey(key, publicHexOf(key));
   }
 

@@ -197,6 +197,16 @@ export class MetadataStore {
       throw new MetadataError({ code: 'FILE_NOT_FOUND', message: `no root.json in ${dir}` });
     }
     const root = parseMetadata('root', rootText);
+    if (rootJsonText !== undefined && rootText !== rootJsonText) {
+      // root.json may lag N.root.json after an interrupted save (save() rewrites it); it must never lead.
+      const rootJson = parseMetadata('root', rootJsonText);
+      if (rootJson.signed.version >= root.signed.version) {
+        throw new MetadataError({
+          code: 'BAD_VERSION',
+          message: `root.json (v${rootJson.signed.version}) differs from the latest versioned root ${latest}.root.json`,
+        });
+      }
+    }
     if (latest !== undefined && root.signed.version !== latest) {
       throw new MetadataError({
         code: 'BAD_VERSION',

@@ -79,6 +79,8 @@ test('unknown fields survive a read and re-make, at the top level and inside tuf
 test('missing custom reads as not required; pre-0.7 custom without the user/tufup split is read like tufup does', () => {
   assert.deepEqual(readArchiveCustom(undefined), { user: null, required: false, raw: {} });
   assert.deepEqual(readArchiveCustom(null), { user: null, required: false, raw: {} });
+  // what @tufjs/models' TargetFile.custom returns for a target without custom metadata
+  assert.deepEqual(readArchiveCustom({}), { user: null, required: false, raw: {} });
   const legacy = { changes: ['old'], required: true };
   assert.deepEqual(readArchiveCustom(legacy), { user: legacy, required: true, raw: legacy });
   const hash = 'ef'.repeat(32);

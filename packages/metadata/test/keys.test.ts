@@ -246,6 +246,7 @@ test('generated ed25519 keys sign verifiably and keep the seed out of inspect an
   assert.ok(!inspect(key, { depth: 5, showHidden: true }).includes(seed));
   assert.ok(!JSON.stringify(key).includes(seed));
   assert.equal(PrivateKey.fromSeed(Buffer.from(seed, 'hex')).keyid, key.keyid);
+  assert.equal(PrivateKey.fromKeyObject(generateKeyPairSync('ed25519').privateKey).keytype, 'ed25519');
   assert.notEqual(generateEd25519Key().keyid, key.keyid);
 });
 
@@ -297,6 +298,30 @@ test('public keys of every type tuf-js verifies (ed25519, ecdsa, rsassa-pss) loa
     keyval: { public: 'ab'.repeat(32) },
   });
   assert.notEqual(pub.keyid, computeKeyId({ ...pub.toPublicKeyJson(), keyid_hash_algorithms: [] }));
+});
+
+test('only ed25519 private keys are accepted for signing', async () => {
+  await assertCode(
+    () => PrivateKey.fromKeyObject(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey),
+    'UNSUPPORTED_KEY_TYPE',
+  );
+  await assertCode(
+    () => PrivateKey.fromKeyObject(generateKeyPairSync('ed25519').publicKey),
+    'UNSUPPORTED_KEY_TYPE',
+  );
+  await assertCode(() => PrivateKey.fromSeed(new Uint8Array(31)), 'INVALID_KEY');
+  await withTempDir(async (dir) => {
+    const p = join(dir, 'ecdsa');
+    await writeFile(
+      p,
+      JSON.stringify({
+        keytype: 'ecdsa',
+        scheme: 'ecdsa-sha2-nistp256',
+        keyval: { public: 'ab', private: 'cd' },
+      }),
+    );
+    await assertCode(() => loadPrivateKeyFile(p), 'UNSUPPORTED_KEY_TYPE');
+  });
 });
 
 test('writeKeyPair refuses to overwrite, bad names and empty passphrases', async () => {

@@ -1,6 +1,6 @@
 // Tests of MetadataStore: python tufup's publish workflow replayed byte for byte, cascade, rotation, multi-party signing.
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { withTempDir } from '@tufup/common';
@@ -381,5 +381,41 @@ test('target paths that could escape the targets dir are INVALID_TARGET_PATH; ke
       'UNKNOWN_KEY',
     );
     await assertCode(() => MetadataStore.load(join(dir, 'missing')), 'FILE_NOT_FOUND');
+  });
+});
+
+test('after an interrupted save the newest N.root.json wins and the next save repairs root.json', async () => {
+  const k = await loadFixtureKeys();
+  await withTempDir(async (dir) => {
+    const metadataDir = await copyFixtureMetadata(dir);
+    const store = await MetadataStore.load(metadataDir);
+    store.setExpires('root', '2030-01-01T00:00:00Z');
+    const now = new Date('2027-01-01T00:00:00Z');
+    for (const role of store.bump({ now })) {
+      store.sign(role, role === 'root' ? [k.root!, k.root_three!] : [k[role]!]);
+    }
+    await store.save({ now });
+    // Simulate a crash between writing 3.root.json and root.json.
+    await writeFile(join(metadataDir, 'root.json'), await readFile(join(FIXTURE_METADATA, 'root.json')));
+    const reloaded = await MetadataStore.load(metadataDir);
+    assert.equal(reloaded.root.signed.version, 3);
+    assert.equal(reloaded.previousRoot?.signed.version, 2);
+    reloaded.verify({ now });
+    assert.deepEqual(
+      (await reloaded.save({ now })).map((p) => p.slice(metadataDir.length + 1)),
+      ['root.json'],
+    );
+    assert.equal(
+      await readFile(join(metadataDir, 'root.json'), 'utf8'),
+      await readFile(join(metadataDir, '3.root.json'), 'utf8'),
+    );
+  });
+});
+
+test('a root.json ahead of every N.root.json is BAD_VERSION (its versioned file is missing)', async () => {
+  await withTempDir(async (dir) => {
+    const metadataDir = await copyFixtureMetadata(dir);
+    await rm(join(metadataDir, '2.root.json'));
+    await assertCode(() => MetadataStore.load(metadataDir), 'BAD_VERSION', /root\.json \(v2\)/);
   });
 });
