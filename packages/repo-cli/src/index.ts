@@ -2,7 +2,6 @@
 export { Repository } from './repository.js';
 export type {
   AddBundleOptions,
-  Draft,
   InitOptions,
   PublishResult,
   RepositoryContext,

@@ -1,7 +1,7 @@
 // The Repository: a tufup (TUF) repository on disk, and every change to it as one locked, all-or-nothing step.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { access, copyFile, mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -10,6 +10,7 @@ import {
   type Logger,
   type OnProgress,
   hashFile,
+  isTufupError,
   makeTempDir,
   sameDigest,
   silentLogger,
@@ -17,9 +18,13 @@ import {
   writeFileAtomic,
 } from '@tufup/common';
 import {
+  type AnyRoleMetadata,
+  MetadataStore,
   type PrivateKey,
   type PublicKey,
   compareVersions,
+  countSignatures,
+  expiresIn,
   findPrivateKeyFile,
   formatTargetName,
   generateEd25519Key,
@@ -28,10 +33,14 @@ import {
   loadPublicKeyFile,
   makeArchiveCustom,
   makePatchCustom,
+  parseExpires,
+  parseMetadata,
   parseVersion,
   readArchiveCustom,
   readPatchCustom,
+  serializeMetadata,
   tryParseTargetName,
+  verifyRootRotation,
   writeKeyPair,
 } from '@tufup/metadata';
 import {
@@ -49,7 +58,7 @@ import {
 import { RepoError } from './errors.js';
 import { acquireLock, type RepositoryLock } from './lock.js';
 import { type PassphraseSource, passphraseSource } from './passphrase.js';
-import { Publication, recoverInterrupted, hasCommittedJournal } from './publication.js';
+import { Publication, hasCommittedJournal, recoverInterrupted } from './publication.js';
 import type {
   AppReleases,
   ReleaseEntry,
@@ -58,24 +67,6 @@ import type {
   VerifyProblem,
   VerifyReport,
 } from './reports.js';
-import {
-  SPEC_VERSION,
-  type KeyJson,
-  type MetaFileJson,
-  type RoleDoc,
-  type RoleDocs,
-  type RootDoc,
-  type TargetFileJson,
-  cloneDoc,
-  expiresIn,
-  parseExpires,
-  parseRoleDoc,
-  serializeRoleDoc,
-  signDoc,
-  signedBytes,
-  validSignatures,
-  invalidSignatures,
-} from './roles.js';
 
 export interface RepositoryContext {
   logger?: Logger;
@@ -138,11 +129,25 @@ export interface SignOptions {
   partial?: boolean;
 }
 
-const TARGETS_FILE = 'metadata/targets.json';
-const SNAPSHOT_FILE = 'metadata/snapshot.json';
-const TIMESTAMP_FILE = 'metadata/timestamp.json';
+interface ChangeSpec {
+  command: string;
+  summary: string;
+  keyDirs: string[];
+  partial: boolean;
+  /** Roles the change edits; the cascade (root → targets → snapshot → timestamp) is added. */
+  roles: RoleName[];
+  /** Roles to bump even when their content is unchanged (re-signing with a new expiry). */
+  force?: RoleName[];
+  expirationDays?: Partial<PerRole<number>>;
+  /** More key names to look for (old keys being replaced, keys being added). */
+  extraKeyNames?: string[];
+  /** Checks that need the current metadata; run before keys are loaded or anything is written. */
+  prepare?: (store: MetadataStore) => Promise<void> | void;
+  apply: (store: MetadataStore, publication: Publication) => Promise<void>;
+  config?: (config: RepoConfig) => RepoConfig;
+}
 
-/** The roles each role's change forces to be re-signed (python tufup's cascade). */
+/** The roles a change to `roles` makes stale (python tufup's cascade). */
 function cascade(roles: Iterable<RoleName>): Set<RoleName> {
   const out = new Set(roles);
   if (out.has('root')) out.add('targets');
@@ -151,40 +156,11 @@ function cascade(roles: Iterable<RoleName>): Set<RoleName> {
   return out;
 }
 
-function roleFile(role: Exclude<RoleName, 'root'>): string {
-  return `metadata/${role}.json`;
-}
-
-/** The loaded, checked metadata of a repository. */
-interface RepoState {
-  docs: RoleDocs;
-  /** Raw bytes as on disk (for snapshot/timestamp length+hash checks). */
-  bytes: Record<RoleName, Buffer>;
-  /** Highest N of N.root.json (equals root.json's version). */
-  rootVersion: number;
-}
-
-/** A change being prepared: copies of the role documents, and which were edited. */
-export interface Draft {
-  docs: RoleDocs;
-  changed: Set<RoleName>;
-  /** Roles whose expiry the change set explicitly (not reset to now + config days). */
-  expirySet: Set<RoleName>;
-}
-
-interface ChangeSpec {
-  command: string;
-  summary: string;
-  keyDirs: string[];
-  partial: boolean;
-  /** Roles the change edits (the cascade is added). */
-  roles: RoleName[];
-  /** More key names to look for (old keys being replaced, keys being added). */
-  extraKeyNames?: string[];
-  /** Checks that need the current state; runs before keys are loaded or anything is written. */
-  prepare?: (state: RepoState) => Promise<void> | void;
-  apply: (draft: Draft, publication: Publication, state: RepoState) => Promise<void>;
-  config?: (config: RepoConfig) => RepoConfig;
+/** The repository files holding a role (root: its versioned file and root.json). */
+function roleFiles(role: RoleName, version: number): string[] {
+  return role === 'root'
+    ? [`metadata/${version}.root.json`, 'metadata/root.json']
+    : [`metadata/${role}.json`];
 }
 
 async function isDirectory(p: string): Promise<boolean> {
@@ -204,9 +180,22 @@ async function fileExists(p: string): Promise<boolean> {
   }
 }
 
-/** What tuf-js and python-tuf accept as a target path here: one flat file name (python tufup's layout). */
+/** What python-tuf and tuf-js accept as a target path in a tufup repository: one flat file name. */
 function isSafeTargetName(name: string): boolean {
   return name.length > 0 && name.length <= 255 && !/[/\\\0]/.test(name) && name !== '.' && name !== '..';
+}
+
+/**
+ * How long before expiry `status` starts warning: a quarter of the role's signing period, at least 3 hours and at
+ * most 30 days (timestamp at 1 day: 6 hours; targets/snapshot at 7 days: 1.75 days; root at 365 days: 30 days).
+ * A daily re-signing job therefore never triggers it.
+ */
+export function renewalWindowDays(periodDays: number): number {
+  return Math.min(30, Math.max(0.125, periodDays / 4));
+}
+
+function validCount(store: MetadataStore, role: RoleName, md: AnyRoleMetadata = store.get(role)): number {
+  return countSignatures(store.root.signed, role, md).valid.length;
 }
 
 export class Repository {
@@ -239,6 +228,14 @@ export class Repository {
     return this.#ctx.now?.() ?? new Date();
   }
 
+  #signalOpts(): { signal?: AbortSignal } {
+    return this.#ctx.signal ? { signal: this.#ctx.signal } : {};
+  }
+
+  #progressOpts(): { onProgress?: OnProgress; signal?: AbortSignal } {
+    return { ...(this.#ctx.onProgress ? { onProgress: this.#ctx.onProgress } : {}), ...this.#signalOpts() };
+  }
+
   // ---- opening and creating -------------------------------------------------------------------------
 
   /** Open the repository a config file describes. Completes a change a killed process committed but left. */
@@ -264,7 +261,7 @@ export class Repository {
   }
 
   /**
-   * Create config, keys and the first signed metadata (all roles at version 1). Existing key pairs in keys_dir
+   * Create config, keys and the first signed metadata (every role at version 1). Key pairs already in keys_dir
    * are used as they are (so a CI job can bring its own); a failure removes what this call created.
    */
   static async initialize(
@@ -273,10 +270,10 @@ export class Repository {
     ctx: RepositoryContext = {},
   ): Promise<{ repo: Repository; createdKeys: string[]; reusedKeys: string[]; published: RoleVersion[] }> {
     const configDir = dirname(configPath);
+    const defaults = makeConfig(configDir, { appName: assertAppName(opts.appName) });
     const keyMap = {} as PerRole<string[]>;
     const thresholds = {} as PerRole<number>;
     const expirationDays = {} as PerRole<number>;
-    const defaults = makeConfig(configDir, { appName: assertAppName(opts.appName) });
     for (const role of ROLE_NAMES) {
       keyMap[role] = [...new Set(opts.keyMap?.[role] ?? defaults.keyMap[role])].map(assertKeyName);
       thresholds[role] = opts.thresholds?.[role] ?? defaults.thresholds[role];
@@ -300,8 +297,8 @@ export class Repository {
     }
     const config = makeConfig(configDir, {
       appName: opts.appName,
-      repoDir: opts.repoDir,
-      keysDir: opts.keysDir,
+      ...(opts.repoDir !== undefined ? { repoDir: opts.repoDir } : {}),
+      ...(opts.keysDir !== undefined ? { keysDir: opts.keysDir } : {}),
       keyMap,
       thresholds,
       expirationDays,
@@ -343,15 +340,15 @@ export class Repository {
         }
       }
       lock = await acquireLock(config.repoDir, 'init');
-      const pubs = new Map<string, PublicKey>();
-      const reused: string[] = [];
-      // Passphrases first: nothing is written until every question is answered.
+      // Every passphrase first: nothing is written until every question is answered.
       const passphrases = new Map<string, string>();
       for (const name of allNames) {
         if (!(await fileExists(join(config.keysDir, `${name}.pub`))) && encryptedKeys.includes(name)) {
           passphrases.set(name, await repo.#passphrases.forNewKey(name));
         }
       }
+      const pubs = new Map<string, PublicKey>();
+      const reused: string[] = [];
       for (const name of allNames) {
         const pubPath = join(config.keysDir, `${name}.pub`);
         if (await fileExists(pubPath)) {
@@ -372,43 +369,19 @@ export class Repository {
         pubs.set(name, key.publicKey());
         repo.#loadedKeys.set(key.keyid, key);
       }
-      const now = repo.#now();
-      const keys: Record<string, KeyJson> = {};
-      const roles = {} as RootDoc['signed']['roles'];
-      for (const role of ROLE_NAMES) {
-        const ids = [...new Set(keyMap[role].map((n) => (pubs.get(n) as PublicKey).keyid))];
-        for (const n of keyMap[role]) {
-          const pub = pubs.get(n) as PublicKey;
-          keys[pub.keyid] = { keytype: pub.keytype, keyval: { public: pub.publicHex }, scheme: pub.scheme };
-        }
-        roles[role] = { keyids: ids, threshold: thresholds[role] };
-      }
-      const common = (role: RoleName) => ({
-        spec_version: SPEC_VERSION,
-        version: 1,
-        expires: expiresIn(expirationDays[role], now),
+      const keys = {} as PerRole<PublicKey[]>;
+      for (const role of ROLE_NAMES) keys[role] = keyMap[role].map((n) => pubs.get(n) as PublicKey);
+      const store = MetadataStore.create(repo.metadataDir, {
+        keys,
+        thresholds,
+        expirationDays,
+        now: repo.#now(),
       });
-      const docs: RoleDocs = {
-        root: {
-          signatures: [],
-          signed: { _type: 'root', ...common('root'), consistent_snapshot: false, keys, roles },
-        },
-        targets: { signatures: [], signed: { _type: 'targets', ...common('targets'), targets: {} } },
-        snapshot: {
-          signatures: [],
-          signed: { _type: 'snapshot', ...common('snapshot'), meta: { 'targets.json': { version: 1 } } },
-        },
-        timestamp: {
-          signatures: [],
-          signed: { _type: 'timestamp', ...common('timestamp'), meta: { 'snapshot.json': { version: 1 } } },
-        },
-      };
-      const draft: Draft = { docs, changed: new Set(ROLE_NAMES), expirySet: new Set(ROLE_NAMES) };
-      const shortfall = await repo.#signDraft(draft, undefined, [config.keysDir], []);
-      if (shortfall.length) throw repo.#thresholdError(shortfall, false);
+      const short = await repo.#signRoles(store, [...ROLE_NAMES], [config.keysDir], []);
+      if (short.length) throw repo.#thresholdError(short, false);
       publication = await Publication.begin(config.repoDir, 'init');
       await mkdir(repo.targetsDir, { recursive: true });
-      await repo.#stageMetadata(draft, publication);
+      await repo.#stageRoles(store, [...ROLE_NAMES], publication);
       await saveConfig(configPath, config);
       await publication.commit();
       publication = undefined;
@@ -425,7 +398,6 @@ export class Repository {
         await rm(join(config.keysDir, `${name}.pub`), { force: true });
       }
       await lock?.release();
-      lock = undefined;
       for (const d of createdDirs.reverse()) await rm(d, { recursive: true, force: true });
       if (oldConfig) await writeFileAtomic(configPath, oldConfig);
       else if (!configExists) await rm(configPath, { force: true });
@@ -437,87 +409,44 @@ export class Repository {
 
   // ---- reading ------------------------------------------------------------------------------------
 
-  async #readRole<R extends RoleName>(
-    role: R,
-    fileName = `${role}.json`,
-  ): Promise<{ doc: RoleDocs[R]; bytes: Buffer }> {
-    const path = join(this.metadataDir, fileName);
-    let bytes: Buffer;
+  /** Load the metadata; anything unreadable or inconsistent is METADATA_CORRUPT (naming the problem). */
+  async #loadStore(dir = this.metadataDir): Promise<MetadataStore> {
     try {
-      bytes = await readFile(path);
+      return await MetadataStore.load(dir, { expirationDays: this.config.expirationDays });
     } catch (cause) {
-      const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT';
-      throw new RepoError({
-        code: 'METADATA_CORRUPT',
-        message: missing ? `${path} is missing` : `cannot read ${path}`,
-        cause,
-      });
+      if (isTufupError(cause) && cause.name === 'MetadataError') {
+        throw new RepoError({ code: 'METADATA_CORRUPT', message: `${dir}: ${cause.message}`, cause });
+      }
+      throw cause;
     }
-    return { doc: parseRoleDoc(bytes.toString('utf8'), role, path), bytes };
   }
 
-  async #rootVersions(): Promise<number[]> {
-    const names = await readdir(this.metadataDir);
-    return names
-      .map((n) => /^([1-9]\d*)\.root\.json$/.exec(n)?.[1])
-      .filter((v): v is string => v !== undefined)
-      .map(Number)
-      .sort((a, b) => a - b);
-  }
-
-  /** Load all four roles, checking structure and that root.json is the newest N.root.json. */
-  async #loadState(): Promise<RepoState> {
-    const root = await this.#readRole('root');
-    const targets = await this.#readRole('targets');
-    const snapshot = await this.#readRole('snapshot');
-    const timestamp = await this.#readRole('timestamp');
-    const versions = await this.#rootVersions();
-    const latest = versions.at(-1);
-    if (latest !== root.doc.signed.version) {
-      throw new RepoError({
-        code: 'METADATA_CORRUPT',
-        message: `root.json is version ${root.doc.signed.version} but the newest versioned root is ${latest ?? 'missing'}.root.json`,
-      });
+  /** Refuse to sign on top of metadata that isn't validly signed now (a tampered file must not get blessed). */
+  #assertTrusted(store: MetadataStore, roles: Iterable<RoleName>): void {
+    for (const role of roles) {
+      const valid = validCount(store, role);
+      const need = store.threshold(role);
+      if (valid < need) {
+        throw new RepoError({
+          code: 'METADATA_CORRUPT',
+          message:
+            `${role}.json has ${valid} valid signature${valid === 1 ? '' : 's'} of ${need} needed: refusing to build on it` +
+            ` (if it waits for co-signers, run \`tufup sign ${role} <key_dirs...>\`; else restore it from a backup)`,
+        });
+      }
     }
-    if (root.doc.signed.consistent_snapshot) {
+    if (store.root.signed.consistentSnapshot) {
       throw new RepoError({
         code: 'METADATA_CORRUPT',
         message:
           'root.json sets consistent_snapshot: repositories with versioned metadata file names are not supported',
       });
     }
-    return {
-      docs: { root: root.doc, targets: targets.doc, snapshot: snapshot.doc, timestamp: timestamp.doc },
-      bytes: {
-        root: root.bytes,
-        targets: targets.bytes,
-        snapshot: snapshot.bytes,
-        timestamp: timestamp.bytes,
-      },
-      rootVersion: latest,
-    };
   }
 
-  /** Refuse to sign on top of metadata that isn't validly signed now (a tampered file must not get blessed). */
-  #assertTrusted(state: RepoState, roles: Iterable<RoleName>): void {
-    const root = state.docs.root.signed;
-    for (const role of roles) {
-      const valid = validSignatures(state.docs[role], root, role).size;
-      const need = root.roles[role].threshold;
-      if (valid < need) {
-        throw new RepoError({
-          code: 'METADATA_CORRUPT',
-          message:
-            `${role}.json has ${valid} valid signature${valid === 1 ? '' : 's'} of ${need} needed: refusing to build on it` +
-            ` (if it is waiting for co-signers, run \`tufup sign ${role} <key_dirs...>\`; else restore it from a backup)`,
-        });
-      }
-    }
-  }
-
-  #targetEntries(doc: RoleDocs['targets']): TargetEntry[] {
+  #targetEntries(store: MetadataStore): TargetEntry[] {
     const out: TargetEntry[] = [];
-    for (const [filename, t] of Object.entries(doc.signed.targets)) {
+    for (const [filename, t] of Object.entries(store.targets.signed.targets)) {
       const parsed = tryParseTargetName(filename);
       if (!parsed) continue;
       const entry: TargetEntry = {
@@ -528,13 +457,14 @@ export class Repository {
         length: t.length,
         sha256: t.hashes.sha256 ?? '',
       };
+      const custom = t.unrecognizedFields.custom;
       try {
         if (parsed.kind === 'archive') {
-          const c = readArchiveCustom(t.custom);
+          const c = readArchiveCustom(custom);
           entry.required = c.required;
           entry.user = c.user ?? null;
         } else {
-          const c = readPatchCustom(t.custom);
+          const c = readPatchCustom(custom);
           entry.tarSize = c.tarSize;
           entry.tarHash = c.tarHash;
         }
@@ -563,15 +493,14 @@ export class Repository {
       } else release.patch = e;
     }
     return [...byApp.entries()]
-      .sort(([a], [b]) => a.localeCompare(b))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([app, versions]) => {
         const releases = [...versions.values()].sort((a, b) => compareVersions(a.version, b.version));
+        const latest = releases.filter((r) => r.archive).at(-1)?.version;
         return {
           app,
           releases,
-          ...(releases.length
-            ? { latest: (releases.filter((r) => r.archive).at(-1) ?? releases.at(-1))?.version }
-            : {}),
+          ...(latest !== undefined ? { latest } : {}),
           patchChainBreaks: releases
             .slice(1)
             .filter((r) => !r.patch)
@@ -582,8 +511,7 @@ export class Repository {
 
   /** Releases per app (all apps, or one). */
   async listApps(appName?: string): Promise<AppReleases[]> {
-    const { doc } = await this.#readRole('targets');
-    return this.#appReleases(this.#targetEntries(doc), appName);
+    return this.#appReleases(this.#targetEntries(await this.#loadStore()), appName);
   }
 
   // ---- keys ---------------------------------------------------------------------------------------
@@ -616,8 +544,7 @@ export class Repository {
         this.#loadedKeys.set(key.keyid, key);
         return key;
       } catch (err) {
-        const code = (err as { code?: string }).code;
-        if (code !== 'KEY_DECRYPTION_FAILED') throw err;
+        if ((err as { code?: string }).code !== 'KEY_DECRYPTION_FAILED') throw err;
         if (attempt < 3 && this.#passphrases.canRetry(name)) continue;
         throw new RepoError({
           code: 'WRONG_PASSPHRASE',
@@ -635,7 +562,7 @@ export class Repository {
         try {
           return (await loadPublicKeyFile(p)).keyid;
         } catch {
-          // unreadable .pub: fall back to the private key
+          // an unreadable .pub: fall back to the private key
         }
       }
     }
@@ -643,8 +570,8 @@ export class Repository {
   }
 
   /**
-   * Private keys for `needed` keyids, found by name (python tufup's key_map names, searched recursively in the
-   * key dirs). Encrypted keys are only decrypted when their .pub says they are needed.
+   * Private keys for the `needed` keyids, found by name (python tufup's key_map names, searched recursively in the
+   * key dirs). An encrypted key is only decrypted when its .pub says it is needed.
    */
   async #findSigners(
     keyDirs: string[],
@@ -670,102 +597,93 @@ export class Repository {
     return found;
   }
 
-  #thresholdError(short: UnsignedRole[], partialAllowed: boolean): RepoError {
-    const s = short[0] as UnsignedRole;
-    const list = short.map((u) => `${u.role} ${u.have}/${u.need}`).join(', ');
+  #thresholdError(short: UnsignedRole[], suggestPartial: boolean): RepoError {
+    const first = short[0] as UnsignedRole;
     if (short.every((u) => u.have === 0)) {
+      const names = [...new Set(short.flatMap((u) => this.config.keyMap[u.role]))];
       return new RepoError({
         code: 'KEY_NOT_FOUND',
-        message: `no private key to sign ${short.map((u) => u.role).join(', ')} in the key directories given (looked for: ${[...new Set(short.flatMap((u) => this.config.keyMap[u.role]))].join(', ')})`,
+        message: `no private key to sign ${[...new Set(short.map((u) => u.role))].join(', ')} in the key directories given (looked for: ${names.join(', ')})`,
       });
     }
     return new RepoError({
       code: 'THRESHOLD_NOT_MET',
       message:
-        `not enough keys: ${list} signatures` +
-        (partialAllowed
-          ? `; add the other key dirs, or pass --partial to stage the change for \`tufup sign ${s.role}\` by the other key holders`
+        `not enough keys: ${short.map((u) => `${u.role} ${u.have} of ${u.need}`).join(', ')} signatures` +
+        (suggestPartial
+          ? `; add the other key dirs, or pass --partial to stage the change for \`tufup sign ${first.role}\` by the other key holders`
           : ''),
     });
   }
 
-  /**
-   * Bump and sign every changed role of the draft, root to timestamp, pointing each dependent at the final
-   * version (and, when its meta carries them, length and hashes) of the role before it. Returns the roles still
-   * short of their threshold (root is also counted against the old root's keys).
-   */
-  async #signDraft(
-    draft: Draft,
-    before: RepoState | undefined,
-    keyDirs: string[],
-    extraNames: string[],
-  ): Promise<UnsignedRole[]> {
-    const now = this.#now();
-    const docs = draft.docs as unknown as Record<RoleName, RoleDoc>;
-    for (const r of cascade(draft.changed)) draft.changed.add(r);
-    const root = draft.docs.root.signed;
-    const signerIds = (role: RoleName) => {
-      const ids = new Set(root.roles[role].keyids);
-      if (role === 'root' && before) for (const id of before.docs.root.signed.roles.root.keyids) ids.add(id);
-      return ids;
-    };
-    const needed = new Set<string>();
-    for (const role of draft.changed) for (const id of signerIds(role)) needed.add(id);
-    const signers = await this.#findSigners(keyDirs, needed, extraNames);
-    const short: UnsignedRole[] = [];
-    for (const role of ROLE_NAMES) {
-      if (!draft.changed.has(role)) continue;
-      const doc = docs[role] as RoleDoc;
-      if (before) {
-        doc.signed.version = before.docs[role].signed.version + 1;
-        if (!draft.expirySet.has(role)) doc.signed.expires = expiresIn(this.config.expirationDays[role], now);
-      }
-      doc.signatures = [];
-      if (role === 'snapshot') pointMeta(draft.docs.snapshot.signed.meta, 'targets.json', draft.docs.targets);
-      if (role === 'timestamp')
-        pointMeta(draft.docs.timestamp.signed.meta, 'snapshot.json', draft.docs.snapshot);
-      for (const id of signerIds(role)) {
-        const key = signers.get(id);
-        if (key) signDoc(doc, key);
-      }
-      short.push(...this.#shortfall(draft.docs, role, before));
-    }
-    return short;
-  }
-
-  /** Roles (root counted against the old root too) whose valid signatures are below threshold. */
-  #shortfall(docs: RoleDocs, role: RoleName, before: RepoState | undefined): UnsignedRole[] {
+  /** Roles below threshold; a new root counts against the root it replaces too. */
+  #shortfall(store: MetadataStore, roles: RoleName[]): UnsignedRole[] {
     const out: UnsignedRole[] = [];
-    const have = validSignatures(docs[role], docs.root.signed, role).size;
-    const need = docs.root.signed.roles[role].threshold;
-    if (have < need) out.push({ role, have, need });
-    if (role === 'root' && before && before.docs.root.signed.version !== docs.root.signed.version) {
-      const oldHave = validSignatures(docs.root, before.docs.root.signed, 'root').size;
-      const oldNeed = before.docs.root.signed.roles.root.threshold;
-      if (oldHave < oldNeed && have >= need) out.push({ role, have: oldHave, need: oldNeed });
+    for (const role of roles) {
+      const have = validCount(store, role);
+      const need = store.threshold(role);
+      if (have < need) out.push({ role, have, need });
+      const base = store.previousRoot;
+      if (role === 'root' && base && base.signed.version === store.root.signed.version - 1 && have >= need) {
+        const count = countSignatures(base.signed, 'root', store.root);
+        if (count.valid.length < count.threshold)
+          out.push({ role, have: count.valid.length, need: count.threshold });
+      }
     }
     return out;
   }
 
-  /** Write the changed roles' files into the publication (root as N.root.json and root.json). */
-  async #stageMetadata(draft: Draft, publication: Publication): Promise<void> {
-    const { docs } = draft;
-    const text: Partial<Record<RoleName, string>> = {};
-    for (const role of ROLE_NAMES) if (draft.changed.has(role)) text[role] = serializeRoleDoc(docs[role]);
-    if (text.root !== undefined) {
-      await publication.writeFile(`metadata/${docs.root.signed.version}.root.json`, text.root);
-      await publication.writeFile('metadata/root.json', text.root);
+  /** Sign `roles` with every key of theirs found in the key dirs; returns the roles still short of threshold. */
+  async #signRoles(
+    store: MetadataStore,
+    roles: RoleName[],
+    keyDirs: string[],
+    extraNames: string[],
+  ): Promise<UnsignedRole[]> {
+    const needed = new Set(roles.flatMap((r) => store.signingKeyIds(r)));
+    const signers = await this.#findSigners(keyDirs, needed, extraNames);
+    for (const role of roles) {
+      const keys = store
+        .signingKeyIds(role)
+        .map((id) => signers.get(id))
+        .filter((k): k is PrivateKey => k !== undefined);
+      if (keys.length) store.sign(role, keys);
     }
-    if (text.targets !== undefined) await publication.writeFile(TARGETS_FILE, text.targets);
-    if (text.snapshot !== undefined) await publication.writeFile(SNAPSHOT_FILE, text.snapshot);
-    if (text.timestamp !== undefined) await publication.writeFile(TIMESTAMP_FILE, text.timestamp);
+    return this.#shortfall(store, roles);
+  }
+
+  /** Write `roles` of the store into the publication (root as N.root.json and root.json). */
+  async #stageRoles(store: MetadataStore, roles: RoleName[], publication: Publication): Promise<void> {
+    for (const role of ROLE_NAMES) {
+      if (!roles.includes(role)) continue;
+      const md = store.get(role);
+      const text = serializeMetadata(md);
+      for (const file of roleFiles(role, md.signed.version)) await publication.writeFile(file, text);
+    }
+  }
+
+  /**
+   * A parked change keeps a full metadata view beside its staged files, so co-signers can load it as a store
+   * (with the root it replaces, for the rotation check).
+   */
+  async #writeParkedView(publication: Publication): Promise<void> {
+    const view = join(publication.dir, 'view');
+    await mkdir(view, { recursive: true });
+    for (const name of await readdir(this.metadataDir)) {
+      if (/^(\d+\.root|root|targets|snapshot|timestamp)\.json$/.test(name))
+        await copyFile(join(this.metadataDir, name), join(view, name));
+    }
+    for (const file of publication.files) {
+      if (file.startsWith('metadata/'))
+        await copyFile(publication.stagedPath(file), join(view, file.slice('metadata/'.length)));
+    }
   }
 
   // ---- the change engine --------------------------------------------------------------------------
 
   /**
-   * Run one change: lock, recover, load and check, prepare, load keys, apply (staging files), bump + sign,
-   * then commit (or park when --partial and short of signatures). Any failure leaves the repository as it was.
+   * Run one change: lock, recover, load and check, prepare, check the keys at hand, apply (staging files), bump,
+   * sign, then commit (or park, with --partial, when short of signatures). A failure leaves the repository as it was.
    */
   async #change(spec: ChangeSpec): Promise<PublishResult> {
     const keyDirs = await this.#checkKeyDirs(spec.keyDirs);
@@ -779,47 +697,39 @@ export class Repository {
       if (parked) {
         throw new RepoError({
           code: 'REPO_PENDING',
-          message: `a change waits for co-signers (${parked.plan.summary ?? parked.plan.command}): finish it with \`tufup sign <role> <key_dirs...>\`, or remove ${parked.publication.dir} to drop it`,
+          message: `a change waits for co-signers (${parked.plan.summary ?? parked.plan.command}): complete it with \`tufup sign <role> <key_dirs...>\`, or delete ${parked.publication.dir} to drop it`,
         });
       }
-      const state = await this.#loadState();
+      const store = await this.#loadStore();
       const roles = cascade(spec.roles);
-      this.#assertTrusted(state, roles);
-      await spec.prepare?.(state);
-      // Fail before the expensive part (archiving) when the keys at hand cannot reach a threshold. Root counts
-      // against the current root: its keys must sign the next root too.
+      this.#assertTrusted(store, roles);
+      await spec.prepare?.(store);
+
+      // Fail before the expensive part (archiving) when the keys at hand cannot reach a threshold. The current
+      // root's keys must sign a new root too, so root is checked against them here.
       const neededNow = new Set<string>();
-      for (const r of roles) for (const id of state.docs.root.signed.roles[r].keyids) neededNow.add(id);
+      for (const r of roles) for (const id of store.root.signed.roles[r]?.keyIDs ?? []) neededNow.add(id);
       const available = await this.#findSigners(keyDirs, neededNow, spec.extraKeyNames ?? []);
       const early: UnsignedRole[] = [];
       for (const r of roles) {
-        const have = state.docs.root.signed.roles[r].keyids.filter((id) => available.has(id)).length;
-        const need = state.docs.root.signed.roles[r].threshold;
+        const have = (store.root.signed.roles[r]?.keyIDs ?? []).filter((id) => available.has(id)).length;
+        const need = store.threshold(r);
         if (have < need) early.push({ role: r, have, need });
       }
       if (early.length && (!spec.partial || available.size === 0))
         throw this.#thresholdError(early, !spec.partial);
 
       publication = await Publication.begin(this.repoDir, spec.command);
-      const draft: Draft = {
-        docs: {
-          root: cloneDoc(state.docs.root),
-          targets: cloneDoc(state.docs.targets),
-          snapshot: cloneDoc(state.docs.snapshot),
-          timestamp: cloneDoc(state.docs.timestamp),
-        },
-        changed: new Set(spec.roles),
-        expirySet: new Set(),
-      };
-      await spec.apply(draft, publication, state);
+      await spec.apply(store, publication);
       throwIfAborted(this.#ctx.signal);
-      const short = await this.#signDraft(draft, state, keyDirs, spec.extraKeyNames ?? []);
+      const bumped = store.bump({
+        now: this.#now(),
+        ...(spec.force ? { force: spec.force } : {}),
+        ...(spec.expirationDays ? { expirationDays: spec.expirationDays } : {}),
+      });
+      const short = await this.#signRoles(store, bumped, keyDirs, spec.extraKeyNames ?? []);
       if (short.length && !spec.partial) throw this.#thresholdError(short, true);
-      await this.#stageMetadata(draft, publication);
-      const published = ROLE_NAMES.filter((r) => draft.changed.has(r)).map((role) => ({
-        role,
-        version: draft.docs[role].signed.version,
-      }));
+      await this.#stageRoles(store, bumped, publication);
       if (spec.config) {
         this.config = spec.config(this.config);
         await saveConfig(this.configPath, this.config);
@@ -827,13 +737,14 @@ export class Repository {
       }
       throwIfAborted(this.#ctx.signal);
       if (short.length) {
+        await this.#writeParkedView(publication);
         await publication.park(short, spec.summary);
         publication = undefined;
         return { published: [], parked: { unsignedRoles: short } };
       }
       await publication.commit();
       publication = undefined;
-      return { published };
+      return { published: bumped.map((role) => ({ role, version: store.get(role).signed.version })) };
     } catch (err) {
       if (configWritten && oldConfigText) await writeFileAtomic(this.configPath, oldConfigText);
       throw err;
@@ -872,8 +783,8 @@ export class Repository {
       keyDirs: opts.keyDirs,
       partial: Boolean(opts.partial),
       roles: ['targets'],
-      prepare: (state) => {
-        const archives = this.#targetEntries(state.docs.targets)
+      prepare: (store) => {
+        const archives = this.#targetEntries(store)
           .filter((e) => e.app === appName && e.kind === 'archive')
           .sort((a, b) => compareVersions(a.version, b.version));
         previous = archives.at(-1);
@@ -883,14 +794,14 @@ export class Repository {
             message: `${appName} ${version} is not newer than the latest release ${previous.version}`,
           });
         }
-        if (state.docs.targets.signed.targets[archiveName] || state.docs.targets.signed.targets[patchName]) {
+        if (store.getTarget(archiveName) || store.getTarget(patchName)) {
           throw new RepoError({
             code: 'VERSION_NOT_NEWER',
             message: `${archiveName} is already in the repository`,
           });
         }
       },
-      apply: async (draft, publication) => {
+      apply: async (store, publication) => {
         const scratch = await publication.scratchDir();
         const newTar = join(scratch, 'new.tar');
         const archivePath = publication.stagedPath(`targets/${archiveName}`);
@@ -899,16 +810,15 @@ export class Repository {
         const { createArchive } = await import('@tufup/archive');
         const made = await createArchive(bundleDir, archivePath, {
           tarPath: newTar,
-          ...(this.#ctx.onProgress ? { onProgress: this.#ctx.onProgress } : {}),
-          ...(this.#ctx.signal ? { signal: this.#ctx.signal } : {}),
+          ...this.#progressOpts(),
         });
         publication.add(`targets/${archiveName}`);
-        const custom = makeArchiveCustom({ required: Boolean(opts.required), user: opts.userMeta ?? null });
-        draft.docs.targets.signed.targets[archiveName] = {
-          custom,
-          hashes: { sha256: made.gzip.sha256 },
+        const user = opts.userMeta ?? null;
+        store.addTarget(archiveName, {
           length: made.gzip.size,
-        };
+          sha256: made.gzip.sha256,
+          custom: makeArchiveCustom({ required: Boolean(opts.required), user }),
+        });
         archive = {
           filename: archiveName,
           app: appName,
@@ -917,22 +827,23 @@ export class Repository {
           length: made.gzip.size,
           sha256: made.gzip.sha256,
           required: Boolean(opts.required),
-          user: opts.userMeta ?? null,
+          user,
         };
         if (previous && !opts.skipPatch) {
           patch = await this.#makePatch(previous, newTar, made.tar, patchName, publication, scratch);
-          draft.docs.targets.signed.targets[patchName] = {
-            custom: makePatchCustom({ tarSize: made.tar.size, tarHash: made.tar.sha256 }),
-            hashes: { sha256: patch.sha256 },
+          store.addTarget(patchName, {
             length: patch.length,
-          };
+            sha256: patch.sha256,
+            custom: makePatchCustom({ tarSize: made.tar.size, tarHash: made.tar.sha256 }),
+          });
         }
+        await rm(newTar, { force: true });
       },
     });
     return { ...result, archive: archive as TargetEntry, ...(patch ? { patch } : {}) };
   }
 
-  /** Diff the previous release's tar (from its archive, checked against the signed hash) to the new tar. */
+  /** Diff the previous release's tar (from its archive, checked against its signed hash) to the new tar. */
   async #makePatch(
     previous: TargetEntry,
     newTar: string,
@@ -945,33 +856,27 @@ export class Repository {
     if (!(await fileExists(prevPath))) {
       throw new RepoError({
         code: 'TARGET_FILE_MISSING',
-        message: `${previous.filename} is in targets.json but not in ${this.targetsDir}: cannot make the patch (use --skip-patch to publish without one)`,
+        message: `${previous.filename} is in targets.json but not in ${this.targetsDir}: cannot make the patch (pass --skip-patch to publish without one)`,
       });
     }
-    const onDisk = await hashFile(prevPath, this.#ctx.signal ? { signal: this.#ctx.signal } : {});
+    const onDisk = await hashFile(prevPath, this.#signalOpts());
     if (onDisk.size !== previous.length || !sameDigest(onDisk.sha256, previous.sha256)) {
       throw new RepoError({
         code: 'METADATA_CORRUPT',
         message: `${previous.filename} on disk does not match its length/sha256 in targets.json: refusing to diff against it`,
       });
     }
+    // Patches are made between uncompressed tars (python tufup 0.6+); the previous tar comes from its archive.
     const { gunzipToTar } = await import('@tufup/archive');
     const oldTar = join(scratch, 'old.tar');
-    await gunzipToTar(prevPath, oldTar, {
-      ...(this.#ctx.onProgress ? { onProgress: this.#ctx.onProgress } : {}),
-      ...(this.#ctx.signal ? { signal: this.#ctx.signal } : {}),
-    });
+    await gunzipToTar(prevPath, oldTar, this.#progressOpts());
     const patchPath = publication.stagedPath(`targets/${patchName}`);
-    this.#logger.debug(`diffing ${previous.version} → new (${this.config.patchFormat})`);
+    this.#logger.debug(`diffing ${previous.version} → ${patchName} (${this.config.patchFormat})`);
     const { diff } = await loadPatchEngine();
-    await diff(oldTar, newTar, patchPath, {
-      format: this.config.patchFormat,
-      ...(this.#ctx.onProgress ? { onProgress: this.#ctx.onProgress } : {}),
-      ...(this.#ctx.signal ? { signal: this.#ctx.signal } : {}),
-    });
+    await diff(oldTar, newTar, patchPath, { format: this.config.patchFormat, ...this.#progressOpts() });
     publication.add(`targets/${patchName}`);
     await rm(oldTar, { force: true });
-    const info = await hashFile(patchPath);
+    const info = await hashFile(patchPath, this.#signalOpts());
     const parsed = tryParseTargetName(patchName);
     return {
       filename: patchName,
@@ -993,32 +898,29 @@ export class Repository {
   }): Promise<PublishResult & { removed: string[]; version: string }> {
     const appName = assertAppName(opts.appName ?? this.config.appName);
     const removed: string[] = [];
-    let version = '';
+    let latest: ReleaseEntry | undefined;
     const result = await this.#change({
       command: 'targets remove-latest',
       summary: `targets remove-latest ${appName}`,
       keyDirs: opts.keyDirs,
       partial: Boolean(opts.partial),
       roles: ['targets'],
-      prepare: (state) => {
-        const [app] = this.#appReleases(this.#targetEntries(state.docs.targets), appName);
-        const latest = app?.releases.filter((r) => r.archive).at(-1);
+      prepare: (store) => {
+        const [app] = this.#appReleases(this.#targetEntries(store), appName);
+        latest = app?.releases.filter((r) => r.archive).at(-1);
         if (!latest)
           throw new RepoError({ code: 'NO_TARGETS', message: `${appName} has no releases to remove` });
-        version = latest.version;
       },
-      apply: async (draft, publication) => {
-        for (const kind of ['archive', 'patch'] as const) {
-          const name = formatTargetName(appName, version, kind);
-          if (draft.docs.targets.signed.targets[name]) {
-            delete draft.docs.targets.signed.targets[name];
-            publication.delete(`targets/${name}`);
-            removed.push(name);
-          }
+      apply: async (store, publication) => {
+        for (const e of [latest?.archive, latest?.patch]) {
+          if (!e) continue;
+          store.removeTarget(e.filename);
+          publication.delete(`targets/${e.filename}`);
+          removed.push(e.filename);
         }
       },
     });
-    return { ...result, removed, version };
+    return { ...result, removed, version: latest?.version ?? '' };
   }
 
   /** Delete all but the newest `keep` versions of the app (each kept version keeps its archive and patch). */
@@ -1040,8 +942,8 @@ export class Repository {
       keyDirs: opts.keyDirs,
       partial: Boolean(opts.partial),
       roles: ['targets'],
-      prepare: (state) => {
-        const [app] = this.#appReleases(this.#targetEntries(state.docs.targets), appName);
+      prepare: (store) => {
+        const [app] = this.#appReleases(this.#targetEntries(store), appName);
         const releases = app?.releases ?? [];
         doomed = releases.slice(0, Math.max(0, releases.length - opts.keep));
         if (doomed.length === 0) {
@@ -1052,16 +954,14 @@ export class Repository {
         }
         for (const r of doomed) {
           if (r.required)
-            this.#logger.warn(
-              `pruning required release ${r.version}: older clients will no longer stop at it`,
-            );
+            this.#logger.warn(`pruning required release ${r.version}: older clients no longer stop at it`);
         }
       },
-      apply: async (draft, publication) => {
+      apply: async (store, publication) => {
         for (const r of doomed) {
           for (const e of [r.archive, r.patch]) {
             if (!e) continue;
-            delete draft.docs.targets.signed.targets[e.filename];
+            store.removeTarget(e.filename);
             publication.delete(`targets/${e.filename}`);
             removed.push(e.filename);
           }
@@ -1123,8 +1023,7 @@ export class Repository {
     partial?: boolean;
   }): Promise<PublishResult> {
     const name = assertKeyName(opts.keyName);
-    const keyDirs = await this.#checkKeyDirs(opts.keyDirs);
-    const pub = await this.#publicKeyByName(name, keyDirs);
+    const pub = await this.#publicKeyByName(name, await this.#checkKeyDirs(opts.keyDirs));
     return this.#change({
       command: `keys ${name} add ${opts.role}`,
       summary: `add key ${name} to ${opts.role}`,
@@ -1132,20 +1031,12 @@ export class Repository {
       partial: Boolean(opts.partial),
       roles: ['root'],
       extraKeyNames: [name],
-      prepare: (state) => {
-        if (state.docs.root.signed.roles[opts.role].keyids.includes(pub.keyid)) {
+      prepare: (store) => {
+        if (store.root.signed.roles[opts.role]?.keyIDs.includes(pub.keyid)) {
           throw new RepoError({ code: 'KEY_EXISTS', message: `key ${name} already signs for ${opts.role}` });
         }
       },
-      apply: async (draft) => {
-        const root = draft.docs.root.signed;
-        root.keys[pub.keyid] = {
-          keytype: pub.keytype,
-          keyval: { public: pub.publicHex },
-          scheme: pub.scheme,
-        };
-        root.roles[opts.role].keyids.push(pub.keyid);
-      },
+      apply: async (store) => store.addKey(opts.role, pub),
       config: (c) => ({
         ...c,
         keyMap: { ...c.keyMap, [opts.role]: [...new Set([...c.keyMap[opts.role], name])] },
@@ -1172,12 +1063,13 @@ export class Repository {
     const keyDirs = await this.#checkKeyDirs(opts.keyDirs);
     const oldPub = await this.#publicKeyByName(oldName, keyDirs);
     const newPub = await this.#publicKeyByName(newName, keyDirs);
-    if (oldPub.keyid === newPub.keyid)
+    if (oldPub.keyid === newPub.keyid) {
       throw new RepoError({
         code: 'INVALID_ARGUMENT',
         message: `${oldName} and ${newName} are the same key`,
       });
-    const roles: RoleName[] = [];
+    }
+    let roles: RoleName[] = [];
     let removedFromRoot = false;
     const result = await this.#change({
       command: `keys ${newName} replace ${oldName}`,
@@ -1186,36 +1078,20 @@ export class Repository {
       partial: Boolean(opts.partial),
       roles: ['root'],
       extraKeyNames: [oldName, newName],
-      prepare: (state) => {
-        for (const role of ROLE_NAMES)
-          if (state.docs.root.signed.roles[role].keyids.includes(oldPub.keyid)) roles.push(role);
+      prepare: (store) => {
+        roles = ROLE_NAMES.filter((r) => store.root.signed.roles[r]?.keyIDs.includes(oldPub.keyid));
         if (roles.length === 0)
           throw new RepoError({ code: 'KEY_NOT_IN_ROLE', message: `key ${oldName} is not used by any role` });
       },
-      apply: async (draft) => {
-        const root = draft.docs.root.signed;
-        for (const role of roles) {
-          const ids = root.roles[role].keyids;
-          const at = ids.indexOf(oldPub.keyid);
-          if (ids.includes(newPub.keyid)) ids.splice(at, 1);
-          else ids.splice(at, 1, newPub.keyid);
-        }
-        root.keys[newPub.keyid] = {
-          keytype: newPub.keytype,
-          keyval: { public: newPub.publicHex },
-          scheme: newPub.scheme,
-        };
-        if (!ROLE_NAMES.some((r) => root.roles[r].keyids.includes(oldPub.keyid))) {
-          delete root.keys[oldPub.keyid];
-          removedFromRoot = true;
-        }
+      apply: async (store) => {
+        store.replaceKey(oldPub.keyid, newPub);
+        removedFromRoot = !(oldPub.keyid in store.root.signed.keys);
       },
       config: (c) => {
         const keyMap = { ...c.keyMap };
-        for (const role of roles)
-          keyMap[role] = [
-            ...new Set(c.keyMap[role].map((n) => (n === oldName ? newName : n)).concat(newName)),
-          ];
+        for (const role of roles) {
+          keyMap[role] = [...new Set([...c.keyMap[role].map((n) => (n === oldName ? newName : n)), newName])];
+        }
         return {
           ...c,
           keyMap,
@@ -1234,25 +1110,21 @@ export class Repository {
    * the role as it is (or to the change waiting for co-signers), publishing once every threshold is met.
    */
   async sign(opts: SignOptions): Promise<PublishResult & { added?: number; expires?: string }> {
-    if (opts.expirationDays !== undefined) {
-      const days =
-        opts.expirationDays === 'default' ? this.config.expirationDays[opts.role] : opts.expirationDays;
-      let expires = '';
-      const result = await this.#change({
-        command: `sign ${opts.role} -e ${days}`,
-        summary: `re-sign ${opts.role} for ${days} days`,
-        keyDirs: opts.keyDirs,
-        partial: Boolean(opts.partial),
-        roles: [opts.role],
-        apply: async (draft) => {
-          expires = expiresIn(days, this.#now());
-          draft.docs[opts.role].signed.expires = expires;
-          draft.expirySet.add(opts.role);
-        },
-      });
-      return { ...result, expires };
-    }
-    return this.#cosign(opts.role, opts.keyDirs);
+    if (opts.expirationDays === undefined) return this.#cosign(opts.role, opts.keyDirs);
+    const days =
+      opts.expirationDays === 'default' ? this.config.expirationDays[opts.role] : opts.expirationDays;
+    const now = this.#now();
+    const result = await this.#change({
+      command: `sign ${opts.role} -e ${days}`,
+      summary: `re-sign ${opts.role} for ${days} days`,
+      keyDirs: opts.keyDirs,
+      partial: Boolean(opts.partial),
+      roles: [opts.role],
+      force: [opts.role],
+      expirationDays: { [opts.role]: days },
+      apply: async () => {},
+    });
+    return { ...result, expires: expiresIn(days, now) };
   }
 
   async #cosign(role: RoleName, keyDirsIn: string[]): Promise<PublishResult & { added: number }> {
@@ -1260,45 +1132,35 @@ export class Repository {
     const lock = await acquireLock(this.repoDir, `sign ${role}`);
     try {
       await recoverInterrupted(this.repoDir, this.#logger);
-      const state = await this.#loadState();
       const parked = await Publication.loadParked(this.repoDir);
       if (parked)
-        return await this.#cosignParked(
-          role,
-          keyDirs,
-          state,
-          parked.publication,
-          (parked.plan.unsignedRoles ?? []).map((u) => u.role),
-          parked.plan.summary ?? '',
-        );
-      // No change waiting: add signatures to the published role (python tufup's threshold_sign).
-      const doc = cloneDoc(state.docs[role]) as RoleDoc;
-      const root = state.docs.root.signed;
-      const ids = new Set(root.roles[role].keyids);
-      const signers = await this.#findSigners(keyDirs, ids, []);
+        return await this.#cosignParked(role, keyDirs, parked.publication, parked.plan.summary ?? '');
+      // Nothing waiting: add signatures to the published role (python tufup's threshold_sign).
+      const store = await this.#loadStore();
+      const md = store.get(role);
+      const before = new Set(countSignatures(store.root.signed, role, md).valid);
+      const signers = await this.#findSigners(keyDirs, new Set(store.signingKeyIds(role)), []);
       if (signers.size === 0) {
         throw new RepoError({
           code: 'KEY_NOT_FOUND',
-          message: `none of ${role}'s keys (${this.config.keyMap[role].join(', ')}) is in the key directories given`,
+          message: `no key of ${role} (${this.config.keyMap[role].join(', ')}) is in the key directories given`,
         });
       }
-      const before = validSignatures(doc, root, role);
-      for (const key of signers.values()) if (!before.has(key.keyid)) signDoc(doc, key);
-      const added = validSignatures(doc, root, role).size - before.size;
-      if (added === 0) return { published: [], added: 0 };
+      store.sign(
+        role,
+        [...signers.values()].filter((k) => !before.has(k.keyid)),
+      );
+      const added = validCount(store, role) - before.size;
+      if (added <= 0) return { published: [], added: 0 };
       const publication = await Publication.begin(this.repoDir, `sign ${role}`);
       try {
-        const text = serializeRoleDoc(doc);
-        if (role === 'root') {
-          await publication.writeFile(`metadata/${doc.signed.version}.root.json`, text);
-          await publication.writeFile('metadata/root.json', text);
-        } else await publication.writeFile(roleFile(role), text);
+        await this.#stageRoles(store, [role], publication);
         await publication.commit();
       } catch (err) {
         await publication.discard();
         throw err;
       }
-      return { published: [{ role, version: doc.signed.version }], added };
+      return { published: [{ role, version: md.signed.version }], added };
     } finally {
       await lock.release();
     }
@@ -1307,70 +1169,58 @@ export class Repository {
   async #cosignParked(
     role: RoleName,
     keyDirs: string[],
-    state: RepoState,
     publication: Publication,
-    waiting: string[],
     summary: string,
   ): Promise<PublishResult & { added: number }> {
-    const docs = { ...state.docs } as RoleDocs;
-    const staged: RoleName[] = [];
-    for (const r of ROLE_NAMES) {
-      const file = r === 'root' ? 'metadata/root.json' : roleFile(r);
-      if (publication.has(file)) {
-        (docs as unknown as Record<RoleName, RoleDoc>)[r] = parseRoleDoc(
-          (await publication.readCurrent(file)).toString('utf8'),
-          r,
-          publication.stagedPath(file),
-        );
-        staged.push(r);
-      }
-    }
+    const viewDir = join(publication.dir, 'view');
+    const store = await this.#loadStore(viewDir);
+    const staged = ROLE_NAMES.filter((r) =>
+      publication.has(roleFiles(r, store.get(r).signed.version)[0] as string),
+    );
     if (!staged.includes(role)) {
       throw new RepoError({
         code: 'NOTHING_TO_SIGN',
-        message: `the pending change (${summary}) does not change ${role}; it waits for: ${waiting.join(', ')}`,
+        message: `the pending change (${summary}) does not change ${role}; it changes ${staged.join(', ')}`,
       });
     }
-    const before = docs.root.signed.version !== state.docs.root.signed.version ? state : undefined;
-    const ids = new Set(docs.root.signed.roles[role].keyids);
-    if (role === 'root' && before) for (const id of before.docs.root.signed.roles.root.keyids) ids.add(id);
-    const signers = await this.#findSigners(keyDirs, ids, []);
-    if (signers.size === 0) {
+    const signers = await this.#findSigners(keyDirs, new Set(store.signingKeyIds(role)), []);
+    if (signers.size === 0)
       throw new RepoError({
         code: 'KEY_NOT_FOUND',
-        message: `none of ${role}'s keys is in the key directories given`,
+        message: `no key of ${role} is in the key directories given`,
       });
-    }
-    const doc = docs[role] as RoleDoc;
-    const had = new Set(doc.signatures.map((s) => s.keyid));
-    for (const key of signers.values()) if (!had.has(key.keyid)) signDoc(doc, key);
-    const added = doc.signatures.length - had.size;
-    if (added === 0) {
+    const md = store.get(role);
+    const had = new Set(Object.keys(md.signatures));
+    const fresh = [...signers.values()].filter((k) => !had.has(k.keyid));
+    if (fresh.length === 0) {
       throw new RepoError({
         code: 'NOTHING_TO_SIGN',
         message: `${role} in the pending change is already signed by these keys`,
       });
     }
-    const text = serializeRoleDoc(doc);
-    if (role === 'root') {
-      await publication.writeFile(`metadata/${doc.signed.version}.root.json`, text);
-      await publication.writeFile('metadata/root.json', text);
-    } else await publication.writeFile(roleFile(role), text);
-    const short = staged.flatMap((r) => this.#shortfall(docs, r, r === 'root' ? before : undefined));
+    store.sign(role, fresh);
+    const text = serializeMetadata(store.get(role));
+    for (const file of roleFiles(role, md.signed.version)) {
+      await publication.writeFile(file, text);
+      await writeFileAtomic(join(viewDir, file.slice('metadata/'.length)), text);
+    }
+    const short = this.#shortfall(store, staged);
     if (short.length) {
       await publication.park(short, summary);
-      return { published: [], parked: { unsignedRoles: short }, added };
+      return { published: [], parked: { unsignedRoles: short }, added: fresh.length };
     }
     await publication.commit();
-    return { published: staged.map((r) => ({ role: r, version: docs[r].signed.version })), added };
+    return {
+      published: staged.map((r) => ({ role: r, version: store.get(r).signed.version })),
+      added: fresh.length,
+    };
   }
 
   // ---- status and verification --------------------------------------------------------------------
 
   async status(): Promise<StatusReport> {
-    const state = await this.#loadState();
+    const store = await this.#loadStore();
     const now = this.#now();
-    const root = state.docs.root.signed;
     const names = new Map<string, string>();
     for (const n of new Set(ROLE_NAMES.flatMap((r) => this.config.keyMap[r]))) {
       const p = join(this.config.keysDir, `${n}.pub`);
@@ -1385,55 +1235,56 @@ export class Repository {
     const warnings: string[] = [];
     const roles = {} as StatusReport['roles'];
     for (const role of ROLE_NAMES) {
-      const doc = state.docs[role];
-      const valid = validSignatures(doc, root, role);
-      const expires = parseExpires(doc.signed.expires) as Date;
-      const days = (expires.getTime() - now.getTime()) / 86_400_000;
+      const md = store.get(role);
+      const count = countSignatures(store.root.signed, role, md);
+      const days = (parseExpires(md.signed.expires).getTime() - now.getTime()) / 86_400_000;
       const expiringSoon = days >= 0 && days < renewalWindowDays(this.config.expirationDays[role]);
       roles[role] = {
         role,
-        version: doc.signed.version,
-        expires: doc.signed.expires,
+        version: md.signed.version,
+        expires: md.signed.expires,
         expiresInDays: Math.round(days * 100) / 100,
         expired: days < 0,
         expiringSoon,
-        threshold: root.roles[role].threshold,
-        validSignatures: valid.size,
-        keys: root.roles[role].keyids.map((keyid) => ({
+        threshold: count.threshold,
+        validSignatures: count.valid.length,
+        keys: (store.root.signed.roles[role]?.keyIDs ?? []).map((keyid) => ({
           keyid,
           ...(names.has(keyid) ? { name: names.get(keyid) as string } : {}),
-          signed: valid.has(keyid),
+          signed: count.valid.includes(keyid),
         })),
       };
       if (days < 0)
         warnings.push(
-          `${role}.json expired on ${doc.signed.expires}: run \`tufup sign ${role} -e <key_dirs>\``,
+          `${role}.json expired on ${md.signed.expires}: run \`tufup sign ${role} -e <key_dirs>\``,
         );
-      else if (expiringSoon)
+      else if (expiringSoon) {
         warnings.push(
-          `${role}.json expires ${doc.signed.expires} (in ${days.toFixed(1)} days): re-sign it with \`tufup sign ${role} -e <key_dirs>\``,
+          `${role}.json expires ${md.signed.expires} (in ${days.toFixed(1)} days): re-sign it with \`tufup sign ${role} -e <key_dirs>\``,
         );
-      if (valid.size < root.roles[role].threshold)
-        warnings.push(`${role}.json has ${valid.size} of ${root.roles[role].threshold} signatures`);
+      }
+      if (count.valid.length < count.threshold)
+        warnings.push(`${role}.json has ${count.valid.length} of ${count.threshold} signatures`);
     }
-    const apps = this.#appReleases(this.#targetEntries(state.docs.targets));
+    const apps = this.#appReleases(this.#targetEntries(store));
     for (const app of apps) {
-      if (app.patchChainBreaks.length)
+      if (app.patchChainBreaks.length) {
         warnings.push(
           `${app.app}: no patch for ${app.patchChainBreaks.join(', ')} (clients crossing it download the full archive)`,
         );
+      }
     }
-    const parked = await Publication.loadParked(this.repoDir);
     const report: StatusReport = {
       configPath: this.configPath,
       repoDir: this.repoDir,
       appName: this.config.appName,
       patchFormat: this.config.patchFormat,
-      consistentSnapshot: root.consistent_snapshot,
+      consistentSnapshot: store.root.signed.consistentSnapshot,
       roles,
       apps,
       warnings,
     };
+    const parked = await Publication.loadParked(this.repoDir);
     if (parked) {
       report.pending = {
         summary: parked.plan.summary ?? parked.plan.command,
@@ -1455,134 +1306,142 @@ export class Repository {
       problems.push({ code, message, ...(file ? { file } : {}) });
     const warn = (code: string, message: string, file?: string) =>
       warnings.push({ code, message, ...(file ? { file } : {}) });
+    const codeOf = (err: unknown) => (isTufupError(err) ? err.code : 'METADATA_CORRUPT');
     const now = this.#now();
 
-    // Root chain: 1.root.json is trusted by itself; each next one must be signed by a threshold of the previous
-    // root's keys and of its own.
-    const versions = await this.#rootVersions().catch(() => [] as number[]);
-    let trustedRoot: RootDoc | undefined;
+    // The root chain as a client walks it: 1.root.json trusted by itself, each next one a valid rotation.
+    const names = await readdir(this.metadataDir).catch(() => [] as string[]);
+    const versions = names
+      .map((n) => /^([1-9]\d*)\.root\.json$/.exec(n)?.[1])
+      .filter((v): v is string => v !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
     if (versions[0] !== 1) problem('ROOT_CHAIN_BROKEN', '1.root.json is missing', 'metadata/1.root.json');
-    for (let i = 0; i < versions.length; i++) {
-      const v = versions[i] as number;
+    let previous: ReturnType<typeof parseMetadata<'root'>> | undefined;
+    let latestRootText: string | undefined;
+    for (const v of versions) {
       const file = `metadata/${v}.root.json`;
-      let doc: RootDoc;
       try {
-        doc = (await this.#readRole('root', `${v}.root.json`)).doc;
-      } catch (err) {
-        problem('METADATA_CORRUPT', (err as Error).message, file);
-        trustedRoot = undefined;
-        continue;
-      }
-      checked.rootVersions++;
-      if (doc.signed.version !== v)
-        problem('BAD_VERSION', `${file} holds version ${doc.signed.version}`, file);
-      if (i > 0 && versions[i - 1] !== v - 1)
-        problem('ROOT_CHAIN_BROKEN', `${v - 1}.root.json is missing`, file);
-      const self = validSignatures(doc, doc.signed, 'root').size;
-      if (self < doc.signed.roles.root.threshold) {
-        problem(
-          'THRESHOLD_NOT_MET',
-          `${file}: ${self} of ${doc.signed.roles.root.threshold} signatures by its own root keys`,
-          file,
-        );
-      }
-      if (trustedRoot) {
-        const byPrev = validSignatures(doc, trustedRoot.signed, 'root').size;
-        if (byPrev < trustedRoot.signed.roles.root.threshold) {
+        const text = await readFile(join(this.metadataDir, `${v}.root.json`), 'utf8');
+        const root = parseMetadata('root', text);
+        checked.rootVersions++;
+        if (root.signed.version !== v)
+          problem('BAD_VERSION', `${file} holds version ${root.signed.version}`, file);
+        const self = countSignatures(root.signed, 'root', root);
+        if (self.valid.length < self.threshold) {
           problem(
             'THRESHOLD_NOT_MET',
-            `${file}: ${byPrev} of ${trustedRoot.signed.roles.root.threshold} signatures by the keys of the root before it`,
+            `${file}: ${self.valid.length} of ${self.threshold} signatures by its own root keys`,
             file,
           );
         }
-      }
-      for (const keyid of invalidSignatures(doc, doc.signed, 'root')) {
-        if (!trustedRoot || !validSignatures(doc, trustedRoot.signed, 'root').has(keyid)) {
-          warn(
-            'UNUSED_SIGNATURE',
-            `${file}: signature by ${keyid.slice(0, 12)}… is not a valid root key signature`,
-            file,
-          );
+        if (previous) {
+          try {
+            verifyRootRotation(previous, root, { ignoreExpiry: true });
+          } catch (err) {
+            problem(codeOf(err), `${file}: ${(err as Error).message}`, file);
+          }
         }
+        previous = root;
+        latestRootText = text;
+      } catch (err) {
+        problem(
+          err instanceof SyntaxError ? 'METADATA_CORRUPT' : codeOf(err),
+          `${file}: ${(err as Error).message}`,
+          file,
+        );
+        previous = undefined;
       }
-      trustedRoot = doc;
+    }
+    const rootJson = await readFile(join(this.metadataDir, 'root.json'), 'utf8').catch(() => undefined);
+    if (latestRootText !== undefined && rootJson !== latestRootText) {
+      problem('ROOT_MISMATCH', `root.json differs from ${versions.at(-1)}.root.json`, 'metadata/root.json');
     }
 
-    let state: RepoState | undefined;
+    let store: MetadataStore | undefined;
     try {
-      state = await this.#loadState();
+      store = await this.#loadStore();
     } catch (err) {
-      problem((err as { code?: string }).code ?? 'METADATA_CORRUPT', (err as Error).message);
+      problem(codeOf(err), (err as Error).message);
     }
-    if (state) {
-      const { docs } = state;
-      const root = docs.root.signed;
-      if (trustedRoot && !signedBytes(trustedRoot).equals(signedBytes(docs.root))) {
+    if (store) {
+      const root = store.root.signed;
+      if (parseExpires(store.root.signed.expires).getTime() <= now.getTime()) {
         problem(
-          'ROOT_MISMATCH',
-          `root.json differs from ${trustedRoot.signed.version}.root.json`,
+          'EXPIRED_METADATA',
+          `root.json expired on ${store.root.signed.expires}`,
           'metadata/root.json',
         );
       }
-      for (const role of ROLE_NAMES) {
+      checked.roles++;
+      for (const role of ['targets', 'snapshot', 'timestamp'] as const) {
         checked.roles++;
-        const doc = docs[role];
+        const md = store.get(role);
         const file = `metadata/${role}.json`;
-        const valid = validSignatures(doc, root, role).size;
-        if (valid < root.roles[role].threshold) {
+        const count = countSignatures(root, role, md);
+        if (count.valid.length < count.threshold) {
           problem(
             'THRESHOLD_NOT_MET',
-            `${role}.json: ${valid} of ${root.roles[role].threshold} valid signatures`,
+            `${role}.json: ${count.valid.length} of ${count.threshold} valid signatures`,
             file,
           );
         }
-        for (const keyid of invalidSignatures(doc, root, role)) {
-          const known = root.roles[role].keyids.includes(keyid);
-          (known ? problem : warn)(
-            known ? 'BAD_SIGNATURE' : 'UNUSED_SIGNATURE',
-            `${role}.json: signature by ${keyid.slice(0, 12)}… ${known ? 'does not verify' : 'is not by a key of this role'}`,
+        for (const keyid of count.invalid)
+          problem(
+            'BAD_SIGNATURE',
+            `${role}.json: the signature by ${keyid.slice(0, 12)}… does not verify`,
             file,
           );
+        for (const keyid of Object.keys(md.signatures)) {
+          if (!root.roles[role]?.keyIDs.includes(keyid)) {
+            warn(
+              'UNUSED_SIGNATURE',
+              `${role}.json: signature by ${keyid.slice(0, 12)}… is not by a key of this role`,
+              file,
+            );
+          }
         }
-        const expires = parseExpires(doc.signed.expires) as Date;
-        if (expires.getTime() <= now.getTime())
-          problem('EXPIRED_METADATA', `${role}.json expired on ${doc.signed.expires}`, file);
+        if (parseExpires(md.signed.expires).getTime() <= now.getTime()) {
+          problem('EXPIRED_METADATA', `${role}.json expired on ${md.signed.expires}`, file);
+        }
       }
-      const checkMeta = (owner: 'snapshot' | 'timestamp', name: string, target: RoleName) => {
-        const meta = (
-          docs[owner].signed.meta as Record<
-            string,
-            { version: number; length?: number; hashes?: Record<string, string> }
-          >
-        )[name];
+      const checkMeta = async (
+        owner: 'snapshot' | 'timestamp',
+        name: string,
+        target: 'targets' | 'snapshot',
+        meta: { version: number; length?: number; hashes?: Record<string, string> } | undefined,
+      ) => {
         const file = `metadata/${owner}.json`;
         if (!meta) return problem('BAD_VERSION', `${owner}.json does not list ${name}`, file);
-        if (meta.version !== docs[target].signed.version) {
+        const version = (store as MetadataStore).get(target).signed.version;
+        if (meta.version !== version) {
           problem(
             'BAD_VERSION',
-            `${owner}.json expects ${name} version ${meta.version}, but it is version ${docs[target].signed.version}`,
+            `${owner}.json expects ${name} version ${meta.version}, but it is version ${version}`,
             file,
           );
         }
-        const bytes = state.bytes[target];
-        if (meta.length !== undefined && meta.length !== bytes.length)
+        if (meta.length === undefined && meta.hashes === undefined) return;
+        const bytes = await readFile(join(this.metadataDir, name));
+        if (meta.length !== undefined && meta.length !== bytes.length) {
           problem(
             'LENGTH_MISMATCH',
             `${name} is ${bytes.length} bytes, ${owner}.json says ${meta.length}`,
             file,
           );
+        }
         for (const [alg, hex] of Object.entries(meta.hashes ?? {})) {
           try {
             if (!sameDigest(createHash(alg).update(bytes).digest('hex'), hex))
-              problem('HASH_MISMATCH', `${name} ${alg} differs from ${owner}.json`, file);
+              problem('HASH_MISMATCH', `${name}: ${alg} differs from ${owner}.json`, file);
           } catch {
-            problem('HASH_MISMATCH', `${owner}.json uses unknown hash ${alg} for ${name}`, file);
+            problem('HASH_MISMATCH', `${owner}.json uses an unknown hash algorithm ${alg} for ${name}`, file);
           }
         }
       };
-      checkMeta('snapshot', 'targets.json', 'targets');
-      checkMeta('timestamp', 'snapshot.json', 'snapshot');
-      await this.#verifyTargets(docs.targets, checked, problem, warn, Boolean(opts.deep));
+      await checkMeta('snapshot', 'targets.json', 'targets', store.snapshot.signed.meta['targets.json']);
+      await checkMeta('timestamp', 'snapshot.json', 'snapshot', store.timestamp.signed.snapshotMeta);
+      await this.#verifyTargets(store, checked, problem, warn, Boolean(opts.deep));
     }
     const parked = await Publication.loadParked(this.repoDir).catch(() => undefined);
     if (parked)
@@ -1591,30 +1450,34 @@ export class Repository {
   }
 
   async #verifyTargets(
-    targets: RoleDocs['targets'],
+    store: MetadataStore,
     checked: VerifyReport['checked'],
     problem: (code: string, message: string, file?: string) => void,
     warn: (code: string, message: string, file?: string) => void,
     deep: boolean,
   ): Promise<void> {
-    const signal = this.#ctx.signal;
     const listed = new Set<string>();
-    for (const [name, t] of Object.entries(targets.signed.targets) as Array<[string, TargetFileJson]>) {
+    for (const [name, t] of Object.entries(store.targets.signed.targets)) {
       listed.add(name);
       const file = `targets/${name}`;
       if (!isSafeTargetName(name)) {
         problem('INVALID_TARGET_PATH', `target path ${JSON.stringify(name)} is not a plain file name`, file);
         continue;
       }
-      const path = join(this.targetsDir, name);
       const algs = Object.keys(t.hashes);
       if (!algs.includes('sha256')) warn('WEAK_HASHES', `${name} has no sha256 hash`, file);
+      let hashers: Array<readonly [string, ReturnType<typeof createHash>]>;
       try {
-        const hashers = algs.map((a) => [a, createHash(a)] as const);
+        hashers = algs.map((a) => [a, createHash(a)] as const);
+      } catch {
+        problem('HASH_MISMATCH', `${name} uses an unknown hash algorithm (${algs.join(', ')})`, file);
+        continue;
+      }
+      try {
         let size = 0;
-        for await (const chunk of createReadStream(path, {
+        for await (const chunk of createReadStream(join(this.targetsDir, name), {
           highWaterMark: 1 << 20,
-          ...(signal ? { signal } : {}),
+          ...this.#signalOpts(),
         })) {
           size += (chunk as Buffer).length;
           for (const [, h] of hashers) h.update(chunk as Buffer);
@@ -1628,30 +1491,24 @@ export class Repository {
             problem('HASH_MISMATCH', `${name}: ${alg} differs from targets.json`, file);
         }
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT')
-          problem('TARGET_FILE_MISSING', `${name} is in targets.json but not on disk`, file);
-        else if (code === 'ERR_OSSL_EVP_UNSUPPORTED' || /Digest method not supported/.test(String(err)))
-          problem('HASH_MISMATCH', `${name} uses an unknown hash algorithm`, file);
-        else throw err;
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        problem('TARGET_FILE_MISSING', `${name} is in targets.json but not on disk`, file);
       }
     }
     try {
       for (const name of await readdir(this.targetsDir)) {
-        if (!listed.has(name) && !name.startsWith('.'))
+        if (!listed.has(name) && !name.startsWith('.')) {
           warn(
             'UNREGISTERED_FILE',
             `${name} is in the targets directory but not in targets.json`,
             `targets/${name}`,
           );
+        }
       }
     } catch {
       problem('TARGET_FILE_MISSING', `${this.targetsDir} is missing`);
     }
-
-    // Patch chains, per app: a patch needs a version before it; it must produce the tar of its version's archive.
-    const entries = this.#targetEntries(targets);
-    for (const [name, t] of Object.entries(targets.signed.targets)) {
+    for (const [name, t] of Object.entries(store.targets.signed.targets)) {
       const parsed = tryParseTargetName(name);
       if (!parsed) {
         warn(
@@ -1662,39 +1519,41 @@ export class Repository {
         continue;
       }
       try {
-        if (parsed.kind === 'archive') readArchiveCustom(t.custom);
-        else readPatchCustom(t.custom);
+        if (parsed.kind === 'archive') readArchiveCustom(t.unrecognizedFields.custom);
+        else readPatchCustom(t.unrecognizedFields.custom);
       } catch (err) {
         problem('INVALID_CUSTOM_METADATA', `${name}: ${(err as Error).message}`, `targets/${name}`);
       }
     }
-    for (const app of this.#appReleases(entries)) {
+    // Patch chains, per app: a patch needs a version before it, and must produce its own version's tar.
+    for (const app of this.#appReleases(this.#targetEntries(store))) {
       let prev: ReleaseEntry | undefined;
       for (const r of app.releases) {
-        if (r.patch) {
-          const file = `targets/${r.patch.filename}`;
+        const p = r.patch;
+        if (p) {
+          const file = `targets/${p.filename}`;
           if (!prev)
             problem(
               'PATCH_WITHOUT_BASE',
-              `${r.patch.filename} patches from a version that is not in the repository (it is ${app.app}'s first)`,
+              `${p.filename}: there is no ${app.app} version before it to patch from`,
               file,
             );
           if (!r.archive)
-            warn('PATCH_WITHOUT_ARCHIVE', `${r.patch.filename} has no archive of the same version`, file);
-          else if (r.patch.tarHash && r.patch.tarSize !== undefined) {
-            const tar = await gunzipHash(join(this.targetsDir, r.archive.filename), signal).catch(
+            warn('PATCH_WITHOUT_ARCHIVE', `${p.filename} has no archive of the same version`, file);
+          else if (p.tarHash !== undefined && p.tarSize !== undefined) {
+            const tar = await gunzipHash(join(this.targetsDir, r.archive.filename), this.#ctx.signal).catch(
               () => undefined,
             );
-            if (tar && (tar.size !== r.patch.tarSize || !sameDigest(tar.sha256, r.patch.tarHash))) {
+            if (tar && (tar.size !== p.tarSize || !sameDigest(tar.sha256, p.tarHash))) {
               problem(
                 'PATCH_TARGET_MISMATCH',
-                `${r.patch.filename} produces a tar (${r.patch.tarSize} bytes) other than the one in ${r.archive.filename} (${tar.size} bytes)`,
+                `${p.filename} produces a tar (${p.tarSize} bytes) other than the one in ${r.archive.filename} (${tar.size} bytes)`,
                 file,
               );
             }
           }
-          if (deep && prev?.archive && r.patch.tarHash && r.patch.tarSize !== undefined) {
-            if (await this.#replayPatch(prev.archive, r.patch, problem)) checked.patchesReplayed++;
+          if (deep && prev?.archive && p.tarHash !== undefined && p.tarSize !== undefined) {
+            if (await this.#replayPatch(prev.archive, p, problem)) checked.patchesReplayed++;
           }
         }
         prev = r;
@@ -1708,6 +1567,7 @@ export class Repository {
     }
   }
 
+  /** Apply `patch` to `base`'s tar and compare with the signed tar size and hash (what a client will do). */
   async #replayPatch(
     base: TargetEntry,
     patch: TargetEntry,
@@ -1718,10 +1578,11 @@ export class Repository {
       const { gunzipToTar } = await import('@tufup/archive');
       const { apply } = await loadPatchEngine();
       const oldTar = join(dir, 'old.tar');
-      await gunzipToTar(join(this.targetsDir, base.filename), oldTar);
+      await gunzipToTar(join(this.targetsDir, base.filename), oldTar, this.#signalOpts());
       try {
         await apply(oldTar, join(this.targetsDir, patch.filename), join(dir, 'new.tar'), {
           expect: { size: patch.tarSize as number, sha256: patch.tarHash as string },
+          ...this.#signalOpts(),
         });
       } catch (err) {
         problem(
@@ -1731,39 +1592,13 @@ export class Repository {
         );
       }
       return true;
-    } catch {
+    } catch (err) {
+      if (err instanceof Error && err.name === 'AbortError') throw err;
       return false;
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }
-}
-
-/**
- * Point a snapshot/timestamp `meta` entry at `doc`'s version. python tufup lists only versions; when the entry
- * also has length/hashes (other tools write them), they are recomputed from the bytes as they will be on disk.
- */
-function pointMeta(meta: Record<string, MetaFileJson>, name: string, doc: RoleDoc): void {
-  const entry: MetaFileJson = { ...(meta[name] ?? {}), version: doc.signed.version };
-  if (entry.length !== undefined || entry.hashes !== undefined) {
-    const bytes = Buffer.from(serializeRoleDoc(doc), 'utf8');
-    if (entry.length !== undefined) entry.length = bytes.length;
-    if (entry.hashes !== undefined) {
-      entry.hashes = Object.fromEntries(
-        Object.keys(entry.hashes).map((alg) => [alg, createHash(alg).update(bytes).digest('hex')]),
-      );
-    }
-  }
-  meta[name] = entry;
-}
-
-/**
- * How long before expiry `status` starts warning: a quarter of the role's signing period, at least 3 hours and at
- * most 30 days (timestamp at 1 day: 6 hours; targets/snapshot at 7 days: 1.75 days; root at 365 days: 30 days).
- * A daily re-signing job therefore never triggers it.
- */
-export function renewalWindowDays(periodDays: number): number {
-  return Math.min(30, Math.max(0.125, periodDays / 4));
 }
 
 /** The parts of @tufup/patch used here (its diff side is only loaded when a release is added). */
