@@ -59,8 +59,15 @@ export async function applyBsdiff40(
     const hasher = new HashingStream();
     hasher.resume();
     const output = rebuild(new OldFileWindow(old, oldSize), patch, patchSize, header, hasher, opts);
+    // Pull the first chunk before the output file exists: most hostile patches fail right there.
+    const first = await output.next();
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      if (first.done) return;
+      yield first.value;
+      yield* output;
+    }
     try {
-      await writeStreamAtomic(newPath, output, opts.signal ? { signal: opts.signal } : {});
+      await writeStreamAtomic(newPath, chunks(), opts.signal ? { signal: opts.signal } : {});
     } catch (err) {
       if (err instanceof PatchError || (err as Error).name === 'AbortError') throw err;
       throw new PatchError({ code: 'IO_ERROR', message: `writing ${newPath} failed`, cause: err });
@@ -163,7 +170,13 @@ async function* rebuild(
     if (!Number.isSafeInteger(oldPos)) throw corrupt('old file cursor out of range');
     progress?.({ phase: 'apply', done: newPos, total: newSize, unit: 'bytes' });
   }
-  if (outLength > 0) yield takeOutput();
+  // Everything that can still fail runs before the last chunk is handed out, so a patch whose output
+  // fits one chunk fails before any file is created.
+  const last = out.subarray(0, outLength);
+  hasher.write(last);
+  await finishStream(control, 'control');
+  await finishStream(diff, 'diff');
+  await finishStream(extra, 'extra');
   hasher.end();
   await finished(hasher);
   const result = hasher.digest();
@@ -174,6 +187,7 @@ async function* rebuild(
     });
   }
   if (newSize === 0) progress?.({ phase: 'apply', done: 0, total: 0, unit: 'bytes' });
+  if (last.length > 0) yield last;
 }
 
 async function readStream(
@@ -185,6 +199,22 @@ async function readStream(
 ): Promise<void> {
   try {
     await stream.readExactly(dst, offset, length);
+  } catch (err) {
+    if (err instanceof PatchError) {
+      throw new PatchError({
+        code: err.code,
+        message: `BSDIFF40 ${name} stream: ${err.message}`,
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+/** Verifies the CRCs of what was read (see Bzip2Reader.finish), naming the stream in any error. */
+async function finishStream(stream: Bzip2Reader, name: string): Promise<void> {
+  try {
+    await stream.finish();
   } catch (err) {
     if (err instanceof PatchError) {
       throw new PatchError({
@@ -240,7 +270,12 @@ class OldFileWindow {
       const want = Math.min(OLD_WINDOW, this.size - pos);
       let filled = 0;
       while (filled < want) {
-        const { bytesRead } = await this.file.read(this.window, filled, want - filled, pos + filled);
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await this.file.read(this.window, filled, want - filled, pos + filled));
+        } catch (err) {
+          throw new PatchError({ code: 'IO_ERROR', message: 'reading the old file failed', cause: err });
+        }
         if (bytesRead === 0) {
           throw new PatchError({ code: 'IO_ERROR', message: 'the old file became shorter while being read' });
         }

@@ -119,6 +119,32 @@ export class Bzip2Reader {
     }
   }
 
+  /**
+   * Checks what the reader has passed over without handing out: the CRC of a block whose bytes have all
+   * been read, and, when the stream ends right there, the end-of-stream marker and stream CRC. Decoded
+   * data that was never read is left alone (bspatch ignores it too).
+   */
+  async finish(): Promise<void> {
+    if (this.state === 'block') {
+      // A run's count byte can remain after the last byte read; it decodes to nothing.
+      if (this.emit(new Uint8Array(1), 0, 1) > 0) return;
+      this.finishBlock();
+    }
+    if (this.state === 'start') {
+      await this.fill(4);
+      this.readStreamHeader();
+    }
+    if (this.state !== 'header') return;
+    await this.fill(maxCompressedBlockBytes(this.level));
+    const { pos, bitBuf, bitCount } = this;
+    const hi = this.bits(24);
+    const lo = this.bits(24);
+    this.pos = pos;
+    this.bitBuf = bitBuf;
+    this.bitCount = bitCount;
+    if (hi === 0x177245 && lo === 0x385090) this.readBlockOrEnd();
+  }
+
   /** Reads exactly `length` bytes or throws TRUNCATED_PATCH. */
   async readExactly(dst: Uint8Array, offset: number, length: number): Promise<void> {
     let done = 0;
