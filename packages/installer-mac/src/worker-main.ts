@@ -97,6 +97,7 @@ async function installAfterExit(request: WorkerRequest, log: LineLog, signal: Ab
     if (!signal.aborted) throw err;
     log.warn(`stopped while waiting for process ${request.pid}; the installed version is untouched`);
     await discardStaged(plan, log);
+    log.info('result: not installed (stopped)');
     return WORKER_EXIT.aborted;
   }
   if (!exited) {
@@ -105,6 +106,7 @@ async function installAfterExit(request: WorkerRequest, log: LineLog, signal: Ab
         `the installed version is untouched`,
     );
     await discardStaged(plan, log);
+    log.info('result: not installed (timed out)');
     return WORKER_EXIT.timeout;
   }
   log.info(`process ${request.pid} has exited`);

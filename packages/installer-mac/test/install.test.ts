@@ -65,6 +65,50 @@ async function installThroughApp(
 }
 
 describe('installing through a real app process', () => {
+  test('an app that never exits: the worker times out, logs why and leaves the old version untouched', async () => {
+    await withTempDir(async (base) => {
+      const dst = join(base, 'demo');
+      const src = join(base, 'demo-2.0.staged');
+      await makeOldTree(dst);
+      await makeNewTree(src);
+      const oldList = await listTree(dst);
+      const reportFile = join(base, 'report.jsonl');
+      const logFile = join(base, '.demo.tufup.log');
+      const app = startApp(join(dst, 'app.mjs'), reportFile, src, {
+        installerUrl: INSTALLER_URL,
+        installFrom: '1.0',
+        installVersion: '2.0',
+        dstFromApp: '.',
+        hang: true,
+        options: { preserve: PRESERVE, waitTimeoutMs: 1_500 },
+      });
+      try {
+        const log = await waitFor('the worker to give up', async () => {
+          const text = existsSync(logFile) ? await readFile(logFile, 'utf8') : '';
+          return text.includes('result: ') ? text : undefined;
+        });
+        assert.match(
+          log,
+          new RegExp(`gave up: process ${app.child.pid} was still running after 1500 ms \\(WAIT_TIMEOUT\\)`),
+        );
+        assert.match(log, /the installed version is untouched/);
+        assert.match(log, /result: not installed/);
+        assert.doesNotMatch(log, /relaunched/);
+        assert.equal(app.child.exitCode, null, 'the app is still running');
+        assert.deepEqual(sortedEntries(await listTree(dst)), sortedEntries(oldList));
+        assert.equal(existsSync(src), false, 'the abandoned staged dir is deleted');
+        assert.equal(existsSync(join(base, '.demo.tufup', 'journal.json')), false);
+        assert.deepEqual(
+          readReport(reportFile).map((l) => l.version ?? l.asked),
+          ['1.0', '2.0'],
+          'only the old app ran (it reported, then asked for 2.0)',
+        );
+      } finally {
+        app.child.kill('SIGKILL');
+      }
+    });
+  });
+
   test('the relaunched app is the new version, with the same argv and cwd; tree, modes, links and preserved paths match', async () => {
     await withTempDir(async (base) => {
       const r = await installThroughApp(base, { dst: 'demo', src: 'demo-2.0.staged' });

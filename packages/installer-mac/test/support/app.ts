@@ -22,6 +22,8 @@ export interface AppConfig {
   relaunch?: { command: string; args: string[] } | false;
   /** Stay alive after install() (the never-exiting app). */
   hang?: boolean;
+  /** Relaunch through this executable beside app.mjs (a .app's Contents/MacOS/<name>) with the same args. */
+  relaunchBundleExecutable?: string;
 }
 
 export const APP_SOURCE = `// test app: report, then maybe install and exit
@@ -42,6 +44,9 @@ if (version === config.installFrom) {
     await recover(dstDir, { stateDir: installOptions.stateDir, logFile: installOptions.logFile });
     const request = { appName: 'demo', version: config.installVersion, srcDir, dstDir };
     if (config.relaunch !== undefined) request.relaunch = config.relaunch;
+    if (config.relaunchBundleExecutable) {
+      request.relaunch = { command: join(here, config.relaunchBundleExecutable), args: process.argv.slice(2) };
+    }
     await createMacInstaller(installOptions)(request);
     report({ asked: config.installVersion });
   } catch (err) {
