@@ -77,6 +77,7 @@ export {
   formatExpires,
   hasValidSignature,
   isRoleName,
+  loadRootHistory,
   parseExpires,
   parseMetadata,
   readMetadataFile,

@@ -1,5 +1,6 @@
 // TUF role metadata on @tufjs/models: creating, rebuilding, signing, verifying and python-tuf style files.
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { canonicalize } from '@tufjs/canonical-json';
 import {
   type Key,
@@ -527,4 +528,34 @@ export function verifyRootChain(roots: readonly Metadata<Root>[], opts: VerifyOp
   checkThresholdMet(first.signed, 'root', first, `root v${first.signed.version}`);
   for (let i = 1; i < roots.length; i++) verifyRootRotation(roots[i - 1]!, roots[i]!, { ignoreExpiry: true });
   checkNotExpired('root', roots[roots.length - 1]!, opts);
+}
+
+/**
+ * Every `N.root.json` in a metadata dir, in version order: the chain a client that shipped with
+ * `1.root.json` walks. BAD_VERSION when a version is missing or a file holds another version.
+ */
+export async function loadRootHistory(dir: string): Promise<Metadata<Root>[]> {
+  const versions = (await readdir(dir))
+    .map((n) => /^([1-9][0-9]{0,8})\.root\.json$/.exec(n)?.[1])
+    .filter((v): v is string => v !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+  const roots: Metadata<Root>[] = [];
+  for (const [i, version] of versions.entries()) {
+    if (i > 0 && version !== versions[i - 1]! + 1) {
+      throw new MetadataError({
+        code: 'BAD_VERSION',
+        message: `${dir} has no ${versions[i - 1]! + 1}.root.json`,
+      });
+    }
+    const root = await readMetadataFile(join(dir, `${version}.root.json`), 'root');
+    if (root.signed.version !== version) {
+      throw new MetadataError({
+        code: 'BAD_VERSION',
+        message: `${version}.root.json holds root version ${root.signed.version}`,
+      });
+    }
+    roots.push(root);
+  }
+  return roots;
 }

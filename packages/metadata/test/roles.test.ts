@@ -1,7 +1,7 @@
 // Tests of role metadata against python tufup's repository: verification, rotation, byte-identical files, hostile metadata.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign as cryptoSign, constants } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Metadata, Root } from '@tufjs/models';
@@ -13,6 +13,7 @@ import {
   expiresIn,
   formatExpires,
   generateEd25519Key,
+  loadRootHistory,
   parseExpires,
   parseMetadata,
   PublicKey,
@@ -63,6 +64,12 @@ test('the root rotation 1.root.json → 2.root.json verifies (threshold of old a
   const [root1, root2] = await fixtureRoots();
   verifyRootRotation(root1, root2);
   verifyRootChain([root1, root2]);
+  const history = await loadRootHistory(FIXTURE_METADATA);
+  assert.deepEqual(
+    history.map((r) => r.signed.version),
+    [1, 2],
+  );
+  verifyRootChain(history);
   await assertCode(() => verifyRootRotation(root2, root1), 'BAD_VERSION');
   await assertCode(() => verifyRootChain([root2, root2]), 'BAD_VERSION');
 });
@@ -284,4 +291,16 @@ test('roles signed with ecdsa and rsassa-pss keys verify like ed25519 ones', () 
   addSignatures(forged, [nodeSigner(rsaPub.keyid, (d) => cryptoSign('sha256', d, other.privateKey))]);
   assert.throws(() => verifyRole(root.signed, 'targets', forged), { code: 'BAD_SIGNATURE' });
   assert.equal(serializeMetadata(root).includes('-----BEGIN PUBLIC KEY-----\\n'), true);
+});
+
+test('a root history with a missing version is BAD_VERSION', async () => {
+  await withTempDir(async (dir) => {
+    const text = await readFile(join(FIXTURE_METADATA, '2.root.json'));
+    await writeFile(join(dir, '2.root.json'), text);
+    await writeFile(join(dir, '1.root.json'), await readFile(join(FIXTURE_METADATA, '1.root.json')));
+    await writeFile(join(dir, '4.root.json'), text);
+    await assertCode(() => loadRootHistory(dir), 'BAD_VERSION', /no 3\.root\.json/);
+    await writeFile(join(dir, '3.root.json'), text);
+    await assertCode(() => loadRootHistory(dir), 'BAD_VERSION', /3\.root\.json holds root version 2/);
+  });
 });
