@@ -1,0 +1,249 @@
+// Test support: one install case under wine: old and new app trees, the app that asks for the update, and checks.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { windowsNodeExe } from './node-exe.js';
+import { pidsWithCommandLine, startWine, winePrefix, winPath } from './wine.js';
+
+const support = dirname(fileURLToPath(import.meta.url));
+export const packageDir = join(support, '..', '..');
+const distIndex = join(packageDir, 'dist', 'index.js');
+
+export interface WineContext {
+  prefix: string;
+  nodeExe: string;
+  /** The built package as the Windows node imports it. */
+  installerUrl: string;
+}
+
+/** Prefix, node.exe and the built dist, or a clear failure. */
+export async function wineContext(): Promise<WineContext> {
+  if (!existsSync(distIndex)) {
+    throw new Error(
+      `${distIndex} is missing: build first (npx tsc -b packages/installer-win/tsconfig.build.json)`,
+    );
+  }
+  const [prefix, nodeExe] = await Promise.all([winePrefix(), windowsNodeExe()]);
+  return { prefix, nodeExe, installerUrl: `file:///Z:${encodeURI(distIndex)}` };
+}
+
+export type Tree = Record<string, string>;
+
+/** Every file under `dir` (relative `/` path → sha256), directories as `dir/` entries. */
+export async function readTree(dir: string): Promise<Tree> {
+  const out: Tree = {};
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      const rel = relative(dir, p).split('\\').join('/');
+      if (e.isDirectory()) {
+        out[`${rel}/`] = '';
+        await walk(p);
+      } else {
+        out[rel] = createHash('sha256')
+          .update(await readFile(p))
+          .digest('hex');
+      }
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+export async function writeTree(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [rel, content] of Object.entries(files)) {
+    const p = join(dir, rel);
+    await mkdir(dirname(p), { recursive: true });
+    await writeFile(p, content);
+  }
+}
+
+export interface CaseOptions {
+  /** Name of the case root under `parent` (hostile characters go here). */
+  name: string;
+  /** Name of the install dir inside the case root. */
+  appDirName?: string;
+  oldFiles?: Record<string, string>;
+  newFiles?: Record<string, string>;
+  relaunchArgs?: string[];
+  options?: Record<string, unknown>;
+  /** Keep the app alive this long after the installer returned. */
+  holdMs?: number;
+  relaunch?: false;
+}
+
+export interface InstallCase {
+  root: string;
+  dstDir: string;
+  srcDir: string;
+  stateDir: string;
+  logFile: string;
+  scriptParent: string;
+  reportFile: string;
+  configFile: string;
+  expectedOld: Tree;
+  expectedNew: Tree;
+  ctx: WineContext;
+}
+
+/** The old (1.0) and new (2.0) trees; the new one gets the old one's preserved paths copied in by the installer. */
+export async function prepareCase(ctx: WineContext, parent: string, o: CaseOptions): Promise<InstallCase> {
+  const root = join(parent, o.name);
+  const dstDir = join(root, o.appDirName ?? 'My App');
+  const srcDir = join(root, 'staged', '2.0');
+  const scriptParent = join(root, 'scripts');
+  await mkdir(scriptParent, { recursive: true });
+  const app = await readFile(join(support, 'win-app.mjs'));
+  const oldFiles = {
+    'version.txt': '1.0',
+    'lib/core.js': 'old core',
+    'only-old.txt': 'gone after update',
+    ...o.oldFiles,
+  };
+  const newFiles = {
+    'version.txt': '2.0',
+    'lib/core.js': 'new core',
+    'lib/extra/new.js': 'new',
+    ...o.newFiles,
+  };
+  await writeTree(dstDir, oldFiles);
+  await writeTree(srcDir, newFiles);
+  await writeFile(join(dstDir, 'app.mjs'), app);
+  await writeFile(join(srcDir, 'app.mjs'), app);
+  const reportFile = join(root, 'report.jsonl');
+  const configFile = join(root, 'config.json');
+  const stateDir = join(root, '.My App.tufup');
+  const logFile = join(root, '.My App.tufup.log');
+  const appWin = winPath(join(dstDir, 'app.mjs'));
+  const config = {
+    installerUrl: ctx.installerUrl,
+    reportFile: winPath(reportFile),
+    dstDir: winPath(dstDir),
+    recoverResultFile: winPath(join(root, 'recover.json')),
+    install: {
+      fromVersion: '1.0',
+      holdMs: o.holdMs ?? 0,
+      request: {
+        appName: 'myapp',
+        version: '2.0',
+        srcDir: winPath(srcDir),
+        dstDir: winPath(dstDir),
+        relaunch:
+          o.relaunch === false
+            ? false
+            : {
+                command: winPath(ctx.nodeExe),
+                args: [appWin, winPath(configFile), ...(o.relaunchArgs ?? [])],
+              },
+      },
+      options: { scriptDir: winPath(scriptParent), ...o.options },
+    },
+  };
+  await writeFile(configFile, JSON.stringify(config, null, 1));
+  const expectedOld = await readTree(dstDir);
+  // What the installer should produce: the new tree plus the old copies of preserved paths.
+  const preserveRoot = join(root, 'expected-new');
+  await writeTree(preserveRoot, newFiles);
+  await writeFile(join(preserveRoot, 'app.mjs'), app);
+  for (const p of (o.options?.preserve as string[] | undefined) ?? []) {
+    const from = join(dstDir, p);
+    if (!existsSync(from)) continue;
+    await copyTree(from, join(preserveRoot, p));
+  }
+  const expectedNew = await readTree(preserveRoot);
+  return {
+    root,
+    dstDir,
+    srcDir,
+    stateDir,
+    logFile,
+    scriptParent,
+    reportFile,
+    configFile,
+    expectedOld,
+    expectedNew,
+    ctx,
+  };
+}
+
+async function copyTree(from: string, to: string): Promise<void> {
+  const { cp, rm } = await import('node:fs/promises');
+  await rm(to, { recursive: true, force: true });
+  await mkdir(dirname(to), { recursive: true });
+  await cp(from, to, { recursive: true });
+}
+
+export interface ReportLine {
+  event: string;
+  version?: string;
+  argv?: string[];
+  recover?: string;
+  code?: string;
+  message?: string;
+  pid?: number;
+}
+
+export async function readReport(c: InstallCase): Promise<ReportLine[]> {
+  if (!existsSync(c.reportFile)) return [];
+  const text = await readFile(c.reportFile, 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as ReportLine);
+}
+
+/** Starts the old app under wine (it asks for the update and exits). */
+export function startApp(c: InstallCase) {
+  return startWine(
+    c.ctx.prefix,
+    [c.ctx.nodeExe, winPath(join(c.dstDir, 'app.mjs')), winPath(c.configFile)],
+    join(c.root, 'wine-app.out'),
+  );
+}
+
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The log the script wrote (UTF-16LE with BOM). */
+export async function readLog(c: InstallCase): Promise<string> {
+  if (!existsSync(c.logFile)) return '';
+  return (await readFile(c.logFile)).toString('utf16le').replace(/^\ufeff/, '');
+}
+
+/** Waits until the case's script processes are gone (the script dir holds their unique path). */
+export async function waitScriptsGone(c: InstallCase, timeoutMs: number): Promise<void> {
+  await waitFor(
+    'the install script to finish',
+    async () => ((await pidsWithCommandLine(c.scriptParent)).length === 0 ? true : undefined),
+    timeoutMs,
+  );
+}
+
+/** Runs recover(dstDir) under the Windows node; returns its result. */
+export async function runRecover(
+  c: InstallCase,
+): Promise<{ outcome?: string; error?: string; leftovers?: string[] }> {
+  const out = join(c.root, 'recover.json');
+  const { rm } = await import('node:fs/promises');
+  await rm(out, { force: true });
+  const r = startWine(
+    c.ctx.prefix,
+    [c.ctx.nodeExe, winPath(join(support, 'win-recover.mjs')), winPath(c.configFile)],
+    join(c.root, 'wine-recover.out'),
+  );
+  await r.exited;
+  return JSON.parse(await readFile(out, 'utf8'));
+}
