@@ -59,7 +59,7 @@ interface BundleMember extends MemberHeader {
   sourcePath?: string;
 }
 
-const READ_CHUNK = 512 * 1024;
+const TAR_CHUNK = 1024 * 1024;
 const GZIP_CHUNK = 64 * 1024;
 const STAT_CONCURRENCY = 64;
 
@@ -313,41 +313,78 @@ function predictTarSize(members: readonly BundleMember[]): number {
   return size + endOfArchive(size).length;
 }
 
-/** The tar as a byte stream: header, content, padding per member, then the end marker. */
+/**
+ * The tar as a byte stream of TAR_CHUNK-sized buffers: headers, small files and padding are packed together
+ * and file content is read straight into the chunk, so each stage downstream (hash, gzip, write) makes one
+ * trip per MiB rather than several per member.
+ */
 async function* tarBytes(
   members: readonly BundleMember[],
   total: number,
   progress: OnProgress | undefined,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<Buffer> {
-  let done = 0;
-  const report = () => progress?.({ phase: 'archive', done, total, unit: 'bytes' });
+  const out = new ChunkBuilder();
+  const report = () => progress?.({ phase: 'archive', done: out.total, total, unit: 'bytes' });
   report();
   for (const member of members) {
     throwIfAborted(signal);
-    const header = encodeMemberHeader(member);
-    done += header.length;
-    yield header;
-    if (member.type !== 'file' || member.size === 0) continue;
-    for await (const chunk of fileContent(member.sourcePath!, member.size, signal)) {
-      done += chunk.length;
-      yield chunk;
-      report();
-    }
-    const pad = paddingAfter(member.size);
-    if (pad > 0) {
-      done += pad;
-      yield Buffer.alloc(pad);
+    yield* out.append(encodeMemberHeader(member));
+    if (member.type === 'file' && member.size > 0) {
+      for await (const full of readFileInto(out, member.sourcePath!, member.size, signal)) {
+        yield full;
+        report();
+      }
+      yield* out.append(Buffer.alloc(paddingAfter(member.size)));
     }
   }
-  const end = endOfArchive(done);
-  done += end.length;
-  yield end;
+  yield* out.append(endOfArchive(out.total));
+  if (out.length > 0) yield out.take();
   report();
 }
 
-/** Exactly `size` bytes of a file; FILE_CHANGED when it turns out shorter or longer than when scanned. */
-async function* fileContent(
+/** Packs bytes into TAR_CHUNK-sized buffers. */
+class ChunkBuilder {
+  buffer = Buffer.allocUnsafe(TAR_CHUNK);
+  length = 0;
+  /** Bytes appended so far, over all chunks. */
+  total = 0;
+
+  get space(): number {
+    return TAR_CHUNK - this.length;
+  }
+
+  *append(bytes: Buffer): Generator<Buffer> {
+    let offset = 0;
+    while (offset < bytes.length) {
+      const n = Math.min(this.space, bytes.length - offset);
+      bytes.copy(this.buffer, this.length, offset, offset + n);
+      this.grow(n);
+      offset += n;
+      if (this.space === 0) yield this.take();
+    }
+  }
+
+  grow(n: number): void {
+    this.length += n;
+    this.total += n;
+  }
+
+  take(): Buffer {
+    const full = this.buffer.subarray(0, this.length);
+    this.buffer = Buffer.allocUnsafe(TAR_CHUNK);
+    this.length = 0;
+    return full;
+  }
+}
+
+/**
+ * Read exactly `size` bytes of a file into `out`, yielding each chunk that fills up. FILE_CHANGED when the
+ * file turns out shorter or longer than when it was scanned: each read asks for one byte more than is left
+ * (when the chunk has room), so a longer file shows without an extra read.
+ */
+async function* readFileInto(
+  out: ChunkBuilder,
   path: string,
   size: number,
   signal: AbortSignal | undefined,
@@ -355,28 +392,31 @@ async function* fileContent(
   const fh = await io(`opening ${path}`, () => open(path, fsConstants.O_RDONLY));
   try {
     let remaining = size;
+    let sawEnd = false;
     while (remaining > 0) {
       throwIfAborted(signal);
-      const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, remaining));
-      let filled = 0;
-      while (filled < buf.length) {
-        const { bytesRead } = await io(`reading ${path}`, () =>
-          fh.read(buf, filled, buf.length - filled, null),
-        );
-        if (bytesRead === 0) {
-          throw new ArchiveError({
-            code: 'FILE_CHANGED',
-            message: `${path} became shorter while it was archived`,
-          });
-        }
-        filled += bytesRead;
+      const want = Math.min(out.space, remaining + 1);
+      const { bytesRead } = await io(`reading ${path}`, () => fh.read(out.buffer, out.length, want, null));
+      if (bytesRead === 0) {
+        throw new ArchiveError({
+          code: 'FILE_CHANGED',
+          message: `${path} became shorter while it was archived`,
+        });
       }
-      remaining -= filled;
-      yield buf;
+      if (bytesRead > remaining) {
+        throw new ArchiveError({ code: 'FILE_CHANGED', message: `${path} grew while it was archived` });
+      }
+      // A regular file reads short only at its end.
+      sawEnd = bytesRead < want;
+      out.grow(bytesRead);
+      remaining -= bytesRead;
+      if (out.space === 0) yield out.take();
     }
-    const { bytesRead } = await io(`reading ${path}`, () => fh.read(Buffer.alloc(1), 0, 1, null));
-    if (bytesRead !== 0) {
-      throw new ArchiveError({ code: 'FILE_CHANGED', message: `${path} grew while it was archived` });
+    if (!sawEnd) {
+      const { bytesRead } = await io(`reading ${path}`, () => fh.read(Buffer.alloc(1), 0, 1, null));
+      if (bytesRead !== 0) {
+        throw new ArchiveError({ code: 'FILE_CHANGED', message: `${path} grew while it was archived` });
+      }
     }
   } finally {
     await fh.close();

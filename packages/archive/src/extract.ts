@@ -165,12 +165,14 @@ async function forEachMember(
     stop.abort();
     await piping;
     // The pipeline's own failure (limit, gzip, I/O) is the cause when the parser merely saw its stream die.
-    throw err instanceof ArchiveError || pipelineError === undefined || isAbortOf(pipelineError, stop)
-      ? asParseError(err)
-      : pipelineError;
+    throw asParseError(
+      err instanceof ArchiveError || pipelineError === undefined || isAbortOf(pipelineError, stop)
+        ? err
+        : pipelineError,
+    );
   }
   await piping;
-  if (pipelineError !== undefined) throw pipelineError;
+  if (pipelineError !== undefined) throw asParseError(pipelineError);
 }
 
 function isAbortOf(err: unknown, stop: AbortController): boolean {

@@ -1,0 +1,163 @@
+// extractArchive and gunzipToTar on well-formed archives: round trips and python tufup's own archives.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { type ProgressEvent, withTempDir } from '@tufup/common';
+import { createArchive, extractArchive, gunzipToTar, isGzipFile } from '../src/index.js';
+import { FIXTURE, type TreeEntry, readTree, rejectsWithCode, sha256 } from './helpers.js';
+
+interface ManifestFile {
+  type: 'file' | 'symlink';
+  size?: number;
+  sha256?: string;
+  mode?: string;
+  target?: string;
+}
+interface Manifest {
+  bundles: {
+    version: string;
+    archive: { path: string; tar_size: number; tar_sha256: string };
+    files: Record<string, ManifestFile>;
+  }[];
+}
+const manifest = JSON.parse(readFileSync(join(FIXTURE, 'manifest.json'), 'utf8')) as Manifest;
+
+test('a round trip keeps files, exec bits, symlinks, empty dirs and unicode names, gzipped or not', async () => {
+  await withTempDir(async (tmp) => {
+    const src = join(tmp, 'src');
+    await mkdir(join(src, 'bin'), { recursive: true });
+    await mkdir(join(src, 'empty'));
+    await mkdir(join(src, 'lib', 'v1'), { recursive: true });
+    await writeFile(join(src, 'bin', 'app'), '#!/bin/sh\necho hi\n');
+    await chmod(join(src, 'bin', 'app'), 0o755);
+    await writeFile(join(src, 'bin', 'data'), Buffer.alloc(300_000, 7));
+    await writeFile(join(src, 'empty-file'), '');
+    await writeFile(join(src, 'lib', 'v1', 'naïve 名前.txt'), 'unicode');
+    await symlink('app', join(src, 'bin', 'launch'));
+    await symlink('v1', join(src, 'lib', 'current'));
+    await symlink('../bin/app', join(src, 'lib', 'app-link'));
+    await createArchive(src, join(tmp, 'a.tar.gz'), { tarPath: join(tmp, 'a.tar') });
+
+    const expected = await readTree(src);
+    for (const archive of ['a.tar.gz', 'a.tar']) {
+      const dest = join(tmp, `out-${archive}`);
+      const result = await extractArchive(join(tmp, archive), dest);
+      const got = await readTree(dest);
+      assert.deepEqual(normalizeDirModes(got), normalizeDirModes(expected));
+      assert.equal((await stat(join(dest, 'bin', 'app'))).mode & 0o777, 0o755);
+      assert.equal((await stat(join(dest, 'bin', 'data'))).mode & 0o777, 0o644);
+      assert.equal(await readFile(join(dest, 'lib', 'current', 'naïve 名前.txt'), 'utf8'), 'unicode');
+      assert.deepEqual(result, { files: 4, directories: 4, symlinks: 3, bytes: 300_000 + 18 + 7 });
+    }
+  });
+});
+
+/** Directory modes on disk depend on the umask of whoever made the source; archives store 0755. */
+function normalizeDirModes(tree: Map<string, TreeEntry>): Map<string, TreeEntry> {
+  return new Map(
+    [...tree].map(([k, v]) => [k, v.type === 'directory' ? { type: v.type } : v] as [string, TreeEntry]),
+  );
+}
+
+test("python tufup's archives extract to exactly the files, modes, symlinks and sha256s of its manifest", async () => {
+  await withTempDir(async (tmp) => {
+    for (const bundle of manifest.bundles) {
+      const dest = join(tmp, bundle.version);
+      await extractArchive(join(FIXTURE, 'repository', 'targets', bundle.archive.path), dest, {
+        maxBytes: bundle.archive.tar_size,
+      });
+      const tree = await readTree(dest);
+      const got: Record<string, ManifestFile> = {};
+      for (const [path, entry] of tree) {
+        if (entry.type === 'directory') continue;
+        got[path] =
+          entry.type === 'symlink'
+            ? { type: 'symlink', target: entry.target! }
+            : {
+                type: 'file',
+                size: entry.size!,
+                sha256: entry.sha256!,
+                mode: `0o${entry.mode!.toString(8)}`,
+              };
+      }
+      assert.deepEqual(got, bundle.files, `version ${bundle.version}`);
+    }
+  });
+});
+
+test("gunzipToTar gives python tufup's tar_size and tar_hash for each archive, with progress", async () => {
+  await withTempDir(async (tmp) => {
+    for (const bundle of manifest.bundles) {
+      const events: ProgressEvent[] = [];
+      const gz = join(FIXTURE, 'repository', 'targets', bundle.archive.path);
+      const out = join(tmp, `${bundle.version}.tar`);
+      const result = await gunzipToTar(gz, out, {
+        maxBytes: bundle.archive.tar_size,
+        onProgress: (e) => events.push(e),
+      });
+      assert.deepEqual(result, { size: bundle.archive.tar_size, sha256: bundle.archive.tar_sha256 });
+      assert.equal(sha256(await readFile(out)), bundle.archive.tar_sha256);
+      const size = (await stat(gz)).size;
+      assert.deepEqual(events.at(-1), { phase: 'gunzip', done: size, total: size, unit: 'bytes' });
+    }
+  });
+});
+
+test('gunzipToTar stops at maxBytes with SIZE_LIMIT_EXCEEDED and leaves no tar behind', async () => {
+  await withTempDir(async (tmp) => {
+    const bundle = manifest.bundles[0]!;
+    const gz = join(FIXTURE, 'repository', 'targets', bundle.archive.path);
+    await rejectsWithCode(
+      gunzipToTar(gz, join(tmp, 'out', 'x.tar'), { maxBytes: bundle.archive.tar_size - 1 }),
+      'SIZE_LIMIT_EXCEEDED',
+    );
+    assert.deepEqual(await readdir(join(tmp, 'out')), []);
+    await writeFile(join(tmp, 'not.gz'), 'plain text, not gzip');
+    await rejectsWithCode(gunzipToTar(join(tmp, 'not.gz'), join(tmp, 'out', 'y.tar')), 'CORRUPT_ARCHIVE');
+    const truncated = gzipSync(Buffer.alloc(100_000, 1)).subarray(0, 50);
+    await writeFile(join(tmp, 'cut.gz'), truncated);
+    await rejectsWithCode(gunzipToTar(join(tmp, 'cut.gz'), join(tmp, 'out', 'z.tar')), 'CORRUPT_ARCHIVE');
+    assert.deepEqual(await readdir(join(tmp, 'out')), []);
+  });
+});
+
+test('extractArchive wants an empty or missing destination', async () => {
+  await withTempDir(async (tmp) => {
+    const gz = join(FIXTURE, 'repository', 'targets', manifest.bundles[0]!.archive.path);
+    await mkdir(join(tmp, 'full'));
+    await writeFile(join(tmp, 'full', 'keep.txt'), 'mine');
+    await rejectsWithCode(extractArchive(gz, join(tmp, 'full')), 'DEST_NOT_EMPTY');
+    assert.equal(await readFile(join(tmp, 'full', 'keep.txt'), 'utf8'), 'mine');
+    await writeFile(join(tmp, 'a-file'), 'x');
+    await rejectsWithCode(extractArchive(gz, join(tmp, 'a-file')), 'DEST_NOT_EMPTY');
+    await mkdir(join(tmp, 'empty'));
+    const result = await extractArchive(gz, join(tmp, 'empty'));
+    assert.equal(result.files, 9);
+    assert.equal(await isGzipFile(gz), true);
+  });
+});
+
+test('an aborted extraction rejects with AbortError and removes what it wrote', async () => {
+  await withTempDir(async (tmp) => {
+    const src = join(tmp, 'src');
+    await mkdir(src);
+    for (let i = 0; i < 20; i++) await writeFile(join(src, `f${i}`), Buffer.alloc(1024 * 1024, i));
+    await createArchive(src, join(tmp, 'a.tar.gz'), { gzipLevel: 1, tarPath: join(tmp, 'a.tar') });
+    const controller = new AbortController();
+    await assert.rejects(
+      extractArchive(join(tmp, 'a.tar'), join(tmp, 'dest'), {
+        signal: controller.signal,
+        // The last read of the plain tar happens while the extractor is still some members behind
+        // (backpressure), so this aborts mid-extraction.
+        onProgress: (e) => {
+          if (e.done === e.total) controller.abort();
+        },
+      }),
+      { name: 'AbortError' },
+    );
+    assert.deepEqual(await readdir(tmp).then((names) => names.sort()), ['a.tar', 'a.tar.gz', 'src']);
+  });
+});
