@@ -340,17 +340,33 @@ function chooseTables(mtfv: Uint16Array, nSymbols: number, freq: Int32Array, alp
   const selectors = new Uint8Array(nSelectors);
   const tableFreq: Int32Array[] = [];
   for (let t = 0; t < nGroups; t++) tableFreq.push(new Int32Array(alphaSize));
+  // Code lengths are <= 17, so a 50-symbol group costs < 1024 bits per table: three tables' costs fit in
+  // one 32-bit sum (10 bits each) and a group's six costs take two additions per symbol.
+  const packedLow = new Int32Array(alphaSize);
+  const packedHigh = new Int32Array(alphaSize);
   const cost = new Int32Array(MAX_TABLES);
   for (let iter = 0; iter < TABLE_REFINEMENTS; iter++) {
+    for (let v = 0; v < alphaSize; v++) {
+      const len = (t: number) => (t < nGroups ? ((lengths[t] as Uint8Array)[v] as number) : 0);
+      packedLow[v] = len(0) | (len(1) << 10) | (len(2) << 20);
+      packedHigh[v] = len(3) | (len(4) << 10) | (len(5) << 20);
+    }
     for (const f of tableFreq) f.fill(0);
     for (let s = 0, pos = 0; s < nSelectors; s++) {
       const end = Math.min(pos + GROUP_SIZE, nSymbols);
-      cost.fill(0);
+      let low = 0;
+      let high = 0;
       for (let i = pos; i < end; i++) {
         const sym = mtfv[i] as number;
-        for (let t = 0; t < nGroups; t++)
-          cost[t] = (cost[t] as number) + ((lengths[t] as Uint8Array)[sym] as number);
+        low += packedLow[sym] as number;
+        high += packedHigh[sym] as number;
       }
+      cost[0] = low & 0x3ff;
+      cost[1] = (low >>> 10) & 0x3ff;
+      cost[2] = (low >>> 20) & 0x3ff;
+      cost[3] = high & 0x3ff;
+      cost[4] = (high >>> 10) & 0x3ff;
+      cost[5] = (high >>> 20) & 0x3ff;
       let best = 0;
       for (let t = 1; t < nGroups; t++) if ((cost[t] as number) < (cost[best] as number)) best = t;
       selectors[s] = best;
