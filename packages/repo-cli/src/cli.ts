@@ -371,30 +371,38 @@ function buildParser(session: Session, args: string[]): Argv {
             });
           }
           const role = action[0] === 'add' ? assertRoleName(action[1] as string) : undefined;
+          let created = false;
           if (argv.create) {
-            const created = await repo.createKeyPair(name, { encrypted: Boolean(argv.encrypted) });
-            session.note(`created key ${name} (${created.keyid.slice(0, 12)}…): ${created.publicPath}`);
+            const made = await repo.createKeyPair(name, { encrypted: Boolean(argv.encrypted) });
+            created = true;
+            session.note(`created key ${name} (${made.keyid.slice(0, 12)}…): ${made.publicPath}`);
           }
-          if (action[0] === 'add' && role) {
-            const result = await repo.addKey({
-              role,
-              keyName: name,
-              keyDirs: action.slice(2),
-              encrypted: Boolean(argv.encrypted),
-              partial: Boolean(argv.partial),
-            });
-            session.reportPublish(result);
-            session.out(`key ${name} added to ${role}`);
-          } else if (action[0] === 'replace') {
-            const result = await repo.replaceKey({
-              oldKeyName: action[1] as string,
-              newKeyName: name,
-              keyDirs: action.slice(2),
-              encrypted: Boolean(argv.encrypted),
-              partial: Boolean(argv.partial),
-            });
-            session.reportPublish(result);
-            session.out(`key ${action[1]} replaced by ${name} in ${result.roles.join(', ')}`);
+          try {
+            if (action[0] === 'add' && role) {
+              const result = await repo.addKey({
+                role,
+                keyName: name,
+                keyDirs: action.slice(2),
+                encrypted: Boolean(argv.encrypted),
+                partial: Boolean(argv.partial),
+              });
+              session.reportPublish(result);
+              session.out(`key ${name} added to ${role}`);
+            } else if (action[0] === 'replace') {
+              const result = await repo.replaceKey({
+                oldKeyName: action[1] as string,
+                newKeyName: name,
+                keyDirs: action.slice(2),
+                encrypted: Boolean(argv.encrypted),
+                partial: Boolean(argv.partial),
+              });
+              session.reportPublish(result);
+              session.out(`key ${action[1]} replaced by ${name} in ${result.roles.join(', ')}`);
+            }
+          } catch (err) {
+            // All or nothing: a key made for a step that failed would only confuse the next attempt.
+            if (created) await repo.deleteKeyPair(name);
+            throw err;
           }
         } finally {
           ctx.finish();
