@@ -27,6 +27,8 @@ export type MetadataErrorCode =
   | 'INVALID_KEY_NAME'
   /** Refusing to overwrite an existing key file. */
   | 'KEY_FILE_EXISTS'
+  /** A new repository's metadata would overwrite metadata already in its dir. */
+  | 'METADATA_EXISTS'
   /** A key file or metadata file that does not exist. */
   | 'FILE_NOT_FOUND'
   /** Metadata that does not parse as the role it claims to be, or cannot be serialized. */

@@ -548,6 +548,17 @@ export class MetadataStore {
       }
     }
     this.#verify(opts, !opts.allowBelowThreshold);
+    if (!this.#loaded.root) {
+      // A store from create() must not silently replace a repository whose clients trust another root.
+      const existing = await readdir(this.dir).catch(() => [] as string[]);
+      const clash = existing.find((n) => n === 'root.json' || /^[0-9]+\.root\.json$/.test(n));
+      if (clash) {
+        throw new MetadataError({
+          code: 'METADATA_EXISTS',
+          message: `${join(this.dir, clash)} exists: load() the repository instead of creating it`,
+        });
+      }
+    }
     const written: string[] = [];
     const write = async (name: string, text: string) => {
       const path = join(this.dir, name);
