@@ -8,6 +8,8 @@ export {
   type WindowsInstallerOptions,
   type StartedScript,
   type RelaunchSpec,
+  type ScriptPlan,
+  requestEntries,
 } from './launcher.js';
 export { recover, type RecoverOptions, type RecoverResult, type RecoverOutcome } from './recover.js';
 export { defaultStateDir, defaultLogFile, userLogFile } from './paths.js';

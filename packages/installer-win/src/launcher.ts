@@ -157,6 +157,60 @@ function wscriptPath(options: WindowsInstallerOptions): string {
   return join(root, 'System32', 'wscript.exe');
 }
 
+/** Everything the script reads from request.txt, resolved and checked. */
+export interface ScriptPlan {
+  request: Pick<InstallRequest, 'appName' | 'version'>;
+  srcDir: string;
+  dstDir: string;
+  stateDir: string;
+  logFile: string;
+  /** Names this install's backup dir (`old-<id>` in the state dir). */
+  id: string;
+  pid: number;
+  /** The app's exit lock, or '' to watch `pid` through WMI. */
+  lockFile: string;
+  waitTimeoutMs: number;
+  lockRetryTimeoutMs: number;
+  rollbackTimeoutMs: number;
+  elevate: boolean;
+  elevationTimeoutMs: number;
+  stepDelayMs: number;
+  /** `\`-separated relative paths. */
+  preserve: string[];
+  relaunch: RelaunchSpec | undefined;
+  extra: Array<[string, string]>;
+}
+
+/** The lines of request.txt, in the order the script reads them. */
+export function requestEntries(p: ScriptPlan): Array<[string, string]> {
+  return [
+    ['format', '1'],
+    ['appName', p.request.appName],
+    ['version', p.request.version],
+    ['srcDir', p.srcDir],
+    ['dstDir', p.dstDir],
+    ['stateDir', p.stateDir],
+    ['backupDir', join(p.stateDir, `old-${p.id}`)],
+    ['journal', join(p.stateDir, 'journal.txt')],
+    ['guardDir', join(p.stateDir, 'running')],
+    ['logFile', p.logFile],
+    ['pid', String(p.pid)],
+    ['lockFile', p.lockFile],
+    ['waitTimeoutMs', String(p.waitTimeoutMs)],
+    ['lockRetryTimeoutMs', String(p.lockRetryTimeoutMs)],
+    ['rollbackTimeoutMs', String(p.rollbackTimeoutMs)],
+    ['elevate', p.elevate ? '1' : '0'],
+    ['elevationTimeoutMs', String(p.elevationTimeoutMs)],
+    ['stepDelayMs', String(p.stepDelayMs)],
+    ...p.preserve.map((x): [string, string] => ['preserve', x]),
+    ['relaunch', p.relaunch ? '1' : '0'],
+    ['relaunchDir', p.relaunch?.dir ?? ''],
+    ['relaunchFile', p.relaunch?.file ?? ''],
+    ['relaunchParams', p.relaunch?.params ?? ''],
+    ...p.extra.map(([k, v]): [string, string] => [`extra.${k}`, v]),
+  ];
+}
+
 // libuv's UV_FS_O_EXLOCK (not exported by node:fs): open with share mode 0, so nobody else can open the file
 // while this process lives. Windows closes it when the process ends, whatever the way.
 const UV_FS_O_EXLOCK = 0x10000000;
@@ -225,32 +279,25 @@ export async function startInstallScript(
   try {
     const lockFile = pid === process.pid ? join(workDir, 'app.lock') : '';
     if (lockFile) lockFd = openSync(lockFile, constants.O_RDWR | constants.O_CREAT | UV_FS_O_EXLOCK);
-    const entries: Array<[string, string]> = [
-      ['format', '1'],
-      ['appName', request.appName],
-      ['version', request.version],
-      ['srcDir', srcDir],
-      ['dstDir', dstDir],
-      ['stateDir', stateDir],
-      ['backupDir', join(stateDir, `old-${id}`)],
-      ['journal', join(stateDir, 'journal.txt')],
-      ['guardDir', join(stateDir, 'running')],
-      ['logFile', logFile],
-      ['pid', String(pid)],
-      ['lockFile', lockFile],
-      ['waitTimeoutMs', String(waitTimeoutMs)],
-      ['lockRetryTimeoutMs', String(lockRetryTimeoutMs)],
-      ['rollbackTimeoutMs', String(rollbackTimeoutMs)],
-      ['elevate', elevate ? '1' : '0'],
-      ['elevationTimeoutMs', String(elevationTimeoutMs)],
-      ['stepDelayMs', String(stepDelayMs)],
-      ...preserve.map((p): [string, string] => ['preserve', p]),
-      ['relaunch', relaunch ? '1' : '0'],
-      ['relaunchDir', relaunch?.dir ?? ''],
-      ['relaunchFile', relaunch?.file ?? ''],
-      ['relaunchParams', relaunch?.params ?? ''],
-      ...extra.map(([k, v]): [string, string] => [`extra.${k}`, v]),
-    ];
+    const entries = requestEntries({
+      request,
+      srcDir,
+      dstDir,
+      stateDir,
+      logFile,
+      id,
+      pid,
+      lockFile,
+      waitTimeoutMs,
+      lockRetryTimeoutMs,
+      rollbackTimeoutMs,
+      elevate,
+      elevationTimeoutMs,
+      stepDelayMs,
+      preserve,
+      relaunch,
+      extra,
+    });
     await writeFileAtomic(join(workDir, 'request.txt'), encodeRequestFile(entries));
     const scriptPath = join(workDir, 'install.js');
     await writeFile(scriptPath, script, 'ascii');

@@ -1,5 +1,5 @@
 // recover(): run at app start-up; finishes or rolls back a swap the script could not complete, from the journal.
-import { appendFileSync, mkdirSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
 import { lstat, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type Logger, silentLogger } from '@tufup/common';
@@ -93,8 +93,22 @@ async function removeLeftovers(stateDir: string, log: Logger): Promise<string[]>
       log.warn(`cannot remove ${JSON.stringify(p)} yet: ${(err as Error).message}`);
     }
   }
-  if (left.length === 0) await rmdir(stateDir).catch(() => {});
   return left;
+}
+
+// libuv's UV_FS_O_EXLOCK: share mode 0 on Windows (ignored elsewhere, where recover() only runs in tests).
+const UV_FS_O_EXLOCK = 0x10000000;
+
+/** An exclusive lock on `stateDir/recover.lock` so two app instances never recover at once; undefined: taken. */
+function lockRecovery(stateDir: string): number | undefined {
+  try {
+    const exlock = process.platform === 'win32' ? UV_FS_O_EXLOCK : 0;
+    return openSync(join(stateDir, 'recover.lock'), constants.O_RDWR | constants.O_CREAT | exlock);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'EBUSY' || code === 'EPERM' || code === 'EACCES') return undefined;
+    throw err;
+  }
 }
 
 /**
@@ -107,6 +121,21 @@ export async function recover(dstDir: string, opts: RecoverOptions = {}): Promis
   const stateDir = resolve(opts.stateDir ?? defaultStateDir(dst));
   const base = opts.logger ?? silentLogger;
   if (!(await exists(stateDir))) return { outcome: 'clean' };
+  const lock = lockRecovery(stateDir);
+  if (lock === undefined) return { outcome: 'busy' };
+  try {
+    return await recoverLocked(dst, stateDir, opts, base);
+  } finally {
+    closeSync(lock);
+  }
+}
+
+async function recoverLocked(
+  dst: string,
+  stateDir: string,
+  opts: RecoverOptions,
+  base: Logger,
+): Promise<RecoverResult> {
   const journalFile = join(stateDir, 'journal.txt');
   const hasJournal = await exists(journalFile);
 

@@ -149,6 +149,12 @@ var tufup = (function () {
     shell.CurrentDirectory = v.guardDir;
     if (!fso.FolderExists(v.guardDir)) throw new Error("the guard directory vanished (a recovery ran)");
     holdingGuard = true;
+    // recover() holds recover.lock without sharing while it works: then this install must not start.
+    var lock = v.stateDir + "\\recover.lock";
+    if (fso.FileExists(lock)) {
+      try { fso.OpenTextFile(lock, 1, false, 0).Close(); }
+      catch (e) { throw new Error("a recovery is running (recover.lock is held)"); }
+    }
   }
   function leaveGuard() {
     shell.CurrentDirectory = systemDir();
