@@ -31,8 +31,15 @@ export async function assertCode(
   return caught;
 }
 
-/** The fixture's private keys by name (root, root_two, root_three, targets, snapshot, timestamp). */
-export async function loadFixtureKeys(): Promise<Record<string, PrivateKey>> {
+let fixtureKeys: Promise<Record<string, PrivateKey>> | undefined;
+
+/** The fixture's private keys by name (root, root_two, root_three, targets, snapshot, timestamp); loaded once per file. */
+export function loadFixtureKeys(): Promise<Record<string, PrivateKey>> {
+  fixtureKeys ??= readFixtureKeys();
+  return fixtureKeys;
+}
+
+async function readFixtureKeys(): Promise<Record<string, PrivateKey>> {
   const out: Record<string, PrivateKey> = {};
   for (const name of ['root', 'root_two', 'root_three', 'targets', 'snapshot', 'timestamp']) {
     out[name] = await loadPrivateKeyFile(`${FIXTURE_KEYSTORE}/${name}`, {
