@@ -1,0 +1,173 @@
+// Killing a writer at any moment leaves a repository that verifies, in its previous or its complete new state.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { cp, mkdir, readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { withTempDir, writeFileAtomic } from '@tufup/common';
+import { Publication, recoverInterrupted, STAGING_DIRNAME } from '../src/publication.js';
+import { BIN, childEnv, errorLine, makeBundle, ok, tufup } from './helpers.js';
+
+const sleep = new Int32Array(new SharedArrayBuffer(4));
+
+/** The staging dirs of a repository (a writer's files before they are committed). */
+function stagingDirs(repo: string): string[] {
+  const dir = join(repo, STAGING_DIRNAME);
+  try {
+    return readdirSync(dir).map((id) => join(dir, id));
+  } catch {
+    return [];
+  }
+}
+
+interface Moment {
+  name: string;
+  /** True once the writer has reached this moment. */
+  reached: (repo: string) => boolean;
+  /** Reaching it means the change was committed (so it must be complete after recovery). */
+  committed?: boolean;
+}
+
+const moments: Moment[] = [
+  { name: 'right after start', reached: () => true },
+  {
+    name: 'while archiving',
+    reached: (repo) => stagingDirs(repo).some((d) => existsSync(join(d, 'work', 'new.tar'))),
+  },
+  {
+    name: 'while diffing',
+    reached: (repo) => stagingDirs(repo).some((d) => existsSync(join(d, 'work', 'old.tar'))),
+  },
+  {
+    name: 'metadata staged, not committed',
+    reached: (repo) =>
+      stagingDirs(repo).some((d) => existsSync(join(d, 'files', 'metadata', 'targets.json'))),
+  },
+  {
+    name: 'committed, moving files in place',
+    reached: (repo) => stagingDirs(repo).some((d) => existsSync(join(d, 'journal.json'))),
+    committed: true,
+  },
+];
+
+/** Start `targets add`, SIGKILL it as soon as `moment` is reached; resolves with whether it was reached in time. */
+function killAt(cwd: string, moment: Moment): Promise<{ reached: boolean; exited: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'targets', 'add', '2.0', 'b2', 'keystore'], {
+      cwd,
+      env: childEnv(),
+      stdio: 'ignore',
+    });
+    let done = false;
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      done = true;
+      resolve({ reached: false, exited: code });
+    });
+    const repo = join(cwd, 'repository');
+    // Poll hard (0.2 ms) so short moments are caught, yielding every 20 ms so the child's exit is noticed.
+    // SIGKILL gives the writer no chance to clean up.
+    const deadline = Date.now() + 60_000;
+    const poll = () => {
+      const sliceEnd = Date.now() + 20;
+      while (!done && Date.now() < sliceEnd) {
+        if (moment.reached(repo)) {
+          child.kill('SIGKILL');
+          child.removeAllListeners('exit');
+          child.on('exit', (code) => resolve({ reached: true, exited: code }));
+          return;
+        }
+        Atomics.wait(sleep, 0, 0, 0.2);
+      }
+      if (!done && Date.now() < deadline) setImmediate(poll);
+    };
+    setImmediate(poll);
+  });
+}
+
+test('SIGKILL during targets add at five moments: the repository verifies, previous or complete new state', async () => {
+  await withTempDir(async (dir) => {
+    const base = join(dir, 'base');
+    await mkdir(base);
+    await ok(['init', '--non-interactive', '--app-name', 'my_app'], { cwd: base });
+    await makeBundle(join(base, 'b1'), '1.0', 1 << 20);
+    await makeBundle(join(base, 'b2'), '2.0', 1 << 20);
+    await ok(['targets', 'add', '1.0', 'b1', 'keystore'], { cwd: base });
+    const metaBefore = await readFile(join(base, 'repository', 'metadata', 'targets.json'));
+
+    const outcomes: string[] = [];
+    const runMoment = async (moment: Moment, i: number) => {
+      const cwd = join(dir, `kill-${i}`);
+      await cp(base, cwd, { recursive: true, verbatimSymlinks: true });
+      const { reached } = await killAt(cwd, moment);
+      // verify first: it completes a committed change, and must then pass.
+      const verify = await tufup(['verify', '--json'], { cwd });
+      assert.equal(verify.code, 0, `${moment.name}: verify failed: ${verify.stdout} ${verify.stderr}`);
+      const targets = await readFile(join(cwd, 'repository', 'metadata', 'targets.json'));
+      const isNew = targets.toString('utf8').includes('my_app-2.0.tar.gz');
+      if (!isNew) assert.deepEqual(targets, metaBefore, `${moment.name}: the previous state is intact`);
+      if (reached && moment.committed) assert.ok(isNew, `${moment.name}: a committed change is completed`);
+      outcomes.push(
+        `${moment.name}: ${reached ? 'killed' : 'finished first'}, ${isNew ? 'new' : 'previous'} state`,
+      );
+      // The repository stays usable: the release can be (re)added, or is already there.
+      const again = await tufup(['targets', 'add', '2.0', 'b2', 'keystore'], { cwd });
+      if (isNew) assert.equal(errorLine(again.stderr)?.code, 'VERSION_NOT_NEWER', again.stderr);
+      else assert.equal(again.code, 0, again.stderr);
+      // The next writer cleaned the dead writer's staging and lock.
+      assert.deepEqual((await readdir(join(cwd, 'repository'))).sort(), ['metadata', 'targets']);
+    };
+    const queue = moments.map((m, i) => [m, i] as const);
+    await Promise.all(
+      Array.from({ length: 2 }, async () => {
+        for (let next = queue.shift(); next; next = queue.shift()) await runMoment(next[0], next[1]);
+      }),
+    );
+    assert.equal(outcomes.length, moments.length);
+  });
+});
+
+test('recovery completes a committed change that was interrupted halfway through its moves', async () => {
+  await withTempDir(async (repo) => {
+    await mkdir(join(repo, 'metadata'));
+    await mkdir(join(repo, 'targets'));
+    for (const name of ['targets.json', 'snapshot.json', 'timestamp.json'])
+      await writeFileAtomic(join(repo, 'metadata', name), `old ${name}`);
+    await writeFileAtomic(join(repo, 'targets', 'app-1.0.tar.gz'), 'old archive');
+    const publication = await Publication.begin(repo, 'test');
+    await publication.writeFile('targets/app-2.0.tar.gz', 'new archive');
+    for (const name of ['targets.json', 'snapshot.json', 'timestamp.json'])
+      await publication.writeFile(`metadata/${name}`, `new ${name}`);
+    publication.delete('targets/app-1.0.tar.gz');
+    // Simulate a kill after the commit point with two files already moved.
+    const plan = publication.plan();
+    assert.deepEqual(plan.files, [
+      'targets/app-2.0.tar.gz',
+      'metadata/targets.json',
+      'metadata/snapshot.json',
+      'metadata/timestamp.json',
+    ]);
+    await writeFileAtomic(join(publication.dir, 'journal.json'), JSON.stringify(plan));
+    const { rename } = await import('node:fs/promises');
+    for (const f of plan.files.slice(0, 2))
+      await rename(publication.stagedPath(f), join(repo, ...f.split('/')));
+    assert.equal(await readFile(join(repo, 'metadata', 'snapshot.json'), 'utf8'), 'old snapshot.json');
+
+    const report = await recoverInterrupted(repo);
+    assert.deepEqual(report.rolledForward, ['test']);
+    for (const name of ['targets.json', 'snapshot.json', 'timestamp.json']) {
+      assert.equal(await readFile(join(repo, 'metadata', name), 'utf8'), `new ${name}`);
+    }
+    assert.deepEqual((await readdir(join(repo, 'targets'))).sort(), ['app-2.0.tar.gz']);
+    assert.deepEqual((await readdir(repo)).sort(), ['metadata', 'targets']);
+
+    // An uncommitted staging dir (no journal) is discarded instead.
+    const abandoned = await Publication.begin(repo, 'abandoned');
+    await abandoned.writeFile('metadata/timestamp.json', 'never published');
+    const report2 = await recoverInterrupted(repo);
+    assert.equal(report2.discarded.length, 1);
+    assert.equal(await readFile(join(repo, 'metadata', 'timestamp.json'), 'utf8'), 'new timestamp.json');
+    assert.deepEqual((await readdir(repo)).sort(), ['metadata', 'targets']);
+  });
+});
