@@ -1,6 +1,6 @@
 // The swap journal and the state dir lock: what an interrupted install left behind, and who may act on it.
 import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fsyncDir, writeFileAtomic } from '@tufup/common';
 import { errnoCode, InstallerMacError } from './errors.js';
@@ -70,7 +70,11 @@ export async function removeStateLeftovers(stateDir: string): Promise<void> {
     throw err;
   }
   for (const name of names) {
-    if (/^\.journal\.json\.[0-9a-f]+\.tmp$/.test(name) || /^lock\.stale-[0-9a-f]+$/.test(name)) {
+    if (
+      /^\.journal\.json\.[0-9a-f]+\.tmp$/.test(name) ||
+      /^lock\.stale-[0-9a-f]+$/.test(name) ||
+      /^lock\.[0-9a-f]+\.tmp$/.test(name)
+    ) {
       await rm(join(stateDir, name), { force: true });
     }
   }
@@ -177,45 +181,77 @@ const STALE_LOCK_MS = 30 * 60_000;
 export async function acquireLock(stateDir: string): Promise<StateLock | undefined> {
   const path = lockPath(stateDir);
   const mine: LockContent = { pid: process.pid, token: randomBytes(8).toString('hex'), at: Date.now() };
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      const fh = await open(path, 'wx', 0o644);
-      try {
-        await fh.writeFile(JSON.stringify(mine));
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      return {
-        release: async () => {
-          const held = await readLock(path);
-          if (held !== 'missing' && held?.token === mine.token) await rm(path, { force: true });
-        },
-      };
-    } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') throw err;
-    }
-    const held = await readLock(path);
-    if (held === 'missing') continue;
-    if (held !== undefined && isProcessAlive(held.pid) && Date.now() - held.at < STALE_LOCK_MS)
-      return undefined;
-    if (held === undefined) {
-      // Empty or torn: its writer died between create and write, unless it is still writing right now.
-      const age = await stat(path).then(
-        (s) => Date.now() - s.mtimeMs,
-        () => 0,
-      );
-      if (age < 5_000) return undefined;
-    }
-    // Move the stale lock aside (atomic: of two takers only one succeeds) and try again.
-    await rename(path, `${path}.stale-${mine.token}`).then(
-      () => rm(`${path}.stale-${mine.token}`, { force: true }),
-      (err) => {
-        if (errnoCode(err) !== 'ENOENT') throw err;
-      },
-    );
+  // The content is written to a private temp file first and hard-linked into place: link() creates the lock
+  // atomically with its full content, so a writer killed half-way never leaves a torn lock behind.
+  const tmp = `${path}.${mine.token}.tmp`;
+  const fh = await open(tmp, 'wx', 0o644);
+  try {
+    await fh.writeFile(JSON.stringify(mine));
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
-  return undefined;
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await createFrom(tmp, path, JSON.stringify(mine));
+        return {
+          release: async () => {
+            const held = await readLock(path);
+            if (held !== 'missing' && held?.token === mine.token) await rm(path, { force: true });
+          },
+        };
+      } catch (err) {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+      }
+      if (!(await takeOverIfStale(path, mine.token))) return undefined;
+    }
+    return undefined;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** Removes the lock at `path` if its holder is gone; false when a live process holds it. */
+async function takeOverIfStale(path: string, token: string): Promise<boolean> {
+  const held = await readLock(path);
+  if (held === 'missing') return true;
+  if (held === undefined) {
+    // Torn content only comes from the no-hard-link fallback, whose writer may be writing right now.
+    const age = await stat(path).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
+    if (age < 2_000) return false;
+  } else if (isProcessAlive(held.pid) && Date.now() - held.at < STALE_LOCK_MS) {
+    return false;
+  }
+  // Move the stale lock aside (atomic: of two takers only one succeeds) and try again.
+  await rename(path, `${path}.stale-${token}`).then(
+    () => rm(`${path}.stale-${token}`, { force: true }),
+    (err) => {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+    },
+  );
+  return true;
+}
+
+/** Creates `path` with the content of `tmp`, failing with EEXIST if it exists. */
+async function createFrom(tmp: string, path: string, content: string): Promise<void> {
+  try {
+    await link(tmp, path);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') throw err;
+    // File systems without hard links (FAT, exFAT): exclusive create, then write.
+    const fh = await open(path, 'wx', 0o644);
+    try {
+      await fh.writeFile(content);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
 }
 
 async function readLock(path: string): Promise<LockContent | undefined | 'missing'> {

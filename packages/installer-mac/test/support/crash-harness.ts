@@ -125,11 +125,19 @@ export async function crashLoop(opts: {
     return { dir, killed, point, result, isOld, isNew, debris, elapsed };
   };
 
-  // Calibrate: how long an uninterrupted install takes from the worker's handshake to its exit, under load.
+  // Calibrate: how long an uninterrupted install takes from the worker's handshake to its exit, under the same
+  // load as the kills (lanes side by side), after one warm-up run that fills the file cache.
   const lanes = Math.max(1, opts.concurrency ?? 1);
-  const calib = await Promise.all(
-    Array.from({ length: lanes }, (_, l) => run(`calibration ${l}`, undefined)),
-  );
+  const warm = await run('warm-up', undefined);
+  await rm(warm.dir, { recursive: true, force: true });
+  const calib = (
+    await Promise.all(
+      Array.from({ length: lanes }, async (_, l) => [
+        await run(`calibration ${l}a`, undefined),
+        await run(`calibration ${l}b`, undefined),
+      ]),
+    )
+  ).flat();
   for (const c of calib) {
     if (!c.isNew) throw new Error('a calibration install did not produce the new tree');
     await rm(c.dir, { recursive: true, force: true });
