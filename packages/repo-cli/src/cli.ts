@@ -622,6 +622,11 @@ function buildParser(session: Session, args: string[]): Argv {
         }
       },
     )
+    .example('$0 init', "create a repository, answering questions (python tufup's way)")
+    .example('$0 targets add 1.0 dist/my_app keystore', 'publish release 1.0 of the bundle in dist/my_app')
+    .example('$0 sign timestamp -e keystore', 'the daily job: re-sign timestamp.json before it expires')
+    .example('$0 keys root2 -c replace root keystore', 'rotate the root key')
+    .example('$0 verify && $0 status', 'check everything before uploading repository/')
     .epilog(EPILOG)
     .wrap(Math.min(110, io.stdout.columns ?? 100))
     .strict()

@@ -1,5 +1,6 @@
 // The questions `tufup init` asks on a terminal (python tufup's order), answered into InitOptions.
 import { existsSync } from 'node:fs';
+import { dirname, relative } from 'node:path';
 import {
   DEFAULT_EXPIRATION_DAYS,
   DEFAULT_KEYS_DIR,

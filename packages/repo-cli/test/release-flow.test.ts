@@ -234,8 +234,6 @@ test('init → 4 releases → root key rotation → sign timestamp -e → verify
       'my_app-3.0rc1.tar.gz',
     ]);
     await run(['verify']);
-    // bspatch is not asked: native patches; but python clients need bsdiff4 (see the fixture test).
-    assert.ok(execFileSync('ls', [targetsDir]).length > 0);
   });
 });
 
@@ -267,7 +265,7 @@ test('several apps in one repository: latest, patch base, remove-latest and prun
     execFileSync('bspatch', [t1, t2, join(dir, 'repository/targets/app-2.0.patch')]);
     assert.equal(
       sha256Hex(await readFile(t2)),
-      (targets['app-2.0.patch']?.custom.tufup as { tar_hash: string }).tar_hash,
+      (targets['app-2.0.patch'] as TargetJson).custom.tufup.tar_hash,
     );
 
     // myapp's versions are its own: 1.0 is fine for it although app has 2.0... and 4.0 < 5.0 is refused.
