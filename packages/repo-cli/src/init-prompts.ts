@@ -54,12 +54,14 @@ export async function runInteractiveInit(configPath: string, io: PromptIo): Prom
     { message: 'Application name:', default: existing?.appName, validate: validator(assertAppName) },
     ctx,
   );
+  const configDir = dirname(configPath);
+  const shown = (p: string | undefined, fallback: string) => (p ? relative(configDir, p) || '.' : fallback);
   const repoDir = await input(
-    { message: 'Repository directory:', default: existing ? undefined : DEFAULT_REPO_DIR },
+    { message: 'Repository directory:', default: shown(existing?.repoDir, DEFAULT_REPO_DIR) },
     ctx,
   );
   const keysDir = await input(
-    { message: 'Directory for private keys:', default: existing ? undefined : DEFAULT_KEYS_DIR },
+    { message: 'Directory for private keys:', default: shown(existing?.keysDir, DEFAULT_KEYS_DIR) },
     ctx,
   );
   const patchFormat = await select<PatchFormat>(
