@@ -1,4 +1,5 @@
 // Applies a BSDIFF40 patch as a stream: three bounded bzip2 decoders, the old file read through a window.
+import { readSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import {
@@ -31,6 +32,8 @@ export interface ApplyBsdiff40Options {
 
 const OUTPUT_CHUNK = 1 << 20;
 const OLD_WINDOW = 1 << 20;
+const OLD_WINDOWS = 4;
+const OLD_MIN_READ = 16 << 10;
 
 /**
  * Rebuilds `newPath` from `oldPath` and a BSDIFF40 patch. Every control triple is checked before use:
@@ -132,7 +135,8 @@ async function* rebuild(
   while (newPos < newSize) {
     throwIfAborted(opts.signal);
     if (++triples > maxTriples) throw corrupt('control stream has more triples than the new file has bytes');
-    await readStream(control, triple, 0, CONTROL_TRIPLE_SIZE, 'control');
+    const pendingTriple = readFast(control, triple, 0, CONTROL_TRIPLE_SIZE, 'control');
+    if (pendingTriple) await pendingTriple;
     const add = readSignMagnitude(triple, 0);
     const copy = readSignMagnitude(triple, 8);
     const seek = readSignMagnitude(triple, 16);
@@ -148,8 +152,9 @@ async function* rebuild(
 
     for (let left = add; left > 0; ) {
       const piece = Math.min(left, out.length - outLength);
-      await readStream(diff, out, outLength, piece, 'diff');
-      const base = await old.bytes(oldPos, piece);
+      const pendingDiff = readFast(diff, out, outLength, piece, 'diff');
+      if (pendingDiff) await pendingDiff;
+      const base = old.bytes(oldPos, piece);
       for (let i = 0; i < piece; i++)
         out[outLength + i] = (out[outLength + i] as number) + (base[i] as number);
       outLength += piece;
@@ -160,7 +165,8 @@ async function* rebuild(
     }
     for (let left = copy; left > 0; ) {
       const piece = Math.min(left, out.length - outLength);
-      await readStream(extra, out, outLength, piece, 'extra');
+      const pendingExtra = readFast(extra, out, outLength, piece, 'extra');
+      if (pendingExtra) await pendingExtra;
       outLength += piece;
       newPos += piece;
       left -= piece;
@@ -188,6 +194,18 @@ async function* rebuild(
   }
   if (newSize === 0) progress?.({ phase: 'apply', done: 0, total: 0, unit: 'bytes' });
   if (last.length > 0) yield last;
+}
+
+/** Like readStream, but returns undefined (no promise to await) when the block in hand has the bytes. */
+function readFast(
+  stream: Bzip2Reader,
+  dst: Uint8Array,
+  offset: number,
+  length: number,
+  name: string,
+): Promise<void> | undefined {
+  const got = stream.readSync(dst, offset, length);
+  return got === length ? undefined : readStream(stream, dst, offset + got, length - got, name);
 }
 
 async function readStream(
@@ -253,11 +271,22 @@ function rangeSource(file: FileHandle, start: number, end: number): ByteSource {
   };
 }
 
-/** Random access to the old file through a 1 MiB window (bsdiff's old reads are mostly ascending). */
+/**
+ * Random access to the old file through a few cached windows. bsdiff's old reads mostly move forward but
+ * can alternate between regions or jump about (many short matches), so a miss after a jump reads little,
+ * and each miss that continues a window where it ended reads twice as much, up to 1 MiB. Reads are
+ * synchronous: a patch of many short matches makes tens of thousands of small reads, and a thread-pool
+ * round trip for each costs far more than the read (bspatch, for comparison, loads the whole old file).
+ */
 class OldFileWindow {
-  private readonly window = new Uint8Array(OLD_WINDOW);
-  private windowStart = 0;
-  private windowLength = 0;
+  private readonly windows = Array.from({ length: OLD_WINDOWS }, () => ({
+    bytes: new Uint8Array(OLD_WINDOW),
+    start: 0,
+    length: 0,
+    used: 0,
+    readSize: OLD_MIN_READ,
+  }));
+  private clock = 0;
 
   constructor(
     private readonly file: FileHandle,
@@ -265,14 +294,27 @@ class OldFileWindow {
   ) {}
 
   /** `length` (<= 1 MiB) bytes at `pos`, which the caller has checked lie inside the file. */
-  async bytes(pos: number, length: number): Promise<Uint8Array> {
-    if (pos < this.windowStart || pos + length > this.windowStart + this.windowLength) {
-      const want = Math.min(OLD_WINDOW, this.size - pos);
+  bytes(pos: number, length: number): Uint8Array {
+    let window: (typeof this.windows)[number] | undefined;
+    let leastRecent = this.windows[0] as (typeof this.windows)[number];
+    let continued: (typeof this.windows)[number] | undefined;
+    for (const w of this.windows) {
+      if (pos >= w.start && pos + length <= w.start + w.length) {
+        window = w;
+        break;
+      }
+      if (w.length > 0 && pos >= w.start && pos <= w.start + w.length) continued = w;
+      if (w.used < leastRecent.used) leastRecent = w;
+    }
+    if (!window) {
+      window = continued ?? leastRecent;
+      window.readSize = continued ? Math.min(OLD_WINDOW, continued.readSize * 2) : OLD_MIN_READ;
+      const want = Math.min(this.size - pos, Math.max(length, window.readSize));
       let filled = 0;
       while (filled < want) {
         let bytesRead: number;
         try {
-          ({ bytesRead } = await this.file.read(this.window, filled, want - filled, pos + filled));
+          bytesRead = readSync(this.file.fd, window.bytes, filled, want - filled, pos + filled);
         } catch (err) {
           throw new PatchError({ code: 'IO_ERROR', message: 'reading the old file failed', cause: err });
         }
@@ -281,10 +323,11 @@ class OldFileWindow {
         }
         filled += bytesRead;
       }
-      this.windowStart = pos;
-      this.windowLength = filled;
+      window.start = pos;
+      window.length = filled;
     }
-    const at = pos - this.windowStart;
-    return this.window.subarray(at, at + length);
+    window.used = ++this.clock;
+    const at = pos - window.start;
+    return window.bytes.subarray(at, at + length);
   }
 }

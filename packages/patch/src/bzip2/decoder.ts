@@ -145,6 +145,19 @@ export class Bzip2Reader {
     if (hi === 0x177245 && lo === 0x385090) this.readBlockOrEnd();
   }
 
+  /**
+   * Decodes up to `length` bytes from the block in hand without waiting; 0 when the next step needs
+   * input or a check (then use `read`). Lets callers that read many small pieces skip a promise each.
+   */
+  readSync(dst: Uint8Array, offset: number, length: number): number {
+    if (this.state !== 'block' || length <= 0) return 0;
+    const allowed = this.maxOutput - this.produced;
+    if (allowed <= 0) return 0;
+    const n = this.emit(dst, offset, Math.min(length, allowed));
+    this.produced += n;
+    return n;
+  }
+
   /** Reads exactly `length` bytes or throws TRUNCATED_PATCH. */
   async readExactly(dst: Uint8Array, offset: number, length: number): Promise<void> {
     let done = 0;
