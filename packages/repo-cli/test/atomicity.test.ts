@@ -2,12 +2,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { cp, mkdir, readFile, readdir } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { withTempDir, writeFileAtomic } from '@tufup/common';
 import { Publication, recoverInterrupted, STAGING_DIRNAME } from '../src/publication.js';
-import { BIN, childEnv, errorLine, makeBundle, ok, tufup } from './helpers.js';
+import { BIN, childEnv, errorLine, makeBundle, ok, pseudoRandom, treeHash, tufup } from './helpers.js';
 
 const sleep = new Int32Array(new SharedArrayBuffer(4));
 
@@ -149,7 +149,6 @@ test('recovery completes a committed change that was interrupted halfway through
       'metadata/timestamp.json',
     ]);
     await writeFileAtomic(join(publication.dir, 'journal.json'), JSON.stringify(plan));
-    const { rename } = await import('node:fs/promises');
     for (const f of plan.files.slice(0, 2))
       await rename(publication.stagedPath(f), join(repo, ...f.split('/')));
     assert.equal(await readFile(join(repo, 'metadata', 'snapshot.json'), 'utf8'), 'old snapshot.json');
@@ -169,5 +168,34 @@ test('recovery completes a committed change that was interrupted halfway through
     assert.equal(report2.discarded.length, 1);
     assert.equal(await readFile(join(repo, 'metadata', 'timestamp.json'), 'utf8'), 'new timestamp.json');
     assert.deepEqual((await readdir(repo)).sort(), ['metadata', 'targets']);
+  });
+});
+
+test('SIGINT while archiving stops cleanly: exit 130, every file as before, no staging or lock left', async () => {
+  await withTempDir(async (dir) => {
+    await ok(['init', '--non-interactive', '--app-name', 'my_app'], { cwd: dir });
+    // Big enough that gzip is still running when the signal arrives.
+    await mkdir(join(dir, 'big', 'lib'), { recursive: true });
+    for (let i = 0; i < 6; i++)
+      await writeFile(join(dir, 'big', 'lib', `part${i}.dat`), pseudoRandom(4 << 20, i + 1));
+    const before = await treeHash(join(dir, 'repository'));
+    const child = spawn(process.execPath, [BIN, 'targets', 'add', '1.0', 'big', 'keystore'], {
+      cwd: dir,
+      env: childEnv(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const repo = join(dir, 'repository');
+    while (!stagingDirs(repo).some((d) => existsSync(join(d, 'work', 'new.tar')))) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    assert.match(stderr, /error \[INTERRUPTED\]/);
+    assert.deepEqual(await treeHash(join(dir, 'repository')), before);
   });
 });
