@@ -180,20 +180,21 @@ export class Bzip2Reader {
     });
   }
 
-  /** Makes at least `want` unread bytes available in the window (fewer only at the end of the source). */
+  /**
+   * Makes at least `want` unread bytes available in the window (fewer only at the end of the source).
+   * The window grows on demand, so a short stream never costs a maximal block's worth of memory.
+   */
   private async fill(want: number): Promise<void> {
-    if (this.input.length < want + 65536) {
-      const grown = new Uint8Array(want + 65536);
-      grown.set(this.input.subarray(this.pos, this.end));
-      this.end -= this.pos;
-      this.pos = 0;
-      this.input = grown;
-    } else if (this.end - this.pos < want) {
-      this.input.copyWithin(0, this.pos, this.end);
-      this.end -= this.pos;
-      this.pos = 0;
-    }
-    while (!this.eof && this.end - this.pos < want) {
+    if (this.end - this.pos >= want || this.eof) return;
+    this.input.copyWithin(0, this.pos, this.end);
+    this.end -= this.pos;
+    this.pos = 0;
+    while (!this.eof && this.end < want) {
+      if (this.end === this.input.length) {
+        const grown = new Uint8Array(Math.min(Math.max(this.input.length * 2, 1 << 16), want + (1 << 16)));
+        grown.set(this.input.subarray(0, this.end));
+        this.input = grown;
+      }
       let n: number;
       try {
         n = await this.source.read(this.input, this.end, this.input.length - this.end);
