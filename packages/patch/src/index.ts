@@ -1,3 +1,12 @@
 // @tufup/patch: binary diff engine, native and BSDIFF40 patch formats, streaming bounded-memory apply.
 export { PatchError, type PatchErrorCode } from './errors.js';
+export { diff, diffBuffers, MAX_DIFF_INPUT_BYTES, type DiffOptions, type DiffResult } from './diff.js';
+export {
+  apply,
+  detectPatchFormat,
+  detectPatchFormatOfBytes,
+  type ApplyOptions,
+  type ApplyResult,
+  type PatchFormat,
+} from './apply/index.js';
 export { findCovers, type Cover, type FindCoversOptions } from './engine/cover.js';

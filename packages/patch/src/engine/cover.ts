@@ -1,4 +1,6 @@
 // The engine's output: which stretches of the new file are built from the old file, and how to find them.
+import { scanCoversBsdiff } from './bsdiff-scan.js';
+import { SuffixSearch } from './suffix-search.js';
 
 /**
  * A stretch of the new file rebuilt from the old file: for 0 <= i < length, the patch stores the byte
@@ -22,6 +24,21 @@ export interface FindCoversOptions {
  * old), each inside both buffers and with length > 0.
  */
 export function findCovers(oldBuf: Uint8Array, newBuf: Uint8Array, opts: FindCoversOptions = {}): Cover[] {
+  const covers: Cover[] = [];
+  if (oldBuf.length === 0 || newBuf.length === 0) return covers;
+  opts.signal?.throwIfAborted();
+  const finder = new SuffixSearch(oldBuf);
+  scanCoversBsdiff(oldBuf, newBuf, finder, covers);
+  opts.onProgress?.(newBuf.length);
+  return covers;
+}
+
+/** Exact block matches only: fast, used as a pre-pass. */
+export function findBlockCovers(
+  oldBuf: Uint8Array,
+  newBuf: Uint8Array,
+  opts: FindCoversOptions = {},
+): Cover[] {
   return findCoversByBlocks(oldBuf, newBuf, opts);
 }
 

@@ -1,0 +1,405 @@
+// Applies a native-format patch: checks the old file, streams the new file out, checks it, all in bounded memory.
+import { createHash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import { constants as zc, createBrotliDecompress } from 'node:zlib';
+import { sameDigest, type OnProgress, throttleProgress, writeStreamAtomic } from '@tufup/common';
+import { PatchError } from '../errors.js';
+import { PatchModel } from './model.js';
+import { decodeHeader, HEADER_BYTES, MAX_FRAME_BYTES, type NativeHeader } from './native-format.js';
+import { RangeDecoder } from './range-decoder.js';
+
+export interface ApplyOptions {
+  /** The new file's size and sha256 as the caller's signed metadata states them. */
+  expect?: { size: number; sha256: string };
+  onProgress?: OnProgress;
+  signal?: AbortSignal;
+}
+
+export interface ApplyResult {
+  size: number;
+  sha256: string;
+}
+
+/** New bytes are written in pieces of this size; old bytes are read in pieces no larger. */
+const PIECE = 1 << 20;
+
+function corrupt(message: string): PatchError {
+  return new PatchError({ code: 'CORRUPT_PATCH', message: `native patch: ${message}` });
+}
+
+export async function applyNative(
+  oldPath: string,
+  patchPath: string,
+  newPath: string,
+  opts: ApplyOptions = {},
+): Promise<ApplyResult> {
+  const progress = throttleProgress(opts.onProgress);
+  const patch = await open(patchPath, 'r');
+  let old: FileHandle | undefined;
+  try {
+    const patchSize = (await patch.stat()).size;
+    const headBytes = new Uint8Array(Math.min(HEADER_BYTES, patchSize));
+    await readFully(patch, headBytes, 0);
+    const h = decodeHeader(headBytes, patchSize);
+    if (opts.expect && (opts.expect.size !== h.newSize || !sameDigest(opts.expect.sha256, h.newSha256))) {
+      throw new PatchError({
+        code: 'OUTPUT_MISMATCH',
+        message: `patch builds a file of ${h.newSize} bytes, sha256 ${h.newSha256}; expected ${opts.expect.size} bytes, sha256 ${opts.expect.sha256}`,
+      });
+    }
+    old = await open(oldPath, 'r');
+    await checkOldFile(old, h, opts.signal, progress);
+    const oldFile = old;
+    let result: ApplyResult | undefined;
+    await writeStreamAtomic(
+      newPath,
+      (async function* () {
+        result = yield* rebuild(oldFile, patch, h, opts.signal, progress);
+      })(),
+      opts.signal ? { signal: opts.signal } : {},
+    );
+    if (!result) throw corrupt('output ended early');
+    return result;
+  } finally {
+    await old?.close();
+    await patch.close();
+  }
+}
+
+async function readFully(fh: FileHandle, buf: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
+    if (bytesRead === 0) throw new PatchError({ code: 'TRUNCATED_PATCH', message: 'file ended early' });
+    done += bytesRead;
+  }
+}
+
+async function checkOldFile(
+  old: FileHandle,
+  h: NativeHeader,
+  signal: AbortSignal | undefined,
+  progress: OnProgress | undefined,
+): Promise<void> {
+  const size = (await old.stat()).size;
+  if (size !== h.oldSize) {
+    throw new PatchError({
+      code: 'BASE_MISMATCH',
+      message: `old file has ${size} bytes; the patch was made from one of ${h.oldSize} bytes`,
+    });
+  }
+  const hash = createHash('sha256');
+  const buf = new Uint8Array(Math.min(PIECE, Math.max(size, 1)));
+  for (let pos = 0; pos < size; ) {
+    signal?.throwIfAborted();
+    const { bytesRead } = await old.read(buf, 0, Math.min(buf.length, size - pos), pos);
+    if (bytesRead === 0)
+      throw new PatchError({ code: 'BASE_MISMATCH', message: 'old file shrank while being read' });
+    hash.update(buf.subarray(0, bytesRead));
+    pos += bytesRead;
+    progress?.({ phase: 'verify-old', done: pos, total: size, unit: 'bytes' });
+  }
+  const digest = hash.digest('hex');
+  if (!sameDigest(digest, h.oldSha256)) {
+    throw new PatchError({
+      code: 'BASE_MISMATCH',
+      message: `old file sha256 ${digest}; the patch was made from ${h.oldSha256}`,
+    });
+  }
+}
+
+/** Reads the modelled region frame by frame; each frame is decoded from memory (at most MAX_FRAME_BYTES). */
+class FrameReader {
+  decoder: RangeDecoder | undefined;
+  entriesLeft = 0;
+  diffLeft = 0;
+  #pos: number;
+  readonly #end: number;
+  readonly #patch: FileHandle;
+
+  constructor(patch: FileHandle, start: number, length: number) {
+    this.#patch = patch;
+    this.#pos = start;
+    this.#end = start + length;
+  }
+
+  /** Loads the next frame; the current one must have been used up exactly. */
+  async next(): Promise<RangeDecoder> {
+    this.#checkUsedUp();
+    if (this.#pos >= this.#end) throw corrupt('modelled region ended early');
+    const head = new Uint8Array(Math.min(3 * 8, this.#end - this.#pos));
+    await readFully(this.#patch, head, this.#pos);
+    const fields: number[] = [];
+    let at = 0;
+    for (let f = 0; f < 3; f++) {
+      let v = 0;
+      let scale = 1;
+      for (let k = 0; ; k++) {
+        if (at >= head.length || k >= 8) throw corrupt('bad frame header');
+        const b = head[at++] as number;
+        v += (b & 0x7f) * scale;
+        scale *= 128;
+        if (!(b & 0x80)) break;
+      }
+      fields.push(v);
+    }
+    const [bytes, entries, diffBytes] = fields as [number, number, number];
+    if (bytes > MAX_FRAME_BYTES) throw corrupt(`frame of ${bytes} bytes exceeds ${MAX_FRAME_BYTES}`);
+    if (entries === 0 && diffBytes === 0) throw corrupt('empty frame');
+    if (this.#pos + at + bytes > this.#end) throw corrupt('frame runs past the modelled region');
+    const body = new Uint8Array(bytes);
+    await readFully(this.#patch, body, this.#pos + at);
+    this.#pos += at + bytes;
+    this.entriesLeft = entries;
+    this.diffLeft = diffBytes;
+    this.decoder = new RangeDecoder(body);
+    return this.decoder;
+  }
+
+  #checkUsedUp(): void {
+    if (this.entriesLeft !== 0 || this.diffLeft !== 0)
+      throw corrupt('frame counts disagree with its content');
+    if (this.decoder && !this.decoder.finishedExactly())
+      throw corrupt('frame length disagrees with its content');
+  }
+
+  /** At the end of the new file: everything read, the last frame used up exactly. */
+  finish(): void {
+    this.#checkUsedUp();
+    if (this.#pos !== this.#end) throw corrupt('data after the last control entry');
+  }
+}
+
+/** Pulls literal bytes out of the brotli-compressed literal region, never more than declared. */
+class LiteralReader {
+  #pending: Buffer = Buffer.alloc(0);
+  #produced = 0;
+  readonly #declared: number;
+  readonly #chunks: AsyncIterator<Buffer> | undefined;
+
+  constructor(patch: FileHandle, start: number, length: number, declared: number) {
+    this.#declared = declared;
+    if (length === 0) return;
+    const source = patch.createReadStream({
+      start,
+      end: start + length - 1,
+      autoClose: false,
+      highWaterMark: 1 << 16,
+    });
+    const inflate = createBrotliDecompress({ params: { [zc.BROTLI_DECODER_PARAM_LARGE_WINDOW]: 1 } });
+    source.on('error', (err) => inflate.destroy(err));
+    source.pipe(inflate);
+    this.#chunks = inflate[Symbol.asyncIterator]();
+  }
+
+  /** Copies the next n literal bytes into out[at..]. */
+  async read(out: Uint8Array, at: number, n: number): Promise<void> {
+    let done = 0;
+    while (done < n) {
+      if (this.#pending.length === 0) this.#pending = await this.#pull();
+      const take = Math.min(n - done, this.#pending.length);
+      out.set(this.#pending.subarray(0, take), at + done);
+      this.#pending = this.#pending.subarray(take);
+      done += take;
+    }
+  }
+
+  async #pull(): Promise<Buffer> {
+    let next: IteratorResult<Buffer>;
+    try {
+      if (!this.#chunks) throw corrupt('literal bytes needed but none stored');
+      next = await this.#chunks.next();
+    } catch (err) {
+      if (err instanceof PatchError) throw err;
+      throw corrupt(`literal region does not decompress: ${(err as Error).message}`);
+    }
+    if (next.done) throw corrupt('literal region ended early');
+    this.#produced += next.value.length;
+    if (this.#produced > this.#declared) {
+      throw new PatchError({
+        code: 'DECOMPRESSION_LIMIT',
+        message: `native patch: literal region inflates beyond its declared ${this.#declared} bytes`,
+      });
+    }
+    return next.value;
+  }
+
+  /** At the end: all declared bytes used, and the compressed stream ends there. */
+  async finish(): Promise<void> {
+    if (this.#pending.length !== 0 || this.#produced !== this.#declared) {
+      throw corrupt('literal region holds more bytes than the control entries use');
+    }
+    if (this.#chunks) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await this.#chunks.next();
+      } catch (err) {
+        throw corrupt(`literal region does not decompress: ${(err as Error).message}`);
+      }
+      if (!next.done) throw corrupt('literal region holds more bytes than declared');
+    }
+  }
+
+  close(): void {
+    void this.#chunks?.return?.();
+  }
+}
+
+async function* rebuild(
+  old: FileHandle,
+  patch: FileHandle,
+  h: NativeHeader,
+  signal: AbortSignal | undefined,
+  progress: OnProgress | undefined,
+): AsyncGenerator<Buffer, ApplyResult> {
+  const frames = new FrameReader(patch, HEADER_BYTES, h.modelBytes);
+  const literals = new LiteralReader(patch, HEADER_BYTES + h.modelBytes, h.literalBytes, h.literalRawBytes);
+  try {
+    const model = new PatchModel();
+    const hash = createHash('sha256');
+    const oldBuf = new Uint8Array(Math.min(PIECE, Math.max(h.oldSize, 1)));
+    const oldFile = new OldFile(old, h.oldSize);
+    const cover = { cover: 0, shift: 0 };
+    let out = Buffer.allocUnsafe(PIECE);
+    let outLen = 0;
+    let produced = 0;
+    let oldEnd = 0;
+    let literalTotal = 0;
+    let dec: RangeDecoder | undefined;
+    const emit = () => {
+      const chunk = out.subarray(0, outLen);
+      hash.update(chunk);
+      out = Buffer.allocUnsafe(PIECE);
+      outLen = 0;
+      signal?.throwIfAborted();
+      progress?.({ phase: 'apply', done: produced, total: h.newSize, unit: 'bytes' });
+      return chunk;
+    };
+    while (produced < h.newSize) {
+      if (frames.entriesLeft === 0) dec = await frames.next();
+      frames.entriesLeft--;
+      const lit = model.codeLiteralLength(dec as RangeDecoder, 0);
+      if (lit < 0 || lit > h.newSize - produced) throw corrupt('literal run past the end of the new file');
+      literalTotal += lit;
+      if (literalTotal > h.literalRawBytes) throw corrupt('more literal bytes used than declared');
+      for (let left = lit; left > 0; ) {
+        const n = Math.min(left, PIECE - outLen);
+        await literals.read(out, outLen, n);
+        outLen += n;
+        produced += n;
+        left -= n;
+        if (outLen === PIECE) yield emit();
+      }
+      if (produced === h.newSize) break;
+      if (!model.codeCover(dec as RangeDecoder, 0, 0, cover)) throw corrupt('bad cover');
+      const oldPos = oldEnd + lit + cover.shift;
+      if (cover.cover > h.newSize - produced) throw corrupt('cover past the end of the new file');
+      if (oldPos < 0 || oldPos > h.oldSize - cover.cover) throw corrupt('cover reads outside the old file');
+      for (let done = 0; done < cover.cover; ) {
+        if (frames.diffLeft === 0) dec = await frames.next();
+        const n = Math.min(cover.cover - done, PIECE - outLen, frames.diffLeft);
+        await oldFile.read(oldBuf, n, oldPos + done);
+        if (!model.codeDiff(dec as RangeDecoder, oldBuf, 0, out, outLen, n, undefined)) {
+          throw corrupt('bad difference run');
+        }
+        frames.diffLeft -= n;
+        outLen += n;
+        produced += n;
+        done += n;
+        if (outLen === PIECE) yield emit();
+      }
+      oldEnd = oldPos + cover.cover;
+    }
+    if (outLen > 0) yield emit();
+    frames.finish();
+    await literals.finish();
+    const sha256 = hash.digest('hex');
+    if (!sameDigest(sha256, h.newSha256)) {
+      throw new PatchError({
+        code: 'OUTPUT_MISMATCH',
+        message: `rebuilt file sha256 ${sha256}; the patch declares ${h.newSha256}`,
+      });
+    }
+    return { size: produced, sha256 };
+  } finally {
+    literals.close();
+  }
+}
+
+async function readAt(
+  fh: FileHandle,
+  buf: Uint8Array,
+  at: number,
+  n: number,
+  position: number,
+): Promise<void> {
+  let done = 0;
+  while (done < n) {
+    const { bytesRead } = await fh.read(buf, at + done, n - done, position + done);
+    if (bytesRead === 0)
+      throw new PatchError({ code: 'BASE_MISMATCH', message: 'old file shrank while being read' });
+    done += bytesRead;
+  }
+}
+
+/**
+ * Positional reads of the old file. Covers are often short and near each other, so small reads are served
+ * from a few cached windows (one read per window instead of one per cover); large ones go straight through.
+ */
+class OldFile {
+  static readonly WINDOW = 1 << 18;
+  static readonly WINDOWS = 4;
+  readonly #fh: FileHandle;
+  readonly #size: number;
+  readonly #bufs: Uint8Array[] = [];
+  readonly #starts: number[] = [];
+  readonly #lens: number[] = [];
+  #clock = 0;
+
+  constructor(fh: FileHandle, size: number) {
+    this.#fh = fh;
+    this.#size = size;
+  }
+
+  /** Copies old[position..position+n) into buf[0..n). */
+  async read(buf: Uint8Array, n: number, position: number): Promise<void> {
+    if (n > OldFile.WINDOW >> 2) return readAt(this.#fh, buf, 0, n, position);
+    for (let done = 0; done < n; ) {
+      const pos = position + done;
+      let w = this.#find(pos);
+      if (w < 0) w = await this.#load(pos);
+      const off = pos - (this.#starts[w] as number);
+      const take = Math.min(n - done, (this.#lens[w] as number) - off);
+      buf.set((this.#bufs[w] as Uint8Array).subarray(off, off + take), done);
+      done += take;
+    }
+  }
+
+  #find(pos: number): number {
+    for (let w = 0; w < this.#bufs.length; w++) {
+      const start = this.#starts[w] as number;
+      if (pos >= start && pos < start + (this.#lens[w] as number)) return w;
+    }
+    return -1;
+  }
+
+  async #load(pos: number): Promise<number> {
+    let w: number;
+    if (this.#bufs.length < OldFile.WINDOWS) {
+      w = this.#bufs.length;
+      this.#bufs.push(new Uint8Array(OldFile.WINDOW));
+      this.#starts.push(0);
+      this.#lens.push(0);
+    } else {
+      w = this.#clock;
+      this.#clock = (this.#clock + 1) % OldFile.WINDOWS;
+    }
+    const start = pos - (pos % (OldFile.WINDOW >> 2));
+    const len = Math.min(OldFile.WINDOW, this.#size - start);
+    this.#lens[w] = 0;
+    await readAt(this.#fh, this.#bufs[w] as Uint8Array, 0, len, start);
+    this.#starts[w] = start;
+    this.#lens[w] = len;
+    return w;
+  }
+}

@@ -1,0 +1,56 @@
+// Binary range decoder for the native format's modelled stream (the encoder is src/native/range-encoder.ts).
+
+/** Anything that turns probabilities into bits: the decoder here, the encoder on the diff side. */
+export interface BitCoder {
+  /**
+   * Codes one bit whose probability of being 1 is p1 / 65536 (1 <= p1 <= 65535). The decoder ignores
+   * `bit` and returns the decoded bit; the encoder writes `bit` and returns it.
+   */
+  bit(bit: number, p1: number): number;
+}
+
+/**
+ * Decodes bits from one frame's bytes. Reading past the end of the frame yields zero bytes and is counted
+ * in `overrun`, so a truncated or forged frame is caught when the frame is finished (see `finish`).
+ */
+export class RangeDecoder implements BitCoder {
+  #buf: Uint8Array;
+  #pos = 0;
+  #range = 0xffffffff;
+  #code = 0;
+  overrun = 0;
+
+  constructor(frame: Uint8Array) {
+    this.#buf = frame;
+    for (let i = 0; i < 4; i++) this.#code = ((this.#code << 8) | this.#next()) >>> 0;
+  }
+
+  #next(): number {
+    if (this.#pos < this.#buf.length) return this.#buf[this.#pos++] as number;
+    this.overrun++;
+    return 0;
+  }
+
+  bit(_bit: number, p1: number): number {
+    const bound = (this.#range >>> 16) * p1;
+    let b: number;
+    if (this.#code < bound) {
+      this.#range = bound;
+      b = 1;
+    } else {
+      this.#code -= bound;
+      this.#range -= bound;
+      b = 0;
+    }
+    while (this.#range < 0x1000000) {
+      this.#range = (this.#range << 8) >>> 0;
+      this.#code = ((this.#code << 8) | this.#next()) >>> 0;
+    }
+    return b;
+  }
+
+  /** True when the frame was consumed exactly: no byte missing and none left over. */
+  finishedExactly(): boolean {
+    return this.overrun === 0 && this.#pos === this.#buf.length;
+  }
+}

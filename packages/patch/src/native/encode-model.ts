@@ -1,0 +1,120 @@
+// Encodes covers into the native format's modelled stream (framed) and gathers the literal bytes.
+import { PatchModel } from '../apply/model.js';
+import { CHUNK } from '../apply/model.js';
+import type { Cover } from '../engine/cover.js';
+import { RangeEncoder } from './range-encoder.js';
+import { FRAME_TARGET_BYTES } from '../apply/native-format.js';
+
+export interface ModelledStream {
+  /** Frames, each already prefixed with its header. */
+  frames: Uint8Array[];
+  /** The new file's bytes outside every cover, in order. */
+  literal: Uint8Array;
+  /** Total bytes of the frames. */
+  size: number;
+}
+
+export interface EncodeOptions {
+  onProgress?: (doneNewBytes: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Diff bytes are coded in pieces of at most this many, so a frame can end inside a long cover. */
+const PIECE = 1 << 16;
+
+export function encodeModelledStream(
+  old: Uint8Array,
+  neu: Uint8Array,
+  covers: readonly Cover[],
+  opts: EncodeOptions = {},
+): ModelledStream {
+  const zeroAhead = zeroChunkRuns(old, neu, covers);
+  const model = new PatchModel();
+  const enc = new RangeEncoder();
+  const frames: Uint8Array[] = [];
+  let size = 0;
+  let frameEntries = 0;
+  let frameDiff = 0;
+  const endFrame = () => {
+    const body = enc.finish();
+    const head = frameHeader(body.length, frameEntries, frameDiff);
+    const frame = new Uint8Array(head.length + body.length);
+    frame.set(head);
+    frame.set(body, head.length);
+    frames.push(frame);
+    size += frame.length;
+    frameEntries = 0;
+    frameDiff = 0;
+  };
+  let literalLength = neu.length;
+  for (const c of covers) literalLength -= c.length;
+  const literal = new Uint8Array(literalLength);
+  let literalPos = 0;
+  const scratch = { cover: 0, shift: 0 };
+  let newPos = 0;
+  let oldEnd = 0;
+  for (let i = 0; newPos < neu.length; i++) {
+    if (frameEntries > 0 && enc.length >= FRAME_TARGET_BYTES) endFrame();
+    const c = covers[i];
+    const lit = (c ? c.newPos : neu.length) - newPos;
+    model.codeLiteralLength(enc, lit);
+    frameEntries++;
+    literal.set(neu.subarray(newPos, newPos + lit), literalPos);
+    literalPos += lit;
+    newPos += lit;
+    if (!c || newPos === neu.length) break;
+    model.codeCover(enc, c.length, c.oldPos - (oldEnd + lit), scratch);
+    for (let done = 0; done < c.length; ) {
+      if (done > 0 && enc.length >= FRAME_TARGET_BYTES) endFrame();
+      const n = Math.min(PIECE, c.length - done);
+      model.codeDiff(enc, old, c.oldPos + done, neu, c.newPos + done, n, zeroAhead);
+      frameDiff += n;
+      done += n;
+      if ((done & 0xfffff) === 0) {
+        opts.signal?.throwIfAborted();
+        opts.onProgress?.(c.newPos + done);
+      }
+    }
+    newPos += c.length;
+    oldEnd = c.oldPos + c.length;
+  }
+  if (frameEntries > 0 || frameDiff > 0) endFrame();
+  return { frames, literal, size };
+}
+
+/** Counts the all-zero chunks of the difference stream starting at a chunk index (the encoder's look-ahead). */
+function zeroChunkRuns(
+  old: Uint8Array,
+  neu: Uint8Array,
+  covers: readonly Cover[],
+): (chunk: number) => number {
+  let total = 0;
+  for (const c of covers) total += c.length;
+  const chunks = Math.ceil(total / CHUNK);
+  const nonzero = new Uint8Array(chunks);
+  let pos = 0;
+  for (const c of covers) {
+    for (let k = 0; k < c.length; k++) {
+      if (neu[c.newPos + k] !== old[c.oldPos + k]) nonzero[Math.floor((pos + k) / CHUNK)] = 1;
+    }
+    pos += c.length;
+  }
+  // Asked only where a run starts, so the scans add up to one pass.
+  return (chunk) => {
+    let k = chunk;
+    while (k < chunks && !nonzero[k]) k++;
+    return k - chunk;
+  };
+}
+
+function frameHeader(bytes: number, entries: number, diffBytes: number): Uint8Array {
+  const out: number[] = [];
+  for (let v of [bytes, entries, diffBytes]) {
+    while (v >= 0x80) {
+      out.push((v % 0x80) | 0x80);
+      v = Math.floor(v / 0x80);
+    }
+    out.push(v);
+  }
+  return Uint8Array.from(out);
+}

@@ -1,0 +1,71 @@
+// Writes a native-format patch from the engine's covers (see FORMAT.md).
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { brotliCompress, constants as zc } from 'node:zlib';
+import { writeStreamAtomic } from '@tufup/common';
+import { COMPRESSION_MODEL1_BROTLI, encodeHeader, NATIVE_VERSION } from '../apply/native-format.js';
+import type { Cover } from '../engine/cover.js';
+import { encodeModelledStream } from './encode-model.js';
+
+const brotli = promisify(brotliCompress);
+
+export interface NativeWriteOptions {
+  onProgress?: (doneNewBytes: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Brotli quality for the literal bytes: the best the size allows in reasonable time. */
+export function literalQuality(rawBytes: number): number {
+  if (rawBytes <= 16 << 20) return 11;
+  if (rawBytes <= 64 << 20) return 9;
+  return 7;
+}
+
+/** Encodes the patch into memory (header, modelled frames, literal region) as a list of byte arrays. */
+export async function encodeNativePatch(
+  old: Uint8Array,
+  neu: Uint8Array,
+  covers: readonly Cover[],
+  opts: NativeWriteOptions = {},
+): Promise<Uint8Array[]> {
+  const modelled = encodeModelledStream(old, neu, covers, opts);
+  const lit = modelled.literal;
+  const literal =
+    lit.length === 0
+      ? new Uint8Array(0)
+      : await brotli(lit, {
+          params: {
+            [zc.BROTLI_PARAM_QUALITY]: literalQuality(lit.length),
+            [zc.BROTLI_PARAM_LGWIN]: 24,
+            [zc.BROTLI_PARAM_SIZE_HINT]: lit.length,
+          },
+        });
+  const header = encodeHeader({
+    version: NATIVE_VERSION,
+    compression: COMPRESSION_MODEL1_BROTLI,
+    oldSize: old.length,
+    oldSha256: createHash('sha256').update(old).digest('hex'),
+    newSize: neu.length,
+    newSha256: createHash('sha256').update(neu).digest('hex'),
+    modelBytes: modelled.size,
+    literalRawBytes: lit.length,
+    literalBytes: literal.length,
+  });
+  return [header, ...modelled.frames, literal];
+}
+
+/** Writes encoded patch parts atomically to `patchPath`; returns the patch size. */
+export async function writeNativePatch(
+  parts: readonly Uint8Array[],
+  patchPath: string,
+  signal?: AbortSignal,
+): Promise<number> {
+  await writeStreamAtomic(
+    patchPath,
+    (async function* () {
+      for (const p of parts) if (p.length > 0) yield p;
+    })(),
+    signal ? { signal } : {},
+  );
+  return parts.reduce((s, p) => s + p.length, 0);
+}

@@ -1,0 +1,106 @@
+// Round trips through the public diff/apply on real files: the native format rebuilds every kind of change.
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { withTempDir } from '@tufup/common';
+import { apply, detectPatchFormat, diff, diffBuffers } from '../src/index.js';
+import { editedCopy, randomBytes, seeded, sha256, wordy } from './native-support.js';
+
+async function roundTrip(oldBuf: Uint8Array, newBuf: Uint8Array): Promise<number> {
+  return withTempDir(async (dir) => {
+    const [o, n, p, out] = ['old', 'new', 'patch', 'out'].map((f) => join(dir, f)) as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    await writeFile(o, oldBuf);
+    await writeFile(n, newBuf);
+    const events: string[] = [];
+    const made = await diff(o, n, p, { onProgress: (e) => events.push(e.phase) });
+    assert.equal(made.format, 'native');
+    assert.equal(made.size, (await readFile(p)).length);
+    assert.equal(await detectPatchFormat(p), 'native');
+    const applied = await apply(o, p, out, {
+      expect: { size: newBuf.length, sha256: sha256(newBuf) },
+      onProgress: (e) => events.push(e.phase),
+    });
+    assert.deepEqual(applied, { size: newBuf.length, sha256: sha256(newBuf) });
+    assert.ok(Buffer.from(newBuf).equals(await readFile(out)), 'rebuilt file equals new');
+    return made.size;
+  });
+}
+
+test('native round trip: edited copy (flips, insertions, deletions, moves, relocations) is small', async () => {
+  const rand = seeded(11);
+  const oldBuf = randomBytes(300_000, rand);
+  const newBuf = editedCopy(oldBuf, rand, 40);
+  const size = await roundTrip(oldBuf, newBuf);
+  assert.ok(size < 12_000, `patch of ${size} bytes for 40 edits`);
+});
+
+test('native round trip: text-like data with edits', async () => {
+  const rand = seeded(12);
+  const oldBuf = wordy(200_000, rand);
+  await roundTrip(oldBuf, editedCopy(oldBuf, rand, 60));
+});
+
+test('native round trip: unrelated random files (all literal)', async () => {
+  const rand = seeded(13);
+  await roundTrip(randomBytes(50_000, rand), randomBytes(70_000, rand));
+});
+
+test('native round trip: identical files make a patch of little more than its header', async () => {
+  const rand = seeded(14);
+  const buf = randomBytes(1 << 20, rand);
+  const size = await roundTrip(buf, buf);
+  assert.ok(size < 160, `patch of ${size} bytes`);
+});
+
+test('native round trip: empty old, empty new, both empty, one byte', async () => {
+  const rand = seeded(15);
+  await roundTrip(new Uint8Array(0), randomBytes(1000, rand));
+  await roundTrip(randomBytes(1000, rand), new Uint8Array(0));
+  await roundTrip(new Uint8Array(0), new Uint8Array(0));
+  await roundTrip(Uint8Array.of(7), Uint8Array.of(9));
+  await roundTrip(Uint8Array.of(7), Uint8Array.of(7));
+});
+
+test('native round trip: long zero runs and repeats', async () => {
+  const oldBuf = new Uint8Array(400_000);
+  oldBuf.fill(0x41, 100_000, 200_000);
+  const newBuf = new Uint8Array(450_000);
+  newBuf.fill(0x41, 120_000, 260_000);
+  newBuf[300_000] = 1;
+  await roundTrip(oldBuf, newBuf);
+});
+
+test('diffBuffers makes the same patch as diff', async () => {
+  const rand = seeded(16);
+  const oldBuf = randomBytes(100_000, rand);
+  const newBuf = editedCopy(oldBuf, rand, 10);
+  const inMemory = await diffBuffers(oldBuf, newBuf);
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, 'old'), oldBuf);
+    await writeFile(join(dir, 'new'), newBuf);
+    await diff(join(dir, 'old'), join(dir, 'new'), join(dir, 'patch'));
+    assert.ok(Buffer.from(inMemory).equals(await readFile(join(dir, 'patch'))));
+  });
+});
+
+test('diff with format bsdiff4 makes a BSDIFF40 patch that apply detects and applies', async () => {
+  const rand = seeded(17);
+  const oldBuf = randomBytes(100_000, rand);
+  const newBuf = editedCopy(oldBuf, rand, 10);
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, 'old'), oldBuf);
+    await writeFile(join(dir, 'new'), newBuf);
+    const made = await diff(join(dir, 'old'), join(dir, 'new'), join(dir, 'patch'), { format: 'bsdiff4' });
+    assert.equal(made.format, 'bsdiff4');
+    assert.equal(await detectPatchFormat(join(dir, 'patch')), 'bsdiff4');
+    const r = await apply(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out'));
+    assert.equal(r.sha256, sha256(newBuf));
+    assert.ok(Buffer.from(newBuf).equals(await readFile(join(dir, 'out'))));
+  });
+});
