@@ -1,6 +1,6 @@
 // Crash bench: SIGKILL the installer at ≥ 200 spread-out points and count old/new/broken trees, ours beside an
 // in-place "purge + copy over" install (python tufup's macOS approach), which has no journal to recover from.
-// Run: node --import tsx bench/installer-mac/run.ts [--kills 240] [--delay 3] [--lanes 2] [--seed N]
+// Run (after npm run build): node --import tsx bench/installer-mac/run.ts [--kills 300] [--delay 3] [--lanes 2] [--seed N]
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { listTree, makeNewTree, makeOldTree } from '../../packages/installer-mac
 
 const { values } = parseArgs({
   options: {
-    kills: { type: 'string', default: '240' },
+    kills: { type: 'string', default: '300' },
     delay: { type: 'string', default: '3' },
     lanes: { type: 'string', default: '2' },
     seed: { type: 'string' },

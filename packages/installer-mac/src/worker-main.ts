@@ -187,7 +187,8 @@ async function swapWithAdminRights(request: WorkerRequest, log: LineLog): Promis
   log.info(`${q(dirname(plan.dstDir))} is not writable: asking for administrator rights through osascript`);
   let res: Awaited<ReturnType<typeof runCommand>>;
   try {
-    res = await runCommand(commands.osascript, osascriptArgs(prompt, command));
+    // Ten minutes for the user to answer the password prompt (and for the swap), then we give up.
+    res = await runCommand(commands.osascript, osascriptArgs(prompt, command), { timeoutMs: 10 * 60_000 });
   } catch (err) {
     log.error(
       `install failed (ELEVATION_FAILED): cannot run ${q(commands.osascript)}: ${(err as Error).message}`,

@@ -139,6 +139,32 @@ describe('installing through a real app process', () => {
     });
   });
 
+  test('an app that is its own worker (the single-executable pattern) installs, although the worker lives in dstDir', async () => {
+    await withTempDir(async (base) => {
+      const dst = join(base, 'demo');
+      const r = await installThroughApp(
+        base,
+        { dst: 'demo', src: 'demo-2.0.staged' },
+        {
+          options: {
+            preserve: PRESERVE,
+            worker: {
+              command: process.execPath,
+              args: [join(dst, 'app.mjs'), '--tufup-installer-worker'],
+              env: { TUFUP_TEST_INSTALLER_URL: INSTALLER_URL },
+            },
+          },
+        },
+      );
+      assert.deepEqual(
+        sortedEntries(await listTree(r.dst)),
+        sortedEntries(expectedAfterPreserve(r.oldList, r.newList, PRESERVE)),
+      );
+      assert.match(r.log, /result: installed 2\.0/);
+      assert.match(r.log, /^app\.mjs is acting as the installer worker$/m, 'the app itself was the worker');
+    });
+  });
+
   // Each character class that breaks or injects into shell scripts, in every path the installer touches.
   const hostile: [string, string][] = [
     ['a space', 'my app'],

@@ -30,6 +30,12 @@ export const APP_SOURCE = `// test app: report, then maybe install and exit
 import { appendFileSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+if (process.argv[2] === '--tufup-installer-worker') {
+  // the single-executable pattern: the app binary doubles as the installer worker
+  const { runWorker } = await import(process.env.TUFUP_TEST_INSTALLER_URL);
+  process.stderr.write('app.mjs is acting as the installer worker\\n');
+  process.exit(await runWorker(process.argv.slice(3)));
+}
 const here = dirname(fileURLToPath(import.meta.url));
 const version = readFileSync(join(here, 'VERSION'), 'utf8').trim();
 const [reportFile, srcDir, configJson] = process.argv.slice(2);
