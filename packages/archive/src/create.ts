@@ -60,6 +60,9 @@ interface BundleMember extends MemberHeader {
 }
 
 const TAR_CHUNK = 1024 * 1024;
+/** Files up to this size are read whole, up to READ_AHEAD_MEMBERS members ahead of the one being written. */
+const SMALL_FILE = 256 * 1024;
+const READ_AHEAD_MEMBERS = 16;
 const GZIP_CHUNK = 64 * 1024;
 const STAT_CONCURRENCY = 64;
 
@@ -315,7 +318,7 @@ function predictTarSize(members: readonly BundleMember[]): number {
 
 /**
  * The tar as a byte stream of TAR_CHUNK-sized buffers: headers, small files and padding are packed together
- * and file content is read straight into the chunk, so each stage downstream (hash, gzip, write) makes one
+ * and large files are read straight into the chunk, so each stage downstream (hash, gzip, write) makes one
  * trip per MiB rather than several per member.
  */
 async function* tarBytes(
@@ -326,21 +329,71 @@ async function* tarBytes(
 ): AsyncGenerator<Buffer> {
   const out = new ChunkBuilder();
   const report = () => progress?.({ phase: 'archive', done: out.total, total, unit: 'bytes' });
+  // Small files are read a few members ahead, several at once: one by one, the open/read/close round
+  // trips of thousands of small files would dominate.
+  const readsAhead = new Map<number, Promise<Buffer>>();
+  let scheduled = 0;
+  const readAhead = (from: number) => {
+    for (; scheduled < members.length && scheduled < from + READ_AHEAD_MEMBERS; scheduled++) {
+      const m = members[scheduled]!;
+      if (m.type !== 'file' || m.size === 0 || m.size > SMALL_FILE) continue;
+      const reading = readSmallFile(m.sourcePath!, m.size);
+      // Awaited in order below; if the archive fails first, the read is abandoned.
+      reading.catch(() => {});
+      readsAhead.set(scheduled, reading);
+    }
+  };
   report();
-  for (const member of members) {
+  for (let i = 0; i < members.length; i++) {
     throwIfAborted(signal);
+    readAhead(i);
+    const member = members[i]!;
     yield* out.append(encodeMemberHeader(member));
-    if (member.type === 'file' && member.size > 0) {
+    if (member.type !== 'file' || member.size === 0) continue;
+    const early = readsAhead.get(i);
+    if (early) {
+      readsAhead.delete(i);
+      yield* out.append(await early);
+    } else {
       for await (const full of readFileInto(out, member.sourcePath!, member.size, signal)) {
         yield full;
         report();
       }
-      yield* out.append(Buffer.alloc(paddingAfter(member.size)));
     }
+    yield* out.append(Buffer.alloc(paddingAfter(member.size)));
   }
   yield* out.append(endOfArchive(out.total));
   if (out.length > 0) yield out.take();
   report();
+}
+
+/** All of a small file, checked to still be `size` bytes long. */
+async function readSmallFile(path: string, size: number): Promise<Buffer> {
+  const fh = await io(`opening ${path}`, () => open(path, fsConstants.O_RDONLY));
+  try {
+    // One byte more than expected, to notice a file that grew.
+    const buf = Buffer.allocUnsafe(size + 1);
+    let filled = 0;
+    for (;;) {
+      const { bytesRead } = await io(`reading ${path}`, () =>
+        fh.read(buf, filled, buf.length - filled, null),
+      );
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+      if (filled > size) {
+        throw new ArchiveError({ code: 'FILE_CHANGED', message: `${path} grew while it was archived` });
+      }
+    }
+    if (filled < size) {
+      throw new ArchiveError({
+        code: 'FILE_CHANGED',
+        message: `${path} became shorter while it was archived`,
+      });
+    }
+    return buf.subarray(0, size);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Packs bytes into TAR_CHUNK-sized buffers. */

@@ -19,6 +19,7 @@ import tar from 'tar-stream';
 import { ArchiveError, type ArchiveErrorCode, io } from './errors.js';
 import { type NamePlatform, describeSymlinkProblem, splitMemberName, symlinkTargetProblem } from './paths.js';
 import { writeAll } from './file-io.js';
+import { TaskPool } from './task-pool.js';
 import { asReadError, checkMaxBytes, isGzipFile, tarByteStages } from './read.js';
 
 export interface ExtractArchiveOptions {
@@ -67,10 +68,13 @@ export async function extractArchive(
     await forEachMember(archivePath, { gzip, total, ...opts }, (header, content) =>
       writer.write(header, content),
     );
+    await writer.settle(false);
     throwIfAborted(opts.signal);
     await writer.createSymlinks();
     return writer.result();
   } catch (err) {
+    // Nothing may still be writing when the partial extraction is removed.
+    await writer.settle(true);
     const failure = asReadError(err, archivePath);
     await removeExtracted(dest, failure);
     throw failure;
@@ -190,7 +194,7 @@ function asParseError(err: unknown): unknown {
   });
 }
 
-type Recorded = 'directory' | 'implied-directory' | 'symlink';
+type Recorded = 'directory' | 'implied-directory' | 'symlink' | 'file';
 
 interface PlannedSymlink {
   path: string;
@@ -199,12 +203,17 @@ interface PlannedSymlink {
 }
 
 const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
+/** Files up to this size are buffered and written PARALLEL_SMALL_FILES at a time. */
+const SMALL_FILE = 256 * 1024;
+const PARALLEL_SMALL_FILES = 8;
 const CREATE_FILE = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | O_NOFOLLOW;
 
 /** Writes members below `root`, remembering every directory and symlink it made (keys: `a/b/c`). */
 class MemberWriter {
   readonly #recorded = new Map<string, Recorded>();
   readonly #symlinks: PlannedSymlink[] = [];
+  readonly #pending = new TaskPool(PARALLEL_SMALL_FILES);
+  #umaskKeeps755: boolean | undefined;
   #files = 0;
   #directories = 0;
   #bytes = 0;
@@ -271,10 +280,16 @@ class MemberWriter {
           message: `member ${name} lies below ${path}, which is a symlink in this archive`,
         });
       }
+      if (recorded === 'file') {
+        throw new ArchiveError({
+          code: 'PARENT_NOT_DIRECTORY',
+          message: `member ${name} lies below ${path}, which is a file in this archive`,
+        });
+      }
       const abs = join(this.root, ...parts.slice(0, i));
       try {
         await mkdir(abs, 0o755);
-        await chmod(abs, 0o755);
+        await this.applyDirMode(abs, 0o755);
         this.#directories++;
       } catch (err) {
         const onDisk = await this.existing(err, abs, name);
@@ -303,7 +318,7 @@ class MemberWriter {
     const dirMode = (mode & 0o755) | 0o700;
     if (recorded === 'implied-directory') {
       this.#recorded.set(path, 'directory');
-      await io(`setting the mode of ${abs}`, () => chmod(abs, dirMode));
+      if (dirMode !== 0o755) await io(`setting the mode of ${abs}`, () => chmod(abs, dirMode));
       return;
     }
     if (recorded !== undefined) {
@@ -321,9 +336,23 @@ class MemberWriter {
         message: `member ${name} appears twice in the archive`,
       });
     }
-    await io(`setting the mode of ${abs}`, () => chmod(abs, dirMode));
+    await this.applyDirMode(abs, dirMode);
     this.#recorded.set(path, 'directory');
     this.#directories++;
+  }
+
+  /**
+   * mkdir applies the umask. A chmod per directory is only needed when the umask takes bits of 0o755: the
+   * first directory made with 0o755 tells (without reading the process-wide umask, which is racy).
+   */
+  private async applyDirMode(abs: string, mode: number): Promise<void> {
+    if (this.#umaskKeeps755) return;
+    if (this.#umaskKeeps755 === undefined && mode === 0o755) {
+      const st = await io(`checking ${abs}`, () => lstat(abs));
+      this.#umaskKeeps755 = (st.mode & 0o777) === 0o755;
+      if (this.#umaskKeeps755) return;
+    }
+    await io(`setting the mode of ${abs}`, () => chmod(abs, mode));
   }
 
   private async writeFile(
@@ -332,20 +361,47 @@ class MemberWriter {
     content: MemberContent,
   ): Promise<void> {
     const name = header.name;
-    const recorded = this.#recorded.get(parts.join('/'));
+    const path = parts.join('/');
+    const recorded = this.#recorded.get(path);
     if (recorded === 'directory' || recorded === 'implied-directory') {
       throw new ArchiveError({
         code: 'REPLACES_DIRECTORY',
         message: `file member ${name} would replace a directory`,
       });
     }
-    if (recorded === 'symlink') {
+    if (recorded !== undefined) {
       throw new ArchiveError({
         code: 'DUPLICATE_ENTRY',
         message: `member ${name} appears twice in the archive`,
       });
     }
+    this.#recorded.set(path, 'file');
     const abs = join(this.root, ...parts);
+    const mode = ((header.mode ?? 0o644) & 0o755) | 0o600;
+    const size = header.size ?? 0;
+    if (size <= SMALL_FILE) {
+      // Read now (the tar stream must move on), write alongside the next members.
+      const data = await readContent(content);
+      await this.#pending.add(() =>
+        this.createFile(abs, name, mode, header.mtime, (fh) => writeAll(fh, data, abs)),
+      );
+    } else {
+      await this.createFile(abs, name, mode, header.mtime, async (fh) => {
+        for await (const chunk of content) await writeAll(fh, chunk, abs);
+      });
+    }
+    this.#files++;
+    this.#bytes += size;
+  }
+
+  /** Create a new file (never an existing one, never through a symlink), fill it, then set mode and mtime. */
+  private async createFile(
+    abs: string,
+    name: string,
+    mode: number,
+    mtime: Date | undefined,
+    fill: (fh: FileHandle) => Promise<void>,
+  ): Promise<void> {
     let fh: FileHandle;
     try {
       fh = await open(abs, CREATE_FILE, 0o600);
@@ -358,20 +414,19 @@ class MemberWriter {
       );
     }
     try {
-      for await (const chunk of content) {
-        await writeAll(fh, chunk, abs);
-        this.#bytes += chunk.length;
-      }
+      await fill(fh);
       // Modes are set after the content is written, so nothing half-written is ever executable.
-      await io(`setting the mode of ${abs}`, () => fh.chmod(((header.mode ?? 0o644) & 0o755) | 0o600));
-      if (header.mtime) {
-        const mtime = header.mtime;
-        await io(`setting the mtime of ${abs}`, () => fh.utimes(mtime, mtime));
-      }
+      await io(`setting the mode of ${abs}`, () => fh.chmod(mode));
+      if (mtime) await io(`setting the mtime of ${abs}`, () => fh.utimes(mtime, mtime));
     } finally {
       await fh.close();
     }
-    this.#files++;
+  }
+
+  /** Wait for the small files still being written; `failed`: after an error, ignore theirs. */
+  async settle(failed: boolean): Promise<void> {
+    if (failed) await this.#pending.settle();
+    else await this.#pending.drain();
   }
 
   private planSymlink(parts: readonly string[], target: string, name: string): void {
@@ -379,9 +434,9 @@ class MemberWriter {
     const recorded = this.#recorded.get(path);
     if (recorded !== undefined) {
       throw new ArchiveError(
-        recorded === 'symlink'
-          ? { code: 'DUPLICATE_ENTRY', message: `member ${name} appears twice in the archive` }
-          : { code: 'REPLACES_DIRECTORY', message: `symlink member ${name} would replace a directory` },
+        recorded === 'directory' || recorded === 'implied-directory'
+          ? { code: 'REPLACES_DIRECTORY', message: `symlink member ${name} would replace a directory` }
+          : { code: 'DUPLICATE_ENTRY', message: `member ${name} appears twice in the archive` },
       );
     }
     const problem = symlinkTargetProblem(parts, target);
@@ -478,4 +533,10 @@ function memberType(header: TarHeader): 'file' | 'directory' | 'symlink' {
         message: `member ${name} has an unsupported type (${header.type ?? 'unknown typeflag'})`,
       });
   }
+}
+
+async function readContent(content: MemberContent): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of content) chunks.push(chunk);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }

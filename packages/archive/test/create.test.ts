@@ -273,7 +273,9 @@ test('symlinks leaving the bundle are refused unless allowed; ambiguous targets 
       tarPath: join(tmp, 'o.tar'),
     });
     assert.equal(allowed.members, 3);
-    const escaping = (await listTar(await readFile(join(tmp, 'o.tar')))).find((m) => m.name === './sub/escape');
+    const escaping = (await listTar(await readFile(join(tmp, 'o.tar')))).find(
+      (m) => m.name === './sub/escape',
+    );
     assert.equal(escaping?.linkname, '../../outside');
 
     await rm(join(root, 'sub', 'escape'));

@@ -161,3 +161,20 @@ test('an aborted extraction rejects with AbortError and removes what it wrote', 
     assert.deepEqual(await readdir(tmp).then((names) => names.sort()), ['a.tar', 'a.tar.gz', 'src']);
   });
 });
+
+test("extracted modes do not depend on the extracting process's umask", async () => {
+  await withTempDir(async (tmp) => {
+    const gz = join(FIXTURE, 'repository', 'targets', manifest.bundles[0]!.archive.path);
+    const old = process.umask(0o077);
+    try {
+      await extractArchive(gz, join(tmp, 'x'));
+    } finally {
+      process.umask(old);
+    }
+    const tree = await readTree(join(tmp, 'x'));
+    assert.equal(tree.get('bin')?.mode, 0o755);
+    assert.equal(tree.get('lib/plugins/extra')?.mode, 0o755);
+    assert.equal(tree.get('bin/example_app')?.mode, 0o755);
+    assert.equal(tree.get('README.txt')?.mode, 0o644);
+  });
+});
