@@ -120,14 +120,15 @@ export class Bzip2Reader {
   }
 
   /**
-   * Checks what the reader has passed over without handing out: the CRC of a block whose bytes have all
-   * been read, and, when the stream ends right there, the end-of-stream marker and stream CRC. Decoded
-   * data that was never read is left alone (bspatch ignores it too).
+   * Checks what the reader has passed over without handing out: the rest of the block in hand is
+   * decoded (not returned, at most one block's worth of CPU) so its CRC is verified, and when the stream
+   * ends after it, the end-of-stream marker and stream CRC are too. Later blocks are not decoded:
+   * unread data after the last byte wanted is tolerated, as bspatch tolerates it.
    */
   async finish(): Promise<void> {
     if (this.state === 'block') {
-      // A run's count byte can remain after the last byte read; it decodes to nothing.
-      if (this.emit(new Uint8Array(1), 0, 1) > 0) return;
+      const scratch = new Uint8Array(1 << 16);
+      while (this.emit(scratch, 0, scratch.length) > 0);
       this.finishBlock();
     }
     if (this.state === 'start') {
