@@ -167,7 +167,7 @@ test('an extra stream that inflates far past the new size is only decoded as far
   });
 });
 
-test('seeded fuzz: 1000 mutated patches end in a result or a coded error, and failures leave no file', async () => {
+test('seeded fuzz: 600 mutated patches end in a result or a coded error, and failures leave no file', async () => {
   const rand = seededRandom(4242);
   const oldBytes = wordsSeeded(rand, 20_000);
   const newBytes = editedCopy(rand, oldBytes);
@@ -177,7 +177,7 @@ test('seeded fuzz: 1000 mutated patches end in a result or a coded error, and fa
     await createBsdiff40(join(dir, 'old'), join(dir, 'new'), join(dir, 'good.patch'), { level: 1 });
     const good = await readFile(join(dir, 'good.patch'));
     const seen = new Map<string, number>();
-    for (let i = 0; i < 1000; i++) {
+    for (let i = 0; i < 600; i++) {
       const m = Buffer.from(good);
       const at = (rand() * m.length) | 0;
       const kind = (rand() * 4) | 0;
@@ -197,7 +197,7 @@ test('seeded fuzz: 1000 mutated patches end in a result or a coded error, and fa
     }
     await assertDirHolds(dir, ['good.patch', 'new', 'old', 'p', ...(seen.has('applied') ? ['out'] : [])]);
     for (const code of ['CORRUPT_PATCH', 'TRUNCATED_PATCH'])
-      assert.ok((seen.get(code) ?? 0) > 100, JSON.stringify([...seen]));
+      assert.ok((seen.get(code) ?? 0) > 40, JSON.stringify([...seen]));
   });
 });
 
