@@ -1,6 +1,6 @@
 // The in-app updater: check → plan → fetch → patch → verify → stage → hand off, one small step each, in order.
 import { existsSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import {
   type InstallRequest,
@@ -482,20 +482,12 @@ export class Client {
     progress: ProgressReporter,
     signal: AbortSignal | undefined,
   ): Promise<string> {
+    const fileSize = (await stat(archive.path)).size;
     return this.#staging.stage(archive.path, version, {
       ...(archive.maxBytes !== undefined ? { maxBytes: archive.maxBytes } : {}),
       ...(signal ? { signal } : {}),
       onProgress: (e) =>
-        progress.emit({
-          phase: 'stage',
-          done: e.done,
-          unit: 'bytes',
-          ...(e.total !== undefined
-            ? { total: e.total }
-            : archive.maxBytes !== undefined
-              ? { total: archive.maxBytes }
-              : {}),
-        }),
+        progress.emit({ phase: 'stage', done: e.done, total: e.total ?? fileSize, unit: 'bytes' }),
     });
   }
 

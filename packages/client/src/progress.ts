@@ -38,11 +38,11 @@ export interface PatchProgressEvent extends ProgressEvent {
   unit: 'bytes';
 }
 
-/** Extracting the new version into the staging dir: bytes of file content written. */
+/** Extracting the new version into the staging dir: bytes of the (patched .tar or downloaded .tar.gz) file read. */
 export interface StageProgressEvent extends ProgressEvent {
   phase: 'stage';
   done: number;
-  total?: number;
+  total: number;
   unit: 'bytes';
 }
 

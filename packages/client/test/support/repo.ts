@@ -1,5 +1,6 @@
 // A small tufup repository builder for tests, on the @tufup/metadata, archive and patch APIs.
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createArchive } from '@tufup/archive';
 import {
@@ -163,18 +164,19 @@ export async function makeBundle(dir: string, version: string, opts: { big?: boo
   await mkdir(join(dir, 'lib', 'deep', 'er'), { recursive: true });
   await writeFile(join(dir, 'README.txt'), `example app ${version}\n`);
   await writeFile(join(dir, 'bin', 'app'), `#!/bin/sh\necho app ${version}\n`, { mode: 0o755 });
-  const { symlink } = await import('node:fs/promises');
   await symlink('app', join(dir, 'bin', 'launch'));
-  // Mostly stable content with small per-version edits: what makes patches much smaller than archives.
-  const size = opts.big ? 2 * 1024 * 1024 : 256 * 1024;
+  // Incompressible content (sha256 in counter mode) that is the same for every version except a few
+  // bytes: archives are about as big as the bundle, patches tiny.
+  const size = opts.big ? 2 * 1024 * 1024 : 128 * 1024;
   const lib = Buffer.alloc(size);
-  let x = opts.seed ?? 12345;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    lib[i] = x >> 16;
+  for (let i = 0; i * 32 < size; i++) {
+    createHash('sha256')
+      .update(`${opts.seed ?? 1}:${i}`)
+      .digest()
+      .copy(lib, i * 32);
   }
   const v = Buffer.from(version);
-  for (let i = 0; i < 64; i++) v.copy(lib, (i * 4099 * 7) % (size - 16));
+  for (let i = 0; i < 16; i++) v.copy(lib, (i * 4099 * 7) % (size - 16));
   await writeFile(join(dir, 'lib', 'core.dat'), lib);
   await writeFile(join(dir, 'lib', 'deep', 'er', 'notes.txt'), `notes for ${version}\n`.repeat(50));
 }
