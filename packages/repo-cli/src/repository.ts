@@ -872,19 +872,21 @@ export class Repository {
     await gunzipToTar(prevPath, oldTar, this.#progressOpts());
     const patchPath = publication.stagedPath(`targets/${patchName}`);
     this.#logger.debug(`diffing ${previous.version} → ${patchName} (${this.config.patchFormat})`);
-    const { diff } = await loadPatchEngine();
-    await diff(oldTar, newTar, patchPath, { format: this.config.patchFormat, ...this.#progressOpts() });
+    const { diff } = await import('@tufup/patch');
+    const made = await diff(oldTar, newTar, patchPath, {
+      format: this.config.patchFormat,
+      ...this.#progressOpts(),
+    });
     publication.add(`targets/${patchName}`);
     await rm(oldTar, { force: true });
-    const info = await hashFile(patchPath, this.#signalOpts());
     const parsed = tryParseTargetName(patchName);
     return {
       filename: patchName,
       app: parsed?.name ?? '',
       version: parsed?.version ?? '',
       kind: 'patch',
-      length: info.size,
-      sha256: info.sha256,
+      length: made.size,
+      sha256: made.sha256,
       tarSize: newTarInfo.size,
       tarHash: newTarInfo.sha256,
     };
@@ -1532,12 +1534,14 @@ export class Repository {
         const p = r.patch;
         if (p) {
           const file = `targets/${p.filename}`;
-          if (!prev)
-            problem(
-              'PATCH_WITHOUT_BASE',
-              `${p.filename}: there is no ${app.app} version before it to patch from`,
+          // After a prune the oldest kept version's patch has no base here; clients still on that base use it.
+          if (!prev) {
+            warn(
+              'PATCH_BASE_NOT_HERE',
+              `${p.filename} patches from a ${app.app} version no longer in the repository`,
               file,
             );
+          }
           if (!r.archive)
             warn('PATCH_WITHOUT_ARCHIVE', `${p.filename} has no archive of the same version`, file);
           else if (p.tarHash !== undefined && p.tarSize !== undefined) {
@@ -1576,7 +1580,7 @@ export class Repository {
     const dir = await makeTempDir('tufup-verify-');
     try {
       const { gunzipToTar } = await import('@tufup/archive');
-      const { apply } = await loadPatchEngine();
+      const { apply } = await import('@tufup/patch');
       const oldTar = join(dir, 'old.tar');
       await gunzipToTar(join(this.targetsDir, base.filename), oldTar, this.#signalOpts());
       try {
@@ -1599,26 +1603,6 @@ export class Repository {
       await rm(dir, { recursive: true, force: true });
     }
   }
-}
-
-/** The parts of @tufup/patch used here (its diff side is only loaded when a release is added). */
-interface PatchEngine {
-  diff(
-    oldPath: string,
-    newPath: string,
-    patchPath: string,
-    opts: { format?: PatchFormat; onProgress?: OnProgress; signal?: AbortSignal },
-  ): Promise<{ size: number }>;
-  apply(
-    oldPath: string,
-    patchPath: string,
-    newPath: string,
-    opts: { expect?: { size: number; sha256: string }; onProgress?: OnProgress; signal?: AbortSignal },
-  ): Promise<{ size: number; sha256: string }>;
-}
-
-async function loadPatchEngine(): Promise<PatchEngine> {
-  return (await import('@tufup/patch')) as unknown as PatchEngine;
 }
 
 async function gunzipHash(path: string, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {

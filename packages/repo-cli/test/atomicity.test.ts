@@ -91,8 +91,8 @@ test('SIGKILL during targets add at five moments: the repository verifies, previ
     const base = join(dir, 'base');
     await mkdir(base);
     await ok(['init', '--non-interactive', '--app-name', 'my_app'], { cwd: base });
-    await makeBundle(join(base, 'b1'), '1.0', 1 << 20);
-    await makeBundle(join(base, 'b2'), '2.0', 1 << 20);
+    await makeBundle(join(base, 'b1'), '1.0', 128 << 10);
+    await makeBundle(join(base, 'b2'), '2.0', 128 << 10);
     await ok(['targets', 'add', '1.0', 'b1', 'keystore'], { cwd: base });
     const metaBefore = await readFile(join(base, 'repository', 'metadata', 'targets.json'));
 

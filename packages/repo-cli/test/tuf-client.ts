@@ -2,6 +2,7 @@
 import { createReadStream } from 'node:fs';
 import { access, copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { BaseFetcher, Updater } from 'tuf-js';
 import { DownloadHTTPError } from 'tuf-js/dist/error.js';
 
@@ -13,7 +14,7 @@ class DirectoryFetcher extends BaseFetcher {
     super();
   }
 
-  override async fetch(url: string): Promise<NodeJS.ReadableStream> {
+  override async fetch(url: string): Promise<ReadableStream<Uint8Array<ArrayBuffer>>> {
     if (!url.startsWith(`${BASE}/`)) throw new DownloadHTTPError(`unexpected URL ${url}`, 400);
     const rel = decodeURIComponent(url.slice(BASE.length + 1));
     if (rel.includes('..')) throw new DownloadHTTPError(`bad path ${rel}`, 400);
@@ -23,7 +24,7 @@ class DirectoryFetcher extends BaseFetcher {
     } catch {
       throw new DownloadHTTPError(`${rel} not found`, 404);
     }
-    return createReadStream(path);
+    return Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array<ArrayBuffer>>;
   }
 }
 
