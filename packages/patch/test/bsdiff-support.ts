@@ -104,7 +104,10 @@ export function editedCopy(rand: () => number, old: Uint8Array): Uint8Array {
     old.subarray(cut(0.6)),
   ];
   const out = Buffer.concat(pieces);
-  for (let k = 0; k < 50 && out.length > 0; k++) out[(rand() * out.length) | 0] ^= 1 + ((rand() * 255) | 0);
+  for (let k = 0; k < 50 && out.length > 0; k++) {
+    const i = (rand() * out.length) | 0;
+    out[i] = (out[i] as number) ^ (1 + ((rand() * 255) | 0));
+  }
   return out;
 }
 

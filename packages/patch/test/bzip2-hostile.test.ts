@@ -211,8 +211,11 @@ test('seeded fuzz: 3000 mutated streams end in data or a coded error, never anyt
     let input: Uint8Array = m;
     const at = 4 + ((rand() * (m.length - 4)) | 0);
     if (kind === 0) {
-      for (let k = 0; k < 1 + ((rand() * 4) | 0); k++)
-        m[at + k * 7 < m.length ? at + k * 7 : at] ^= 1 << (rand() * 8);
+      const flips = 1 + ((rand() * 4) | 0);
+      for (let k = 0; k < flips; k++) {
+        const i = Math.min(m.length - 1, at + k * 7);
+        m[i] = (m[i] as number) ^ (1 << ((rand() * 8) | 0));
+      }
     } else if (kind === 1) m[at] = (rand() * 256) | 0;
     else if (kind === 2) input = m.subarray(0, at);
     else if (kind === 3)
