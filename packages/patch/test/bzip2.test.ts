@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { test } from 'node:test';
+import { bwtForward } from '../src/bzip2/bwt.js';
 import { Bzip2Reader, bzip2Compress, bzip2Crc, bzip2Decompress } from '../src/bzip2/index.js';
 import { randomBytesSeeded, runWithInput, seededRandom, wordsSeeded } from './bsdiff-support.js';
 
@@ -120,4 +121,39 @@ test('our encoder compresses text within 2% of bzip2 -9', async () => {
   const ours = bzip2Compress(data, { level: 9 }).length;
   const theirs = (await runWithInput('bzip2', ['-9', '-c'], data)).length;
   assert.ok(ours <= theirs * 1.02, `ours ${ours} B, bzip2 ${theirs} B`);
+});
+
+test('the BWT equals a naive sort of all rotations, for small alphabets and periodic blocks', () => {
+  const rand = seededRandom(12);
+  const blocks: Uint8Array[] = [
+    Uint8Array.of(5, 5, 5, 5),
+    Uint8Array.of(1, 0),
+    Uint8Array.of(2, 1, 2, 1, 2, 1),
+  ];
+  for (let i = 0; i < 400; i++) {
+    const n = 2 + ((rand() * 60) | 0);
+    const alphabet = 1 + ((rand() * 4) | 0);
+    const period = rand() < 0.3 ? 1 + ((rand() * 5) | 0) : n;
+    const unit = Array.from({ length: period }, () => (rand() * alphabet) | 0);
+    blocks.push(Uint8Array.from({ length: n }, (_, k) => unit[k % period] as number));
+  }
+  for (const block of blocks) {
+    const n = block.length;
+    const rotation = (s: number) => Array.from({ length: n }, (_, k) => block[(s + k) % n] as number);
+    const order = Array.from({ length: n }, (_, s) => s).sort((a, b) => {
+      const x = rotation(a);
+      const y = rotation(b);
+      for (let k = 0; k < n; k++) if (x[k] !== y[k]) return (x[k] as number) - (y[k] as number);
+      return 0;
+    });
+    const last = new Uint8Array(n);
+    const origPtr = bwtForward(block, n, last);
+    assert.deepEqual(
+      [...last],
+      order.map((s) => block[(s + n - 1) % n]),
+      `block ${[...block]}`,
+    );
+    // Row origPtr must be a rotation equal to the block itself (equal rotations may swap rows).
+    assert.deepEqual(rotation(order[origPtr] as number), [...block], `origPtr of ${[...block]}`);
+  }
 });
