@@ -22,7 +22,7 @@ function collect(dir, out) {
   return out;
 }
 
-const files = searchRoots.flatMap((r) => collect(r, [])).sort();
+const files = searchRoots.flatMap((r) => (statSync(r).isFile() ? [r] : collect(r, []))).sort();
 if (files.length === 0) {
   console.error('no test files found under', searchRoots.join(', '));
   process.exit(1);

@@ -44,14 +44,16 @@ export async function copyDependencyClosure(
     const src = await resolvePackageDir(name, from);
     if (done.has(src)) return;
     done.add(src);
+    // Our own packages ship only dist/; third-party packages are copied whole (their `main` may be anywhere).
+    const ours = !relative(repoRoot, src).startsWith('node_modules');
+    const skip = ours
+      ? /^(node_modules|test|src|\.git)(\/|\\|$)/
+      : /^(node_modules|prebuilds|\.git)(\/|\\|$)/;
     await cp(src, join(destNodeModules, bundlePath(repoRoot, src)), {
       recursive: true,
       filter: (p) => {
         const inner = relative(src, p);
-        return (
-          !/^(node_modules|test|tests|src|prebuilds|\.git)(\/|\\|$)/.test(inner) &&
-          !/\.(tsbuildinfo|map)$/.test(inner)
-        );
+        return !skip.test(inner) && !/\.(tsbuildinfo|map)$/.test(inner);
       },
     });
     const pj = JSON.parse(await readFile(join(src, 'package.json'), 'utf8')) as {

@@ -1,0 +1,73 @@
+// The main job for a newcomer: publish three releases of hello-app with the real `tufup` CLI, serve the
+// repository on 127.0.0.1, install 1.0, run it, and watch it update itself to 2.0 and then 3.0.
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startNginx } from './support/nginx.js';
+import {
+  APP_NAME,
+  installHelloApp,
+  launchHelloApp,
+  publishHelloApp,
+  waitForEvents,
+} from './support/scenario.js';
+import { startStaticServer } from './support/static-server.js';
+
+const say = (line: string) => console.log(line);
+
+function hasNginx(): boolean {
+  try {
+    execFileSync('nginx', ['-v'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function main() {
+  const work = await mkdtemp(join(tmpdir(), 'tufup-demo-'));
+  say(`== tufup demo in ${work}`);
+  say('== 1. publish: tufup init, then targets add 1.0, 2.0 (required), 3.0');
+  const pub = await publishHelloApp(
+    join(work, 'publisher'),
+    [
+      { version: '1.0' },
+      { version: '2.0', required: true, meta: { changes: ['required security fix'] } },
+      { version: '3.0', meta: { changes: ['new greeting'] } },
+    ],
+    { log: (l) => say(`   ${l}`) },
+  );
+
+  say('== 2. serve the repository on 127.0.0.1');
+  const server = hasNginx()
+    ? await startNginx(pub.repoDir, join(work, 'nginx'))
+    : await startStaticServer(pub.repoDir);
+  say(`   ${hasNginx() ? 'nginx' : 'node static server'} at ${server.baseUrl}`);
+  try {
+    say('== 3. install hello-app 1.0 and run it');
+    const installDir = join(work, 'installed', APP_NAME);
+    const dataDir = join(work, 'user-data');
+    await installHelloApp(pub, '1.0', installDir, dataDir, { updateUrl: server.baseUrl });
+    await launchHelloApp(installDir, dataDir);
+    say('== 4. the app checks, updates, hands off to the installer and is relaunched (events.log):');
+    await waitForEvents(
+      dataDir,
+      (events) => events.some((e) => e.version === '3.0' && e.event === 'up-to-date'),
+      {
+        timeoutMs: 120_000,
+        onEvent: (e) => say(`   [${e.version}] ${e.event}${e.detail ? `: ${e.detail}` : ''}`),
+      },
+    );
+    say(`== done: ${APP_NAME} went 1.0 -> 2.0 (required) -> 3.0, each relaunched by the installer`);
+  } finally {
+    await server.stop();
+    if (!process.env.TUFUP_DEMO_KEEP) await rm(work, { recursive: true, force: true });
+    else say(`(kept ${work})`);
+  }
+}
+
+main().catch((err) => {
+  console.error(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});
