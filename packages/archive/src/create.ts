@@ -361,6 +361,7 @@ async function* tarBytes(
       }
     }
     yield* out.append(Buffer.alloc(paddingAfter(member.size)));
+    report();
   }
   yield* out.append(endOfArchive(out.total));
   if (out.length > 0) yield out.take();
