@@ -1,6 +1,7 @@
-// Crash bench: SIGKILL the installer at ≥ 200 spread-out points and count old/new/broken trees, ours beside an
-// in-place "purge + copy over" install (python tufup's macOS approach), which has no journal to recover from.
-// Run (after npm run build): node --import tsx bench/installer-mac/run.ts [--kills 300] [--delay 3] [--lanes 2] [--seed N]
+// Crash bench: SIGKILL the installer mid-install at ≥ 200 spread-out points and count old/new/broken trees, ours
+// beside an in-place "purge + copy over" install (python tufup's macOS approach), which has nothing to recover from.
+// Run (after npm run build): node --import tsx bench/installer-mac/run.ts [--kills 200] [--round 100] [--delay 3]
+//   [--lanes 2] [--seed N]. Rounds of stratified kill times repeat until --kills runs were really killed mid-install.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,13 +13,15 @@ import { listTree, makeNewTree, makeOldTree } from '../../packages/installer-mac
 
 const { values } = parseArgs({
   options: {
-    kills: { type: 'string', default: '300' },
+    kills: { type: 'string', default: '200' },
+    round: { type: 'string', default: '100' },
     delay: { type: 'string', default: '3' },
     lanes: { type: 'string', default: '2' },
     seed: { type: 'string' },
   },
 });
 const kills = Number(values.kills);
+const roundSize = Number(values.round);
 const delay = Number(values.delay);
 const lanes = Number(values.lanes);
 const seed = values.seed === undefined ? Date.now() % 2 ** 31 : Number(values.seed);
@@ -28,7 +31,7 @@ const same = (a: Map<string, string>, b: Map<string, string>) =>
   a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
 
 /** The baseline under the same stratified kills: old, new, or neither (no recovery exists for it). */
-async function baselineLoop(workDir: string) {
+async function baselineLoop(workDir: string, runs: number) {
   const counts = { old: 0, new: 0, neither: 0, finishedFirst: 0 };
   const run = async (n: number | string, killAfter: number | undefined) => {
     const dir = join(workDir, `baseline ${n}`);
@@ -67,8 +70,8 @@ async function baselineLoop(workDir: string) {
   let next = 0;
   await Promise.all(
     Array.from({ length: lanes }, async () => {
-      for (let i = next++; i < kills; i = next++) {
-        const r = await run(i, ((i + Math.random()) / kills) * windowMs);
+      for (let i = next++; i < runs; i = next++) {
+        const r = await run(i, ((i + Math.random()) / runs) * windowMs);
         counts[r.outcome]++;
         if (!r.killed) counts.finishedFirst++;
       }
@@ -80,27 +83,29 @@ async function baselineLoop(workDir: string) {
 const workDir = await mkdtemp(join(tmpdir(), 'tufup-bench-installer-'));
 try {
   console.log(
-    `installer-mac crash bench: ${kills} SIGKILLs each, step delay ${delay} ms, ${lanes} lanes, seed ${seed}`,
+    `installer-mac crash bench: ≥ ${kills} SIGKILLs mid-install, rounds of ${roundSize} stratified kill times, ` +
+      `step delay ${delay} ms, ${lanes} lanes, seed ${seed}`,
   );
   const t0 = Date.now();
   let shown = 0;
   const ours = await crashLoop({
     workDir,
-    iterations: kills,
+    iterations: roundSize,
+    minKills: kills,
     stepDelayMs: delay,
     concurrency: lanes,
     seed,
     onProgress: (_i, s) => {
       const done = s.old + s.new + s.failures.length;
-      if (done - shown >= 40) {
+      if (done - shown >= 50) {
         shown = done;
-        process.stderr.write(`  ours: ${done}/${kills}\n`);
+        process.stderr.write(`  ours: ${done} runs, ${s.killed}/${kills} killed mid-install\n`);
       }
     },
   });
   const oursSecs = ((Date.now() - t0) / 1000).toFixed(1);
   const t1 = Date.now();
-  const base = await baselineLoop(workDir);
+  const base = await baselineLoop(workDir, ours.iterations);
   const baseSecs = ((Date.now() - t1) / 1000).toFixed(1);
 
   const row = (name: string, cols: (string | number)[]) =>
@@ -108,7 +113,7 @@ try {
   console.log('');
   row('', ['runs', 'killed', 'old', 'new', 'neither', 'window', 'time']);
   row('@tufup/installer-mac, then recover()', [
-    kills,
+    ours.iterations,
     ours.killed,
     ours.old,
     ours.new,
@@ -117,8 +122,8 @@ try {
     `${oursSecs}s`,
   ]);
   row('in-place purge + copy over (tufup mac)', [
-    kills,
-    kills - base.finishedFirst,
+    ours.iterations,
+    ours.iterations - base.finishedFirst,
     base.old,
     base.new,
     base.neither,

@@ -215,7 +215,7 @@ export async function startInstallWorker(
       command: relaunchSpec.command,
       args: [...relaunchSpec.args],
       cwd: process.cwd(),
-      viaOpen: relaunchesThroughOpen(platform, dstDir, resolve(relaunchSpec.command)),
+      viaOpen: relaunchesThroughOpen(platform, dstDir, await canonicalPath(relaunchSpec.command)),
       output: options.relaunchOutput ?? 'ignore',
       envRestore,
     };

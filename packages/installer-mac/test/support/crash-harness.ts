@@ -63,6 +63,8 @@ export async function crashLoop(opts: {
   workDir: string;
   iterations: number;
   stepDelayMs: number;
+  /** Keep running rounds of `iterations` until at least this many runs were really killed mid-install. */
+  minKills?: number;
   /** Installs run side by side (each in its own dirs); kill times are calibrated under the same load. */
   concurrency?: number;
   seed?: number;
@@ -145,18 +147,25 @@ export async function crashLoop(opts: {
   const times = calib.map((c) => c.elapsed).sort((a, b) => a - b);
   stats.windowMs = Math.max(5, Math.round(times[Math.floor(times.length / 2)]! * 1.1));
 
-  // Each iteration gets its own slice of the window; the order is shuffled so lanes don't share a pattern.
-  const slots = Array.from({ length: opts.iterations }, (_, i) => i);
-  for (let i = slots.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [slots[i], slots[j]] = [slots[j]!, slots[i]!];
-  }
-  let next = 0;
-  const lane = async () => {
-    for (let i = next++; i < opts.iterations; i = next++) await iteration(i);
+  // Each run of a round gets its own slice of the window; the order is shuffled so lanes don't share a pattern.
+  const round = async (first: number, count: number): Promise<number[]> => {
+    const slots = Array.from({ length: count }, (_, i) => i);
+    for (let i = slots.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [slots[i], slots[j]] = [slots[j]!, slots[i]!];
+    }
+    const finishedTimes: number[] = [];
+    let next = 0;
+    const lane = async () => {
+      for (let k = next++; k < count; k = next++) {
+        const t = await iteration(first + k, ((slots[k]! + random()) / count) * stats.windowMs);
+        if (t !== undefined) finishedTimes.push(t);
+      }
+    };
+    await Promise.all(Array.from({ length: lanes }, lane));
+    return finishedTimes;
   };
-  const iteration = async (i: number) => {
-    const killAfter = ((slots[i]! + random()) / opts.iterations) * stats.windowMs;
+  const iteration = async (i: number, killAfter: number): Promise<number | undefined> => {
     const r = await run(i, killAfter);
     if (r.killed) stats.killed++;
     else stats.finishedFirst++;
@@ -176,7 +185,16 @@ export async function crashLoop(opts: {
     }
     if (stats.failures.length === 0) await rm(r.dir, { recursive: true, force: true });
     opts.onProgress?.(i, stats);
+    return r.killed ? undefined : r.elapsed;
   };
-  await Promise.all(Array.from({ length: lanes }, lane));
+
+  let runs = 0;
+  do {
+    const finished = await round(runs, opts.iterations);
+    runs += opts.iterations;
+    // Under a changing load the calibration drifts; runs that beat their kill show how long a run takes now.
+    if (finished.length >= 3) stats.windowMs = Math.max(5, Math.round(Math.max(...finished) * 1.05));
+  } while (stats.killed < (opts.minKills ?? 0) && runs < 20 * opts.iterations);
+  stats.iterations = runs;
   return stats;
 }
