@@ -2,7 +2,7 @@
 import { type Stats, constants as fsConstants } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import {
@@ -138,7 +138,7 @@ export async function createArchive(
 
 function isInside(root: string, path: string): boolean {
   const rel = relative(root, path);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
 function fixedMtime(mtime: number | Date | undefined): number {

@@ -208,7 +208,7 @@ const SMALL_FILE = 256 * 1024;
 const PARALLEL_SMALL_FILES = 8;
 const CREATE_FILE = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | O_NOFOLLOW;
 
-/** Writes members below `root`, remembering every directory and symlink it made (keys: `a/b/c`). */
+/** Writes members below `root`, remembering the path and kind of each (keys: `a/b/c`). */
 class MemberWriter {
   readonly #recorded = new Map<string, Recorded>();
   readonly #symlinks: PlannedSymlink[] = [];
@@ -257,6 +257,8 @@ class MemberWriter {
       content.resume();
       return;
     }
+    const target = header.linkname ?? '';
+    if (type === 'symlink') checkSymlinkTarget(parts, target, name);
     await this.makeParents(parts, name);
     if (type === 'file') {
       await this.writeFile(parts, header, content);
@@ -265,7 +267,7 @@ class MemberWriter {
       await this.makeDirectory(parts, header.mode ?? 0o755, name);
     } else {
       content.resume();
-      this.planSymlink(parts, header.linkname ?? '', name);
+      this.planSymlink(parts, target, name);
     }
   }
 
@@ -439,13 +441,6 @@ class MemberWriter {
           : { code: 'DUPLICATE_ENTRY', message: `member ${name} appears twice in the archive` },
       );
     }
-    const problem = symlinkTargetProblem(parts, target);
-    if (problem !== undefined) {
-      throw new ArchiveError({
-        code: 'UNSAFE_SYMLINK_TARGET',
-        message: `symlink member ${name} → ${target}: ${describeSymlinkProblem(problem)}`,
-      });
-    }
     this.#recorded.set(path, 'symlink');
     this.#symlinks.push({ path, abs: join(this.root, ...parts), target });
   }
@@ -505,6 +500,16 @@ class MemberWriter {
     const st = await io(`checking ${abs}`, () => lstat(abs));
     if (st.isSymbolicLink()) return 'symlink';
     return st.isDirectory() ? 'directory' : 'other';
+  }
+}
+
+function checkSymlinkTarget(parts: readonly string[], target: string, name: string): void {
+  const problem = symlinkTargetProblem(parts, target);
+  if (problem !== undefined) {
+    throw new ArchiveError({
+      code: 'UNSAFE_SYMLINK_TARGET',
+      message: `symlink member ${name} → ${target}: ${describeSymlinkProblem(problem)}`,
+    });
   }
 }
 
