@@ -20,7 +20,7 @@ var tufup = (function () {
   var workDir = fso.GetParentFolderName(scriptPath);
   var role = WScript.Arguments.length > 0 ? String(WScript.Arguments(0)) : "outer";
   var E_NOTIMPL = 0x80004001;
-  var t = { role: role, workDir: workDir, hooks: {} };
+  var t = { role: role, workDir: workDir, hooks: {}, fso: fso, shell: shell };
 
   function now() { return new Date().getTime(); }
   function pad(n, w) { var s = String(n); while (s.length < w) s = "0" + s; return s; }
@@ -85,13 +85,17 @@ var tufup = (function () {
     if (nativeSleep) {
       try { WScript.Sleep(ms); return; } catch (e) { nativeSleep = false; }
     }
-    // Hosts without WScript.Sleep (wine): a hidden ping waits one second per extra echo.
-    if (ms < 400) { busyWait(ms); return; }
+    // Hosts without WScript.Sleep (wine): a hidden ping waits about one second per extra echo; spinning is
+    // only for the shortest waits, so a long wait costs no CPU.
+    if (ms < 100) { busyWait(ms); return; }
     var n = Math.max(2, Math.round(ms / 1000) + 1);
     shell.Run("\"" + systemDir() + "\\PING.EXE\" -n " + n + " 127.0.0.1", 0, true);
   }
   t.sleep = sleep;
-  function systemDir() { return shell.ExpandEnvironmentStrings("%SystemRoot%") + "\\System32"; }
+  // GetSpecialFolder(1) is the system folder. (Wine's ExpandEnvironmentStrings returns the string with its
+  // terminating NUL, which breaks every path built on it.)
+  var systemFolder = String(fso.GetSpecialFolder(1).Path);
+  function systemDir() { return systemFolder; }
 
   function exists(p) { return fso.FolderExists(p) || fso.FileExists(p); }
   function removeTree(p) {

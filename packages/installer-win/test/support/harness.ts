@@ -69,8 +69,8 @@ export interface CaseOptions {
   newFiles?: Record<string, string>;
   relaunchArgs?: string[];
   options?: Record<string, unknown>;
-  /** Keep the app alive this long after the installer returned. */
-  holdMs?: number;
+  /** Keep the app alive after the installer returned, until this (Linux) file exists. */
+  holdUntil?: string;
   relaunch?: false;
 }
 
@@ -91,7 +91,8 @@ export interface InstallCase {
 /** The old (1.0) and new (2.0) trees; the new one gets the old one's preserved paths copied in by the installer. */
 export async function prepareCase(ctx: WineContext, parent: string, o: CaseOptions): Promise<InstallCase> {
   const root = join(parent, o.name);
-  const dstDir = join(root, o.appDirName ?? 'My App');
+  const appDirName = o.appDirName ?? 'My App';
+  const dstDir = join(root, appDirName);
   const srcDir = join(root, 'staged', '2.0');
   const scriptParent = join(root, 'scripts');
   await mkdir(scriptParent, { recursive: true });
@@ -114,8 +115,8 @@ export async function prepareCase(ctx: WineContext, parent: string, o: CaseOptio
   await writeFile(join(srcDir, 'app.mjs'), app);
   const reportFile = join(root, 'report.jsonl');
   const configFile = join(root, 'config.json');
-  const stateDir = join(root, '.My App.tufup');
-  const logFile = join(root, '.My App.tufup.log');
+  const stateDir = join(root, `.${appDirName}.tufup`);
+  const logFile = join(root, `.${appDirName}.tufup.log`);
   const appWin = winPath(join(dstDir, 'app.mjs'));
   const config = {
     installerUrl: ctx.installerUrl,
@@ -124,7 +125,7 @@ export async function prepareCase(ctx: WineContext, parent: string, o: CaseOptio
     recoverResultFile: winPath(join(root, 'recover.json')),
     install: {
       fromVersion: '1.0',
-      holdMs: o.holdMs ?? 0,
+      ...(o.holdUntil ? { holdUntil: winPath(o.holdUntil) } : {}),
       request: {
         appName: 'myapp',
         version: '2.0',
@@ -246,4 +247,94 @@ export async function runRecover(
   );
   await r.exited;
   return JSON.parse(await readFile(out, 'utf8'));
+}
+
+/** Waits until no process of this case runs (app, relaunched app, script): their command lines name its root. */
+export async function waitCaseIdle(c: InstallCase, timeoutMs: number): Promise<void> {
+  await waitFor(
+    'the case to go idle',
+    async () => ((await pidsWithCommandLine(c.root)).length === 0 ? true : undefined),
+    timeoutMs,
+  );
+}
+
+/** The last `step=`/`phase=` line of the journal, or where the script must have been when there is none. */
+export async function journalPosition(c: InstallCase): Promise<string> {
+  try {
+    const lines = (await readFile(join(c.stateDir, 'journal.txt'), 'ascii')).split('\r\n').filter(Boolean);
+    const last = [...lines].reverse().find((l) => l.startsWith('step=') || l.startsWith('phase='));
+    return last ?? 'journal-created';
+  } catch {
+    return 'no-journal';
+  }
+}
+
+export interface KillRun {
+  killAfterMs: number;
+  /** Where the script was (from the journal) right when it was killed. */
+  position: string;
+  killed: number;
+  recover: string;
+  /** Which tree the install dir holds after recover(). */
+  result: 'old' | 'new' | 'neither';
+  ms: number;
+}
+
+/**
+ * One crash: the app asks for the update and exits; the script is SIGKILLed `killAfterMs` after it confirmed it
+ * runs (steps are slowed by stepDelayMs so kills land everywhere); then recover() runs like an app start would.
+ */
+export async function killRun(
+  ctx: WineContext,
+  parent: string,
+  name: string,
+  killAfterMs: number,
+): Promise<KillRun> {
+  const t0 = Date.now();
+  const c = await prepareCase(ctx, parent, {
+    name,
+    oldFiles: { 'settings.json': '{"user":1}', 'data/cache.bin': 'cache' },
+    options: { preserve: ['settings.json', 'data'], stepDelayMs: 1000, lockRetryTimeoutMs: 10_000 },
+  });
+  const app = startApp(c);
+  await waitFor(
+    'the script to start',
+    async () =>
+      (await readReport(c)).some((l) => l.event === 'installer-returned' || l.event === 'error')
+        ? true
+        : undefined,
+    60_000,
+  );
+  const failed = (await readReport(c)).find((l) => l.event === 'error');
+  if (failed) throw new Error(`the app failed: ${failed.code} ${failed.message}`);
+  await new Promise((r) => setTimeout(r, killAfterMs));
+  const pids = await pidsWithCommandLine(c.scriptParent);
+  const position = await journalPosition(c);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  await app.exited;
+  await waitCaseIdle(c, 60_000);
+  // A script's child (wine's ping "sleep") can outlive the kill for a moment and still hold the guard dir:
+  // recover() then says busy, and an app would retry at its next start. So do we, a few times.
+  let r = await runRecover(c);
+  for (let i = 0; i < 10 && r.outcome === 'busy'; i++) {
+    await new Promise((res) => setTimeout(res, 1000));
+    r = await runRecover(c);
+  }
+  const tree = await readTree(c.dstDir).catch(() => ({}) as Tree);
+  const same = (a: Tree, b: Tree) => JSON.stringify(a) === JSON.stringify(b);
+  const result = same(tree, c.expectedNew) ? 'new' : same(tree, c.expectedOld) ? 'old' : 'neither';
+  return {
+    killAfterMs,
+    position,
+    killed: pids.length,
+    recover: r.outcome ?? `error ${r.error}`,
+    result,
+    ms: Date.now() - t0,
+  };
 }

@@ -1,5 +1,5 @@
 // A tiny app for the wine tests, copied into each install dir: reports its version, may ask for an update, exits.
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,7 +23,17 @@ try {
   if (config.install && version === config.install.fromVersion) {
     const started = await lib.startInstallScript(config.install.request, config.install.options ?? {});
     report({ event: 'installer-returned', started });
-    setTimeout(() => process.exit(0), config.install.holdMs ?? 0);
+    if (config.install.holdUntil) {
+      // Stay alive (as an app that does not exit) until the test creates this file.
+      const poll = setInterval(() => {
+        if (existsSync(config.install.holdUntil)) {
+          clearInterval(poll);
+          process.exit(0);
+        }
+      }, 100);
+    } else {
+      process.exit(0);
+    }
   }
 } catch (err) {
   report({ event: 'error', code: err?.code, message: String(err?.message ?? err) });
