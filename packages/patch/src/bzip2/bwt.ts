@@ -18,7 +18,8 @@ export function bwtForward(block: Uint8Array, n: number, last: Uint8Array): numb
   }
   const shift = leastRotation(block, n);
   const m = n + 1;
-  const text = new Int32Array(m);
+  // 16-bit symbols halve the text's cache footprint in the sort's random accesses.
+  const text = new Uint16Array(m);
   for (let i = 0, k = shift; i < n; i++) {
     text[i] = (block[k] as number) + 1;
     if (++k === n) k = 0;
@@ -61,11 +62,14 @@ export function leastRotation(block: Uint8Array, n: number): number {
   return Math.min(i, j);
 }
 
+/** Symbols of the text being sorted: 16-bit at the top level, 32-bit names in the recursion. */
+type SymbolArray = Uint16Array | Int32Array;
+
 /**
  * Suffix array of `text[0..n)` by induced sorting (SA-IS, Nong-Zhang-Chan 2009). `text[n-1]` must be a
  * unique smallest symbol (0); symbols are in [0, alphabet). Uses `sa` as scratch for the reduced problem.
  */
-export function suffixArray(text: Int32Array, sa: Int32Array, n: number, alphabet: number): void {
+export function suffixArray(text: SymbolArray, sa: Int32Array, n: number, alphabet: number): void {
   if (n === 1) {
     sa[0] = 0;
     return;
@@ -133,7 +137,7 @@ export function suffixArray(text: Int32Array, sa: Int32Array, n: number, alphabe
   induce(text, sa, n, isS, counts, bucket, alphabet);
 }
 
-function sameLmsSubstring(text: Int32Array, isS: Uint8Array, n: number, a: number, b: number): boolean {
+function sameLmsSubstring(text: SymbolArray, isS: Uint8Array, n: number, a: number, b: number): boolean {
   for (let d = 0; ; d++) {
     if (a + d >= n || b + d >= n) return false;
     if (text[a + d] !== text[b + d] || isS[a + d] !== isS[b + d]) return false;
@@ -160,7 +164,7 @@ function bucketEnds(counts: Int32Array, bucket: Int32Array, alphabet: number): v
 }
 
 function induce(
-  text: Int32Array,
+  text: SymbolArray,
   sa: Int32Array,
   n: number,
   isS: Uint8Array,
