@@ -66,7 +66,7 @@ function killAt(cwd: string, moment: Moment): Promise<{ reached: boolean; exited
       resolve({ reached: false, exited: code });
     });
     const repo = join(cwd, 'repository');
-    // Poll hard (0.2 ms) so short moments are caught, yielding every 20 ms so the child's exit is noticed.
+    // Poll hard (0.5 ms) so short moments are caught, yielding every 20 ms so the child's exit is noticed.
     // SIGKILL gives the writer no chance to clean up.
     const deadline = Date.now() + 60_000;
     const poll = () => {
@@ -78,7 +78,7 @@ function killAt(cwd: string, moment: Moment): Promise<{ reached: boolean; exited
           child.on('exit', (code) => resolve({ reached: true, exited: code }));
           return;
         }
-        Atomics.wait(sleep, 0, 0, 0.2);
+        Atomics.wait(sleep, 0, 0, 0.5);
       }
       if (!done && Date.now() < deadline) setImmediate(poll);
     };
@@ -86,7 +86,7 @@ function killAt(cwd: string, moment: Moment): Promise<{ reached: boolean; exited
   });
 }
 
-test('SIGKILL during targets add at five moments: the repository verifies, previous or complete new state', async () => {
+test('SIGKILL during targets add at five moments: the repository verifies, previous or complete new state', async (t) => {
   await withTempDir(async (dir) => {
     const base = join(dir, 'base');
     await mkdir(base);
@@ -125,6 +125,7 @@ test('SIGKILL during targets add at five moments: the repository verifies, previ
       }),
     );
     assert.equal(outcomes.length, moments.length);
+    for (const o of outcomes) t.diagnostic(o);
   });
 });
 
@@ -188,11 +189,17 @@ test('SIGINT while archiving stops cleanly: exit 130, every file as before, no s
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    let running = true;
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('close', (code) => {
+        running = false;
+        resolve(code);
+      }),
+    );
+    // The staging dir exists from the start of the change to its commit; archiving 24 MiB is most of that.
     const repo = join(dir, 'repository');
-    while (!stagingDirs(repo).some((d) => existsSync(join(d, 'work', 'new.tar')))) {
-      await new Promise((r) => setTimeout(r, 2));
-    }
+    while (running && stagingDirs(repo).length === 0) await new Promise((r) => setTimeout(r, 1));
+    assert.ok(running, `targets add ended before it could be interrupted: ${stderr}`);
     child.kill('SIGINT');
     assert.equal(await exited, 130, stderr);
     assert.match(stderr, /error \[INTERRUPTED\]/);
