@@ -10,13 +10,13 @@ import {
   siblingTempPath,
   throwIfAborted,
 } from '@tufup/common';
-import { type Channel, CHANNELS, compareVersions, isValidAppName, isValidVersion } from '@tufup/metadata';
+import { type Channel, CHANNELS, isValidAppName, isValidVersion } from '@tufup/metadata';
 import { type Config, type Fetcher, Updater } from 'tuf-js';
 import { UpdateCache, signedOf } from './cache.js';
 import { cleanUpdateCache } from './cleanup.js';
 import { ClientError, TargetDownloadError, isAbort, isNoSpace, tufErrorKind, wrapError } from './errors.js';
 import { type FetcherOptions, HttpFetcher } from './fetcher.js';
-import { PatchChainError, applyPatchChain } from './patching.js';
+import { PatchChainError, type PatchStep, applyPatchChain } from './patching.js';
 import { type FullArchiveReason, type UpdatePlan, planUpdate } from './planner.js';
 import { type OnUpdateProgress, ProgressReporter } from './progress.js';
 import { StagingArea } from './staging.js';
@@ -299,8 +299,8 @@ export class Client {
     } catch (err) {
       if (isAbort(err)) throw err;
       const error = this.#refreshError(err);
-      if (this.#opts.refreshRequired || error.code === 'TRUSTED_ROOT_MISSING') throw error;
       this.lastRefreshError = error;
+      if (this.#opts.refreshRequired || error.code === 'TRUSTED_ROOT_MISSING') throw error;
       this.#logger.warn(`cannot refresh the update metadata: ${error.message}`);
       return undefined;
     }
@@ -365,16 +365,34 @@ export class Client {
     progress: ProgressReporter,
     signal: AbortSignal | undefined,
   ): Promise<{ path: string; maxBytes: number }> {
-    const base = await this.#cache.currentTar(this.currentVersion, checked.targets, {
-      ...(signal ? { signal } : {}),
-      onVerify: (done, total, file) => progress.emit({ phase: 'verify', file, done, total, unit: 'bytes' }),
-    });
+    // Verifying (and maybe unpacking) the cached current version is disk and CPU work, downloading the
+    // patches is network work: both run at once.
+    const [baseResult, stepsResult] = await Promise.allSettled([
+      this.#cache.currentTar(this.currentVersion, checked.targets, {
+        ...(signal ? { signal } : {}),
+        onVerify: (done, total, file) => progress.emit({ phase: 'verify', file, done, total, unit: 'bytes' }),
+      }),
+      (async () => {
+        const steps: PatchStep[] = [];
+        for (const patch of checked.patches) {
+          const path = await this.#download(patch, checked.updater, downloads, downloaded, signal);
+          steps.push({ filename: patch.filename, path, tarSize: patch.tarSize!, tarHash: patch.tarHash! });
+        }
+        return steps;
+      })(),
+    ]);
+    const base = baseResult.status === 'fulfilled' ? baseResult.value : undefined;
     try {
-      const steps = [];
-      for (const patch of checked.patches) {
-        const path = await this.#download(patch, checked.updater, downloads, downloaded, signal);
-        steps.push({ filename: patch.filename, path, tarSize: patch.tarSize!, tarHash: patch.tarHash! });
+      if (stepsResult.status === 'rejected') {
+        // Offline, out of space or aborted says more than a cache problem found meanwhile.
+        const reason = stepsResult.reason as unknown;
+        if (baseResult.status === 'rejected' && !isAbort(reason) && !isHardFailure(reason)) {
+          throw baseResult.reason;
+        }
+        throw reason;
       }
+      if (!base) throw (baseResult as PromiseRejectedResult).reason;
+      const steps = stepsResult.value;
       const out = this.#cache.tarPath(checked.plan.version);
       await applyPatchChain(base.path, steps, out, {
         ...(signal ? { signal } : {}),
@@ -382,7 +400,7 @@ export class Client {
       });
       return { path: out, maxBytes: steps[steps.length - 1]!.tarSize };
     } finally {
-      if (base.temporary) await rm(base.path, { force: true });
+      if (base?.temporary) await rm(base.path, { force: true });
     }
   }
 
@@ -583,6 +601,14 @@ class DownloadTracker {
   }
 }
 
+/** Failures the full archive would run into just the same: no point falling back. */
+function isHardFailure(err: unknown): boolean {
+  return (
+    err instanceof ClientError &&
+    (err.code === 'NETWORK_ERROR' || err.code === 'NO_SPACE' || err.code === 'CACHE_IO_FAILED')
+  );
+}
+
 function infoOf(plan: UpdatePlan): UpdateInfo {
   const summary = (t: { filename: string; version: string; length: number }): TargetSummary => ({
     filename: t.filename,
@@ -634,6 +660,4 @@ function validateOptions(o: ClientOptions): void {
   }
   if (o.maxPatchRatio !== undefined && !(o.maxPatchRatio >= 0))
     fail('maxPatchRatio must be a non-negative number');
-  // compareVersions is used on currentVersion everywhere; fail here rather than mid-update.
-  compareVersions(o.currentVersion, o.currentVersion);
 }

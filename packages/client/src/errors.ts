@@ -17,8 +17,6 @@ export type ClientErrorCode =
   | 'HTTP_ERROR'
   /** A downloaded target's length or hashes differ from the signed targets metadata. */
   | 'TARGET_MISMATCH'
-  /** A target the update needs is not in the signed targets metadata. */
-  | 'TARGET_NOT_FOUND'
   /** The cached current version does not match its signed hashes (or is missing), so patches can't be applied. */
   | 'CACHE_INVALID'
   /** Applying a patch failed, or its result differed from the signed tar size / sha256. */

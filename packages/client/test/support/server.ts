@@ -146,7 +146,7 @@ export class TestServer {
       return;
     }
     let sent = 0;
-    const stream = createReadStream(file, { start, end, highWaterMark: 16 * 1024 });
+    const stream = createReadStream(file, { start, end, highWaterMark: 64 * 1024 });
     for await (const raw of stream as AsyncIterable<Buffer>) {
       let chunk = raw;
       if (fault?.kind === 'corrupt') {
