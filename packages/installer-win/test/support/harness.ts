@@ -5,7 +5,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { windowsNodeExe } from './node-exe.js';
-import { pidsWithCommandLine, startWine, winePrefix, winPath } from './wine.js';
+import { pidsWithCommandLine, startWine, winePrefix, winPath, withDescendants } from './wine.js';
 
 const support = dirname(fileURLToPath(import.meta.url));
 export const packageDir = join(support, '..', '..');
@@ -308,7 +308,8 @@ export async function killRun(
   const failed = (await readReport(c)).find((l) => l.event === 'error');
   if (failed) throw new Error(`the app failed: ${failed.code} ${failed.message}`);
   await new Promise((r) => setTimeout(r, killAfterMs));
-  const pids = await pidsWithCommandLine(c.scriptParent);
+  // The script and everything it started (wine's ping "sleep", a relaunched app): a crash takes them all.
+  const pids = await withDescendants(await pidsWithCommandLine(c.scriptParent));
   const position = await journalPosition(c);
   for (const pid of pids) {
     try {
@@ -337,4 +338,31 @@ export async function killRun(
     result,
     ms: Date.now() - t0,
   };
+}
+
+/** One uninterrupted install: ms until the relaunched new version reported, and until every process was gone. */
+export async function installCaseOnce(
+  ctx: WineContext,
+  parent: string,
+  name: string,
+): Promise<{ relaunchMs: number; idleMs: number }> {
+  const c = await prepareCase(ctx, parent, {
+    name,
+    oldFiles: { 'settings.json': '{}' },
+    options: { preserve: ['settings.json'] },
+  });
+  const t0 = Date.now();
+  const app = startApp(c);
+  await waitFor(
+    'the relaunched version',
+    async () => ((await readReport(c)).some((l) => l.version === '2.0') ? true : undefined),
+    180_000,
+  );
+  const relaunchMs = Date.now() - t0;
+  await app.exited;
+  await waitCaseIdle(c, 120_000);
+  const tree = await readTree(c.dstDir);
+  if (JSON.stringify(tree) !== JSON.stringify(c.expectedNew))
+    throw new Error(`${name}: the install dir is not the new tree`);
+  return { relaunchMs, idleMs: Date.now() - t0 };
 }

@@ -132,3 +132,31 @@ export async function pidsWithCommandLine(marker: string): Promise<number[]> {
   }
   return pids;
 }
+
+/** `pids` and all their descendants (from /proc's parent links), so a "crash" takes a whole process tree. */
+export async function withDescendants(pids: number[]): Promise<number[]> {
+  const parentOf = new Map<number, number>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      // Field 4 (ppid) follows the parenthesised command name, which may itself contain spaces.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parentOf.set(Number(name), ppid);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const all = new Set(pids);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [pid, ppid] of parentOf) {
+      if (!all.has(pid) && all.has(ppid)) {
+        all.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return [...all];
+}
