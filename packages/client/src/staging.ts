@@ -7,7 +7,7 @@ import { compareVersions, isValidVersion } from '@tufup/metadata';
 import { wrapError } from './errors.js';
 
 /**
- * Where staging dirs go and how they are named: `<parent>/.<install dir name>.tufup-<version>-<random>`,
+ * Where staging dirs go and how they are named: `<parent>/.<install dir name>.tufup-staging-<version>-<random>`,
  * with `parent` the install dir's parent by default, so the installer can rename instead of copy.
  */
 export class StagingArea {
@@ -17,7 +17,7 @@ export class StagingArea {
 
   constructor(installDir: string, logger: Logger, parent?: string) {
     this.parent = parent ?? dirname(installDir);
-    this.#prefix = `.${basename(installDir)}.tufup-`;
+    this.#prefix = `.${basename(installDir)}.tufup-staging-`;
     this.#logger = logger;
   }
 

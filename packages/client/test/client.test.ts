@@ -112,7 +112,7 @@ describe('Client', () => {
     assert.deepEqual(await readdir(dirs.targetDir), [`${APP}-3.0.tar`]);
     const tar = await hashFile(join(dirs.targetDir, `${APP}-3.0.tar`));
     assert.deepEqual(tar, repo.releases[2]!.tar);
-    assert.deepEqual(await entriesStartingWith(join(dirs.root, 'apps'), `.${APP}.tufup-`), []);
+    assert.deepEqual(await entriesStartingWith(join(dirs.root, 'apps'), `.${APP}.tufup-staging-`), []);
 
     assert.equal(await makeClient(dirs, server.url, APP, '3.0').checkForUpdates(), undefined);
   });
@@ -245,7 +245,7 @@ describe('Client', () => {
     });
     assert.deepEqual(seen, [info]);
     assert.equal(result.installed, false);
-    assert.deepEqual(await entriesStartingWith(join(dirs.root, 'apps'), `.${APP}.tufup-`), []);
+    assert.deepEqual(await entriesStartingWith(join(dirs.root, 'apps'), `.${APP}.tufup-staging-`), []);
     assert.deepEqual(await treeOf(dirs.installDir), await treeOf(bundles['1.0']!));
     const later = makeClient(dirs, server.url, APP, '1.0');
     await later.checkForUpdates();
@@ -266,7 +266,7 @@ describe('Client', () => {
       (err: unknown) =>
         err instanceof ClientError && err.code === 'INSTALL_FAILED' && /disk on fire/.test(err.message),
     );
-    assert.deepEqual(await entriesStartingWith(join(dirs.root, 'apps'), `.${APP}.tufup-`), []);
+    assert.deepEqual(await entriesStartingWith(join(dirs.root, 'apps'), `.${APP}.tufup-staging-`), []);
   });
 
   it('refuses to apply without a planned update, and a second concurrent call', async () => {
@@ -358,9 +358,9 @@ describe('Client', () => {
     }
     const apps = join(dirs.root, 'apps');
     for (const staged of [
-      `.${APP}.tufup-1.0-aaaaaa`,
-      `.${APP}.tufup-2.0-bbbbbb`,
-      `.${APP}.tufup-3.0-cccccc`,
+      `.${APP}.tufup-staging-1.0-aaaaaa`,
+      `.${APP}.tufup-staging-2.0-bbbbbb`,
+      `.${APP}.tufup-staging-3.0-cccccc`,
     ]) {
       await makeBundle(join(apps, staged), 'x');
     }
@@ -372,7 +372,9 @@ describe('Client', () => {
       'notes.txt',
       'other_app-1.0.tar.gz',
     ]);
-    assert.deepEqual(await entriesStartingWith(apps, `.${APP}.tufup-`), [`.${APP}.tufup-3.0-cccccc`]);
+    assert.deepEqual(await entriesStartingWith(apps, `.${APP}.tufup-staging-`), [
+      `.${APP}.tufup-staging-3.0-cccccc`,
+    ]);
   });
 
   it('patches the next release from the tar kept by the previous update', async () => {
