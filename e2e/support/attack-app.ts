@@ -98,6 +98,7 @@ export async function refusedWith(
   }
   assert.ok(caught instanceof Error, `expected a rejection with ${code}, but it resolved`);
   const coded = caught as Error & { code?: unknown };
+  if (process.env.TUFUP_E2E_SHOW_REFUSALS) console.error(`refused [${String(coded.code)}]: ${coded.message}`);
   assert.equal(coded.code, code, `expected code ${code}, got ${String(coded.code)}: ${coded.message}`);
   return coded as Error & { code: string };
 }

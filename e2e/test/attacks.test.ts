@@ -132,6 +132,39 @@ async function cachedHashes(targetDir: string): Promise<string[]> {
 
 // ---- attacks on the metadata ------------------------------------------------------------------------
 
+/** A fresh timestamp (version + 1) naming snapshot `snapshotVersion`, signed with the stolen timestamp key. */
+async function resignTimestamp(dir: string, snapshotVersion: number): Promise<void> {
+  const ts = await readRole(dir, 'timestamp');
+  await forge(
+    dir,
+    'timestamp.json',
+    ts,
+    {
+      version: ts.signed.version + 1,
+      expires: expiresIn(1),
+      snapshotMeta: new MetaFile({ version: snapshotVersion }),
+    },
+    [await stealKey(base, 'timestamp')],
+  );
+}
+
+/** A fresh snapshot (version + 1) naming targets `targetsVersion`, and a timestamp for it: the online keys stolen. */
+async function resignOnline(dir: string, targetsVersion: number): Promise<void> {
+  const snapshot = await readRole(dir, 'snapshot');
+  const forged = await forge(
+    dir,
+    'snapshot.json',
+    snapshot,
+    {
+      version: snapshot.signed.version + 1,
+      expires: expiresIn(1),
+      meta: { 'targets.json': new MetaFile({ version: targetsVersion }) },
+    },
+    [await stealKey(base, 'snapshot')],
+  );
+  await resignTimestamp(dir, forged.signed.version);
+}
+
 describe('rollback: metadata older than what the client has seen', () => {
   test('an older timestamp.json replayed is refused (METADATA_INVALID)', async () => {
     await refreshedThenRefused(
@@ -147,19 +180,7 @@ describe('rollback: metadata older than what the client has seen', () => {
       async (dir) => {
         await replayMetadata(base, '2.0', dir, 'snapshot.json');
         await replayMetadata(base, '2.0', dir, 'targets.json');
-        const oldSnapshot = await readRole(dir, 'snapshot');
-        const ts = await readRole(dir, 'timestamp');
-        await forge(
-          dir,
-          'timestamp.json',
-          ts,
-          {
-            version: ts.signed.version + 1,
-            expires: expiresIn(1),
-            snapshotMeta: new MetaFile({ version: oldSnapshot.signed.version }),
-          },
-          [await stealKey(base, 'timestamp')],
-        );
+        await resignTimestamp(dir, (await readRole(dir, 'snapshot')).signed.version);
       },
       'METADATA_INVALID',
     );
@@ -170,36 +191,26 @@ describe('rollback: metadata older than what the client has seen', () => {
       'rollback-targets',
       async (dir) => {
         await replayMetadata(base, '2.0', dir, 'targets.json');
-        const oldTargets = await readRole(dir, 'targets');
-        const snapshot = await readRole(dir, 'snapshot');
-        const newSnapshot = await forge(
-          dir,
-          'snapshot.json',
-          snapshot,
-          {
-            version: snapshot.signed.version + 1,
-            expires: expiresIn(1),
-            meta: { 'targets.json': new MetaFile({ version: oldTargets.signed.version }) },
-          },
-          [await stealKey(base, 'snapshot')],
-        );
-        const ts = await readRole(dir, 'timestamp');
-        await forge(
-          dir,
-          'timestamp.json',
-          ts,
-          {
-            version: ts.signed.version + 1,
-            expires: expiresIn(1),
-            snapshotMeta: new MetaFile({ version: newSnapshot.signed.version }),
-          },
-          [await stealKey(base, 'timestamp')],
-        );
+        await resignOnline(dir, (await readRole(dir, 'targets')).signed.version);
       },
       'METADATA_INVALID',
       // The forged timestamp is validly signed (stolen key) and newer, so TUF rightly persists it.
       ['root.json', 'snapshot.json', 'targets.json'],
     );
+  });
+
+  test('control: the same re-signing without a rollback is accepted, so the refusals above are the rollback checks', async () => {
+    const served = await serveCase('rollback-control');
+    const app = await installAcme(base, '1.0', appDir('rollback-control'));
+    const client = acmeClient(app, served.url);
+    assert.equal((await client.checkForUpdates())?.version, '3.0');
+    const snapshotBefore = (await readRole(served.dir, 'snapshot')).signed.version;
+    await resignOnline(served.dir, (await readRole(served.dir, 'targets')).signed.version);
+    assert.equal((await client.checkForUpdates())?.version, '3.0');
+    const trusted = JSON.parse(await readFile(join(app.metadataDir, 'snapshot.json'), 'utf8')) as {
+      signed: { version: number };
+    };
+    assert.equal(trusted.signed.version, snapshotBefore + 1, 'the re-signed snapshot is now trusted');
   });
 });
 
@@ -245,6 +256,12 @@ test('indefinite freeze: an expired timestamp is refused (METADATA_EXPIRED) by a
   assert.equal(await lenientClient.checkForUpdates(), undefined);
   assert.equal(lenientClient.lastRefreshError?.code, 'METADATA_EXPIRED');
   await assertUnharmed(lenient, installer);
+
+  // Control: the same re-signing with an expiry in the future is accepted, so the refusals were the expiry.
+  await forge(served.dir, 'timestamp.json', ts, { expires: expiresIn(1) }, [
+    await stealKey(base, 'timestamp'),
+  ]);
+  assert.equal((await acmeClient(seen, served.url).checkForUpdates())?.version, '3.0');
 });
 
 describe('mix-and-match: metadata of different releases served together', () => {
@@ -310,6 +327,15 @@ describe('signatures below a threshold (root and targets need 2 of 2)', () => {
     };
     assert.equal(trustedRoot.signed.version, 1, 'the client still trusts root v1');
     await assertUnharmed(app, installer);
+
+    // Control: with both root keys the same forged rotation is followed, so the refusal was the threshold.
+    await forge(served.dir, '2.root.json', root, { version: 2, keys, roles }, [
+      await stealKey(guarded, 'root'),
+      await stealKey(guarded, 'root_two'),
+      attacker.root,
+    ]);
+    const control = await installAcme(guarded, '1.0', appDir('threshold-root-control'));
+    assert.equal((await acmeClient(control, served.url).checkForUpdates())?.version, '9.0');
   });
 
   test('a release signed by 1 of 2 targets keys is refused (METADATA_INVALID)', async () => {
