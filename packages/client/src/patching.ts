@@ -45,14 +45,18 @@ export async function applyPatchChain(
         last = await apply(prev, step.path, next, {
           expect: { size: step.tarSize, sha256: step.tarHash },
           ...(opts.signal ? { signal: opts.signal } : {}),
-          onProgress: (e) =>
+          // Only the writing of the new tar is reported: other phases (the native format's check of the
+          // old file) count different bytes and would make the step's figure jump back.
+          onProgress: (e) => {
+            if (e.phase !== 'apply') return;
             opts.onProgress?.({
               step: i + 1,
               steps: steps.length,
               file: step.filename,
               done: e.done,
               total: e.total ?? step.tarSize,
-            }),
+            });
+          },
         });
         if (last.size !== step.tarSize || !sameDigest(last.sha256, step.tarHash)) {
           throw new Error(
