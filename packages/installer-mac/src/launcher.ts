@@ -1,8 +1,7 @@
 // The app side: check the request, write it to a private file, start the detached worker and wait for its "ready".
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +9,7 @@ import {
   type InstallRequest,
   type Installer,
   type Logger,
+  makeTempDir,
   silentLogger,
   writeFileAtomic,
 } from '@tufup/common';
@@ -243,7 +243,7 @@ export async function startInstallWorker(
   };
 
   // The request (it may hold relaunch arguments with tokens) lives in a private dir, not on a command line.
-  const requestDir = await mkdtemp(join(tmpdir(), 'tufup-install-'));
+  const requestDir = await makeTempDir('tufup-install-');
   await chmod(requestDir, 0o700);
   const requestFile = join(requestDir, 'request.json');
   await writeFileAtomic(requestFile, JSON.stringify(workerRequest), { mode: 0o600 });
