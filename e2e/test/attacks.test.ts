@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { appendFile, cp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { gunzipToTar } from '@tufup/archive';
 import { makeTempDir } from '@tufup/common';
@@ -262,6 +263,27 @@ test('indefinite freeze: an expired timestamp is refused (METADATA_EXPIRED) by a
     await stealKey(base, 'timestamp'),
   ]);
   assert.equal((await acmeClient(seen, served.url).checkForUpdates())?.version, '3.0');
+});
+
+test('indefinite freeze: the server keeps serving the timestamp the client already trusts after it expired (METADATA_EXPIRED)', async () => {
+  const served = await serveCase('freeze-stale');
+  // A timestamp that is genuine and valid for a few seconds: the last one the mirror ever got.
+  const expires = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3000);
+  await forge(
+    served.dir,
+    'timestamp.json',
+    await readRole(served.dir, 'timestamp'),
+    { expires: formatExpires(expires) },
+    [await stealKey(base, 'timestamp')],
+  );
+  const app = await installAcme(base, '1.0', appDir('freeze-stale'));
+  const installer = recordingInstaller();
+  const client = acmeClient(app, served.url);
+  assert.equal((await client.checkForUpdates())?.version, '3.0', 'accepted while valid');
+  await sleep(expires.getTime() - Date.now() + 500);
+  await refusedWith(client.checkForUpdates(), 'METADATA_EXPIRED');
+  await refusedWith(client.downloadAndApplyUpdate({ install: installer.install }), 'NO_UPDATE_PLANNED');
+  await assertUnharmed(app, installer);
 });
 
 describe('mix-and-match: metadata of different releases served together', () => {
