@@ -14,7 +14,7 @@ import {
 import { EXIT, RepoError, errorCodeOf, exitCodeFor } from './errors.js';
 import { passphraseSource } from './passphrase.js';
 import { makeStyle, progressDisplay, useColor, type Style } from './terminal.js';
-import { Repository, type PublishResult, type RepositoryContext } from './repository.js';
+import type { InitOptions, PublishResult, RepositoryContext } from './repository.js';
 import { formatList, formatStatus, formatVerify } from './report-format.js';
 import { runInteractiveInit } from './init-prompts.js';
 
@@ -92,6 +92,8 @@ class Session {
 
   async openRepo(argv: Globals, withProgress = false) {
     const ctx = this.context(withProgress);
+    // Loaded on demand: --help, --version and usage errors don't pay for the metadata stack.
+    const { Repository } = await import('./repository.js');
     const repo = await Repository.open(this.configPath(argv), ctx);
     return { repo, ctx };
   }
@@ -639,12 +641,9 @@ function buildParser(session: Session, args: string[]): Argv {
     });
 }
 
-async function initWith(
-  session: Session,
-  argv: Globals,
-  answers: Parameters<typeof Repository.initialize>[1],
-) {
+async function initWith(session: Session, argv: Globals, answers: InitOptions) {
   const ctx = session.context(false);
+  const { Repository } = await import('./repository.js');
   const result = await Repository.initialize(session.configPath(argv), answers, ctx);
   for (const k of result.createdKeys) session.note(`created key ${k}`);
   for (const k of result.reusedKeys) session.note(`using existing key ${k}`);
