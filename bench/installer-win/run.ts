@@ -18,7 +18,7 @@ function arg(name: string, fallback: number): number {
 
 const kills = arg('kills', 50);
 const concurrency = arg('concurrency', 3);
-const windowMs = arg('window', 9000);
+const windowMs = arg('window', 7000);
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -49,7 +49,8 @@ try {
       runs.push(run);
       console.log(
         `kill ${String(i + 1).padStart(3)}/${kills} at ${String(killAfterMs).padStart(5)} ms  ` +
-          `${run.position.padEnd(18)} killed ${run.killed} procs  recover: ${run.recover.padEnd(11)} -> ${run.result}  (${run.ms} ms)`,
+          `${run.position.padEnd(18)} killed ${run.scripts} script + ${run.killed - run.scripts} child procs  ` +
+          `recover: ${run.recover.padEnd(11)} -> ${run.result}  (${run.ms} ms)`,
       );
     }
   };
@@ -71,8 +72,10 @@ try {
   for (const r of runs) outcomes.set(r.recover, (outcomes.get(r.recover) ?? 0) + 1);
   const neither = runs.filter((r) => r.result === 'neither').length;
   console.log(`\nrecover() outcomes: ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const missed = runs.filter((r) => r.scripts === 0).length;
+  console.log(`kills that found the script already finished (not counted as crashes): ${missed}`);
   console.log(
-    `kills: ${runs.length}, install dir exactly old: ${runs.filter((r) => r.result === 'old').length}, ` +
+    `kills: ${runs.length - missed}, install dir exactly old: ${runs.filter((r) => r.result === 'old').length}, ` +
       `exactly new: ${runs.filter((r) => r.result === 'new').length}, neither: ${neither}`,
   );
   console.log(

@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync } from 'node:fs';
-import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import {
@@ -14,7 +14,7 @@ import {
   writeFileAtomic,
 } from '@tufup/common';
 import { joinWindowsArgs } from './cmdline.js';
-import { InstallerWinError, invalid } from './errors.js';
+import { errnoCode, InstallerWinError, invalid } from './errors.js';
 import {
   checkPathLayout,
   checkPreserveList,
@@ -216,6 +216,10 @@ export function requestEntries(p: ScriptPlan): Array<[string, string]> {
 const UV_FS_O_EXLOCK = 0x10000000;
 /** Exit locks held for the lifetime of this process, on purpose: their release is the signal. */
 const heldLocks: number[] = [];
+/** Install dirs (lower-cased) this process already started a script for: one per dir until it exits. */
+const pendingDirs = new Set<string>();
+/** Past this size the log is rotated to `<file>.1` before a new install, like installer-mac's. */
+const ROTATE_LOG_BYTES = 1 << 20;
 
 /** Validates everything, writes the script and its data, starts it and waits until it confirms it runs. */
 export async function startInstallScript(
@@ -249,6 +253,12 @@ export async function startInstallScript(
   const relaunchSpec = request.relaunch === undefined ? await currentCommandLine() : request.relaunch;
   const relaunch = relaunchSpec === false ? undefined : planRelaunch(relaunchSpec);
 
+  if (pendingDirs.has(dstDir.toLowerCase())) {
+    throw new InstallerWinError({
+      code: 'INSTALL_BUSY',
+      message: `an install script for ${JSON.stringify(dstDir)} already waits for this process to exit`,
+    });
+  }
   // Settle what an earlier, interrupted install left, so this one starts from exactly one version.
   const previous = await recover(dstDir, { stateDir, logger: log });
   if (previous.outcome === 'busy') {
@@ -270,6 +280,7 @@ export async function startInstallScript(
   checkPathLayout({ srcDir, dstDir, stateDir, logFile });
   await checkSwapDirs({ srcDir, dstDir, stateDir, logFile });
   await mkdir(dirname(logFile), { recursive: true });
+  await rotateLog(logFile, log);
   if (parentWritable) await mkdir(stateDir, { recursive: true });
 
   const id = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
@@ -315,6 +326,7 @@ export async function startInstallScript(
     await waitForStart(child, join(workDir, 'started'), startTimeoutMs);
     child.unref();
     if (lockFd !== undefined) heldLocks.push(lockFd);
+    pendingDirs.add(dstDir.toLowerCase());
     return { pid: child.pid ?? 0, scriptDir: workDir, logFile, stateDir, elevate };
   } catch (err) {
     if (child && child.exitCode === null) child.kill();
@@ -326,6 +338,15 @@ export async function startInstallScript(
       message: `could not start the install script: ${(err as Error).message}`,
       cause: err,
     });
+  }
+}
+
+async function rotateLog(logFile: string, log: Logger): Promise<void> {
+  try {
+    if ((await stat(logFile)).size > ROTATE_LOG_BYTES) await rename(logFile, `${logFile}.1`);
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT')
+      log.warn(`cannot rotate the install log ${logFile}: ${(err as Error).message}`);
   }
 }
 

@@ -219,14 +219,16 @@ var tufup = (function () {
   }
 
   // The swap. Returns "swapped", "rolled-back" (the old version is back in place), "failed" (nothing was
-  // changed) or "broken" (the old version could not be put back; recover() at the next start finishes it).
+  // changed), "busy" (another install or a recovery holds the state dir: nothing was changed, and this
+  // script must not relaunch anything) or "broken" (the old version could not be put back; recover() at the
+  // next start finishes it).
   t.install = function () {
     // stage: "checks" (nothing written), "journaled" (journal written, install dir untouched),
     // "aside" (old version moved aside, new one not yet in), "swapped".
     var stage = "checks";
     try {
       holdGuard();
-      if (fso.FileExists(v.journal)) { log("an interrupted install was not recovered yet; not installing"); return "failed"; }
+      if (fso.FileExists(v.journal)) { log("another install is in progress or was interrupted; not installing"); return "busy"; }
       if (!fso.FolderExists(v.dstDir)) { log("the install dir is missing: " + q(v.dstDir)); return "failed"; }
       if (!fso.FolderExists(v.srcDir)) { log("the staged version is missing: " + q(v.srcDir)); return "failed"; }
       if (exists(v.backupDir)) { log("the backup path is taken: " + q(v.backupDir)); return "failed"; }
@@ -263,6 +265,7 @@ var tufup = (function () {
       return "swapped";
     } catch (e) {
       log("unexpected error: " + describe(e));
+      if (!holdingGuard) return "busy";
       if (stage == "swapped") return "swapped";
       if (stage == "aside") return fso.FolderExists(v.dstDir) ? "broken" : rollBack();
       if (stage == "journaled") abandon("an unexpected error");

@@ -228,7 +228,7 @@ export async function readLog(c: InstallCase): Promise<string> {
 export async function waitScriptsGone(c: InstallCase, timeoutMs: number): Promise<void> {
   await waitFor(
     'the install script to finish',
-    async () => ((await pidsWithCommandLine(c.scriptParent)).length === 0 ? true : undefined),
+    async () => ((await pidsWithCommandLine(winPath(c.scriptParent))).length === 0 ? true : undefined),
     timeoutMs,
   );
 }
@@ -253,7 +253,7 @@ export async function runRecover(
 export async function waitCaseIdle(c: InstallCase, timeoutMs: number): Promise<void> {
   await waitFor(
     'the case to go idle',
-    async () => ((await pidsWithCommandLine(c.root)).length === 0 ? true : undefined),
+    async () => ((await pidsWithCommandLine(winPath(c.root))).length === 0 ? true : undefined),
     timeoutMs,
   );
 }
@@ -273,6 +273,9 @@ export interface KillRun {
   killAfterMs: number;
   /** Where the script was (from the journal) right when it was killed. */
   position: string;
+  /** Script processes found (0: it had already finished, so nothing was crashed). */
+  scripts: number;
+  /** Processes killed: the scripts and everything they started. */
   killed: number;
   recover: string;
   /** Which tree the install dir holds after recover(). */
@@ -309,7 +312,8 @@ export async function killRun(
   if (failed) throw new Error(`the app failed: ${failed.code} ${failed.message}`);
   await new Promise((r) => setTimeout(r, killAfterMs));
   // The script and everything it started (wine's ping "sleep", a relaunched app): a crash takes them all.
-  const pids = await withDescendants(await pidsWithCommandLine(c.scriptParent));
+  const scripts = await pidsWithCommandLine(winPath(c.scriptParent));
+  const pids = await withDescendants(scripts);
   const position = await journalPosition(c);
   for (const pid of pids) {
     try {
@@ -333,6 +337,7 @@ export async function killRun(
   return {
     killAfterMs,
     position,
+    scripts: scripts.length,
     killed: pids.length,
     recover: r.outcome ?? `error ${r.error}`,
     result,

@@ -118,7 +118,7 @@ export function startWine(
   }
 }
 
-/** Linux pids of wine processes whose command line contains `marker` (e.g. a case's unique script dir). */
+/** Linux pids of wine processes whose command line contains `marker` (a Windows path, e.g. a case's script dir). */
 export async function pidsWithCommandLine(marker: string): Promise<number[]> {
   const pids: number[] = [];
   for (const name of await readdir('/proc')) {
