@@ -232,7 +232,7 @@ export class PatchModel {
     for (let k = 0; k < n; k++) {
       const o = old[oPos + k] as number;
       const d = decoding ? 0 : ((buf[bPos + k] as number) - o) & 255;
-      const zr = Math.min(zeroRun , 15);
+      const zr = Math.min(zeroRun, 15);
       const i0 = (o1 << 4) | zr;
       const i1 = Math.imul((o2 << 16) | (o1 << 8) | o, 0x9e3779b1) >>> 12;
       const i2 = (zr << 16) | (d1 << 8) | o;

@@ -1,5 +1,6 @@
 // The engine's output: which stretches of the new file are built from the old file, and how to find them.
-import { scanCoversBsdiff } from './bsdiff-scan.js';
+import { HashChainSearch } from './hash-search.js';
+import { type MatchFinder, scanCovers } from './scan.js';
 import { SuffixSearch } from './suffix-search.js';
 
 /**
@@ -27,11 +28,24 @@ export function findCovers(oldBuf: Uint8Array, newBuf: Uint8Array, opts: FindCov
   const covers: Cover[] = [];
   if (oldBuf.length === 0 || newBuf.length === 0) return covers;
   opts.signal?.throwIfAborted();
-  const finder = new SuffixSearch(oldBuf);
-  scanCoversBsdiff(oldBuf, newBuf, finder, covers);
+  // A suffix array finds the truly longest matches (which matters most for text) but costs 4 bytes per old
+  // byte and seconds per 10 MB; above the limit hash chains over every second position stand in.
+  const finder: MatchFinder =
+    oldBuf.length <= SUFFIX_ARRAY_LIMIT
+      ? new SuffixSearch(oldBuf)
+      : new HashChainSearch(oldBuf, {
+          stride: 2,
+          depth: 16,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
+  opts.signal?.throwIfAborted();
+  scanCovers(oldBuf, newBuf, finder, covers, opts);
   opts.onProgress?.(newBuf.length);
   return covers;
 }
+
+/** Old files up to this size get a suffix array; larger ones hash chains. */
+export const SUFFIX_ARRAY_LIMIT = 32 << 20;
 
 /** Exact block matches only: fast, used as a pre-pass. */
 export function findBlockCovers(

@@ -41,7 +41,7 @@ export class SuffixSearch {
    * equally long matches (copies of the same text), the one nearest `near` is taken: it keeps covers on
    * one diagonal instead of hopping between copies, which the patch pays for in control entries.
    */
-  search(newBuf: Uint8Array, pos: number, end: number, near = -1): void {
+  search(newBuf: Uint8Array, pos: number, end: number, near: number): void {
     const old = this.#old;
     const sa = this.#sa;
     const oldLen = old.length;
@@ -75,7 +75,7 @@ export class SuffixSearch {
     while (hi - lo > 1) {
       const mid = (lo + hi) >>> 1;
       const s = sa[mid] as number;
-      const k = Math.min(lcpLo , lcpHi);
+      const k = Math.min(lcpLo, lcpHi);
       const c = commonPrefix(old, s, oldLen, q, qPos, qLen, k);
       if (c === qLen) {
         // The whole query occurs here: no longer match exists.
@@ -92,7 +92,7 @@ export class SuffixSearch {
       }
     }
     const at = lcpLo >= lcpHi ? lo : hi;
-    const len = Math.max(lcpLo , lcpHi);
+    const len = Math.max(lcpLo, lcpHi);
     this.matchPos = sa[at] as number;
     this.matchLength = len;
     if (near >= 0 && len > 0) this.#nearest(q, qPos, len, at, near);

@@ -1,0 +1,91 @@
+// Longest-match queries through hash chains over old: lighter than a suffix array for large files.
+
+/** Bytes hashed per indexed position. */
+const HASHED = 6;
+
+function hash6(b: Uint8Array, p: number, shift: number): number {
+  const w0 =
+    (b[p] as number) |
+    ((b[p + 1] as number) << 8) |
+    ((b[p + 2] as number) << 16) |
+    ((b[p + 3] as number) << 24);
+  const w1 = (b[p + 4] as number) | ((b[p + 5] as number) << 8);
+  return (Math.imul(w0, 0x9e3779b1) ^ Math.imul(w1 + 0x7f4a7c15, 0x85ebca77)) >>> shift;
+}
+
+/**
+ * Indexes every `stride`-th old position by the hash of its next 6 bytes (chains newest first). A query
+ * looks up each of the `stride` alignments and keeps the longest of at most `depth` candidates per chain;
+ * so every match at least HASHED + stride - 1 bytes long is seen. Memory: 4 bytes per indexed position plus
+ * the chain heads (at most 64 MiB).
+ */
+export class HashChainSearch {
+  matchPos = 0;
+  matchLength = 0;
+  readonly #old: Uint8Array;
+  readonly #head: Int32Array;
+  readonly #next: Int32Array;
+  readonly #shift: number;
+  readonly #depth: number;
+  readonly #stride: number;
+
+  constructor(old: Uint8Array, opts: { depth?: number; stride?: number; signal?: AbortSignal } = {}) {
+    this.#old = old;
+    this.#depth = opts.depth ?? 16;
+    const stride = opts.stride ?? 1;
+    this.#stride = stride;
+    const n = old.length;
+    const entries = Math.max(1, Math.ceil(n / stride));
+    const bits = Math.max(10, Math.min(24, Math.ceil(Math.log2(entries)) - 1));
+    this.#shift = 32 - bits;
+    const head = new Int32Array(1 << bits).fill(-1);
+    const next = new Int32Array(entries);
+    const shift = this.#shift;
+    for (let e = 0, p = 0; p + HASHED <= n; e++, p += stride) {
+      if ((e & 0xffffff) === 0) opts.signal?.throwIfAborted();
+      const h = hash6(old, p, shift);
+      next[e] = head[h] as number;
+      head[h] = e;
+    }
+    this.#head = head;
+    this.#next = next;
+  }
+
+  /** The longest match of q[pos..end) in old (ties: nearest to `near`); matchLength 0 when none. */
+  search(q: Uint8Array, pos: number, end: number, near = -1): void {
+    const old = this.#old;
+    const oldLen = old.length;
+    const head = this.#head;
+    const next = this.#next;
+    const stride = this.#stride;
+    const depth = this.#depth;
+    let bestLen = 0;
+    let bestPos = 0;
+    const qLen = end - pos;
+    if (near >= 0 && near < oldLen) {
+      const max = Math.min(qLen, oldLen - near);
+      let k = 0;
+      while (k < max && old[near + k] === q[pos + k]) k++;
+      bestLen = k;
+      bestPos = near;
+    }
+    for (let j = 0; j < stride && j + HASHED <= qLen; j++) {
+      let e = head[hash6(q, pos + j, this.#shift)] as number;
+      for (let d = 0; e >= 0 && d < depth; d++, e = next[e] as number) {
+        const c = e * stride - j;
+        if (c < 0) continue;
+        const max = Math.min(qLen, oldLen - c);
+        // Cheap rejection: a longer match must agree at the current best length.
+        if (bestLen >= max || old[c + bestLen] !== q[pos + bestLen]) continue;
+        let k = 0;
+        while (k < max && old[c + k] === q[pos + k]) k++;
+        if (k > bestLen || (k === bestLen && near >= 0 && Math.abs(c - near) < Math.abs(bestPos - near))) {
+          bestLen = k;
+          bestPos = c;
+        }
+      }
+    }
+    this.matchLength = bestLen;
+    this.matchPos = bestPos;
+  }
+}
