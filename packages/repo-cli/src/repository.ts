@@ -679,6 +679,22 @@ export class Repository {
     }
   }
 
+  /**
+   * Refuse to change a repository whose directories were made read-only (no owner write bit). Root ignores
+   * permissions, so a write-protected copy (a published mirror, a reference fixture) is only safe if we look.
+   */
+  async #assertWritable(): Promise<void> {
+    for (const dir of [this.repoDir, this.metadataDir, this.targetsDir]) {
+      const st = await stat(dir).catch(() => undefined);
+      if (st && (st.mode & 0o200) === 0) {
+        throw new RepoError({
+          code: 'REPO_READ_ONLY',
+          message: `${dir} is read-only: refusing to change the repository (make it writable, or work on a copy)`,
+        });
+      }
+    }
+  }
+
   // ---- the change engine --------------------------------------------------------------------------
 
   /**
@@ -687,6 +703,7 @@ export class Repository {
    */
   async #change(spec: ChangeSpec): Promise<PublishResult> {
     const keyDirs = await this.#checkKeyDirs(spec.keyDirs);
+    await this.#assertWritable();
     const lock = await acquireLock(this.repoDir, spec.command);
     let publication: Publication | undefined;
     const oldConfigText = await readFile(this.configPath).catch(() => undefined);
@@ -1131,6 +1148,7 @@ export class Repository {
 
   async #cosign(role: RoleName, keyDirsIn: string[]): Promise<PublishResult & { added: number }> {
     const keyDirs = await this.#checkKeyDirs(keyDirsIn);
+    await this.#assertWritable();
     const lock = await acquireLock(this.repoDir, `sign ${role}`);
     try {
       await recoverInterrupted(this.repoDir, this.#logger);

@@ -1,6 +1,6 @@
 // Hostile and mistaken input: each failure is a one-line coded message, a non-zero exit, and no change on disk.
 import assert from 'node:assert/strict';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -178,6 +178,15 @@ test('bad input fails with a coded one-line message, a non-zero exit and the rep
           writeFile(join(d, rel), original.toString('utf8').replace(/"length": (\d+)/, '"length": 1$1')),
       },
       {
+        // Root ignores permission bits; tufup looks at them so a write-protected copy stays untouched.
+        name: 'a read-only repository',
+        args: ['targets', 'add', '2.0', 'b2', 'keystore'],
+        env,
+        code: 'REPO_READ_ONLY',
+        exit: 3,
+        before: async (d) => chmod(join(d, 'repository', 'metadata'), 0o555),
+      },
+      {
         name: 'another writer holds the lock',
         args: ['targets', 'add', '2.0', 'b2', 'keystore'],
         env,
@@ -217,6 +226,7 @@ test('bad input fails with a coded one-line message, a non-zero exit and the rep
         `${c.name}: ${r.stderr}`,
       );
       assert.deepEqual(after, before, `${c.name}: the tree changed`);
+      await chmod(join(caseDir, 'repository', 'metadata'), 0o755);
       await rm(caseDir, { recursive: true, force: true });
     };
     const queue = cases.map((c, i) => [c, i] as const);
