@@ -1,7 +1,7 @@
 // The Repository: a tufup (TUF) repository on disk, and every change to it as one locked, all-or-nothing step.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, copyFile, mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { access, copyFile, mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -154,6 +154,24 @@ function cascade(roles: Iterable<RoleName>): Set<RoleName> {
   if (out.has('targets')) out.add('snapshot');
   if (out.has('snapshot')) out.add('timestamp');
   return out;
+}
+
+/** Of `ids`, `threshold` must sign. */
+interface SignerNeed {
+  ids: readonly string[];
+  threshold: number;
+}
+
+/** securesystemslib's encrypted key files are `salt@@@@iterations@@@@...`; plain ones are JSON. */
+async function isEncryptedKeyFile(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(64);
+    const { bytesRead } = await fh.read(head, 0, 64, 0);
+    return !head.subarray(0, bytesRead).toString('latin1').trimStart().startsWith('{');
+  } finally {
+    await fh.close();
+  }
 }
 
 /** The repository files holding a role (root: its versioned file and root.json). */
@@ -570,31 +588,66 @@ export class Repository {
   }
 
   /**
-   * Private keys for the `needed` keyids, found by name (python tufup's key_map names, searched recursively in the
-   * key dirs). An encrypted key is only decrypted when its .pub says it is needed.
+   * Private keys for `needs` (each: a set of keyids of which `threshold` must sign), found by name (python tufup's
+   * key_map names, searched recursively in the key dirs). Plain key files are always used; an encrypted one is
+   * only decrypted (passphrase asked) when a threshold still needs it, unless `every` asks for all of them (an
+   * explicit `tufup sign`). A key's .pub tells its keyid without decrypting it.
    */
   async #findSigners(
     keyDirs: string[],
-    needed: Set<string>,
+    needs: SignerNeed[],
     extraNames: string[],
+    opts: { every?: boolean } = {},
   ): Promise<Map<string, PrivateKey>> {
+    const wanted = new Set(needs.flatMap((n) => n.ids));
     const found = new Map<string, PrivateKey>();
-    for (const id of needed) {
+    for (const id of wanted) {
       const k = this.#loadedKeys.get(id);
       if (k) found.set(id, k);
     }
+    const helps = (keyid: string | undefined) =>
+      needs.some(
+        (n) =>
+          (keyid === undefined || n.ids.includes(keyid)) &&
+          n.ids.filter((id) => found.has(id)).length < n.threshold,
+      );
+    const candidates: Array<{ name: string; path: string; keyid: string | undefined; encrypted: boolean }> =
+      [];
     const names = [...new Set([...ROLE_NAMES.flatMap((r) => this.config.keyMap[r]), ...extraNames])];
     for (const name of names) {
-      if ([...needed].every((id) => found.has(id))) break;
       const path = await findPrivateKeyFile(name, keyDirs);
       if (!path) continue;
       const keyid = await this.#keyidOf(name, path);
-      if (keyid !== undefined && (!needed.has(keyid) || found.has(keyid))) continue;
+      if (keyid !== undefined && (!wanted.has(keyid) || found.has(keyid))) continue;
+      candidates.push({ name, path, keyid, encrypted: await isEncryptedKeyFile(path) });
+    }
+    for (const c of [...candidates.filter((x) => !x.encrypted), ...candidates.filter((x) => x.encrypted)]) {
+      if (c.keyid !== undefined && found.has(c.keyid)) continue;
+      if (c.encrypted && !opts.every && !helps(c.keyid)) continue;
       throwIfAborted(this.#ctx.signal);
-      const key = await this.#loadPrivateKey(path, name);
-      if (needed.has(key.keyid)) found.set(key.keyid, key);
+      const key = await this.#loadPrivateKey(c.path, c.name);
+      if (wanted.has(key.keyid)) found.set(key.keyid, key);
     }
     return found;
+  }
+
+  /** What signing `roles` of `store` needs: each role's keys and threshold, and for a new root the old root's too. */
+  #needs(store: MetadataStore, roles: Iterable<RoleName>): SignerNeed[] {
+    const needs: SignerNeed[] = [];
+    for (const role of roles) {
+      needs.push({
+        ids: [...(store.root.signed.roles[role]?.keyIDs ?? [])],
+        threshold: store.threshold(role),
+      });
+      const base = store.previousRoot;
+      if (role === 'root' && base && base.signed.version === store.root.signed.version - 1) {
+        needs.push({
+          ids: [...(base.signed.roles.root?.keyIDs ?? [])],
+          threshold: base.signed.roles.root?.threshold ?? 1,
+        });
+      }
+    }
+    return needs;
   }
 
   #thresholdError(short: UnsignedRole[], suggestPartial: boolean): RepoError {
@@ -640,8 +693,7 @@ export class Repository {
     keyDirs: string[],
     extraNames: string[],
   ): Promise<UnsignedRole[]> {
-    const needed = new Set(roles.flatMap((r) => store.signingKeyIds(r)));
-    const signers = await this.#findSigners(keyDirs, needed, extraNames);
+    const signers = await this.#findSigners(keyDirs, this.#needs(store, roles), extraNames);
     for (const role of roles) {
       const keys = store
         .signingKeyIds(role)
@@ -724,9 +776,11 @@ export class Repository {
 
       // Fail before the expensive part (archiving) when the keys at hand cannot reach a threshold. The current
       // root's keys must sign a new root too, so root is checked against them here.
-      const neededNow = new Set<string>();
-      for (const r of roles) for (const id of store.root.signed.roles[r]?.keyIDs ?? []) neededNow.add(id);
-      const available = await this.#findSigners(keyDirs, neededNow, spec.extraKeyNames ?? []);
+      const needsNow: SignerNeed[] = [...roles].map((r) => ({
+        ids: [...(store.root.signed.roles[r]?.keyIDs ?? [])],
+        threshold: store.threshold(r),
+      }));
+      const available = await this.#findSigners(keyDirs, needsNow, spec.extraKeyNames ?? []);
       const early: UnsignedRole[] = [];
       for (const r of roles) {
         const have = (store.root.signed.roles[r]?.keyIDs ?? []).filter((id) => available.has(id)).length;
@@ -1159,7 +1213,12 @@ export class Repository {
       const store = await this.#loadStore();
       const md = store.get(role);
       const before = new Set(countSignatures(store.root.signed, role, md).valid);
-      const signers = await this.#findSigners(keyDirs, new Set(store.signingKeyIds(role)), []);
+      const signers = await this.#findSigners(
+        keyDirs,
+        [{ ids: store.signingKeyIds(role), threshold: Number.POSITIVE_INFINITY }],
+        [],
+        { every: true },
+      );
       if (signers.size === 0) {
         throw new RepoError({
           code: 'KEY_NOT_FOUND',
@@ -1203,7 +1262,12 @@ export class Repository {
         message: `the pending change (${summary}) does not change ${role}; it changes ${staged.join(', ')}`,
       });
     }
-    const signers = await this.#findSigners(keyDirs, new Set(store.signingKeyIds(role)), []);
+    const signers = await this.#findSigners(
+      keyDirs,
+      [{ ids: store.signingKeyIds(role), threshold: Number.POSITIVE_INFINITY }],
+      [],
+      { every: true },
+    );
     if (signers.size === 0)
       throw new RepoError({
         code: 'KEY_NOT_FOUND',
