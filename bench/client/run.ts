@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { extractArchive } from '@tufup/archive';
 import { makeTempDir } from '@tufup/common';
@@ -98,10 +99,14 @@ async function main(): Promise<void> {
     const checker = makeClient(upToDate, server.url, APP, NEW);
     if ((await checker.checkForUpdates()) !== undefined) throw new Error('expected no update');
     const checks: number[] = [];
+    const checkCpu: number[] = [];
     for (let i = 0; i < 50; i++) {
+      const c = process.cpuUsage();
       const t = performance.now();
       const info = await checker.checkForUpdates();
       checks.push(performance.now() - t);
+      const used = process.cpuUsage(c);
+      checkCpu.push((used.user + used.system) / 1000);
       if (info !== undefined) throw new Error('expected no update');
     }
 
@@ -112,6 +117,7 @@ async function main(): Promise<void> {
       await cacheArchive(dirs, join(targets, `${APP}-${OLD}.tar.gz`), `${APP}-${OLD}.tar.gz`);
       await shipRoot(dirs, firstRoot);
       const phases = new Map<string, { first: number; last: number }>();
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const client = makeClient(dirs, server.url, APP, OLD);
       const info = await client.checkForUpdates({ patch });
@@ -126,8 +132,10 @@ async function main(): Promise<void> {
         },
       });
       const total = performance.now() - t0;
+      const used = process.cpuUsage(c0);
+      const cpu = (used.user + used.system) / 1000;
       const breakdown = [...phases].map(([k, v]) => `${k} ${fmtMs(v.first)}–${fmtMs(v.last)}`).join(', ');
-      return { total, info, result, breakdown };
+      return { total, cpu, info, result, breakdown };
     };
     const byPatch = await runUpdate('patch', true);
     const byArchive = await runUpdate('full', false);
@@ -135,18 +143,23 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`@tufup/client on loopback (node ${process.version}, ${process.platform}-${process.arch})`);
     console.log(
-      `  no-update check        median ${fmtMs(median(checks))}  p90 ${fmtMs(quantile(checks, 0.9))}  (50 runs; goal ≤ ${GOALS.checkMs} ms)`,
+      `  no-update check        median ${fmtMs(median(checks))}  p90 ${fmtMs(quantile(checks, 0.9))}  ` +
+        `cpu median ${fmtMs(median(checkCpu))}  (50 runs; goal ≤ ${GOALS.checkMs} ms)`,
     );
     console.log(
-      `  update by patch chain  ${fmtMs(byPatch.total)}  downloaded ${fmtMB(byPatch.info.downloadSize)} ` +
+      `  update by patch chain  ${fmtMs(byPatch.total)} (cpu ${fmtMs(byPatch.cpu)})  downloaded ${fmtMB(byPatch.info.downloadSize)} ` +
         `(${byPatch.result.downloaded.join(', ')}; mode ${byPatch.result.mode}; goal ≤ ${GOALS.updateMs} ms)`,
     );
     console.log(`      phases: ${byPatch.breakdown}`);
     console.log(
-      `  update by full archive ${fmtMs(byArchive.total)}  downloaded ${fmtMB(byArchive.info.downloadSize)} ` +
+      `  update by full archive ${fmtMs(byArchive.total)} (cpu ${fmtMs(byArchive.cpu)})  downloaded ${fmtMB(byArchive.info.downloadSize)} ` +
         `(${byArchive.result.downloaded.join(', ')}; for comparison)`,
     );
     console.log(`      phases: ${byArchive.breakdown}`);
+    const load = loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ');
+    console.log(`  load average ${load} on ${cpus().length} cores (wall times include waiting for them)`);
     console.log(
       `  repository: ${Object.entries(sizes)
         .map(([f, s]) => `${f} ${fmtMB(s)}`)

@@ -97,8 +97,8 @@ export class UpdateCache {
   /**
    * The current version's uncompressed tar, verified against signed data before anything is applied to it:
    * the cached `.tar` against the signed tar size/sha256 (known when the version was published with a
-   * patch), else the `.tar.gz` against the signed archive hashes (then gunzipped), else a `.tar.gz` rebuilt
-   * by python tufup after a patch update, gunzipped and checked against the signed tar hash.
+   * patch); else the `.tar.gz`, unpacked and checked against that tar hash (so a `.tar.gz` python tufup
+   * rebuilt after a patch update is fine too) or, without one, against the signed archive hashes.
    * Throws CACHE_INVALID when none verifies; a cached file that fails is deleted.
    */
   async currentTar(
@@ -111,46 +111,48 @@ export class UpdateCache {
     const gz = this.archivePath(fileVersion);
     const reasons: string[] = [];
     if (patch?.tarSize !== undefined && patch.tarHash && (await isFile(tar))) {
-      const got = await hashFile(tar, opts.signal ? { signal: opts.signal } : {});
+      const got = await hashFile(tar, opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
+        throw wrapError(err, 'CACHE_IO_FAILED', `cannot read ${tar}`);
+      });
       opts.onVerify?.(got.size, got.size, basename(tar));
       if (got.size === patch.tarSize && sameDigest(got.sha256, patch.tarHash))
         return { path: tar, temporary: false };
       reasons.push(`${basename(tar)} does not match its signed tar hash`);
       await rm(tar, { force: true });
     }
-    if (await isFile(gz)) {
-      let archiveOk = false;
-      if (archive) {
-        try {
-          await archive.info.verify(createReadStream(gz));
-          archiveOk = true;
-          opts.onVerify?.(archive.length, archive.length, basename(gz));
-        } catch (err) {
-          if (isAbort(err)) throw err;
-          reasons.push(`${basename(gz)} does not match the signed archive`);
+    if ((await isFile(gz)) && (patch?.tarHash !== undefined || archive)) {
+      // With a signed tar hash the unpacked tar is checked directly (which also accepts a .tar.gz that python
+      // tufup rebuilt after a patch update); without one the .tar.gz must be the signed archive. The check
+      // and the unpacking read the file side by side.
+      const out = siblingTempPath(tar);
+      const [unpacked, archiveCheck] = await Promise.allSettled([
+        gunzipToTar(gz, out, {
+          ...(patch?.tarSize !== undefined ? { maxBytes: patch.tarSize } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        }),
+        patch?.tarHash !== undefined ? Promise.resolve() : archive!.info.verify(createReadStream(gz)),
+      ]);
+      for (const r of [unpacked, archiveCheck]) {
+        if (r.status === 'rejected' && (isAbort(r.reason) || isNoSpace(r.reason))) {
+          await rm(out, { force: true });
+          throw wrapError(r.reason, 'CACHE_IO_FAILED', `cannot unpack ${gz}`);
         }
       }
-      if (archiveOk || patch?.tarHash) {
-        const out = siblingTempPath(tar);
-        try {
-          const got = await gunzipToTar(gz, out, {
-            ...(patch?.tarSize !== undefined ? { maxBytes: patch.tarSize } : {}),
-            ...(opts.signal ? { signal: opts.signal } : {}),
-          });
-          if (!patch?.tarHash || (got.size === patch.tarSize && sameDigest(got.sha256, patch.tarHash))) {
-            return { path: out, temporary: true };
-          }
-          reasons.push(`${basename(gz)} unpacks to a tar that does not match its signed tar hash`);
-        } catch (err) {
-          if (isAbort(err) || isNoSpace(err)) {
-            await rm(out, { force: true });
-            throw wrapError(err, 'CACHE_IO_FAILED', `cannot unpack ${gz}`);
-          }
-          reasons.push(`${basename(gz)} does not unpack: ${(err as Error).message}`);
-        }
-        await rm(out, { force: true });
+      if (archiveCheck.status === 'rejected') {
+        reasons.push(`${basename(gz)} does not match the signed archive`);
+      } else if (unpacked.status === 'rejected') {
+        reasons.push(`${basename(gz)} does not unpack: ${(unpacked.reason as Error).message}`);
+      } else if (
+        patch?.tarHash !== undefined &&
+        (unpacked.value.size !== patch.tarSize || !sameDigest(unpacked.value.sha256, patch.tarHash))
+      ) {
+        reasons.push(`${basename(gz)} unpacks to a tar that does not match its signed tar hash`);
+      } else {
+        opts.onVerify?.(unpacked.value.size, unpacked.value.size, basename(gz));
+        return { path: out, temporary: true };
       }
-      if (!archiveOk) await rm(gz, { force: true });
+      await rm(out, { force: true });
+      await rm(gz, { force: true });
     } else if (reasons.length === 0) {
       reasons.push(`neither ${basename(tar)} nor ${basename(gz)} is cached`);
     }

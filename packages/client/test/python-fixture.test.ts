@@ -1,6 +1,6 @@
 // Interop: the client against the repository made by the real python tufup, compared with what its client did.
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { extractArchive } from '@tufup/archive';
@@ -20,7 +20,6 @@ import { TestRepo } from './support/repo.js';
 import { TestServer } from './support/server.js';
 
 const FIXTURE = '/work/shared/fixtures/python-tufup';
-const REPO = join(FIXTURE, 'repository');
 
 interface Scenario {
   scenario: string;
@@ -51,10 +50,19 @@ describe('python tufup fixture', () => {
   let scenarios: Scenario[];
   let manifest: Manifest;
   let app: string;
+  /** A private, writable copy of the fixture's repository (the shared one must never change under us). */
+  let REPO: string;
 
   before(async () => {
-    server = await TestServer.start(REPO);
     tmp = await makeTempDir('tufup-pyfix-');
+    REPO = join(tmp, 'repository');
+    for (const sub of ['metadata', 'targets']) {
+      await mkdir(join(REPO, sub), { recursive: true });
+      for (const name of await readdir(join(FIXTURE, 'repository', sub))) {
+        await writeFile(join(REPO, sub, name), await readFile(join(FIXTURE, 'repository', sub, name)));
+      }
+    }
+    server = await TestServer.start(REPO);
     scenarios = (
       JSON.parse(await readFile(join(FIXTURE, 'client-scenarios.json'), 'utf8')) as { scenarios: Scenario[] }
     ).scenarios;

@@ -52,8 +52,8 @@ export function makeClient(
     targetDir: dirs.targetDir,
     metadataBaseUrl: `${serverUrl}/metadata/`,
     targetBaseUrl: `${serverUrl}/targets/`,
-    fetcherOptions: { retryDelayMs: 5, maxRetryDelayMs: 20, timeoutMs: 5000 },
     ...extra,
+    fetcherOptions: { retryDelayMs: 5, maxRetryDelayMs: 20, timeoutMs: 5000, ...extra.fetcherOptions },
   });
 }
 

@@ -159,8 +159,9 @@ export class TestServer {
       if (fault?.kind === 'cut' && sent + chunk.length >= fault.afterBytes) {
         const part = chunk.subarray(0, fault.afterBytes - sent);
         await new Promise<void>((resolve) => res.write(part, () => resolve()));
-        // Give the bytes a moment to leave before the connection drops, as a real network cut would.
-        await new Promise((r) => setTimeout(r, 20));
+        // Let the client read the bytes before the connection drops: data and close arriving together
+        // can make the client discard what it had buffered.
+        await new Promise((r) => setTimeout(r, 150));
         res.socket?.destroy();
         stream.destroy();
         return;
