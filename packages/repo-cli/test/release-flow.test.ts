@@ -23,13 +23,15 @@ interface TargetJson {
 test('init → 4 releases → root key rotation → sign timestamp -e → verify → status, all through the binary', async () => {
   await withTempDir(async (dir) => {
     const env = { TUFUP_PASSPHRASE_ROOT: 'root secret' };
-    const run = (args: string[]) => ok(args, { cwd: dir, env });
+    // Only commands that sign root get the root passphrase: the others must not even try to decrypt it.
+    const withRoot = (args: string[]) => ok(args, { cwd: dir, env });
+    const run = (args: string[]) => ok(args, { cwd: dir });
     const meta = join(dir, 'repository', 'metadata');
     const targetsDir = join(dir, 'repository', 'targets');
     const roleVersion = async (file: string) => (await readJson<Doc>(join(meta, file))).signed.version;
 
     // init: defaults (one key per role, 365/7/7/1 days, thresholds 1, native patches), root key encrypted.
-    const init = await run(['init', '--non-interactive', '--app-name', 'my_app', '--encrypted', 'root']);
+    const init = await withRoot(['init', '--non-interactive', '--app-name', 'my_app', '--encrypted', 'root']);
     assert.match(init.stdout, /initialized/);
     const config = await readJson<Record<string, unknown>>(join(dir, '.tufup-repo-config'));
     assert.deepEqual(config.key_map, {
@@ -121,7 +123,7 @@ test('init → 4 releases → root key rotation → sign timestamp -e → verify
 
     // Root key rotation: new root signed by the old and the new key; the old key leaves root's keys.
     const oldRootId = (await loadPublicKeyFile(join(dir, 'keystore', 'root.pub'))).keyid;
-    const rotate = await run(['keys', 'root2', '-c', 'replace', 'root', 'keystore']);
+    const rotate = await withRoot(['keys', 'root2', '-c', 'replace', 'root', 'keystore']);
     assert.match(rotate.stdout, /key root replaced by root2 in root/);
     const newRootId = (await loadPublicKeyFile(join(dir, 'keystore', 'root2.pub'))).keyid;
     const root2 = await readJson<Doc>(join(meta, '2.root.json'));
