@@ -210,3 +210,21 @@ async function assertPatchCodeOf(fn: () => Promise<void>): Promise<unknown> {
     return err;
   }
 }
+
+test('a missing patch or old file is IO_ERROR and leaves no output file', async () => {
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, 'old'), OLD);
+    await writeFile(join(dir, 'patch'), valid());
+    await assertPatchCode(
+      () => applyBsdiff40(join(dir, 'old'), join(dir, 'missing.patch'), join(dir, 'out')),
+      'IO_ERROR',
+      /cannot open the patch/,
+    );
+    await assertPatchCode(
+      () => applyBsdiff40(join(dir, 'missing-old'), join(dir, 'patch'), join(dir, 'out')),
+      'IO_ERROR',
+      /cannot open the old file/,
+    );
+    await assertDirHolds(dir, ['old', 'patch']);
+  });
+});
