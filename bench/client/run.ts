@@ -2,7 +2,7 @@
 // Run: node --import tsx bench/client/run.ts   (downloads two npm packs into /root/.cache/tufup-bench/client once)
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { extractArchive } from '@tufup/archive';
@@ -48,10 +48,18 @@ async function ensureBundle(version: string): Promise<string> {
   return join(dir, 'package');
 }
 
-/** The repository (archives, native patch, signed metadata) is built once and kept in the cache. */
+/**
+ * The repository (archives, native patch, signed metadata) is built once and kept in the cache, rebuilt
+ * when @tufup/patch changed since (its patch format or engine may have).
+ */
 async function ensureRepo(): Promise<{ repoDir: string; buildMs?: number }> {
   const repoDir = join(CACHE, 'repo');
-  if (existsSync(join(repoDir, 'ready'))) return { repoDir };
+  const patchVersion = execFileSync('git', ['log', '-1', '--format=%H', '--', 'packages/patch'], {
+    cwd: new URL('../..', import.meta.url),
+    encoding: 'utf8',
+  }).trim();
+  const ready = join(repoDir, 'ready');
+  if (existsSync(ready) && (await readFile(ready, 'utf8')) === patchVersion) return { repoDir };
   await rm(repoDir, { recursive: true, force: true });
   const oldBundle = await ensureBundle(OLD);
   const newBundle = await ensureBundle(NEW);
@@ -61,7 +69,7 @@ async function ensureRepo(): Promise<{ repoDir: string; buildMs?: number }> {
   await repo.addBundle(NEW, newBundle);
   const buildMs = performance.now() - t0;
   await rm(repo.workDir, { recursive: true, force: true });
-  await writeFile(join(repoDir, 'ready'), '');
+  await writeFile(ready, patchVersion);
   return { repoDir, buildMs };
 }
 
@@ -150,6 +158,9 @@ async function main(): Promise<void> {
       `  update by patch chain  ${fmtMs(byPatch.total)} (cpu ${fmtMs(byPatch.cpu)})  downloaded ${fmtMB(byPatch.info.downloadSize)} ` +
         `(${byPatch.result.downloaded.join(', ')}; mode ${byPatch.result.mode}; goal ≤ ${GOALS.updateMs} ms)`,
     );
+    if (byPatch.result.patchFailure) {
+      console.log(`      patch failed, fell back to the archive: ${byPatch.result.patchFailure.message}`);
+    }
     console.log(`      phases: ${byPatch.breakdown}`);
     console.log(
       `  update by full archive ${fmtMs(byArchive.total)} (cpu ${fmtMs(byArchive.cpu)})  downloaded ${fmtMB(byArchive.info.downloadSize)} ` +

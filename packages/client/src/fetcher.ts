@@ -121,7 +121,7 @@ export class HttpFetcher extends BaseFetcher {
     const res = await this.#withRetries(url, undefined, async () => {
       const r = await this.#open(new URL(url), 0, undefined);
       if (r.status !== 200) {
-        r.body.destroy();
+        discard(r);
         throw this.#statusError(url, r.status);
       }
       return r;
@@ -135,7 +135,7 @@ export class HttpFetcher extends BaseFetcher {
     return this.#withRetries(url, undefined, async () => {
       const res = await this.#open(new URL(url), 0, undefined);
       if (res.status !== 200) {
-        res.body.destroy();
+        discard(res);
         throw this.#statusError(url, res.status);
       }
       const chunks: Buffer[] = [];
@@ -238,7 +238,7 @@ export class HttpFetcher extends BaseFetcher {
           }
           report.resumedFrom = 0;
         } else {
-          res.body.destroy();
+          discard(res);
           throw this.#statusError(url, res.status);
         }
         validator = strongValidator(res.headers) ?? validator;
@@ -413,6 +413,13 @@ export class HttpFetcher extends BaseFetcher {
       req.end();
     });
   }
+}
+
+/** Drop a response body: a small one is read to its end so the connection can be reused. */
+function discard(res: OpenResponse): void {
+  const length = Number(res.headers['content-length']);
+  if (Number.isFinite(length) && length <= 64 * 1024) res.body.resume();
+  else res.body.destroy();
 }
 
 function isRetryableStatus(status: number): boolean {
