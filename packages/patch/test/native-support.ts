@@ -82,11 +82,11 @@ export function sha256(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-/** One hand-made control entry: a literal run, then (unless last) a cover with its raw diagonal shift. */
+/** One hand-made control entry: a literal run, then (unless last) a cover reading old from `oldPos`. */
 export interface CraftedEntry {
   literal: number;
   cover?: number;
-  shift?: number;
+  oldPos?: number;
   /** The new bytes under the cover (encoded as differences against `oldUnder`); default: equal to old. */
   newUnder?: Uint8Array;
   oldUnder?: Uint8Array;
@@ -110,12 +110,15 @@ export function craftNative(opts: {
 }): Uint8Array {
   const model = new PatchModel();
   const enc = new RangeEncoder();
-  const scratch = { cover: 0, shift: 0 };
+  const scratch = { cover: 0, oldPos: 0 };
   let diffBytes = 0;
+  let newPos = 0;
   for (const e of opts.entries) {
     model.codeLiteralLength(enc, e.literal);
+    newPos += e.literal;
     if (e.cover === undefined) continue;
-    model.codeCover(enc, e.cover, e.shift ?? 0, scratch);
+    model.codeCover(enc, e.cover, e.oldPos ?? 0, newPos, scratch);
+    newPos += e.cover;
     const oldUnder = e.oldUnder ?? new Uint8Array(e.cover);
     const newUnder = e.newUnder ?? oldUnder;
     model.codeDiff(enc, oldUnder, 0, newUnder, 0, e.cover, () => 0);

@@ -5,6 +5,13 @@ import type { BitCoder } from './range-decoder.js';
 /** Difference bytes are grouped in chunks; runs of all-zero chunks cost one coded number per run. */
 export const CHUNK = 16;
 
+/** How many recent diagonals a cover's old position can be coded against. */
+const RECENT = 8;
+
+/** Initial probabilities: a difference byte is usually zero; a value bit is a coin toss. */
+const Z_INIT = 8192;
+const V_INIT = 32768;
+
 const STRETCH = new Int16Array(4096);
 const SQUASH = new Uint16Array(4096);
 for (let i = 0; i < 4096; i++) {
@@ -85,20 +92,23 @@ function bitLength(x: number): number {
  * gets the same prediction. Tables total about 22 MB, allocated once per patch.
  */
 export class PatchModel {
-  readonly #numbers = new NumberCoder(24);
-  readonly #flags = new Uint16Array(64).fill(32768);
+  readonly #numbers = new NumberCoder(32);
+  readonly #flags = new Uint16Array(256).fill(32768);
   #prevLiteralBits = 0;
+  readonly #recent = new Float64Array(RECENT);
+  #prevPick = 0;
   #prevCoverBits = 0;
   #literalBits = 0;
 
-  // Zero-flag models inside non-zero chunks, mixed in the logistic domain.
-  readonly #z0 = new Uint16Array(1 << 16).fill(8192);
-  readonly #z1 = new Uint16Array(1 << 20).fill(8192);
-  readonly #z2 = new Uint16Array(1 << 20).fill(8192);
+  // Zero-flag models inside non-zero chunks, mixed in the logistic domain. Probability tables hold
+  // p XOR their initial value, so a fresh (all-zero, lazily mapped) array starts at the initial value.
+  readonly #z0 = new Uint16Array(1 << 12);
+  readonly #z1 = new Uint16Array(1 << 16);
+  readonly #z2 = new Uint16Array(1 << 16);
   readonly #zMix = new Int32Array(32 * 4).fill(19660);
   // Value models of non-zero difference bytes (bit trees), mixed.
-  readonly #v0 = new Uint16Array(1 << 20).fill(32768);
-  readonly #v1 = new Uint16Array(1 << 22).fill(32768);
+  readonly #v0 = new Uint16Array(1 << 17);
+  readonly #v1 = new Uint16Array(1 << 18);
   readonly #vMix = new Int32Array(8 * 3).fill(32768);
 
   // Difference-stream state: previous old bytes, previous difference, zeros since the last non-zero one.
@@ -107,12 +117,12 @@ export class PatchModel {
   #d1 = 0;
   #lastNonzero = 0;
   #zeroRun = 0;
-  /** Index of the current chunk in the whole difference stream, bytes left in it, and its kind. */
-  #chunk = -1;
-  #chunkLeft = 0;
-  #chunkNonzero = false;
-  /** Zero chunks still to come before the next non-zero chunk; whether the chunk after them is non-zero. */
-  #zeroChunks = 0;
+  /** Difference bytes coded so far (chunk boundaries are multiples of CHUNK). */
+  #pos = 0;
+  /** Bytes left in the current all-zero span, and in the current non-zero chunk. */
+  #zeroLeft = 0;
+  #nonzeroLeft = 0;
+  /** Set after a zero span: the chunk after it is non-zero by construction. */
   #nonzeroNext = false;
   #prevRunBits = 0;
 
@@ -126,28 +136,74 @@ export class PatchModel {
   }
 
   /**
-   * Codes a cover's length (>= 1) and diagonal shift: oldPos - (previous cover's old end + literal length),
-   * which is 0 when an edit replaced as many bytes as it inserted. False: corrupt.
+   * Codes a cover's length (>= 1) and old position. The position is coded against one of the last
+   * RECENT diagonals (old - new) as an index plus a residual: edits keep a diagonal or come back to one.
+   * Decoding passes cover = 0, oldPos = 0 and reads `out`. False: corrupt.
    */
-  codeCover(c: BitCoder, cover: number, shift: number, out: { cover: number; shift: number }): boolean {
+  codeCover(
+    c: BitCoder,
+    cover: number,
+    oldPos: number,
+    newPos: number,
+    out: { cover: number; oldPos: number },
+  ): boolean {
     const cov = this.#numbers.code(c, cover - 1, 8 + Math.min(this.#prevCoverBits >> 2, 3));
     if (cov < 0) return false;
-    const lb = Math.min(this.#literalBits, 15);
-    const fz = lb * 2 + (this.#prevCoverBits > 8 ? 1 : 0);
-    const isZero = c.bit(shift === 0 ? 1 : 0, this.#flags[fz] as number);
-    update(this.#flags, fz, isZero, 4);
-    let s = 0;
-    if (!isZero) {
-      const fn = 32 + lb;
-      const neg = c.bit(shift < 0 ? 1 : 0, this.#flags[fn] as number);
-      update(this.#flags, fn, neg, 4);
-      const mag = this.#numbers.code(c, Math.abs(shift) - 1, 12 + neg + (this.#literalBits === 1 ? 2 : 0));
-      if (mag < 0) return false;
-      s = neg ? -(mag + 1) : mag + 1;
+    const recent = this.#recent;
+    // Encoder: the candidate diagonal that leaves the cheapest residual.
+    let pick = 0;
+    if (cover > 0) {
+      let bestCost = Number.POSITIVE_INFINITY;
+      for (let k = 0; k < RECENT; k++) {
+        const r = oldPos - newPos - (recent[k] as number);
+        const cost = (r === 0 ? 1 : 2 * bitLength(Math.abs(r)) + 2) + (k === 0 ? 1 : 4);
+        if (cost < bestCost) {
+          bestCost = cost;
+          pick = k;
+        }
+      }
     }
+    const lb = Math.min(this.#literalBits, 15);
+    const fk = lb * 2 + (this.#prevPick === 0 ? 0 : 1);
+    const notFirst = c.bit(pick !== 0 ? 1 : 0, this.#flags[fk] as number);
+    update(this.#flags, fk, notFirst, 4);
+    let k = 0;
+    if (notFirst) {
+      // k - 1 in 0..6 as a 3-bit tree
+      let node = 1;
+      for (let bi = 2; bi >= 0; bi--) {
+        const i = 64 + node * 2 + (this.#prevPick === 0 ? 0 : 1);
+        const bit = c.bit(((pick - 1) >> bi) & 1, this.#flags[i] as number);
+        update(this.#flags, i, bit, 4);
+        node = node * 2 + bit;
+      }
+      k = (node & 7) + 1;
+      if (k >= RECENT) return false;
+    }
+    const residual = oldPos - newPos - (recent[k] as number);
+    const fz = 96 + lb * 2 + (k === 0 ? 0 : 1);
+    const isZero = c.bit(residual === 0 ? 1 : 0, this.#flags[fz] as number);
+    update(this.#flags, fz, isZero, 4);
+    let r = 0;
+    if (!isZero) {
+      const fn = 128 + (k === 0 ? 0 : 1) * 16 + lb;
+      const neg = c.bit(residual < 0 ? 1 : 0, this.#flags[fn] as number);
+      update(this.#flags, fn, neg, 4);
+      const set = 12 + neg * 2 + (k === 0 ? 0 : 1) + (this.#literalBits === 1 ? 4 : 0);
+      const mag = this.#numbers.code(c, Math.abs(residual) - 1, set);
+      if (mag < 0) return false;
+      r = neg ? -(mag + 1) : mag + 1;
+    }
+    const diagonal = (recent[k] as number) + r;
+    // Move the diagonal to the front of the recent list.
+    let j = 0;
+    while (j < RECENT - 1 && recent[j] !== diagonal) j++;
+    for (; j > 0; j--) recent[j] = recent[j - 1] as number;
+    recent[0] = diagonal;
+    this.#prevPick = k;
     this.#prevCoverBits = bitLength(cov + 1);
     out.cover = cov + 1;
-    out.shift = s;
+    out.oldPos = newPos + diagonal;
     return true;
   }
 
@@ -168,46 +224,41 @@ export class PatchModel {
     const decoding = zeroChunksAhead === undefined;
     let i = 0;
     while (i < n) {
-      if (this.#chunkLeft === 0 && !this.#startChunk(c, zeroChunksAhead)) return false;
-      const take = Math.min(n - i, this.#chunkLeft);
-      if (!this.#chunkNonzero) {
-        if (decoding) buf.set(old.subarray(oPos + i, oPos + i + take), bPos + i);
+      if (this.#zeroLeft > 0) {
+        const take = Math.min(n - i, this.#zeroLeft);
+        if (decoding) {
+          if (take > 64) buf.set(old.subarray(oPos + i, oPos + i + take), bPos + i);
+          else for (let k = 0; k < take; k++) buf[bPos + i + k] = old[oPos + i + k] as number;
+        }
         this.#o2 = take > 1 ? (old[oPos + i + take - 2] as number) : this.#o1;
         this.#o1 = old[oPos + i + take - 1] as number;
         this.#zeroRun += take;
         this.#d1 = 0;
-      } else {
+        this.#zeroLeft -= take;
+        this.#pos += take;
+        i += take;
+      } else if (this.#nonzeroLeft > 0) {
+        const take = Math.min(n - i, this.#nonzeroLeft);
         this.#codeNonzeroChunkBytes(c, old, oPos + i, buf, bPos + i, take, decoding);
+        this.#nonzeroLeft -= take;
+        this.#pos += take;
+        i += take;
+      } else if (this.#nonzeroNext) {
+        this.#nonzeroNext = false;
+        this.#nonzeroLeft = CHUNK;
+      } else {
+        // A chunk boundary after a non-zero chunk: how many all-zero chunks come next (0: none).
+        const ahead = zeroChunksAhead ? zeroChunksAhead(this.#pos / CHUNK) : 0;
+        const run = this.#numbers.code(c, ahead, 24 + Math.min(this.#prevRunBits >> 1, 7));
+        if (run < 0) return false;
+        this.#prevRunBits = bitLength(run + 1);
+        if (run === 0) {
+          this.#nonzeroLeft = CHUNK;
+        } else {
+          this.#zeroLeft = run * CHUNK;
+          this.#nonzeroNext = true;
+        }
       }
-      this.#chunkLeft -= take;
-      i += take;
-    }
-    return true;
-  }
-
-  #startChunk(c: BitCoder, zeroChunksAhead: ((chunk: number) => number) | undefined): boolean {
-    this.#chunk++;
-    this.#chunkLeft = CHUNK;
-    if (this.#zeroChunks > 0) {
-      this.#zeroChunks--;
-      this.#chunkNonzero = false;
-      return true;
-    }
-    if (this.#nonzeroNext) {
-      this.#nonzeroNext = false;
-      this.#chunkNonzero = true;
-      return true;
-    }
-    const ahead = zeroChunksAhead ? zeroChunksAhead(this.#chunk) : 0;
-    const run = this.#numbers.code(c, ahead, 16 + Math.min(this.#prevRunBits >> 1, 7));
-    if (run < 0) return false;
-    this.#prevRunBits = bitLength(run + 1);
-    if (run === 0) {
-      this.#chunkNonzero = true;
-    } else {
-      this.#chunkNonzero = false;
-      this.#zeroChunks = run - 1;
-      this.#nonzeroNext = true;
     }
     return true;
   }
@@ -234,11 +285,14 @@ export class PatchModel {
       const d = decoding ? 0 : ((buf[bPos + k] as number) - o) & 255;
       const zr = Math.min(zeroRun, 15);
       const i0 = (o1 << 4) | zr;
-      const i1 = Math.imul((o2 << 16) | (o1 << 8) | o, 0x9e3779b1) >>> 12;
-      const i2 = (zr << 16) | (d1 << 8) | o;
-      const s0 = stretch(z0[i0] as number);
-      const s1 = stretch(z1[i1] as number);
-      const s2 = stretch(z2[i2] as number);
+      const i1 = Math.imul((o2 << 16) | (o1 << 8) | o, 0x9e3779b1) >>> 16;
+      const i2 = (zr << 12) | ((d1 >> 4) << 8) | o;
+      const p0 = (z0[i0] as number) ^ Z_INIT;
+      const p1 = (z1[i1] as number) ^ Z_INIT;
+      const p2 = (z2[i2] as number) ^ Z_INIT;
+      const s0 = stretch(p0);
+      const s1 = stretch(p1);
+      const s2 = stretch(p2);
       const m = (zr * 2 + (d1 !== 0 ? 1 : 0)) * 4;
       const w0 = zMix[m] as number;
       const w1 = zMix[m + 1] as number;
@@ -252,9 +306,9 @@ export class PatchModel {
       zMix[m + 1] = w1 + ((s1 * err) >> 10);
       zMix[m + 2] = w2 + ((s2 * err) >> 10);
       zMix[m + 3] = w3 + ((256 * err) >> 10);
-      update(z0, i0, nz, 4);
-      update(z1, i1, nz, 4);
-      update(z2, i2, nz, 4);
+      z0[i0] = (nz ? p0 + ((65536 - p0) >> 4) : p0 - (p0 >> 4)) ^ Z_INIT;
+      z1[i1] = (nz ? p1 + ((65536 - p1) >> 4) : p1 - (p1 >> 4)) ^ Z_INIT;
+      z2[i2] = (nz ? p2 + ((65536 - p2) >> 4) : p2 - (p2 >> 4)) ^ Z_INIT;
       let value = 0;
       if (nz) {
         value = this.#codeValue(c, d, o, o1, zr);
@@ -279,14 +333,16 @@ export class PatchModel {
     const v1 = this.#v1;
     const vMix = this.#vMix;
     // The tree node is the low byte of each index, so one byte's 8 lookups share a few cache lines.
-    const h0 = ((this.#lastNonzero << 4) | zr) << 8;
-    const h1 = ((o << 6) | (o1 >> 2)) << 8;
+    const h0 = ((this.#lastNonzero << 1) | (zr > 3 ? 1 : 0)) << 8;
+    const h1 = ((o << 2) | (o1 >> 6)) << 8;
     let node = 1;
     for (let bi = 7; bi >= 0; bi--) {
       const i0 = h0 | node;
       const i1 = h1 | node;
-      const s0 = stretch(v0[i0] as number);
-      const s1 = stretch(v1[i1] as number);
+      const p0 = (v0[i0] as number) ^ V_INIT;
+      const p1 = (v1[i1] as number) ^ V_INIT;
+      const s0 = stretch(p0);
+      const s1 = stretch(p1);
       const m = bi * 3;
       const w0 = vMix[m] as number;
       const w1 = vMix[m + 1] as number;
@@ -297,8 +353,8 @@ export class PatchModel {
       vMix[m] = w0 + ((s0 * err) >> 11);
       vMix[m + 1] = w1 + ((s1 * err) >> 11);
       vMix[m + 2] = w2 + ((256 * err) >> 11);
-      update(v0, i0, bit, 4);
-      update(v1, i1, bit, 4);
+      v0[i0] = (bit ? p0 + ((65536 - p0) >> 4) : p0 - (p0 >> 4)) ^ V_INIT;
+      v1[i1] = (bit ? p1 + ((65536 - p1) >> 4) : p1 - (p1 >> 4)) ^ V_INIT;
       node = (node << 1) | bit;
     }
     return node & 255;

@@ -259,11 +259,10 @@ async function* rebuild(
     const hash = createHash('sha256');
     const oldBuf = new Uint8Array(Math.min(PIECE, Math.max(h.oldSize, 1)));
     const oldFile = new OldFile(old, h.oldSize);
-    const cover = { cover: 0, shift: 0 };
+    const cover = { cover: 0, oldPos: 0 };
     let out = Buffer.allocUnsafe(PIECE);
     let outLen = 0;
     let produced = 0;
-    let oldEnd = 0;
     let literalTotal = 0;
     let dec: RangeDecoder | undefined;
     const emit = () => {
@@ -291,8 +290,8 @@ async function* rebuild(
         if (outLen === PIECE) yield emit();
       }
       if (produced === h.newSize) break;
-      if (!model.codeCover(dec as RangeDecoder, 0, 0, cover)) throw corrupt('bad cover');
-      const oldPos = oldEnd + lit + cover.shift;
+      if (!model.codeCover(dec as RangeDecoder, 0, 0, produced, cover)) throw corrupt('bad cover');
+      const oldPos = cover.oldPos;
       if (cover.cover > h.newSize - produced) throw corrupt('cover past the end of the new file');
       if (oldPos < 0 || oldPos > h.oldSize - cover.cover) throw corrupt('cover reads outside the old file');
       for (let done = 0; done < cover.cover; ) {
@@ -308,7 +307,6 @@ async function* rebuild(
         done += n;
         if (outLen === PIECE) yield emit();
       }
-      oldEnd = oldPos + cover.cover;
     }
     if (outLen > 0) yield emit();
     frames.finish();

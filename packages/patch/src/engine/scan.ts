@@ -16,12 +16,16 @@ export interface ScanOptions {
   trust?: number;
   /** ...but a real search still happens at least this often (bytes). */
   searchEvery?: number;
+  /** A match more than NEAR_JUMP from the current diagonal must beat staying by this many bytes. */
+  farMargin?: number;
   onProgress?: (scannedNewBytes: number) => void;
   signal?: AbortSignal;
 }
 
 /** Window over which the current diagonal's health is judged. */
 const WINDOW = 32;
+/** Jumps within this distance of the current diagonal are cheap to code. */
+const NEAR_JUMP = 256;
 
 export function scanCovers(
   old: Uint8Array,
@@ -32,6 +36,7 @@ export function scanCovers(
 ): void {
   const trust = opts.trust ?? 24;
   const searchEvery = opts.searchEvery ?? 64;
+  const farMargin = opts.farMargin ?? 8;
   const oldLen = old.length;
   const newLen = neu.length;
   let scan = 0;
@@ -77,8 +82,10 @@ export function scanCovers(
         const o = scsc + lastOffset;
         if (o >= 0 && o < oldLen && old[o] === neu[scsc]) oldScore++;
       }
-      // Switch to the match if it is the current diagonal itself, or clearly better than staying.
-      if ((len === oldScore && len !== 0) || len > oldScore + 8) break;
+      // Switch to the match if it is the current diagonal itself, or clearly better than staying; a
+      // jump far from the diagonal costs more control bits, so it must win by more.
+      const margin = Math.abs(pos - scan - lastOffset) <= NEAR_JUMP ? 8 : farMargin;
+      if ((len === oldScore && len !== 0) || len > oldScore + margin) break;
       const o = scan + lastOffset;
       if (scan < scsc && o >= 0 && o < oldLen && old[o] === neu[scan]) oldScore--;
       scan++;

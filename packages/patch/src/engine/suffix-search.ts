@@ -13,6 +13,8 @@ const NEAR_CANDIDATES = 16;
 export class SuffixSearch {
   matchPos = 0;
   matchLength = 0;
+  /** A match up to this many bytes shorter than the longest is preferred when it is nearer `near`. */
+  slack = 0;
   readonly #old: Uint8Array;
   readonly #sa: Int32Array;
   /** For each 2-byte prefix p, the suffixes starting with it are sa[bucket[p]..bucket[p+1]). */
@@ -104,19 +106,24 @@ export class SuffixSearch {
     const sa = this.#sa;
     const oldLen = old.length;
     let best = this.matchPos;
+    let bestLen = len;
     let bestDist = Math.abs(best - near);
+    const min = len - this.slack;
     for (let dir = -1; dir <= 1; dir += 2) {
       for (let j = at + dir, k = 0; k < NEAR_CANDIDATES && j >= 0 && j < sa.length; j += dir, k++) {
         const s = sa[j] as number;
-        if (commonPrefix(old, s, oldLen, q, qPos, len, 0) < len) break;
+        const l = commonPrefix(old, s, oldLen, q, qPos, len, 0);
+        if (l < min) break;
         const dist = Math.abs(s - near);
         if (dist < bestDist) {
           best = s;
+          bestLen = l;
           bestDist = dist;
         }
       }
     }
     this.matchPos = best;
+    this.matchLength = bestLen;
   }
 }
 

@@ -50,9 +50,8 @@ export function encodeModelledStream(
   for (const c of covers) literalLength -= c.length;
   const literal = new Uint8Array(literalLength);
   let literalPos = 0;
-  const scratch = { cover: 0, shift: 0 };
+  const scratch = { cover: 0, oldPos: 0 };
   let newPos = 0;
-  let oldEnd = 0;
   for (let i = 0; newPos < neu.length; i++) {
     if (frameEntries > 0 && enc.length >= FRAME_TARGET_BYTES) endFrame();
     const c = covers[i];
@@ -63,7 +62,7 @@ export function encodeModelledStream(
     literalPos += lit;
     newPos += lit;
     if (!c || newPos === neu.length) break;
-    model.codeCover(enc, c.length, c.oldPos - (oldEnd + lit), scratch);
+    model.codeCover(enc, c.length, c.oldPos, c.newPos, scratch);
     for (let done = 0; done < c.length; ) {
       if (done > 0 && enc.length >= FRAME_TARGET_BYTES) endFrame();
       const n = Math.min(PIECE, c.length - done);
@@ -76,7 +75,6 @@ export function encodeModelledStream(
       }
     }
     newPos += c.length;
-    oldEnd = c.oldPos + c.length;
   }
   if (frameEntries > 0 || frameDiff > 0) endFrame();
   return { frames, literal, size };
