@@ -96,10 +96,10 @@ describe('HttpFetcher', () => {
   });
 
   it('times out a stalled server, retries, and fails with NETWORK_ERROR when it keeps stalling', async () => {
-    const fetcher = new HttpFetcher({ ...fast, timeoutMs: 100, retries: 1 });
-    server.failNext('/small.json', { kind: 'stall', ms: 400 }, 1);
+    const fetcher = new HttpFetcher({ ...fast, timeoutMs: 400, retries: 1 });
+    server.failNext('/small.json', { kind: 'stall', ms: 2000 }, 1);
     assert.equal((await fetcher.downloadBytes(`${server.url}/small.json`, 1000)).toString(), '{"ok":true}');
-    server.failNext('/small.json', { kind: 'stall', ms: 400 }, 2);
+    server.failNext('/small.json', { kind: 'stall', ms: 2000 }, 2);
     const err = await fetcher.downloadBytes(`${server.url}/small.json`, 1000).catch((e: unknown) => e);
     assert.ok(err instanceof ClientError);
     assert.equal(err.code, 'NETWORK_ERROR');
