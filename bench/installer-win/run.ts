@@ -4,7 +4,9 @@ import { rm } from 'node:fs/promises';
 import { makeTempDir } from '@tufup/common';
 import {
   installCaseOnce,
+  KILL_TARGETS,
   type KillRun,
+  killOffset,
   killRun,
   wineContext,
 } from '../../packages/installer-win/test/support/harness.js';
@@ -18,7 +20,6 @@ function arg(name: string, fallback: number): number {
 
 const kills = arg('kills', 50);
 const concurrency = arg('concurrency', 3);
-const windowMs = arg('window', 7000);
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -43,12 +44,13 @@ try {
   const worker = async () => {
     while (next < kills) {
       const i = next++;
-      // Stratified: kill i lands in slice i of the window, so every stretch of the script's life gets kills.
-      const killAfterMs = Math.round(((i + Math.random()) / kills) * windowMs);
-      const run = await killRun(ctx, parent, `kill ${i} &%!(é`, killAfterMs);
+      // Every step of the script's life gets kills: target i cycles, the offset into it is random.
+      const target = KILL_TARGETS[i % KILL_TARGETS.length] as (typeof KILL_TARGETS)[number];
+      const offsetMs = killOffset(target);
+      const run = await killRun(ctx, parent, `kill ${i} &%!(é`, target, offsetMs);
       runs.push(run);
       console.log(
-        `kill ${String(i + 1).padStart(3)}/${kills} at ${String(killAfterMs).padStart(5)} ms  ` +
+        `kill ${String(i + 1).padStart(3)}/${kills} at ${`${target} +${offsetMs} ms`.padEnd(24)} ` +
           `${run.position.padEnd(18)} killed ${run.scripts} script + ${run.killed - run.scripts} child procs  ` +
           `recover: ${run.recover.padEnd(11)} -> ${run.result}  (${run.ms} ms)`,
       );
@@ -62,7 +64,7 @@ try {
     row[r.result]++;
     byPosition.set(r.position, row);
   }
-  console.log('\nwhere the script was when killed    old   new   neither');
+  console.log('\nlast journal line when killed       old   new   neither');
   for (const [pos, row] of [...byPosition].sort()) {
     console.log(
       `  ${pos.padEnd(32)} ${String(row.old).padStart(4)} ${String(row.new).padStart(5)} ${String(row.neither).padStart(9)}`,

@@ -8,6 +8,9 @@ import { makeTempDir } from '@tufup/common';
 import {
   type CaseOptions,
   type InstallCase,
+  KILL_TARGETS,
+  type KillTarget,
+  killOffset,
   killRun,
   prepareCase,
   readLog,
@@ -296,10 +299,14 @@ describe('installer-win under wine', { concurrency: 6, timeout: 600_000 }, () =>
   // renames, relaunch, cleanup); after recover() the install dir must be exactly one of the two trees.
   const kills = Number(process.env.TUFUP_WINE_KILLS ?? 10);
   for (let i = 0; i < kills; i++) {
-    const killAfterMs = Math.round(((i + Math.random()) / kills) * 7000);
-    it(`leaves exactly the old or the new tree after a kill at ${killAfterMs} ms and recover()`, async () => {
-      const run = await killRun(ctx, parent, `kill ${i} &%!(`, killAfterMs);
-      assert.ok(run.scripts > 0, `the script had already finished at ${killAfterMs} ms: nothing was killed`);
+    const target = KILL_TARGETS[i % KILL_TARGETS.length] as KillTarget;
+    const offsetMs = killOffset(target);
+    it(`leaves exactly the old or the new tree after a kill at ${target} +${offsetMs} ms and recover()`, async () => {
+      const run = await killRun(ctx, parent, `kill ${i} &%!(`, target, offsetMs);
+      assert.ok(
+        run.scripts > 0,
+        `the script had already finished (${target} +${offsetMs} ms): nothing was killed`,
+      );
       assert.ok(['clean', 'completed', 'rolled-back'].includes(run.recover), `recover: ${run.recover}`);
       assert.notEqual(run.result, 'neither', `kill at ${run.position}: the install dir is neither tree`);
     });

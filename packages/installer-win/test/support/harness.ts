@@ -269,8 +269,26 @@ export async function journalPosition(c: InstallCase): Promise<string> {
   }
 }
 
+/**
+ * Where a kill lands, named after the journal line the script wrote last (each step is followed by a pause of
+ * stepDelayMs): waiting for the app; after the journal; during the preserve copies; just before the first
+ * rename; between the two renames; just after the second; during relaunch and deleting the old version.
+ */
+export const KILL_TARGETS = [
+  'waiting',
+  'step=begin',
+  'step=preserved',
+  'step=swapping',
+  'step=old-aside',
+  'step=swapped',
+  'cleanup',
+] as const;
+export type KillTarget = (typeof KILL_TARGETS)[number];
+
 export interface KillRun {
-  killAfterMs: number;
+  target: KillTarget;
+  /** Milliseconds between reaching the target and the kill. */
+  offsetMs: number;
   /** Where the script was (from the journal) right when it was killed. */
   position: string;
   /** Script processes found (0: it had already finished, so nothing was crashed). */
@@ -283,21 +301,35 @@ export interface KillRun {
   ms: number;
 }
 
+const STEP_DELAY_MS = 1000;
+
+/** A random offset into the target's window. */
+export function killOffset(target: KillTarget): number {
+  if (target === 'waiting') return Math.round(Math.random() * 1500);
+  if (target === 'cleanup') return STEP_DELAY_MS + Math.round(Math.random() * 1500);
+  return Math.round(Math.random() * STEP_DELAY_MS);
+}
+
 /**
- * One crash: the app asks for the update and exits; the script is SIGKILLed `killAfterMs` after it confirmed it
- * runs (steps are slowed by stepDelayMs so kills land everywhere); then recover() runs like an app start would.
+ * One crash: the app asks for the update and exits; once the script's journal shows `target` (or right after
+ * it started, for 'waiting'), the script and everything it started are SIGKILLed `offsetMs` later. Then
+ * recover() runs like the next app start would, and the install dir is compared with both trees.
  */
 export async function killRun(
   ctx: WineContext,
   parent: string,
   name: string,
-  killAfterMs: number,
+  target: KillTarget,
+  offsetMs: number,
 ): Promise<KillRun> {
   const t0 = Date.now();
+  const assets: Record<string, string> = {};
+  // Enough old files that deleting the old version takes a moment (the 'cleanup' window).
+  for (let i = 0; i < 300; i++) assets[`assets/a${i}.bin`] = `asset ${i}`;
   const c = await prepareCase(ctx, parent, {
     name,
-    oldFiles: { 'settings.json': '{"user":1}', 'data/cache.bin': 'cache' },
-    options: { preserve: ['settings.json', 'data'], stepDelayMs: 1000, lockRetryTimeoutMs: 10_000 },
+    oldFiles: { 'settings.json': '{"user":1}', 'data/cache.bin': 'cache', ...assets },
+    options: { preserve: ['settings.json', 'data'], stepDelayMs: STEP_DELAY_MS, lockRetryTimeoutMs: 10_000 },
   });
   const app = startApp(c);
   await waitFor(
@@ -310,17 +342,39 @@ export async function killRun(
   );
   const failed = (await readReport(c)).find((l) => l.event === 'error');
   if (failed) throw new Error(`the app failed: ${failed.code} ${failed.message}`);
-  await new Promise((r) => setTimeout(r, killAfterMs));
-  // The script and everything it started (wine's ping "sleep", a relaunched app): a crash takes them all.
+  if (target !== 'waiting') {
+    const line = target === 'cleanup' ? 'step=swapped' : target;
+    await waitFor(
+      `the journal to show ${line}`,
+      async () => {
+        const text = await readFile(join(c.stateDir, 'journal.txt'), 'ascii').catch(() => '');
+        if (text.includes(`${line}\r\n`)) return true;
+        return (await pidsWithCommandLine(winPath(c.scriptParent))).length === 0 ? true : undefined;
+      },
+      120_000,
+    );
+  }
+  await new Promise((r) => setTimeout(r, offsetMs));
+  // The script and everything it started (wine's ping "sleep", a relaunched app of this case): a crash takes
+  // them all. Scanned and killed in rounds, because a relaunch may be starting just as the script dies (wine
+  // then leaves the half-started app hanging).
   const scripts = await pidsWithCommandLine(winPath(c.scriptParent));
-  const pids = await withDescendants(scripts);
   const position = await journalPosition(c);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone.
+  const killed = new Set<number>();
+  for (let round = 0; round < 3; round++) {
+    const tree = await withDescendants([
+      ...(await pidsWithCommandLine(winPath(c.scriptParent))),
+      ...(await pidsWithCommandLine(winPath(c.dstDir))).filter((pid) => pid !== app.pid),
+    ]);
+    for (const pid of tree) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        killed.add(pid);
+      } catch {
+        // Already gone.
+      }
     }
+    await new Promise((r) => setTimeout(r, 300));
   }
   await app.exited;
   await waitCaseIdle(c, 60_000);
@@ -335,10 +389,11 @@ export async function killRun(
   const same = (a: Tree, b: Tree) => JSON.stringify(a) === JSON.stringify(b);
   const result = same(tree, c.expectedNew) ? 'new' : same(tree, c.expectedOld) ? 'old' : 'neither';
   return {
-    killAfterMs,
+    target,
+    offsetMs,
     position,
     scripts: scripts.length,
-    killed: pids.length,
+    killed: killed.size,
     recover: r.outcome ?? `error ${r.error}`,
     result,
     ms: Date.now() - t0,
