@@ -1,6 +1,6 @@
 // The adaptive model of the native format's modelled stream: control entries and difference bytes.
 // Shared by the decoder (apply) and the encoder (diff), so both sides make the same prediction for every bit.
-import type { BitCoder } from './range-decoder.js';
+import { type BitCoder, RangeDecoder } from './range-decoder.js';
 
 /** Difference bytes are grouped in chunks; runs of all-zero chunks cost one coded number per run. */
 export const CHUNK = 16;
@@ -239,7 +239,8 @@ export class PatchModel {
         i += take;
       } else if (this.#nonzeroLeft > 0) {
         const take = Math.min(n - i, this.#nonzeroLeft);
-        this.#codeNonzeroChunkBytes(c, old, oPos + i, buf, bPos + i, take, decoding);
+        if (c instanceof RangeDecoder) this.#decodeNonzeroChunkBytes(c, old, oPos + i, buf, bPos + i, take);
+        else this.#codeNonzeroChunkBytes(c, old, oPos + i, buf, bPos + i, take, decoding);
         this.#nonzeroLeft -= take;
         this.#pos += take;
         i += take;
@@ -326,6 +327,139 @@ export class PatchModel {
     this.#o2 = o2;
     this.#d1 = d1;
     this.#zeroRun = zeroRun;
+  }
+
+  /**
+   * The decoding twin of #codeNonzeroChunkBytes, with the range decoder's state held in locals: the same
+   * predictions and updates, about twice as fast. Round-trip tests and the fuzz run keep the two in step.
+   */
+  #decodeNonzeroChunkBytes(
+    dec: RangeDecoder,
+    old: Uint8Array,
+    oPos: number,
+    buf: Uint8Array,
+    bPos: number,
+    n: number,
+  ): void {
+    const z0 = this.#z0;
+    const z1 = this.#z1;
+    const z2 = this.#z2;
+    const zMix = this.#zMix;
+    const v0 = this.#v0;
+    const v1 = this.#v1;
+    const vMix = this.#vMix;
+    const src = dec.buf;
+    const srcLen = src.length;
+    let range = dec.range;
+    let code = dec.code;
+    let at = dec.pos;
+    let overrun = dec.overrun;
+    let o1 = this.#o1;
+    let o2 = this.#o2;
+    let d1 = this.#d1;
+    let zeroRun = this.#zeroRun;
+    let lastNonzero = this.#lastNonzero;
+    for (let k = 0; k < n; k++) {
+      const o = old[oPos + k] as number;
+      const zr = Math.min(zeroRun, 15);
+      const i0 = (o1 << 4) | zr;
+      const i1 = Math.imul((o2 << 16) | (o1 << 8) | o, 0x9e3779b1) >>> 16;
+      const i2 = (zr << 12) | ((d1 >> 4) << 8) | o;
+      const p0 = (z0[i0] as number) ^ Z_INIT;
+      const p1 = (z1[i1] as number) ^ Z_INIT;
+      const p2 = (z2[i2] as number) ^ Z_INIT;
+      const s0 = stretch(p0);
+      const s1 = stretch(p1);
+      const s2 = stretch(p2);
+      const m = (zr * 2 + (d1 !== 0 ? 1 : 0)) * 4;
+      const w0 = zMix[m] as number;
+      const w1 = zMix[m + 1] as number;
+      const w2 = zMix[m + 2] as number;
+      const w3 = zMix[m + 3] as number;
+      const p = squash(((w0 * s0 + w1 * s1 + w2 * s2 + w3 * 256) / 65536) | 0);
+      let nz: number;
+      {
+        const bound = (range >>> 16) * p;
+        if (code < bound) {
+          range = bound;
+          nz = 1;
+        } else {
+          code -= bound;
+          range -= bound;
+          nz = 0;
+        }
+        while (range < 0x1000000) {
+          range = (range << 8) >>> 0;
+          code = ((code << 8) | (at < srcLen ? (src[at++] as number) : (overrun++, 0))) >>> 0;
+        }
+      }
+      const err = (nz << 12) - (p >>> 4);
+      zMix[m] = w0 + ((s0 * err) >> 10);
+      zMix[m + 1] = w1 + ((s1 * err) >> 10);
+      zMix[m + 2] = w2 + ((s2 * err) >> 10);
+      zMix[m + 3] = w3 + ((256 * err) >> 10);
+      z0[i0] = (nz ? p0 + ((65536 - p0) >> 4) : p0 - (p0 >> 4)) ^ Z_INIT;
+      z1[i1] = (nz ? p1 + ((65536 - p1) >> 4) : p1 - (p1 >> 4)) ^ Z_INIT;
+      z2[i2] = (nz ? p2 + ((65536 - p2) >> 4) : p2 - (p2 >> 4)) ^ Z_INIT;
+      let value = 0;
+      if (nz) {
+        const h0 = ((lastNonzero << 1) | (zr > 3 ? 1 : 0)) << 8;
+        const h1 = ((o << 2) | (o1 >> 6)) << 8;
+        let node = 1;
+        for (let bi = 7; bi >= 0; bi--) {
+          const j0 = h0 | node;
+          const j1 = h1 | node;
+          const q0 = (v0[j0] as number) ^ V_INIT;
+          const q1 = (v1[j1] as number) ^ V_INIT;
+          const t0 = stretch(q0);
+          const t1 = stretch(q1);
+          const mv = bi * 3;
+          const u0 = vMix[mv] as number;
+          const u1 = vMix[mv + 1] as number;
+          const u2 = vMix[mv + 2] as number;
+          const q = squash(((u0 * t0 + u1 * t1 + u2 * 256) / 65536) | 0);
+          let bit: number;
+          const bound = (range >>> 16) * q;
+          if (code < bound) {
+            range = bound;
+            bit = 1;
+          } else {
+            code -= bound;
+            range -= bound;
+            bit = 0;
+          }
+          while (range < 0x1000000) {
+            range = (range << 8) >>> 0;
+            code = ((code << 8) | (at < srcLen ? (src[at++] as number) : (overrun++, 0))) >>> 0;
+          }
+          const e = (bit << 12) - (q >>> 4);
+          vMix[mv] = u0 + ((t0 * e) >> 11);
+          vMix[mv + 1] = u1 + ((t1 * e) >> 11);
+          vMix[mv + 2] = u2 + ((256 * e) >> 11);
+          v0[j0] = (bit ? q0 + ((65536 - q0) >> 4) : q0 - (q0 >> 4)) ^ V_INIT;
+          v1[j1] = (bit ? q1 + ((65536 - q1) >> 4) : q1 - (q1 >> 4)) ^ V_INIT;
+          node = (node << 1) | bit;
+        }
+        value = node & 255;
+        lastNonzero = value;
+        zeroRun = 0;
+      } else {
+        zeroRun++;
+      }
+      buf[bPos + k] = (o + value) & 255;
+      d1 = value;
+      o2 = o1;
+      o1 = o;
+    }
+    dec.range = range;
+    dec.code = code;
+    dec.pos = at;
+    dec.overrun = overrun;
+    this.#o1 = o1;
+    this.#o2 = o2;
+    this.#d1 = d1;
+    this.#zeroRun = zeroRun;
+    this.#lastNonzero = lastNonzero;
   }
 
   #codeValue(c: BitCoder, d: number, o: number, o1: number, zr: number): number {

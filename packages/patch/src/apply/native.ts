@@ -1,8 +1,9 @@
 // Applies a native-format patch: checks the old file, streams the new file out, checks it, all in bounded memory.
 import { createHash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { constants as zc, createBrotliDecompress } from 'node:zlib';
-import { sameDigest, type OnProgress, throttleProgress, writeStreamAtomic } from '@tufup/common';
+import { fsyncDir, type OnProgress, sameDigest, siblingTempPath, throttleProgress } from '@tufup/common';
 import { PatchError } from '../errors.js';
 import { PatchModel } from './model.js';
 import { decodeHeader, HEADER_BYTES, MAX_FRAME_BYTES, type NativeHeader } from './native-format.js';
@@ -49,16 +50,15 @@ export async function applyNative(
     }
     old = await open(oldPath, 'r');
     await checkOldFile(old, h, opts.signal, progress);
-    const oldFile = old;
-    let result: ApplyResult | undefined;
-    await writeStreamAtomic(
-      newPath,
-      (async function* () {
-        result = yield* rebuild(oldFile, patch, h, opts.signal, progress);
-      })(),
-      opts.signal ? { signal: opts.signal } : {},
-    );
-    if (!result) throw corrupt('output ended early');
+    const out = await OutputFile.create(newPath);
+    let result: ApplyResult;
+    try {
+      result = await rebuild(old, patch, h, out, opts.signal, progress);
+      await out.commit();
+    } catch (err) {
+      await out.discard();
+      throw err;
+    }
     return result;
   } finally {
     await old?.close();
@@ -105,6 +105,73 @@ async function checkOldFile(
       code: 'BASE_MISMATCH',
       message: `old file sha256 ${digest}; the patch was made from ${h.oldSha256}`,
     });
+  }
+}
+
+/**
+ * The new file, written to a sibling temp path and renamed into place only when complete. Two buffers
+ * take turns: one is filled while the other is being written, and a buffer is handed back only after its
+ * write has finished, so no byte can change between hashing and writing.
+ */
+class OutputFile {
+  readonly #path: string;
+  readonly #tmp: string;
+  readonly #fh: FileHandle;
+  #buffers: [Uint8Array, Uint8Array] = [new Uint8Array(PIECE), new Uint8Array(PIECE)];
+  #pending: Promise<unknown> = Promise.resolve();
+
+  private constructor(path: string, tmp: string, fh: FileHandle) {
+    this.#path = path;
+    this.#tmp = tmp;
+    this.#fh = fh;
+  }
+
+  static async create(path: string): Promise<OutputFile> {
+    const tmp = siblingTempPath(path);
+    try {
+      return new OutputFile(path, tmp, await open(tmp, 'wx', 0o644));
+    } catch (err) {
+      throw new PatchError({ code: 'IO_ERROR', message: `cannot create ${tmp}`, cause: err });
+    }
+  }
+
+  /** The buffer to fill next. */
+  get buffer(): Uint8Array {
+    return this.#buffers[0];
+  }
+
+  /** Starts writing the first `length` bytes of `buffer`; returns the other buffer once it is free. */
+  async write(length: number): Promise<Uint8Array> {
+    const [full, spare] = this.#buffers;
+    await this.#pending;
+    this.#pending = this.#writeAll(full, length);
+    this.#buffers = [spare, full];
+    return spare;
+  }
+
+  async #writeAll(buf: Uint8Array, length: number): Promise<void> {
+    for (let done = 0; done < length; ) {
+      const { bytesWritten } = await this.#fh.write(buf, done, length - done);
+      done += bytesWritten;
+    }
+  }
+
+  async flush(): Promise<void> {
+    await this.#pending;
+  }
+
+  async commit(): Promise<void> {
+    await this.#pending;
+    await this.#fh.sync();
+    await this.#fh.close();
+    await rename(this.#tmp, this.#path);
+    await fsyncDir(dirname(this.#path));
+  }
+
+  async discard(): Promise<void> {
+    await this.#pending.catch(() => {});
+    await this.#fh.close().catch(() => {});
+    await rm(this.#tmp, { force: true });
   }
 }
 
@@ -245,13 +312,14 @@ class LiteralReader {
   }
 }
 
-async function* rebuild(
+async function rebuild(
   old: FileHandle,
   patch: FileHandle,
   h: NativeHeader,
+  output: OutputFile,
   signal: AbortSignal | undefined,
   progress: OnProgress | undefined,
-): AsyncGenerator<Buffer, ApplyResult> {
+): Promise<ApplyResult> {
   const frames = new FrameReader(patch, HEADER_BYTES, h.modelBytes);
   const literals = new LiteralReader(patch, HEADER_BYTES + h.modelBytes, h.literalBytes, h.literalRawBytes);
   try {
@@ -260,19 +328,17 @@ async function* rebuild(
     const oldBuf = new Uint8Array(Math.min(PIECE, Math.max(h.oldSize, 1)));
     const oldFile = new OldFile(old, h.oldSize);
     const cover = { cover: 0, oldPos: 0 };
-    let out = Buffer.allocUnsafe(PIECE);
+    let out = output.buffer;
     let outLen = 0;
     let produced = 0;
     let literalTotal = 0;
     let dec: RangeDecoder | undefined;
-    const emit = () => {
-      const chunk = out.subarray(0, outLen);
-      hash.update(chunk);
-      out = Buffer.allocUnsafe(PIECE);
+    const emit = async () => {
+      hash.update(out.subarray(0, outLen));
+      out = await output.write(outLen);
       outLen = 0;
       signal?.throwIfAborted();
       progress?.({ phase: 'apply', done: produced, total: h.newSize, unit: 'bytes' });
-      return chunk;
     };
     while (produced < h.newSize) {
       if (frames.entriesLeft === 0) dec = await frames.next();
@@ -287,7 +353,7 @@ async function* rebuild(
         outLen += n;
         produced += n;
         left -= n;
-        if (outLen === PIECE) yield emit();
+        if (outLen === PIECE) await emit();
       }
       if (produced === h.newSize) break;
       if (!model.codeCover(dec as RangeDecoder, 0, 0, produced, cover)) throw corrupt('bad cover');
@@ -305,10 +371,11 @@ async function* rebuild(
         outLen += n;
         produced += n;
         done += n;
-        if (outLen === PIECE) yield emit();
+        if (outLen === PIECE) await emit();
       }
     }
-    if (outLen > 0) yield emit();
+    if (outLen > 0) await emit();
+    await output.flush();
     frames.finish();
     await literals.finish();
     const sha256 = hash.digest('hex');

@@ -11,46 +11,47 @@ export interface BitCoder {
 
 /**
  * Decodes bits from one frame's bytes. Reading past the end of the frame yields zero bytes and is counted
- * in `overrun`, so a truncated or forged frame is caught when the frame is finished (see `finish`).
+ * in `overrun`, so a truncated or forged frame is caught when the frame is finished (`finishedExactly`).
+ * The state is public so the model's hottest loop can keep it in locals (see PatchModel).
  */
 export class RangeDecoder implements BitCoder {
-  #buf: Uint8Array;
-  #pos = 0;
-  #range = 0xffffffff;
-  #code = 0;
+  readonly buf: Uint8Array;
+  pos = 0;
+  range = 0xffffffff;
+  code = 0;
   overrun = 0;
 
   constructor(frame: Uint8Array) {
-    this.#buf = frame;
-    for (let i = 0; i < 4; i++) this.#code = ((this.#code << 8) | this.#next()) >>> 0;
+    this.buf = frame;
+    for (let i = 0; i < 4; i++) this.code = ((this.code << 8) | this.next()) >>> 0;
   }
 
-  #next(): number {
-    if (this.#pos < this.#buf.length) return this.#buf[this.#pos++] as number;
+  next(): number {
+    if (this.pos < this.buf.length) return this.buf[this.pos++] as number;
     this.overrun++;
     return 0;
   }
 
   bit(_bit: number, p1: number): number {
-    const bound = (this.#range >>> 16) * p1;
+    const bound = (this.range >>> 16) * p1;
     let b: number;
-    if (this.#code < bound) {
-      this.#range = bound;
+    if (this.code < bound) {
+      this.range = bound;
       b = 1;
     } else {
-      this.#code -= bound;
-      this.#range -= bound;
+      this.code -= bound;
+      this.range -= bound;
       b = 0;
     }
-    while (this.#range < 0x1000000) {
-      this.#range = (this.#range << 8) >>> 0;
-      this.#code = ((this.#code << 8) | this.#next()) >>> 0;
+    while (this.range < 0x1000000) {
+      this.range = (this.range << 8) >>> 0;
+      this.code = ((this.code << 8) | this.next()) >>> 0;
     }
     return b;
   }
 
   /** True when the frame was consumed exactly: no byte missing and none left over. */
   finishedExactly(): boolean {
-    return this.overrun === 0 && this.#pos === this.#buf.length;
+    return this.overrun === 0 && this.pos === this.buf.length;
   }
 }
