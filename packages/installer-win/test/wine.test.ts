@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { makeTempDir } from '@tufup/common';
 import {
   type CaseOptions,
@@ -77,10 +77,21 @@ async function assertCleanAfterSwap(c: InstallCase): Promise<void> {
 }
 
 describe('installer-win under wine', { concurrency: 6, timeout: 600_000 }, () => {
+  // A missing wine (or node.exe) must fail every test with its message, not cancel them.
+  let setupError: unknown;
   before(async () => {
-    ctx = await wineContext();
-    parent = await makeTempDir('tufup-win-e2e-');
+    try {
+      ctx = await wineContext();
+      parent = await makeTempDir('tufup-win-e2e-');
+    } catch (err) {
+      setupError = err;
+    }
   });
+  const it = (name: string, fn: () => Promise<void>) =>
+    test(name, async () => {
+      if (setupError) throw setupError;
+      await fn();
+    });
   after(async () => {
     if (parent && !process.env.TUFUP_KEEP_WINE_CASES) await rm(parent, { recursive: true, force: true });
   });
