@@ -1,10 +1,12 @@
-// The whole system as a user runs it on Linux: publish with the real CLI, serve with nginx, install 1.0, run it,
-// and watch it relaunch as 2.0 (required) and then 3.0, with files identical to each bundle.
+// The whole system as a user runs it, on Linux and on Windows (node.exe under wine): publish with the real CLI,
+// serve with nginx, install 1.0, run it, and watch it relaunch as 2.0 (required) and then 3.0.
 import assert from 'node:assert/strict';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { makeTempDir } from '@tufup/common';
+import { windowsNodeExe } from '../../packages/installer-win/test/support/node-exe.js';
+import { startWine, winPath, winePrefix } from '../../packages/installer-win/test/support/wine.js';
 import { startNginx, type NginxServer } from '../support/nginx.js';
 import {
   APP_NAME,
@@ -33,7 +35,8 @@ before(async () => {
 
 after(async () => {
   await server?.stop();
-  await rm(work, { recursive: true, force: true });
+  if (!process.env.TUFUP_E2E_KEEP) await rm(work, { recursive: true, force: true });
+  else console.log(`kept ${work}`);
 });
 
 /** The archive normalizes modes to 0644/0755 by the owner-exec bit, so compare them that way. */
@@ -73,4 +76,39 @@ test('hello-app 1.0 updates itself to 2.0 (required) and then 3.0 through nginx,
     normalized(await treeDigest(pub.bundles.get('3.0')!)),
   );
   assert.ok((await readFile(join(dataDir, 'installer.log'), 'utf8')).length > 0, 'installer log exists');
+});
+
+test('under wine, Windows node.exe runs hello-app 1.0, installer-win swaps in 2.0 then 3.0 and relaunches it', async () => {
+  const [nodeExe, prefix] = await Promise.all([windowsNodeExe(), winePrefix()]);
+  const installDir = join(work, 'win-apps', APP_NAME);
+  const dataDir = join(work, 'win-user-data');
+  await installHelloApp(pub, '1.0', installDir, dataDir, { updateUrl: server.baseUrl });
+
+  // stdout goes to a file: pipes from Windows programs under wine fail. The app sees Windows paths.
+  startWine(prefix, [nodeExe, winPath(join(installDir, 'app.mjs'))], join(dataDir, 'app-output.log'), {
+    HELLO_APP_DATA: winPath(dataDir),
+  });
+
+  const events = await waitForEvents(
+    dataDir,
+    (ev) => ev.some((e) => e.version === '3.0' && e.event === 'up-to-date'),
+    {
+      timeoutMs: 240_000,
+    },
+  );
+  assert.deepEqual(
+    events.filter((e) => e.event === 'started').map((e) => e.version),
+    ['1.0', '2.0', '3.0'],
+  );
+  assert.deepEqual(
+    events.filter((e) => e.event === 'update-found').map((e) => e.to),
+    ['2.0', '3.0'],
+  );
+  // File contents and types match the 3.0 bundle (Windows has no POSIX modes to compare).
+  const contents = (tree: Awaited<ReturnType<typeof treeDigest>>) =>
+    Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, { type: v.type, sha256: v.sha256 }]));
+  assert.deepEqual(
+    contents(await treeDigest(installDir)),
+    contents(await treeDigest(pub.bundles.get('3.0')!)),
+  );
 });

@@ -1,6 +1,6 @@
 // hello-app: a stand-alone Node program that prints its version, checks for updates at start, updates
 // itself through @tufup/client and the installer for its platform, and is relaunched by that installer.
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, fstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,11 +12,21 @@ const { name: appName, version } = JSON.parse(readFileSync(join(installDir, 'app
 const dataDir = process.env.HELLO_APP_DATA ?? join(homedir(), `.${appName}`);
 const settings = JSON.parse(readFileSync(join(dataDir, 'settings.json'), 'utf8'));
 
+// A relaunched app may inherit a stdout pipe that nobody reads (seen with node.exe under wine), and a write to a
+// full pipe blocks on Windows: print only to a terminal or a file, never risk hanging on a pipe.
+const canPrint = (() => {
+  try {
+    return process.stdout.isTTY || fstatSync(1).isFile();
+  } catch {
+    return false;
+  }
+})();
+
 /** One JSON line per event in a file: a test (or a person) can follow the app across relaunches. */
 function report(event, extra = {}) {
   const line = JSON.stringify({ time: new Date().toISOString(), pid: process.pid, version, event, ...extra });
   appendFileSync(join(dataDir, 'events.log'), `${line}\n`);
-  console.log(`[${appName} ${version}] ${event}${extra.detail ? `: ${extra.detail}` : ''}`);
+  if (canPrint) console.log(`[${appName} ${version}] ${event}${extra.detail ? `: ${extra.detail}` : ''}`);
 }
 
 async function platformInstaller() {
@@ -59,7 +69,16 @@ async function main() {
     detail: `${update.version} (${update.patches.length ? `${update.patches.length} patch(es)` : 'full archive'}, ${update.downloadSize} B)`,
     to: update.version,
   });
-  await client.downloadAndApplyUpdate({ install });
+  // One line per phase (download, patch, verify, stage) when it completes, to show the work being done.
+  const finished = new Set();
+  const onProgress = (e) => {
+    const key = `${e.phase} ${e.file ?? ''}`;
+    if (e.total !== undefined && e.done >= e.total && !finished.has(key)) {
+      finished.add(key);
+      report('progress', { detail: `${e.phase}${e.file ? ` ${e.file}` : ''}: ${e.done} of ${e.total}` });
+    }
+  };
+  await client.downloadAndApplyUpdate({ install, onProgress });
   report('handed-off', { to: update.version });
   // The installer waits for this process to exit, swaps the new version in and relaunches it.
   process.exit(0);
