@@ -1,9 +1,9 @@
 // The public diff: reads both files, finds covers with the engine, writes a native or BSDIFF40 patch.
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { type OnProgress, throttleProgress } from '@tufup/common';
 import { writeBsdiff40 } from './bsdiff/write.js';
-import { findCovers } from './engine/cover.js';
+import { findCovers, planDiffMemory } from './engine/cover.js';
 import { PatchError } from './errors.js';
 import { encodeNativePatch, writeNativePatch } from './native/write.js';
 
@@ -25,6 +25,22 @@ export interface DiffResult {
   sha256: string;
   oldSize: number;
   newSize: number;
+}
+
+async function sizeOf(path: string, what: string): Promise<number> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (err) {
+    throw new PatchError({ code: 'IO_ERROR', message: `cannot read ${what} ${path}`, cause: err });
+  }
+  if (size > MAX_DIFF_INPUT_BYTES) {
+    throw new PatchError({
+      code: 'FILE_TOO_LARGE',
+      message: `${what} ${path} has ${size} bytes; diff handles files up to ${MAX_DIFF_INPUT_BYTES} bytes (2 GiB - 1)`,
+    });
+  }
+  return size;
 }
 
 async function readInput(path: string, what: string, signal: AbortSignal | undefined): Promise<Buffer> {
@@ -71,6 +87,9 @@ export async function diff(
     throw new PatchError({ code: 'INVALID_ARGUMENT', message: `unknown patch format ${String(format)}` });
   }
   const signal = opts.signal;
+  // Refuse at once, before reading anything, when the inputs are beyond the limits.
+  const [oldSize, newSize] = await Promise.all([sizeOf(oldPath, 'old file'), sizeOf(newPath, 'new file')]);
+  planDiffMemory(oldSize, newSize);
   const [oldBuf, newBuf] = await Promise.all([
     readInput(oldPath, 'old file', signal),
     readInput(newPath, 'new file', signal),
@@ -114,6 +133,7 @@ export async function diffBuffers(
       });
     }
   }
+  planDiffMemory(oldBuf.length, newBuf.length);
   const covers = findCovers(oldBuf, newBuf, opts.signal ? { signal: opts.signal } : {});
   const parts = await encodeNativePatch(oldBuf, newBuf, covers, opts.signal ? { signal: opts.signal } : {});
   return Buffer.concat(parts);

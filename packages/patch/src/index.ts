@@ -9,4 +9,11 @@ export {
   type ApplyResult,
   type PatchFormat,
 } from './apply/index.js';
-export { findCovers, type Cover, type FindCoversOptions } from './engine/cover.js';
+export {
+  findCovers,
+  planDiffMemory,
+  diffMemoryBudget,
+  type Cover,
+  type DiffMemoryPlan,
+  type FindCoversOptions,
+} from './engine/cover.js';

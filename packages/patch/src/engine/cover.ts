@@ -1,4 +1,5 @@
 // The engine's output: which stretches of the new file are built from the old file, and how to find them.
+import { PatchError } from '../errors.js';
 import { HashChainSearch } from './hash-search.js';
 import { type MatchFinder, scanCovers } from './scan.js';
 import { SuffixSearch } from './suffix-search.js';
@@ -28,13 +29,12 @@ export function findCovers(oldBuf: Uint8Array, newBuf: Uint8Array, opts: FindCov
   const covers: Cover[] = [];
   if (oldBuf.length === 0 || newBuf.length === 0) return covers;
   opts.signal?.throwIfAborted();
-  // A suffix array finds the truly longest matches (which matters most for text) but costs 4 bytes per old
-  // byte and seconds per 10 MB; above the limit hash chains over every second position stand in.
+  const plan = planDiffMemory(oldBuf.length, newBuf.length);
   const finder: MatchFinder =
-    oldBuf.length <= SUFFIX_ARRAY_LIMIT
+    plan.finder === 'suffix-array'
       ? new SuffixSearch(oldBuf)
       : new HashChainSearch(oldBuf, {
-          stride: 2,
+          stride: plan.stride,
           depth: 16,
           ...(opts.signal ? { signal: opts.signal } : {}),
         });
@@ -65,6 +65,48 @@ function farJumpMargin(neu: Uint8Array): number {
 
 /** Old files up to this size get a suffix array; larger ones hash chains. */
 export const SUFFIX_ARRAY_LIMIT = 32 << 20;
+
+const MiB = 1 << 20;
+
+/** The memory diff may use: 6 x the new file's size + 200 MiB. */
+export function diffMemoryBudget(newSize: number): number {
+  return 6 * newSize + 200 * MiB;
+}
+
+export interface DiffMemoryPlan {
+  finder: 'suffix-array' | 'hash-chains';
+  /** Hash chains index every stride-th old position. */
+  stride: number;
+  /** Estimated peak bytes. */
+  estimate: number;
+}
+
+/**
+ * Chooses the match finder so the whole diff stays within diffMemoryBudget: both files, the encoder's
+ * buffers (up to the new size again for literals, 1/16 for its chunk map), about 64 MiB of runtime, and
+ * the finder: a suffix array (about 5.5 bytes per old byte while it is built: only for old files up to
+ * SUFFIX_ARRAY_LIMIT, where its longer matches pay most) or hash chains (4 bytes per indexed position
+ * plus 64 MiB of chain heads), indexing every 2nd, 4th, ... old position as the budget requires.
+ * Throws FILE_TOO_LARGE, naming the limit, when even the sparsest index would not fit.
+ */
+export function planDiffMemory(oldSize: number, newSize: number): DiffMemoryPlan {
+  const budget = diffMemoryBudget(newSize);
+  const base = oldSize + 2 * newSize + newSize / 16 + 64 * MiB;
+  const sa = base + 5.5 * oldSize;
+  if (oldSize <= SUFFIX_ARRAY_LIMIT && sa <= budget)
+    return { finder: 'suffix-array', stride: 1, estimate: sa };
+  for (const stride of [2, 4, 8, 16]) {
+    const estimate = base + (4 * oldSize) / stride + 64 * MiB;
+    if (estimate <= budget) return { finder: 'hash-chains', stride, estimate };
+  }
+  throw new PatchError({
+    code: 'FILE_TOO_LARGE',
+    message:
+      `diff of a ${oldSize}-byte old file and a ${newSize}-byte new file needs about ` +
+      `${Math.ceil((base + oldSize / 4 + 64 * MiB) / MiB)} MiB; the limit is 6 x new size + 200 MiB = ` +
+      `${Math.floor(budget / MiB)} MiB (the old file is too large for the new one)`,
+  });
+}
 
 /** Exact block matches only: fast, used as a pre-pass. */
 export function findBlockCovers(
