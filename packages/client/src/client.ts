@@ -61,6 +61,11 @@ export interface CheckOptions {
   patch?: boolean;
   /** Go past required releases straight to the newest (default false). */
   ignoreRequired?: boolean;
+  /**
+   * Ends the check early (e.g. `AbortSignal.timeout(ms)` to bound it as a whole): rejects with the signal's
+   * reason, also with `refreshRequired` false. With a custom `fetcher` a request in flight runs to its end.
+   */
+  signal?: AbortSignal;
 }
 
 /** A target as the caller sees it. */
@@ -168,10 +173,13 @@ export class Client {
    */
   async checkForUpdates(opts: CheckOptions = {}): Promise<UpdateInfo | undefined> {
     return this.#exclusive(async () => {
+      const { signal } = opts;
+      throwIfAborted(signal);
       this.#checked = undefined;
       this.lastRefreshError = undefined;
-      const updater = await this.#refresh();
+      const updater = await this.#refresh(signal);
       if (!updater) return undefined;
+      throwIfAborted(signal);
       const targets = await readAppTargets(updater, this.#opts.metadataDir, this.appName, this.#logger);
       const plan = planUpdate({
         currentVersion: this.currentVersion,
@@ -183,6 +191,7 @@ export class Client {
         failedPatches: await this.#cache.failedPatches(),
         ...(this.#opts.maxPatchRatio !== undefined ? { maxPatchRatio: this.#opts.maxPatchRatio } : {}),
       });
+      throwIfAborted(signal);
       if (!plan) return undefined;
       const bySame = (t: { filename: string }) => targets.find((s) => s.filename === t.filename)!;
       this.#checked = {
@@ -284,7 +293,7 @@ export class Client {
 
   // ---- check ------------------------------------------------------------------------------------------
 
-  async #refresh(): Promise<Updater | undefined> {
+  async #refresh(signal: AbortSignal | undefined): Promise<Updater | undefined> {
     try {
       const updater = new Updater({
         metadataDir: this.#opts.metadataDir,
@@ -294,9 +303,15 @@ export class Client {
         fetcher: this.#fetcher,
         ...(this.#opts.tufConfig ? { config: this.#opts.tufConfig } : {}),
       });
-      await updater.refresh();
+      if (this.#fetcher instanceof HttpFetcher) {
+        await this.#fetcher.withSignal(signal, () => updater.refresh());
+      } else {
+        await updater.refresh();
+      }
       return updater;
     } catch (err) {
+      // tuf-js may report an aborted request as something else: the abort is what happened.
+      throwIfAborted(signal);
       if (isAbort(err)) throw err;
       const error = this.#refreshError(err);
       this.lastRefreshError = error;

@@ -28,6 +28,20 @@ export interface FetcherOptions {
   headers?: Record<string, string> | ((url: URL) => Record<string, string> | undefined);
   /** Connect and idle timeout per request, in ms (default 30 000). */
   timeoutMs?: number;
+  /**
+   * Deadline for one metadata file, in ms, over all its attempts and retries (default 60 000): a server that
+   * keeps a metadata request alive by sending a byte now and then (slow retrieval) fails with NETWORK_ERROR.
+   */
+  metadataTimeoutMs?: number;
+  /**
+   * Slowest accepted transfer, in bytes per second (default 1024; 0 turns the check off): every response
+   * body (metadata and targets) must bring at least `minBytesPerSecond × rateWindowMs / 1000` bytes in each
+   * consecutive window of `rateWindowMs` from its first byte, or the attempt fails as a network error (and is
+   * retried, then NETWORK_ERROR). The first window is the grace period.
+   */
+  minBytesPerSecond?: number;
+  /** Length of the windows of the `minBytesPerSecond` check, in ms (default: `timeoutMs`). */
+  rateWindowMs?: number;
   /** Retries after a network error, a timeout, 408, 429 or 5xx (default 3). */
   retries?: number;
   /** First retry delay in ms, doubled each time up to `maxRetryDelayMs` (default 250). */
@@ -67,8 +81,20 @@ interface OpenResponse {
 /** An error from writing the local file: never retried (a full disk stays full). */
 class LocalWriteError extends Error {}
 
-/** A network-level failure worth another attempt. */
+/** A network-level failure worth another attempt. Its message does not name the URL (the final error does). */
 class RetryableError extends Error {}
+
+/** A body arriving slower than `minBytesPerSecond`: a slow-retrieval attack or a hopeless link. */
+class SlowTransferError extends RetryableError {}
+
+/** A metadata request past its `metadataTimeoutMs`: final, no time is left for another attempt. */
+class DeadlineError extends Error {}
+
+/** When a request must be done by (epoch ms), and the allowance it came from (for messages). */
+interface Deadline {
+  at: number;
+  ms: number;
+}
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
@@ -84,6 +110,7 @@ export class HttpFetcher extends BaseFetcher {
   readonly #httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   readonly #httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 4 });
   readonly #target = new AsyncLocalStorage<TargetDownloadContext>();
+  readonly #operation = new AsyncLocalStorage<{ signal: AbortSignal | undefined }>();
   /** The last failed request of the current operation, cleared when a new one starts (error classification). */
   lastFailure: unknown;
   /** What the most recent target download did. */
@@ -97,6 +124,9 @@ export class HttpFetcher extends BaseFetcher {
         : `tufup-ts/${packageVersion}`,
       headers: options.headers,
       timeoutMs: options.timeoutMs ?? 30_000,
+      metadataTimeoutMs: options.metadataTimeoutMs ?? 60_000,
+      minBytesPerSecond: options.minBytesPerSecond ?? 1024,
+      rateWindowMs: options.rateWindowMs ?? options.timeoutMs ?? 30_000,
       retries: options.retries ?? 3,
       retryDelayMs: options.retryDelayMs ?? 250,
       maxRetryDelayMs: options.maxRetryDelayMs ?? 5000,
@@ -108,6 +138,11 @@ export class HttpFetcher extends BaseFetcher {
   /** Run `fn` (which calls tuf-js' downloadTarget) so that its download goes through `ctx`'s partial file. */
   withTarget<T>(ctx: TargetDownloadContext, fn: () => Promise<T>): Promise<T> {
     return this.#target.run(ctx, fn);
+  }
+
+  /** Run `fn` (e.g. tuf-js' refresh) so that the metadata requests it makes are aborted by `signal`. */
+  withSignal<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    return this.#operation.run({ signal }, fn);
   }
 
   /** Close idle keep-alive connections (the app may exit without it; sockets don't hold the event loop). */
@@ -132,29 +167,45 @@ export class HttpFetcher extends BaseFetcher {
   /** Metadata: into memory (tuf-js bounds it by its max lengths), a whole new attempt after any failure. */
   override async downloadBytes(url: string, maxLength: number): Promise<Buffer> {
     this.lastFailure = undefined;
-    return this.#withRetries(url, undefined, async () => {
-      const res = await this.#open(new URL(url), 0, undefined);
-      if (res.status !== 200) {
-        discard(res);
-        throw this.#statusError(url, res.status);
-      }
-      const chunks: Buffer[] = [];
-      let received = 0;
-      try {
-        for await (const chunk of res.body as AsyncIterable<Buffer>) {
-          received += chunk.length;
-          if (received > maxLength) {
-            throw new DownloadLengthMismatchError(`${url} is larger than its maximum of ${maxLength} bytes`);
-          }
-          chunks.push(chunk);
+    const signal = this.#operation.getStore()?.signal ?? this.#target.getStore()?.signal;
+    const deadline: Deadline = {
+      at: Date.now() + this.#opts.metadataTimeoutMs,
+      ms: this.#opts.metadataTimeoutMs,
+    };
+    return this.#withRetries(
+      url,
+      signal,
+      async () => {
+        const res = await this.#open(new URL(url), 0, undefined, signal, deadline);
+        if (res.status !== 200) {
+          discard(res);
+          throw this.#statusError(url, res.status);
         }
-      } catch (err) {
-        res.body.destroy();
-        throw this.#bodyError(url, err);
-      }
-      checkComplete(url, res, received);
-      return Buffer.concat(chunks, received);
-    });
+        const chunks: Buffer[] = [];
+        let received = 0;
+        const guard = this.#guard(res.body, deadline);
+        try {
+          for await (const chunk of res.body as AsyncIterable<Buffer>) {
+            received += chunk.length;
+            guard.count(chunk.length);
+            if (received > maxLength) {
+              throw new DownloadLengthMismatchError(
+                `${url} is larger than its maximum of ${maxLength} bytes`,
+              );
+            }
+            chunks.push(chunk);
+          }
+        } catch (err) {
+          res.body.destroy();
+          throw this.#bodyError(err);
+        } finally {
+          guard.dispose();
+        }
+        checkComplete(res, received);
+        return Buffer.concat(chunks, received);
+      },
+      deadline,
+    );
   }
 
   /**
@@ -220,7 +271,7 @@ export class HttpFetcher extends BaseFetcher {
           if (start !== offset) {
             res.body.destroy();
             await writeFrom(dest, 0);
-            if (++restarts > 2) throw new RetryableError(`${url}: inconsistent Content-Range`);
+            if (++restarts > 2) throw new RetryableError('inconsistent Content-Range');
             continue;
           }
           append = true;
@@ -229,7 +280,7 @@ export class HttpFetcher extends BaseFetcher {
           // The partial is not a prefix of what the server has: start over.
           res.body.destroy();
           await writeFrom(dest, 0);
-          if (++restarts > 2) throw new RetryableError(`${url}: server keeps refusing the range`);
+          if (++restarts > 2) throw new RetryableError('server keeps refusing the range');
           continue;
         } else if (res.status === 200) {
           if (offset > 0) {
@@ -266,8 +317,10 @@ export class HttpFetcher extends BaseFetcher {
     }
     let size = offset;
     ctx.onBytes?.(size);
+    const guard = this.#guard(res.body, undefined);
     try {
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        guard.count(chunk.length);
         if (size + chunk.length > maxLength) {
           throw new DownloadLengthMismatchError(
             `${url} is larger than its signed length of ${maxLength} bytes`,
@@ -283,15 +336,24 @@ export class HttpFetcher extends BaseFetcher {
       }
     } catch (err) {
       res.body.destroy();
-      throw this.#bodyError(url, err);
+      throw this.#bodyError(err);
     } finally {
+      guard.dispose();
       await fh.close().catch(() => {});
     }
-    checkComplete(url, res, size - offset);
+    checkComplete(res, size - offset);
   }
 
-  /** Retry `attempt` on network errors, timeouts, 408/429/5xx, with exponential backoff and jitter. */
-  async #withRetries<T>(url: string, signal: AbortSignal | undefined, attempt: () => Promise<T>): Promise<T> {
+  /**
+   * Retry `attempt` on network errors, timeouts, 408/429/5xx, with exponential backoff and jitter; never
+   * past `deadline`.
+   */
+  async #withRetries<T>(
+    url: string,
+    signal: AbortSignal | undefined,
+    attempt: () => Promise<T>,
+    deadline?: Deadline,
+  ): Promise<T> {
     for (let n = 0; ; n++) {
       throwIfAborted(signal);
       try {
@@ -302,45 +364,73 @@ export class HttpFetcher extends BaseFetcher {
         const retryable =
           err instanceof RetryableError ||
           (err instanceof DownloadHTTPError && isRetryableStatus(err.statusCode));
-        if (!retryable || n >= this.#opts.retries || signal?.aborted) {
-          this.lastFailure = err;
-          throw this.#finalError(url, err);
-        }
         const delay = Math.min(this.#opts.maxRetryDelayMs, this.#opts.retryDelayMs * 2 ** n);
         const jittered = Math.round(delay * (0.5 + Math.random() * 0.5));
+        if (!retryable || n >= this.#opts.retries || signal?.aborted) {
+          this.lastFailure = err;
+          throw this.#finalError(url, err, n + 1);
+        }
+        if (deadline && Date.now() + jittered >= deadline.at) {
+          const late = new DeadlineError(`not done within ${deadline.ms} ms`, { cause: err });
+          this.lastFailure = late;
+          throw this.#finalError(url, late, n + 1);
+        }
         this.#opts.logger.debug(`${url}: ${(err as Error).message}; retry ${n + 1} in ${jittered} ms`);
         await sleep(jittered, undefined, signal ? { signal } : {});
       }
     }
   }
 
-  /** What tuf-js and our Client get: DownloadHTTPError stays (tuf-js reads its status), the rest is coded. */
-  #finalError(url: string, err: unknown): unknown {
+  /**
+   * What tuf-js and our Client get: DownloadHTTPError stays (tuf-js reads its status), the rest is coded.
+   * The URL is named here, once.
+   */
+  #finalError(url: string, err: unknown, attempts: number): unknown {
     if (err instanceof DownloadHTTPError || err instanceof DownloadLengthMismatchError || isAbort(err)) {
       return err;
     }
     if (err instanceof LocalWriteError) return err.cause;
+    if (err instanceof DeadlineError) {
+      return new ClientError({
+        code: 'NETWORK_ERROR',
+        message: `${url}: ${err.message} (slow retrieval; ${attempts} ${plural(attempts, 'attempt')})`,
+        cause: err,
+      });
+    }
     if (err instanceof RetryableError) {
       return new ClientError({
         code: 'NETWORK_ERROR',
-        message: `${url}: ${err.message} (after ${this.#opts.retries} retries)`,
+        message: `${url}: ${err.message} (${attempts} ${plural(attempts, 'attempt')})`,
         cause: err.cause ?? err,
       });
     }
     return err;
   }
 
+  /** The slow-retrieval checks on one response body; the reading loop reports what it consumed. */
+  #guard(body: Readable, deadline: Deadline | undefined): TransferGuard {
+    return new TransferGuard(body, {
+      minBytesPerSecond: this.#opts.minBytesPerSecond,
+      windowMs: this.#opts.rateWindowMs,
+      deadline,
+    });
+  }
+
   #statusError(url: string, status: number): DownloadHTTPError {
     return new DownloadHTTPError(`${url}: HTTP ${status}`, status);
   }
 
-  /** Errors while reading a body: the connection's are retryable, local and length errors are not. */
-  #bodyError(url: string, err: unknown): unknown {
-    if (err instanceof LocalWriteError || err instanceof DownloadLengthMismatchError || isAbort(err))
+  /** Errors while reading a body: the connection's are retryable, local, length and deadline errors are not. */
+  #bodyError(err: unknown): unknown {
+    if (
+      err instanceof LocalWriteError ||
+      err instanceof DownloadLengthMismatchError ||
+      err instanceof RetryableError ||
+      err instanceof DeadlineError ||
+      isAbort(err)
+    )
       return err;
-    return new RetryableError(`${url}: connection lost mid-download (${(err as Error).message})`, {
-      cause: err,
-    });
+    return new RetryableError(`connection lost mid-download (${(err as Error).message})`, { cause: err });
   }
 
   /** Open `url` from byte `offset` (http(s) with Range + If-Range, or file://), following redirects. */
@@ -349,6 +439,7 @@ export class HttpFetcher extends BaseFetcher {
     offset: number,
     validator: string | undefined,
     signal?: AbortSignal,
+    deadline?: Deadline,
   ): Promise<OpenResponse> {
     if (url.protocol === 'file:') return openFile(url, offset);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -364,7 +455,7 @@ export class HttpFetcher extends BaseFetcher {
         headers.range = `bytes=${offset}-`;
         if (validator) headers['if-range'] = validator;
       }
-      const res = await this.#request(current, headers, signal);
+      const res = await this.#request(current, headers, signal, deadline);
       const location = res.headers.location;
       if (REDIRECTS.has(res.status) && location) {
         res.body.resume();
@@ -392,23 +483,38 @@ export class HttpFetcher extends BaseFetcher {
     return url.origin === origin ? h : {};
   }
 
-  #request(url: URL, headers: Record<string, string>, signal?: AbortSignal): Promise<OpenResponse> {
+  #request(
+    url: URL,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+    deadline?: Deadline,
+  ): Promise<OpenResponse> {
     return new Promise((resolve, reject) => {
+      let late: NodeJS.Timeout | undefined;
       const mod = url.protocol === 'https:' ? https : http;
       const agent = url.protocol === 'https:' ? this.#httpsAgent : this.#httpAgent;
       const req = mod.request(
         url,
         { method: 'GET', headers, agent, ...(signal ? { signal } : {}) },
         (res) => {
+          clearTimeout(late);
           resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
         },
       );
+      // The idle timeout below restarts with every byte; the deadline does not (slow retrieval).
+      if (deadline) {
+        late = setTimeout(
+          () => req.destroy(new DeadlineError(`no response within ${deadline.ms} ms`)),
+          Math.max(0, deadline.at - Date.now()),
+        );
+      }
       req.setTimeout(this.#opts.timeoutMs, () => {
         req.destroy(new RetryableError(`no response within ${this.#opts.timeoutMs} ms`));
       });
       req.on('error', (err) => {
-        if (isAbort(err) || err instanceof RetryableError) reject(err);
-        else reject(new RetryableError(`${url.origin}: ${err.message}`, { cause: err }));
+        clearTimeout(late);
+        if (isAbort(err) || err instanceof RetryableError || err instanceof DeadlineError) reject(err);
+        else reject(new RetryableError(err.message, { cause: err }));
       });
       req.end();
     });
@@ -427,10 +533,70 @@ function isRetryableStatus(status: number): boolean {
 }
 
 /** A body shorter than its Content-Length is a cut connection, whatever the socket said. */
-function checkComplete(url: string, res: OpenResponse, received: number): void {
+function checkComplete(res: OpenResponse, received: number): void {
   const declared = Number(res.headers['content-length']);
   if (res.headers['content-length'] !== undefined && Number.isFinite(declared) && received !== declared) {
-    throw new RetryableError(`${url}: got ${received} of ${declared} bytes`);
+    throw new RetryableError(`got ${received} of ${declared} bytes`);
+  }
+}
+
+function plural(n: number, word: string): string {
+  return n === 1 ? word : `${word}s`;
+}
+
+/**
+ * Slow retrieval, the case an idle timeout misses (a byte now and then): fails a body that brings fewer than
+ * `minBytesPerSecond` over a window, or that is still running at the deadline, by destroying it with the
+ * reason, which the reading loop then throws.
+ */
+class TransferGuard {
+  readonly #body: Readable;
+  #bytes = 0;
+  readonly #timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    body: Readable,
+    opts: { minBytesPerSecond: number; windowMs: number; deadline: Deadline | undefined },
+  ) {
+    this.#body = body;
+    const { minBytesPerSecond, windowMs, deadline } = opts;
+    if (minBytesPerSecond > 0 && windowMs > 0) {
+      const floor = Math.ceil((minBytesPerSecond * windowMs) / 1000);
+      this.#timers.push(
+        setInterval(() => {
+          const got = this.#bytes;
+          this.#bytes = 0;
+          if (got < floor) {
+            this.#fail(
+              new SlowTransferError(
+                `too slow: ${got} bytes in ${windowMs} ms, below the minimum of ${minBytesPerSecond} bytes/s`,
+              ),
+            );
+          }
+        }, windowMs),
+      );
+    }
+    if (deadline) {
+      this.#timers.push(
+        setTimeout(
+          () => this.#fail(new DeadlineError(`not done within ${deadline.ms} ms`)),
+          Math.max(0, deadline.at - Date.now()),
+        ),
+      );
+    }
+  }
+
+  count(bytes: number): void {
+    this.#bytes += bytes;
+  }
+
+  dispose(): void {
+    for (const t of this.#timers) clearTimeout(t);
+  }
+
+  #fail(reason: Error): void {
+    this.dispose();
+    this.#body.destroy(reason);
   }
 }
 
@@ -477,7 +643,7 @@ async function openFile(url: URL, offset: number): Promise<OpenResponse> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new DownloadHTTPError(`${url}: not found`, 404);
     if (code === 'EACCES' || code === 'EPERM') throw new DownloadHTTPError(`${url}: permission denied`, 403);
-    throw new RetryableError(`${url}: ${(err as Error).message}`, { cause: err });
+    throw new RetryableError((err as Error).message, { cause: err });
   }
   if (offset > 0) {
     if (offset >= size) return { status: 416, headers: {}, body: Readable.from([]) };
