@@ -18,6 +18,7 @@ describe('HttpFetcher', () => {
   let server: TestServer;
   let other: TestServer;
   let data: Buffer;
+  let drip: Buffer;
   const fast = { retryDelayMs: 5, maxRetryDelayMs: 20 };
 
   before(async () => {
@@ -25,6 +26,8 @@ describe('HttpFetcher', () => {
     data = randomBytes(300 * 1024);
     await writeFile(join(dir, 'blob.bin'), data);
     await writeFile(join(dir, 'small.json'), '{"ok":true}');
+    drip = randomBytes(4000);
+    await writeFile(join(dir, 'drip.bin'), drip);
     server = await TestServer.start(dir);
     other = await TestServer.start(dir);
   });
@@ -241,5 +244,112 @@ describe('HttpFetcher', () => {
     const text = await new Response(stream).text();
     assert.equal(text, '{"ok":true}');
     fetcher.close();
+  });
+  describe('slow retrieval', () => {
+    const occurrences = (text: string, part: string) => text.split(part).length - 1;
+
+    it('fails metadata that arrives a byte at a time within the idle timeout at its deadline, without retrying past it', async () => {
+      const fetcher = new HttpFetcher({
+        ...fast,
+        timeoutMs: 1000,
+        retries: 3,
+        minBytesPerSecond: 0,
+        metadataTimeoutMs: 600,
+      });
+      server.failNext('/drip.bin', { kind: 'drip', bytes: 1, intervalMs: 100 }, 4);
+      const before = server.requestsFor('/drip.bin').length;
+      const started = Date.now();
+      const err = await fetcher.downloadBytes(`${server.url}/drip.bin`, 10_000).catch((e: unknown) => e);
+      const elapsed = Date.now() - started;
+      assert.ok(err instanceof ClientError, String(err));
+      assert.equal(err.code, 'NETWORK_ERROR');
+      assert.match(err.message, /within 600 ms/);
+      assert.ok(elapsed >= 550 && elapsed < 1500, `failed after ${elapsed} ms`);
+      assert.equal(server.requestsFor('/drip.bin').length - before, 1, 'no attempt after the deadline');
+      server.clearFaults();
+      fetcher.close();
+    });
+
+    it('counts the wait for the response headers into the metadata deadline', async () => {
+      const fetcher = new HttpFetcher({ ...fast, timeoutMs: 5000, metadataTimeoutMs: 300 });
+      server.failNext('/small.json', { kind: 'stall', ms: 1500 });
+      const started = Date.now();
+      const err = await fetcher.downloadBytes(`${server.url}/small.json`, 1000).catch((e: unknown) => e);
+      assert.ok(err instanceof ClientError, String(err));
+      assert.equal(err.code, 'NETWORK_ERROR');
+      assert.ok(Date.now() - started < 1000, `failed after ${Date.now() - started} ms`);
+      server.clearFaults();
+      fetcher.close();
+    });
+
+    it('fails a target slower than minBytesPerSecond, retries it as a resume, then gives NETWORK_ERROR', async () => {
+      const fetcher = new HttpFetcher({
+        ...fast,
+        timeoutMs: 1000,
+        retries: 1,
+        minBytesPerSecond: 1000,
+        rateWindowMs: 250,
+      });
+      server.failNext('/drip.bin', { kind: 'drip', bytes: 1, intervalMs: 50 }, 2);
+      const partial = join(dir, 'drip.partial');
+      const before = server.requestsFor('/drip.bin').length;
+      const started = Date.now();
+      const err = await fetcher
+        .withTarget({ partialPath: partial }, () =>
+          fetcher.downloadFile(`${server.url}/drip.bin`, drip.length, async () => 'done'),
+        )
+        .catch((e: unknown) => e);
+      const elapsed = Date.now() - started;
+      assert.ok(err instanceof ClientError, String(err));
+      assert.equal(err.code, 'NETWORK_ERROR');
+      assert.match(err.message, /too slow: \d+ bytes in 250 ms, below the minimum of 1000 bytes\/s/);
+      assert.ok(elapsed < 1500, `failed after ${elapsed} ms`);
+      const reqs = server.requestsFor('/drip.bin').slice(before);
+      assert.equal(reqs.length, 2);
+      assert.match(reqs[1]!.range ?? '', /^bytes=\d+-$/, 'the retry resumed what had arrived');
+      const kept = (await stat(partial)).size;
+      assert.ok(kept > 0 && kept < drip.length, `partial of ${kept} bytes kept for a later resume`);
+      server.clearFaults();
+      fetcher.close();
+    });
+
+    it('accepts a slow transfer that stays above the floor in every window', async () => {
+      const fetcher = new HttpFetcher({ ...fast, minBytesPerSecond: 2000, rateWindowMs: 150 });
+      // 500 bytes every 50 ms: about 10 000 bytes/s over 400 ms, so several windows are judged.
+      server.failNext('/drip.bin', { kind: 'drip', bytes: 500, intervalMs: 50 }, 2);
+      const started = Date.now();
+      assert.equal(sha256(await fetcher.downloadBytes(`${server.url}/drip.bin`, 10_000)), sha256(drip));
+      assert.ok(Date.now() - started >= 300, 'the transfer did span several windows');
+      const got = await fetcher.withTarget({ partialPath: join(dir, 'ok-drip.partial') }, () =>
+        fetcher.downloadFile(`${server.url}/drip.bin`, drip.length, async (file) =>
+          sha256(await readFile(file)),
+        ),
+      );
+      assert.equal(got, sha256(drip));
+      fetcher.close();
+    });
+
+    it('names the URL once in a network error', async () => {
+      const fetcher = new HttpFetcher({ ...fast, retries: 0 });
+      const url = `${server.url}/blob.bin`;
+      server.failNext('/blob.bin', { kind: 'cut', afterBytes: 1000 });
+      const cut = await fetcher
+        .withTarget({ partialPath: join(dir, 'once.partial') }, () =>
+          fetcher.downloadFile(url, data.length, async () => 'done'),
+        )
+        .catch((e: unknown) => e);
+      assert.ok(cut instanceof ClientError, String(cut));
+      assert.match(cut.message, /connection lost mid-download/);
+      assert.equal(occurrences(cut.message, url), 1, cut.message);
+
+      const dead = await TestServer.start(dir);
+      const deadUrl = `${dead.url}/small.json`;
+      await dead.close();
+      const refused = await fetcher.downloadBytes(deadUrl, 1000).catch((e: unknown) => e);
+      assert.ok(refused instanceof ClientError, String(refused));
+      assert.equal(refused.code, 'NETWORK_ERROR');
+      assert.equal(occurrences(refused.message, dead.url), 1, refused.message);
+      fetcher.close();
+    });
   });
 });

@@ -18,7 +18,9 @@ export type Fault =
   /** Send nothing for `ms` (to trigger client timeouts), then serve normally. */
   | { kind: 'stall'; ms: number }
   /** Answer 302 to `location`. */
-  | { kind: 'redirect'; location: string };
+  | { kind: 'redirect'; location: string }
+  /** Serve the file `bytes` bytes every `intervalMs` (each pause shorter than any idle timeout). */
+  | { kind: 'drip'; bytes: number; intervalMs: number };
 
 export interface LoggedRequest {
   path: string;
@@ -146,6 +148,10 @@ export class TestServer {
       return;
     }
     let sent = 0;
+    let closed = false;
+    res.once('close', () => {
+      closed = true;
+    });
     const stream = createReadStream(file, { start, end, highWaterMark: 64 * 1024 });
     for await (const raw of stream as AsyncIterable<Buffer>) {
       let chunk = raw;
@@ -166,8 +172,17 @@ export class TestServer {
         stream.destroy();
         return;
       }
+      if (fault?.kind === 'drip') {
+        for (let at = 0; at < chunk.length && !closed; at += fault.bytes) {
+          res.write(chunk.subarray(at, at + fault.bytes));
+          await new Promise((r) => setTimeout(r, fault.intervalMs));
+        }
+        if (closed) {
+          stream.destroy();
+          return;
+        }
+      } else if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
       sent += chunk.length;
-      if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
     }
     res.end();
   }
