@@ -320,6 +320,35 @@ describe('Client', () => {
     await assert.rejects(strict.checkForUpdates(), { code: 'NETWORK_ERROR' });
   });
 
+  it('fails a check whose timestamp.json drips in within the idle timeout with NETWORK_ERROR (slow retrieval)', async () => {
+    const dirs = await installed('1.0');
+    server.failNext('/metadata/timestamp.json', { kind: 'drip', bytes: 1, intervalMs: 100 }, 2);
+    const client = makeClient(dirs, server.url, APP, '1.0', {
+      fetcherOptions: { timeoutMs: 1000, retries: 1, metadataTimeoutMs: 700 },
+    });
+    const started = Date.now();
+    assert.equal(await client.checkForUpdates(), undefined);
+    assert.ok(Date.now() - started < 2000, `gave up after ${Date.now() - started} ms`);
+    assert.equal(client.lastRefreshError?.code, 'NETWORK_ERROR');
+    assert.match(client.lastRefreshError?.message ?? '', /timestamp\.json: .*within 700 ms/);
+    server.clearFaults();
+  });
+
+  it('ends a check at once when its signal aborts, also without refreshRequired', async () => {
+    const dirs = await installed('1.0');
+    server.failNext('/metadata/timestamp.json', { kind: 'drip', bytes: 1, intervalMs: 100 });
+    const client = makeClient(dirs, server.url, APP, '1.0');
+    const started = Date.now();
+    await assert.rejects(client.checkForUpdates({ signal: AbortSignal.timeout(300) }), {
+      name: 'TimeoutError',
+    });
+    assert.ok(Date.now() - started < 1500, `ended after ${Date.now() - started} ms`);
+    assert.equal(client.lastRefreshError, undefined, 'an abort is no refresh failure');
+    await assert.rejects(client.checkForUpdates({ signal: AbortSignal.abort() }), { name: 'AbortError' });
+    server.clearFaults();
+    assert.equal((await client.checkForUpdates())?.version, '3.0', 'the next check runs normally');
+  });
+
   it('rejects tampered metadata as METADATA_INVALID', async () => {
     const dirs = await installed('1.0');
     server.failNext('/metadata/timestamp.json', { kind: 'corrupt', offset: 60 });
