@@ -279,8 +279,9 @@ function rangeSource(file: FileHandle, start: number, end: number): ByteSource {
  * round trip for each costs far more than the read (bspatch, for comparison, loads the whole old file).
  */
 class OldFileWindow {
+  // Buffers are allocated on first use and no larger than the old file.
   private readonly windows = Array.from({ length: OLD_WINDOWS }, () => ({
-    bytes: new Uint8Array(OLD_WINDOW),
+    bytes: new Uint8Array(0),
     start: 0,
     length: 0,
     used: 0,
@@ -310,6 +311,8 @@ class OldFileWindow {
       window = continued ?? leastRecent;
       window.readSize = continued ? Math.min(OLD_WINDOW, continued.readSize * 2) : OLD_MIN_READ;
       const want = Math.min(this.size - pos, Math.max(length, window.readSize));
+      if (window.bytes.length < want)
+        window.bytes = new Uint8Array(Math.min(OLD_WINDOW, Math.max(want, this.size)));
       let filled = 0;
       while (filled < want) {
         let bytesRead: number;
