@@ -20,7 +20,10 @@ try {
     cwd: process.cwd(),
     recover: recovered.outcome,
   });
-  if (config.install && version === config.install.fromVersion) {
+  // Ask for the update once: an old version started again after a failed install must not retry it.
+  const asked =
+    existsSync(config.reportFile) && readFileSync(config.reportFile, 'utf8').includes('"installer-returned"');
+  if (config.install && version === config.install.fromVersion && !asked) {
     const started = await lib.startInstallScript(config.install.request, config.install.options ?? {});
     report({ event: 'installer-returned', started });
     if (config.install.holdUntil) {
