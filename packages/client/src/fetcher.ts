@@ -491,6 +491,7 @@ export class HttpFetcher extends BaseFetcher {
   ): Promise<OpenResponse> {
     return new Promise((resolve, reject) => {
       let late: NodeJS.Timeout | undefined;
+      let response: http.IncomingMessage | undefined;
       const mod = url.protocol === 'https:' ? https : http;
       const agent = url.protocol === 'https:' ? this.#httpsAgent : this.#httpAgent;
       const req = mod.request(
@@ -498,6 +499,7 @@ export class HttpFetcher extends BaseFetcher {
         { method: 'GET', headers, agent, ...(signal ? { signal } : {}) },
         (res) => {
           clearTimeout(late);
+          response = res;
           resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
         },
       );
@@ -509,7 +511,9 @@ export class HttpFetcher extends BaseFetcher {
         );
       }
       req.setTimeout(this.#opts.timeoutMs, () => {
-        req.destroy(new RetryableError(`no response within ${this.#opts.timeoutMs} ms`));
+        // Mid-body, failing the response itself says "stalled" rather than a bare "aborted".
+        if (response) response.destroy(new RetryableError(`no data for ${this.#opts.timeoutMs} ms`));
+        else req.destroy(new RetryableError(`no response within ${this.#opts.timeoutMs} ms`));
       });
       req.on('error', (err) => {
         clearTimeout(late);

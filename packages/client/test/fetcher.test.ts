@@ -329,6 +329,22 @@ describe('HttpFetcher', () => {
       fetcher.close();
     });
 
+    it('fails a body that stops mid-way at the idle timeout, saying so', async () => {
+      const fetcher = new HttpFetcher({ ...fast, timeoutMs: 300, retries: 0, minBytesPerSecond: 0 });
+      server.failNext('/drip.bin', { kind: 'drip', bytes: 1000, intervalMs: 1200 });
+      const started = Date.now();
+      const err = await fetcher
+        .withTarget({ partialPath: join(dir, 'stopped.partial') }, () =>
+          fetcher.downloadFile(`${server.url}/drip.bin`, drip.length, async () => 'done'),
+        )
+        .catch((e: unknown) => e);
+      assert.ok(err instanceof ClientError, String(err));
+      assert.equal(err.code, 'NETWORK_ERROR');
+      assert.match(err.message, /drip\.bin: no data for 300 ms \(1 attempt\)$/);
+      assert.ok(Date.now() - started < 1500, `failed after ${Date.now() - started} ms`);
+      fetcher.close();
+    });
+
     it('names the URL once in a network error', async () => {
       const fetcher = new HttpFetcher({ ...fast, retries: 0 });
       const url = `${server.url}/blob.bin`;
