@@ -11,7 +11,7 @@ export type ClientErrorCode =
   | 'METADATA_EXPIRED'
   /** Signed metadata failed TUF verification: bad signatures, rollback, wrong version, malformed. */
   | 'METADATA_INVALID'
-  /** The server could not be reached, timed out or cut the connection, also after retries. */
+  /** The server could not be reached, timed out, cut the connection or sent too slowly (slow retrieval), also after retries. */
   | 'NETWORK_ERROR'
   /** The server answered with an error status (404, 403, 5xx after retries...). */
   | 'HTTP_ERROR'
