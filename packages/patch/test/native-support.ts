@@ -119,7 +119,9 @@ export function craftNative(opts: {
     if (e.cover === undefined) continue;
     model.codeCover(enc, e.cover, e.oldPos ?? 0, newPos, scratch);
     newPos += e.cover;
-    const oldUnder = e.oldUnder ?? new Uint8Array(e.cover);
+    const pos = e.oldPos ?? 0;
+    const inside = pos >= 0 && pos + e.cover <= opts.old.length;
+    const oldUnder = e.oldUnder ?? (inside ? opts.old.subarray(pos, pos + e.cover) : new Uint8Array(e.cover));
     const newUnder = e.newUnder ?? oldUnder;
     model.codeDiff(enc, oldUnder, 0, newUnder, 0, e.cover, () => 0);
     diffBytes += e.cover;
@@ -151,4 +153,140 @@ export function craftNative(opts: {
     ...opts.header,
   });
   return Buffer.concat([header, frame, region]);
+}
+
+/** One random damage to a patch: flipped bits, overwritten or inserted bytes, a cut, a swapped region. */
+export function mutatePatch(patch: Uint8Array, rand: () => number): Uint8Array {
+  const out = Uint8Array.from(patch);
+  const at = () => (rand() * out.length) | 0;
+  // Most damage lands past the header, where the decoders (not the header checks) must catch it.
+  const bodyAt = () => 116 + ((rand() * Math.max(1, out.length - 116)) | 0);
+  switch ((rand() * 7) | 0) {
+    case 0: {
+      const n = 1 + ((rand() * 4) | 0);
+      for (let k = 0; k < n; k++) {
+        const i = bodyAt();
+        if (i < out.length) out[i] = (out[i] as number) ^ (1 << ((rand() * 8) | 0));
+      }
+      return out;
+    }
+    case 1: {
+      const i = bodyAt();
+      const n = Math.min(out.length - i, 1 + ((rand() * 16) | 0));
+      for (let k = 0; k < n; k++) out[i + k] = (rand() * 256) | 0;
+      return out;
+    }
+    case 2:
+      return out.subarray(0, at());
+    case 3: {
+      const i = bodyAt();
+      const extra = randomBytes(1 + ((rand() * 8) | 0), rand);
+      return Buffer.concat([out.subarray(0, i), extra, out.subarray(i)]);
+    }
+    case 4: {
+      // a header field (sizes, region lengths) gets a random 64-bit value or a nearby one
+      const fields = [12, 52, 92, 100, 108];
+      const f = fields[(rand() * fields.length) | 0] as number;
+      const view = new DataView(out.buffer, out.byteOffset, out.length);
+      if (out.length >= f + 8) {
+        const cur = view.getBigUint64(f, true);
+        const delta = BigInt(((rand() * 64) | 0) - 32);
+        view.setBigUint64(
+          f,
+          rand() < 0.5
+            ? BigInt.asUintN(64, cur + delta)
+            : BigInt.asUintN(64, BigInt(Math.floor(rand() * 2 ** 53)) << BigInt((rand() * 12) | 0)),
+          true,
+        );
+      }
+      return out;
+    }
+    case 5: {
+      const i = at();
+      if (i < out.length) out[i] = (out[i] as number) ^ (1 << ((rand() * 8) | 0));
+      return out;
+    }
+    default: {
+      // two stretches of the body swapped
+      const a = bodyAt();
+      const b = bodyAt();
+      const n = Math.min(32, out.length - Math.max(a, b));
+      for (let k = 0; k < n; k++) {
+        const t = out[a + k] as number;
+        out[a + k] = out[b + k] as number;
+        out[b + k] = t;
+      }
+      return out;
+    }
+  }
+}
+
+/** The codes a damaged native patch may end in. */
+export const DAMAGE_CODES = new Set([
+  'UNSUPPORTED_FORMAT',
+  'UNSUPPORTED_VERSION',
+  'BASE_MISMATCH',
+  'CORRUPT_PATCH',
+  'TRUNCATED_PATCH',
+  'DECOMPRESSION_LIMIT',
+  'OUTPUT_MISMATCH',
+]);
+
+export interface FuzzStats {
+  cases: number;
+  applied: number;
+  byCode: Record<string, number>;
+}
+
+/**
+ * Applies `cases` randomly damaged copies of native patches (a few kinds of change) in `dir`. Every case
+ * must either rebuild exactly the new file or end in a PatchError with one of DAMAGE_CODES, and leave no
+ * file behind. Throws on the first case that does anything else (with its seed and index).
+ */
+export async function fuzzNative(dir: string, cases: number, seed: number): Promise<FuzzStats> {
+  const { apply, diffBuffers, PatchError } = await import('../src/index.js');
+  const { writeFile, readFile, readdir, rm } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const rand = seeded(seed);
+  const bin = randomBytes(24_000, rand);
+  const text = wordy(20_000, rand);
+  const pairs = [
+    [bin, editedCopy(bin, rand, 12)],
+    [text, editedCopy(text, rand, 12)],
+    [randomBytes(3000, rand), randomBytes(2000, rand)],
+    [bin, bin],
+  ] as const;
+  const bases = [];
+  for (const [i, [o, n]] of pairs.entries()) {
+    await writeFile(join(dir, `old${i}`), o);
+    bases.push({ old: join(dir, `old${i}`), patch: await diffBuffers(o, n), sha: sha256(n) });
+  }
+  const stats: FuzzStats = { cases, applied: 0, byCode: {} };
+  const patchPath = join(dir, 'patch');
+  const outPath = join(dir, 'out');
+  for (let c = 0; c < cases; c++) {
+    const base = bases[c % bases.length] as (typeof bases)[number];
+    let damaged = mutatePatch(base.patch, rand);
+    if (rand() < 0.3) damaged = mutatePatch(damaged, rand);
+    await writeFile(patchPath, damaged);
+    try {
+      const r = await apply(base.old, patchPath, outPath);
+      if (r.sha256 !== base.sha || sha256(await readFile(outPath)) !== base.sha) {
+        throw new Error(`fuzz case ${c} (seed ${seed}): a damaged patch rebuilt a wrong file`);
+      }
+      stats.applied++;
+      await rm(outPath);
+    } catch (err) {
+      if (!(err instanceof PatchError) || !DAMAGE_CODES.has(err.code)) {
+        throw new Error(`fuzz case ${c} (seed ${seed}): unexpected ${String(err)}`, { cause: err });
+      }
+      stats.byCode[err.code] = (stats.byCode[err.code] ?? 0) + 1;
+    }
+    // A leftover file stays until the end, so looking now and then (and at the end) catches every one.
+    if (c % 64 === 63 || c === cases - 1) {
+      const left = (await readdir(dir)).filter((f) => !/^old\d$|^patch$/.test(f));
+      if (left.length) throw new Error(`fuzz cases up to ${c} (seed ${seed}): left ${left.join(', ')}`);
+    }
+  }
+  return stats;
 }

@@ -49,9 +49,10 @@ class NumberCoder {
   readonly #unary: Uint16Array;
   readonly #mantissa: Uint16Array;
 
+  // Both tables hold p XOR 32768, so a fresh all-zero array starts every probability at one half.
   constructor(sets: number) {
-    this.#unary = new Uint16Array(sets * 64).fill(32768);
-    this.#mantissa = new Uint16Array(sets * 64 * 64).fill(32768);
+    this.#unary = new Uint16Array(sets * 64);
+    this.#mantissa = new Uint16Array(sets * 64 * 64);
   }
 
   /** Codes v (0 <= v < 2^40). Decoding: pass v = 0 and use the result. */
@@ -63,8 +64,9 @@ class NumberCoder {
     // unary: one "more" bit per extra bit of length
     for (;;) {
       const i = u + n;
-      const more = c.bit(n < nb ? 1 : 0, this.#unary[i] as number);
-      update(this.#unary, i, more, 4);
+      const p = (this.#unary[i] as number) ^ 32768;
+      const more = c.bit(n < nb ? 1 : 0, p);
+      this.#unary[i] = (more ? p + ((65536 - p) >> 4) : p - (p >> 4)) ^ 32768;
       if (!more) break;
       n++;
       if (n > 41) return -1;
@@ -74,8 +76,9 @@ class NumberCoder {
     for (let k = n - 2; k >= 0; k--) {
       // top two mantissa bits adapt per length; lower ones per position only
       const i = m + (n - 2 - k < 2 ? n - 2 - k : 2 + k);
-      const b = c.bit(Math.floor(x / 2 ** k) & 1, this.#mantissa[i] as number);
-      update(this.#mantissa, i, b, 5);
+      const p = (this.#mantissa[i] as number) ^ 32768;
+      const b = c.bit(Math.floor(x / 2 ** k) & 1, p);
+      this.#mantissa[i] = (b ? p + ((65536 - p) >> 5) : p - (p >> 5)) ^ 32768;
       r = r * 2 + b;
     }
     return r - 1;
@@ -353,7 +356,6 @@ export class PatchModel {
     let range = dec.range;
     let code = dec.code;
     let at = dec.pos;
-    let overrun = dec.overrun;
     let o1 = this.#o1;
     let o2 = this.#o2;
     let d1 = this.#d1;
@@ -390,7 +392,8 @@ export class PatchModel {
         }
         while (range < 0x1000000) {
           range = (range << 8) >>> 0;
-          code = ((code << 8) | (at < srcLen ? (src[at++] as number) : (overrun++, 0))) >>> 0;
+          code = ((code << 8) | (at < srcLen ? (src[at] as number) : 0)) >>> 0;
+          at++;
         }
       }
       const err = (nz << 12) - (p >>> 4);
@@ -430,7 +433,8 @@ export class PatchModel {
           }
           while (range < 0x1000000) {
             range = (range << 8) >>> 0;
-            code = ((code << 8) | (at < srcLen ? (src[at++] as number) : (overrun++, 0))) >>> 0;
+            code = ((code << 8) | (at < srcLen ? (src[at] as number) : 0)) >>> 0;
+            at++;
           }
           const e = (bit << 12) - (q >>> 4);
           vMix[mv] = u0 + ((t0 * e) >> 11);
@@ -454,7 +458,6 @@ export class PatchModel {
     dec.range = range;
     dec.code = code;
     dec.pos = at;
-    dec.overrun = overrun;
     this.#o1 = o1;
     this.#o2 = o2;
     this.#d1 = d1;

@@ -243,6 +243,8 @@ class LiteralReader {
   #produced = 0;
   readonly #declared: number;
   readonly #chunks: AsyncIterator<Buffer> | undefined;
+  readonly #streams: { destroy(): void; on(event: 'error', fn: () => void): unknown }[] = [];
+  #error: Error | undefined;
 
   constructor(patch: FileHandle, start: number, length: number, declared: number) {
     this.#declared = declared;
@@ -255,7 +257,13 @@ class LiteralReader {
     });
     const inflate = createBrotliDecompress({ params: { [zc.BROTLI_DECODER_PARAM_LARGE_WINDOW]: 1 } });
     source.on('error', (err) => inflate.destroy(err));
+    // Recorded here because the stream starts inflating before the first pull (when the iterator
+    // would be listening); #pull reports it.
+    inflate.on('error', (err) => {
+      this.#error ??= err;
+    });
     source.pipe(inflate);
+    this.#streams.push(source, inflate);
     this.#chunks = inflate[Symbol.asyncIterator]();
   }
 
@@ -275,6 +283,7 @@ class LiteralReader {
     let next: IteratorResult<Buffer>;
     try {
       if (!this.#chunks) throw corrupt('literal bytes needed but none stored');
+      if (this.#error) throw this.#error;
       next = await this.#chunks.next();
     } catch (err) {
       if (err instanceof PatchError) throw err;
@@ -307,8 +316,12 @@ class LiteralReader {
     }
   }
 
+  /** Stops both streams. Errors they raise after this belong to an apply that has already ended. */
   close(): void {
-    void this.#chunks?.return?.();
+    for (const s of this.#streams) {
+      s.on('error', () => {});
+      s.destroy();
+    }
   }
 }
 

@@ -10,8 +10,8 @@ export interface BitCoder {
 }
 
 /**
- * Decodes bits from one frame's bytes. Reading past the end of the frame yields zero bytes and is counted
- * in `overrun`, so a truncated or forged frame is caught when the frame is finished (`finishedExactly`).
+ * Decodes bits from one frame's bytes. Reading past the end of the frame yields zero bytes (and moves `pos`
+ * past the end), so a truncated or forged frame is caught when the frame is finished (`finishedExactly`).
  * The state is public so the model's hottest loop can keep it in locals (see PatchModel).
  */
 export class RangeDecoder implements BitCoder {
@@ -19,7 +19,6 @@ export class RangeDecoder implements BitCoder {
   pos = 0;
   range = 0xffffffff;
   code = 0;
-  overrun = 0;
 
   constructor(frame: Uint8Array) {
     this.buf = frame;
@@ -27,9 +26,9 @@ export class RangeDecoder implements BitCoder {
   }
 
   next(): number {
-    if (this.pos < this.buf.length) return this.buf[this.pos++] as number;
-    this.overrun++;
-    return 0;
+    const b = this.pos < this.buf.length ? (this.buf[this.pos] as number) : 0;
+    this.pos++;
+    return b;
   }
 
   bit(_bit: number, p1: number): number {
@@ -52,6 +51,6 @@ export class RangeDecoder implements BitCoder {
 
   /** True when the frame was consumed exactly: no byte missing and none left over. */
   finishedExactly(): boolean {
-    return this.overrun === 0 && this.pos === this.buf.length;
+    return this.pos === this.buf.length;
   }
 }

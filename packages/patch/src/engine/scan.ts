@@ -73,7 +73,7 @@ export function scanCovers(
         len = r;
         pos = d;
       } else {
-        finder.search(neu, scan, newLen, d >= 0 ? d : 0);
+        finder.search(neu, scan, newLen, Math.max(d, 0));
         len = finder.matchLength;
         pos = finder.matchPos;
         lastSearch = scan;
