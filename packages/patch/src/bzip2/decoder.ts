@@ -243,7 +243,6 @@ export class Bzip2Reader {
     }
     this.level = level;
     this.blockMax = level * 100000;
-    this.tt = new Uint32Array(this.blockMax);
     this.state = 'header';
   }
 
@@ -320,7 +319,8 @@ export class Bzip2Reader {
     this.checkOverrun('the block header');
 
     // Huffman + zero-run + move-to-front decoding into tt's low bytes; all bounds checked per symbol.
-    const tt = this.tt;
+    // The block array grows with the block (up to the level's maximum), so short streams stay small.
+    let tt = this.tt;
     const blockMax = this.blockMax;
     const counts = new Int32Array(256);
     const mtf = new Uint8Array(256);
@@ -378,6 +378,7 @@ export class Bzip2Reader {
       if (run > 0) {
         const uc = seqToUnseq[mtf[0] as number] as number;
         counts[uc] = (counts[uc] as number) + run;
+        if (nblock + run > tt.length) tt = grownBlock(tt, nblock, nblock + run, blockMax);
         tt.fill(uc, nblock, nblock + run);
         nblock += run;
         run = 0;
@@ -387,12 +388,16 @@ export class Bzip2Reader {
       const v = mtf[j] as number;
       for (let k = j; k > 0; k--) mtf[k] = mtf[k - 1] as number;
       mtf[0] = v;
-      if (nblock >= blockMax)
-        throw this.failure(`block longer than level ${this.level} allows`, pos, bitCount);
+      if (nblock >= tt.length) {
+        if (nblock >= blockMax)
+          throw this.failure(`block longer than level ${this.level} allows`, pos, bitCount);
+        tt = grownBlock(tt, nblock, nblock + 1, blockMax);
+      }
       const uc = seqToUnseq[v] as number;
       counts[uc] = (counts[uc] as number) + 1;
       tt[nblock++] = uc;
     }
+    this.tt = tt;
     this.pos = pos;
     this.bitBuf = bitBuf;
     this.bitCount = bitCount;
@@ -475,6 +480,13 @@ export class Bzip2Reader {
     this.streamCrc = combineStreamCrc(this.streamCrc, computed);
     this.state = 'header';
   }
+}
+
+/** A larger block array holding the first `used` entries: at least `need`, doubling, at most `max`. */
+function grownBlock(tt: Uint32Array, used: number, need: number, max: number): Uint32Array {
+  const grown = new Uint32Array(Math.min(max, Math.max(need, tt.length * 2, 1 << 16)));
+  grown.set(tt.subarray(0, used));
+  return grown;
 }
 
 function hex(n: number): string {
