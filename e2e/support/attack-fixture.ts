@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PYTHON_TUFUP_FIXTURE } from '../../test-support/fixture.js';
 import { treeDigest } from './scenario.js';
 
-export const FIXTURE = '/work/shared/fixtures/python-tufup';
+export const FIXTURE = PYTHON_TUFUP_FIXTURE;
 
 export interface FixtureFile {
   type: 'file' | 'symlink';

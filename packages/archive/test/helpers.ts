@@ -6,11 +6,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import tar from 'tar-stream';
+import { PYTHON_TUFUP_FIXTURE } from '../../../test-support/fixture.js';
 
 /** The repository and bundles made by the real python tufup 0.10 (override: TUFUP_FIXTURE). */
-export const FIXTURE = process.env.TUFUP_FIXTURE
-  ? process.env.TUFUP_FIXTURE.replace(/\/+$/, '')
-  : fileURLToPath(new URL('../../../../shared/fixtures/python-tufup', import.meta.url));
+export const FIXTURE = PYTHON_TUFUP_FIXTURE;
 
 /** One member of a hand-made tar. `typeflag` is the raw header byte, so any type can be written. */
 export interface RawMember {

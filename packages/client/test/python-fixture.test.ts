@@ -16,10 +16,11 @@ import {
   shipRoot,
   treeOf,
 } from './support/app.js';
+import { PYTHON_TUFUP_FIXTURE } from '../../../test-support/fixture.js';
 import { TestRepo } from './support/repo.js';
 import { TestServer } from './support/server.js';
 
-const FIXTURE = '/work/shared/fixtures/python-tufup';
+const FIXTURE = PYTHON_TUFUP_FIXTURE;
 
 interface Scenario {
   scenario: string;

@@ -57,3 +57,9 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
       : new DOMException('The operation was aborted', 'AbortError');
   }
 }
+
+/** The `code` of a Node system error (`'ENOENT'`, `'EBUSY'`...), or undefined for anything else. */
+export function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}

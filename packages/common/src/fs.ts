@@ -1,6 +1,6 @@
 // Atomic file writes and temp dirs: the only way @tufup packages put files where others will read them.
 import { randomBytes } from 'node:crypto';
-import { constants, createWriteStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -65,18 +65,20 @@ export async function writeStreamAtomic(
 ): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = siblingTempPath(path);
+  // Open before streaming: the file exists (and is ours to remove) whenever the source can fail.
+  const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
   try {
-    const out = createWriteStream(tmp, { flags: 'wx', mode: opts.mode ?? 0o644 });
-    await pipeline(source, out, opts.signal ? { signal: opts.signal } : {});
-    const fh = await open(tmp, 'r+');
-    try {
-      if (opts.mode !== undefined) await fh.chmod(opts.mode);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await pipeline(
+      source,
+      fh.createWriteStream({ autoClose: false }),
+      opts.signal ? { signal: opts.signal } : {},
+    );
+    if (opts.mode !== undefined) await fh.chmod(opts.mode);
+    await fh.sync();
+    await fh.close();
     await rename(tmp, path);
   } catch (err) {
+    await fh.close().catch(() => {});
     await rm(tmp, { force: true });
     throw err;
   }

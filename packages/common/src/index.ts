@@ -3,6 +3,7 @@ export {
   TufupError,
   isTufupError,
   describeErrorChain,
+  errnoCode,
   throwIfAborted,
   type TufupErrorOptions,
 } from './errors.js';
@@ -24,4 +25,4 @@ export {
   type OnProgress,
   type Logger,
 } from './progress.js';
-export type { InstallRequest, Installer } from './installer.js';
+export { defaultStateDir, defaultLogFile, type InstallRequest, type Installer } from './installer.js';

@@ -86,3 +86,20 @@ test('throttleProgress always passes the final event', () => {
   for (let i = 0; i <= 100; i++) p({ phase: 'x', done: i, total: 100 });
   assert.deepEqual(seen, [0, 100]);
 });
+
+test('writeStreamAtomic leaves no temp file when the source fails before its first chunk', async () => {
+  await withTempDir(async (dir) => {
+    const p = join(dir, 'out.bin');
+    for (let i = 0; i < 50; i++) {
+      const failing = Readable.from(
+        (async function* () {
+          await Promise.resolve();
+          if (i >= 0) throw new Error('source failed early');
+          yield Buffer.alloc(0);
+        })(),
+      );
+      await assert.rejects(writeStreamAtomic(p, failing), /source failed early/);
+    }
+    assert.deepEqual(await readdir(dir), []);
+  });
+});

@@ -41,11 +41,7 @@ export type InstallerMacErrorCode =
 
 export class InstallerMacError extends TufupError<InstallerMacErrorCode> {}
 
-/** The errno code of a Node system error, if it is one. */
-export function errnoCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
+export { errnoCode } from '@tufup/common';
 
 /** `err` when it already is one of ours, else a new error with `code` wrapping it. */
 export function asInstallerError(

@@ -5,17 +5,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { errnoCode, InstallerMacError } from './errors.js';
 
-/** The state dir (journal, lock, backup) for `dstDir`: a hidden sibling, so renames stay on one volume. */
-export function defaultStateDir(dstDir: string): string {
-  const abs = resolve(dstDir);
-  return join(dirname(abs), `.${basename(abs)}.tufup`);
-}
-
-/** The log file beside the state dir (outside dstDir, so a swap never moves or deletes it). */
-export function defaultLogFile(dstDir: string): string {
-  const abs = resolve(dstDir);
-  return join(dirname(abs), `.${basename(abs)}.tufup.log`);
-}
+export { defaultLogFile, defaultStateDir } from '@tufup/common';
 
 /**
  * Per-user log location, used when the install dir's parent is not writable by the user (the admin-rights

@@ -29,11 +29,7 @@ export type InstallerWinErrorCode =
 
 export class InstallerWinError extends TufupError<InstallerWinErrorCode> {}
 
-/** The errno code of a Node system error, if it is one. */
-export function errnoCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
+export { errnoCode } from '@tufup/common';
 
 export function invalid(message: string): InstallerWinError {
   return new InstallerWinError({ code: 'INVALID_REQUEST', message });

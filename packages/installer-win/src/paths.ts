@@ -5,17 +5,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { errnoCode, InstallerWinError, invalid } from './errors.js';
 
-/** The state dir (journal, guard, backup) for `dstDir`: a sibling, so every rename stays on one volume. */
-export function defaultStateDir(dstDir: string): string {
-  const abs = resolve(dstDir);
-  return join(dirname(abs), `.${basename(abs)}.tufup`);
-}
-
-/** The log file beside the state dir (outside dstDir, so a swap never moves or deletes it). */
-export function defaultLogFile(dstDir: string): string {
-  const abs = resolve(dstDir);
-  return join(dirname(abs), `.${basename(abs)}.tufup.log`);
-}
+export { defaultLogFile, defaultStateDir } from '@tufup/common';
 
 /** The per-user log, used when dstDir's parent needs administrator rights (e.g. under Program Files). */
 export function userLogFile(dstDir: string): string {

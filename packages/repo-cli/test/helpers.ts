@@ -4,9 +4,10 @@ import { createHash } from 'node:crypto';
 import { chmod, cp, lstat, mkdir, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PYTHON_TUFUP_FIXTURE } from '../../../test-support/fixture.js';
 
 export const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
-export const FIXTURE = '/work/shared/fixtures/python-tufup';
+export const FIXTURE = PYTHON_TUFUP_FIXTURE;
 
 export interface RunResult {
   code: number | null;
