@@ -62,7 +62,7 @@ export class Bzip2Reader {
   private state: 'start' | 'header' | 'block' | 'end' = 'start';
   private level = 0;
   private blockMax = 0;
-  private tt = new Uint32Array(0);
+  private tt: Uint32Array = new Uint32Array(0);
   private streamCrc = 0;
   private produced = 0;
 
