@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zc } from 'node:zlib';
-import { writeStreamAtomic } from '@tufup/common';
+import { writeFileAtomic } from '@tufup/common';
 import { COMPRESSION_MODEL1_BROTLI, encodeHeader, NATIVE_VERSION } from '../apply/native-format.js';
 import type { Cover } from '../engine/cover.js';
 import { encodeModelledStream } from './encode-model.js';
@@ -60,12 +60,10 @@ export async function writeNativePatch(
   patchPath: string,
   signal?: AbortSignal,
 ): Promise<number> {
-  await writeStreamAtomic(
-    patchPath,
-    (async function* () {
-      for (const p of parts) if (p.length > 0) yield p;
-    })(),
-    signal ? { signal } : {},
-  );
-  return parts.reduce((s, p) => s + p.length, 0);
+  signal?.throwIfAborted();
+  // The parts are in memory already and a patch is at most about the new file's size (the memory plan
+  // counts it), so one contiguous write is simplest.
+  const whole = Buffer.concat(parts);
+  await writeFileAtomic(patchPath, whole);
+  return whole.length;
 }
