@@ -1,0 +1,134 @@
+// The engine's parts against brute force: suffix arrays, longest-match finders, cover invariants, memory plan.
+import assert from 'node:assert/strict';
+import { open, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { withTempDir } from '@tufup/common';
+import { type Cover, findCovers, planDiffMemory } from '../src/engine/cover.js';
+import { HashChainSearch } from '../src/engine/hash-search.js';
+import { scanCovers } from '../src/engine/scan.js';
+import { buildSuffixArray } from '../src/engine/suffix-array.js';
+import { SuffixSearch } from '../src/engine/suffix-search.js';
+import { diff } from '../src/index.js';
+import { assertCode, editedCopy, randomBytes, seeded, wordy } from './native-support.js';
+
+function compareSuffixes(t: Uint8Array, a: number, b: number): number {
+  while (a < t.length && b < t.length) {
+    if (t[a] !== t[b]) return (t[a] as number) - (t[b] as number);
+    a++;
+    b++;
+  }
+  return a === t.length ? -1 : 1;
+}
+
+test('suffix array equals a brute-force sort on random, repetitive and degenerate texts', () => {
+  const rand = seeded(3);
+  const texts: Uint8Array[] = [
+    new Uint8Array(0),
+    Uint8Array.of(5),
+    new Uint8Array(300).fill(7),
+    Uint8Array.from({ length: 500 }, (_, i) => (i % 3 === 0 ? 1 : 2)),
+    Uint8Array.from({ length: 700 }, () => ((rand() * 2) | 0) + 97),
+    Uint8Array.from({ length: 900 }, (_, i) => [0, 1, 0, 0, 1, 0, 1, 0][i % 8] as number),
+    randomBytes(2000, rand),
+    wordy(3000, rand),
+  ];
+  for (const t of texts) {
+    const sa = buildSuffixArray(t);
+    const expected = Array.from({ length: t.length }, (_, i) => i).sort((a, b) => compareSuffixes(t, a, b));
+    assert.deepEqual(Array.from(sa), expected, `text of ${t.length} bytes`);
+  }
+});
+
+function longestBrute(old: Uint8Array, q: Uint8Array, pos: number): number {
+  let best = 0;
+  for (let s = 0; s < old.length; s++) {
+    let k = 0;
+    while (s + k < old.length && pos + k < q.length && old[s + k] === q[pos + k]) k++;
+    best = Math.max(best, k);
+  }
+  return best;
+}
+
+test('suffix-array search finds the longest match (2+ bytes); hash chains every one of 7+ bytes', () => {
+  const rand = seeded(4);
+  const old = wordy(4000, rand);
+  const neu = editedCopy(old, rand, 30);
+  const sa = new SuffixSearch(old);
+  const hc = new HashChainSearch(old, { stride: 2, depth: 64 });
+  for (let pos = 0; pos < neu.length; pos += 37) {
+    const want = longestBrute(old, neu, pos);
+    sa.search(neu, pos, neu.length, -1);
+    // A single shared byte is reported as no match (it is worth nothing to the scan).
+    assert.equal(sa.matchLength, want >= 2 ? want : 0, `suffix array at ${pos}`);
+    assert.ok(
+      Buffer.from(old.subarray(sa.matchPos, sa.matchPos + sa.matchLength)).equals(
+        neu.subarray(pos, pos + sa.matchLength),
+      ),
+    );
+    hc.search(neu, pos, neu.length, -1);
+    if (want >= 7) assert.equal(hc.matchLength, want, `hash chains at ${pos}`);
+    assert.ok(
+      Buffer.from(old.subarray(hc.matchPos, hc.matchPos + hc.matchLength)).equals(
+        neu.subarray(pos, pos + hc.matchLength),
+      ),
+    );
+  }
+});
+
+function checkCovers(old: Uint8Array, neu: Uint8Array, covers: Cover[]): number {
+  let end = 0;
+  let covered = 0;
+  for (const c of covers) {
+    assert.ok(Number.isInteger(c.length) && c.length > 0, 'non-empty');
+    assert.ok(c.newPos >= end, 'sorted and disjoint in new');
+    assert.ok(c.oldPos >= 0 && c.oldPos + c.length <= old.length, 'inside old');
+    assert.ok(c.newPos + c.length <= neu.length, 'inside new');
+    end = c.newPos + c.length;
+    covered += c.length;
+  }
+  return covered;
+}
+
+test('covers from both finders are valid and cover nearly all of an edited copy', () => {
+  const rand = seeded(5);
+  const old = randomBytes(200_000, rand);
+  const neu = editedCopy(old, rand, 40);
+  for (const finder of [new SuffixSearch(old), new HashChainSearch(old, { stride: 2 })]) {
+    const covers: Cover[] = [];
+    scanCovers(old, neu, finder, covers);
+    assert.ok(checkCovers(old, neu, covers) > 0.97 * neu.length);
+  }
+  assert.ok(checkCovers(old, neu, findCovers(old, neu)) > 0.97 * neu.length);
+  assert.equal(
+    checkCovers(old, randomBytes(50_000, rand), findCovers(old, randomBytes(50_000, rand))) < 5000,
+    true,
+  );
+});
+
+test('memory plan: suffix array when small, sparser hash chains as old outgrows new, FILE_TOO_LARGE beyond', async () => {
+  assert.equal(planDiffMemory(20e6, 20e6).finder, 'suffix-array');
+  assert.deepEqual(
+    [planDiffMemory(150e6, 150e6).stride, planDiffMemory(2 ** 31 - 1, 2 ** 31 - 1).stride],
+    [2, 2],
+  );
+  assert.ok(planDiffMemory(300e6, 100e6).stride > 2);
+  for (const p of [planDiffMemory(150e6, 150e6), planDiffMemory(300e6, 100e6)]) {
+    assert.ok(p.estimate <= 6 * 100e6 + 200 * 2 ** 20 || p.estimate <= 6 * 150e6 + 200 * 2 ** 20);
+  }
+  assert.throws(
+    () => planDiffMemory(2e9, 1e6),
+    (e: Error & { code?: string }) =>
+      e.code === 'FILE_TOO_LARGE' && /6 x new size \+ 200 MiB/.test(e.message),
+  );
+  // diff refuses before reading: a sparse 3 GB old file and a small new one fail at once.
+  await withTempDir(async (dir) => {
+    const fh = await open(join(dir, 'old'), 'w');
+    await fh.truncate(3e9);
+    await fh.close();
+    await writeFile(join(dir, 'new'), 'small');
+    const started = Date.now();
+    await assertCode(() => diff(join(dir, 'old'), join(dir, 'new'), join(dir, 'patch')), 'FILE_TOO_LARGE');
+    assert.ok(Date.now() - started < 5000);
+  });
+});
