@@ -65,17 +65,18 @@ export async function writeStreamAtomic(
 ): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = siblingTempPath(path);
-  // Open before streaming: the file exists (and is ours to remove) whenever the source can fail.
+  // Create the file before streaming, so it exists (and is ours to remove) whenever the source can fail; the
+  // stream writes through this descriptor and closes it, and never opens the path again.
   const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
   try {
-    await pipeline(
-      source,
-      fh.createWriteStream({ autoClose: false }),
-      opts.signal ? { signal: opts.signal } : {},
-    );
-    if (opts.mode !== undefined) await fh.chmod(opts.mode);
-    await fh.sync();
-    await fh.close();
+    await pipeline(source, fh.createWriteStream(), opts.signal ? { signal: opts.signal } : {});
+    const written = await open(tmp, 'r+');
+    try {
+      if (opts.mode !== undefined) await written.chmod(opts.mode);
+      await written.sync();
+    } finally {
+      await written.close();
+    }
     await rename(tmp, path);
   } catch (err) {
     await fh.close().catch(() => {});

@@ -44,6 +44,25 @@ test('writeFileAtomic writes with the given mode and leaves no temp files', asyn
   });
 });
 
+test('writeStreamAtomic streams a large source into place with the given mode', async () => {
+  await withTempDir(async (dir) => {
+    const p = join(dir, 'big.bin');
+    const chunk = Buffer.alloc(1 << 20, 3);
+    await writeStreamAtomic(
+      p,
+      Readable.from(
+        (async function* () {
+          for (let i = 0; i < 8; i++) yield chunk;
+        })(),
+      ),
+      { mode: 0o600 },
+    );
+    assert.equal((await stat(p)).size, 8 << 20);
+    if (process.platform !== 'win32') assert.equal((await stat(p)).mode & 0o777, 0o600);
+    assert.deepEqual(await readdir(dir), ['big.bin']);
+  });
+});
+
 test('writeStreamAtomic removes its temp file when the source fails', async () => {
   await withTempDir(async (dir) => {
     const p = join(dir, 'out.bin');
