@@ -5,3 +5,12 @@ import { fileURLToPath } from 'node:url';
 export const PYTHON_TUFUP_FIXTURE: string = process.env.TUFUP_FIXTURE
   ? process.env.TUFUP_FIXTURE.replace(/\/+$/, '')
   : fileURLToPath(new URL('../../shared/fixtures/python-tufup', import.meta.url));
+
+/** One path of a bundle as the fixture's manifest.json lists it. */
+export interface FixtureManifestFile {
+  type: 'file' | 'symlink';
+  size?: number;
+  sha256?: string;
+  mode?: string;
+  target?: string;
+}

@@ -7,20 +7,14 @@ import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { type ProgressEvent, withTempDir } from '@tufup/common';
 import { createArchive, extractArchive, gunzipToTar, isGzipFile } from '../src/index.js';
+import type { FixtureManifestFile } from '../../../test-support/fixture.js';
 import { FIXTURE, type TreeEntry, readTree, rejectsWithCode, sha256 } from './helpers.js';
 
-interface ManifestFile {
-  type: 'file' | 'symlink';
-  size?: number;
-  sha256?: string;
-  mode?: string;
-  target?: string;
-}
 interface Manifest {
   bundles: {
     version: string;
     archive: { path: string; tar_size: number; tar_sha256: string };
-    files: Record<string, ManifestFile>;
+    files: Record<string, FixtureManifestFile>;
   }[];
 }
 const manifest = JSON.parse(readFileSync(join(FIXTURE, 'manifest.json'), 'utf8')) as Manifest;
@@ -70,7 +64,7 @@ test("python tufup's archives extract to exactly the files, modes, symlinks and 
         maxBytes: bundle.archive.tar_size,
       });
       const tree = await readTree(dest);
-      const got: Record<string, ManifestFile> = {};
+      const got: Record<string, FixtureManifestFile> = {};
       for (const [path, entry] of tree) {
         if (entry.type === 'directory') continue;
         got[path] =

@@ -4,7 +4,6 @@ import { createHash } from 'node:crypto';
 import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import tar from 'tar-stream';
 import { PYTHON_TUFUP_FIXTURE } from '../../../test-support/fixture.js';
 

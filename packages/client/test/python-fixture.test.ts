@@ -16,7 +16,7 @@ import {
   shipRoot,
   treeOf,
 } from './support/app.js';
-import { PYTHON_TUFUP_FIXTURE } from '../../../test-support/fixture.js';
+import { type FixtureManifestFile, PYTHON_TUFUP_FIXTURE } from '../../../test-support/fixture.js';
 import { TestRepo } from './support/repo.js';
 import { TestServer } from './support/server.js';
 
@@ -32,17 +32,9 @@ interface Scenario {
   error?: string;
 }
 
-interface ManifestFile {
-  type: 'file' | 'symlink';
-  size?: number;
-  sha256?: string;
-  mode?: string;
-  target?: string;
-}
-
 interface Manifest {
   app_name: string;
-  bundles: { version: string; files: Record<string, ManifestFile> }[];
+  bundles: { version: string; files: Record<string, FixtureManifestFile> }[];
 }
 
 describe('python tufup fixture', () => {

@@ -1,6 +1,6 @@
 // Shared test support: where the python-tufup fixture lives, and an assertion on coded errors.
-import assert from 'node:assert/strict';
 import { chmod, cp, readdir } from 'node:fs/promises';
+import { assertRejectsWithCode } from '../../../test-support/assert.js';
 import { PYTHON_TUFUP_FIXTURE } from '../../../test-support/fixture.js';
 import { loadPrivateKeyFile, MetadataError, type MetadataErrorCode, type PrivateKey } from '../src/index.js';
 
@@ -11,22 +11,12 @@ export const FIXTURE_KEYSTORE = `${FIXTURE}keystore`;
 export const FIXTURE_PASSPHRASE = 'correct horse';
 
 /** Asserts that `fn` throws (or rejects with) a MetadataError with `code`; returns the error. */
-export async function assertCode(
+export function assertCode(
   fn: () => unknown,
   code: MetadataErrorCode,
   message?: RegExp,
 ): Promise<MetadataError> {
-  let caught: unknown;
-  try {
-    await fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught !== undefined, `expected a ${code} error, nothing was thrown`);
-  assert.ok(caught instanceof MetadataError, `expected a MetadataError, got ${String(caught)}`);
-  assert.equal(caught.code, code, `expected ${code}, got ${caught.code}: ${caught.message}`);
-  if (message) assert.match(caught.message, message);
-  return caught;
+  return assertRejectsWithCode(fn, MetadataError, code, message);
 }
 
 let fixtureKeys: Promise<Record<string, PrivateKey>> | undefined;

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { recover, startInstallWorker } from '@tufup/installer-mac';
 import { isAlive } from './app.js';
 import { expectedAfterPreserve, listTree, makeNewTree, makeOldTree, PRESERVE } from './trees.js';
+import { seededRandom } from '../../../../test-support/random.js';
 
 /** Above every pid_max (Linux ≤ 4194304, macOS 99998): a process that has certainly exited. */
 export const GONE_PID = 4_194_305;
@@ -26,17 +27,6 @@ export interface CrashStats {
   /** Anything that was neither exactly old nor exactly new, or left debris: must stay empty. */
   failures: string[];
   windowMs: number;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const same = (a: Map<string, string>, b: Map<string, string>) =>
@@ -71,7 +61,7 @@ export async function crashLoop(opts: {
   onProgress?: (i: number, stats: CrashStats) => void;
 }): Promise<CrashStats> {
   const seed = opts.seed ?? Date.now() % 2 ** 31;
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const stats: CrashStats = {
     seed,
     iterations: opts.iterations,
