@@ -89,14 +89,21 @@ async function checkOldFile(
     });
   }
   const hash = createHash('sha256');
-  const buf = new Uint8Array(Math.min(PIECE, Math.max(size, 1)));
-  for (let pos = 0; pos < size; ) {
+  // Two buffers: the next piece is read while the current one is hashed.
+  const bufs = [new Uint8Array(Math.min(PIECE, size)), new Uint8Array(Math.min(PIECE, size))];
+  const readPiece = (pos: number, buf: Uint8Array) => {
+    const n = Math.min(buf.length, size - pos);
+    return readAt(old, buf, 0, n, pos).then(() => n);
+  };
+  let pending = size > 0 ? readPiece(0, bufs[0] as Uint8Array) : undefined;
+  for (let pos = 0, k = 0; pending; k ^= 1) {
     signal?.throwIfAborted();
-    const { bytesRead } = await old.read(buf, 0, Math.min(buf.length, size - pos), pos);
-    if (bytesRead === 0)
-      throw new PatchError({ code: 'BASE_MISMATCH', message: 'old file shrank while being read' });
-    hash.update(buf.subarray(0, bytesRead));
-    pos += bytesRead;
+    const n = await pending;
+    const next = pos + n;
+    pending = next < size ? readPiece(next, bufs[k ^ 1] as Uint8Array) : undefined;
+    pending?.catch(() => {});
+    hash.update((bufs[k] as Uint8Array).subarray(0, n));
+    pos = next;
     progress?.({ phase: 'verify-old', done: pos, total: size, unit: 'bytes' });
   }
   const digest = hash.digest('hex');
@@ -420,18 +427,24 @@ async function readAt(
   }
 }
 
+interface OldWindow {
+  index: number;
+  buf: Uint8Array;
+  len: number;
+  ready: Promise<void>;
+  used: number;
+}
+
 /**
- * Positional reads of the old file. Covers are often short and near each other, so small reads are served
- * from a few cached windows (one read per window instead of one per cover); large ones go straight through.
+ * Positional reads of the old file through four 1 MiB windows. Covers mostly move forward through old, so
+ * loading a window also starts reading the next one: the read is done by the time decoding gets there.
  */
 class OldFile {
-  static readonly WINDOW = 1 << 18;
-  static readonly WINDOWS = 4;
+  static readonly WINDOW = 1 << 20;
+  static readonly SLOTS = 4;
   readonly #fh: FileHandle;
   readonly #size: number;
-  readonly #bufs: Uint8Array[] = [];
-  readonly #starts: number[] = [];
-  readonly #lens: number[] = [];
+  readonly #slots: OldWindow[] = [];
   #clock = 0;
 
   constructor(fh: FileHandle, size: number) {
@@ -441,43 +454,45 @@ class OldFile {
 
   /** Copies old[position..position+n) into buf[0..n). */
   async read(buf: Uint8Array, n: number, position: number): Promise<void> {
-    if (n > OldFile.WINDOW >> 2) return readAt(this.#fh, buf, 0, n, position);
     for (let done = 0; done < n; ) {
       const pos = position + done;
-      let w = this.#find(pos);
-      if (w < 0) w = await this.#load(pos);
-      const off = pos - (this.#starts[w] as number);
-      const take = Math.min(n - done, (this.#lens[w] as number) - off);
-      buf.set((this.#bufs[w] as Uint8Array).subarray(off, off + take), done);
+      const index = Math.floor(pos / OldFile.WINDOW);
+      const slot = this.#slots.find((s) => s.index === index) ?? this.#load(index);
+      slot.used = ++this.#clock;
+      if ((index + 1) * OldFile.WINDOW < this.#size && !this.#slots.some((s) => s.index === index + 1)) {
+        this.#load(index + 1);
+      }
+      await slot.ready;
+      const off = pos - index * OldFile.WINDOW;
+      const take = Math.min(n - done, slot.len - off);
+      buf.set(slot.buf.subarray(off, off + take), done);
       done += take;
     }
   }
 
-  #find(pos: number): number {
-    for (let w = 0; w < this.#bufs.length; w++) {
-      const start = this.#starts[w] as number;
-      if (pos >= start && pos < start + (this.#lens[w] as number)) return w;
+  #load(index: number): OldWindow {
+    let slot = this.#slots.length < OldFile.SLOTS ? undefined : this.#leastRecent();
+    const start = index * OldFile.WINDOW;
+    const len = Math.min(OldFile.WINDOW, this.#size - start);
+    if (!slot) {
+      slot = { index, buf: new Uint8Array(OldFile.WINDOW), len, ready: Promise.resolve(), used: 0 };
+      this.#slots.push(slot);
     }
-    return -1;
+    // A window still being filled is reused only after that read is over.
+    const previous = slot.ready;
+    const buf = slot.buf;
+    slot.index = index;
+    slot.len = len;
+    slot.used = ++this.#clock;
+    slot.ready = previous.catch(() => {}).then(() => readAt(this.#fh, buf, 0, len, start));
+    // A read-ahead nobody waits for must not become an unhandled rejection; a waiter still sees the error.
+    slot.ready.catch(() => {});
+    return slot;
   }
 
-  async #load(pos: number): Promise<number> {
-    let w: number;
-    if (this.#bufs.length < OldFile.WINDOWS) {
-      w = this.#bufs.length;
-      this.#bufs.push(new Uint8Array(OldFile.WINDOW));
-      this.#starts.push(0);
-      this.#lens.push(0);
-    } else {
-      w = this.#clock;
-      this.#clock = (this.#clock + 1) % OldFile.WINDOWS;
-    }
-    const start = pos - (pos % (OldFile.WINDOW >> 2));
-    const len = Math.min(OldFile.WINDOW, this.#size - start);
-    this.#lens[w] = 0;
-    await readAt(this.#fh, this.#bufs[w] as Uint8Array, 0, len, start);
-    this.#starts[w] = start;
-    this.#lens[w] = len;
-    return w;
+  #leastRecent(): OldWindow {
+    let best = this.#slots[0] as OldWindow;
+    for (const s of this.#slots) if (s.used < best.used) best = s;
+    return best;
   }
 }

@@ -30,9 +30,10 @@ export function findCovers(oldBuf: Uint8Array, newBuf: Uint8Array, opts: FindCov
   if (oldBuf.length === 0 || newBuf.length === 0) return covers;
   opts.signal?.throwIfAborted();
   const plan = planDiffMemory(oldBuf.length, newBuf.length);
+  opts.onProgress?.(0);
   const finder: MatchFinder =
     plan.finder === 'suffix-array'
-      ? new SuffixSearch(oldBuf)
+      ? new SuffixSearch(oldBuf, undefined, opts.signal)
       : new HashChainSearch(oldBuf, {
           stride: plan.stride,
           depth: 16,

@@ -7,15 +7,16 @@ type Text = Uint8Array | Int32Array;
  * suffix sorts before a longer one it prefixes). O(n) time; memory 4n bytes for the result plus about
  * n/8 bytes and, in the recursion, one or two arrays the size of the reduced alphabet.
  */
-export function buildSuffixArray(text: Uint8Array): Int32Array {
+export function buildSuffixArray(text: Uint8Array, signal?: AbortSignal): Int32Array {
   const n = text.length;
   const sa = new Int32Array(n);
   if (n === 1) sa[0] = 0;
-  if (n > 1) sais(text, sa, n, 256);
+  if (n > 1) sais(text, sa, n, 256, signal);
   return sa;
 }
 
-function sais(t: Text, sa: Int32Array, n: number, k: number): void {
+function sais(t: Text, sa: Int32Array, n: number, k: number, signal: AbortSignal | undefined): void {
+  signal?.throwIfAborted();
   // Suffix types, one bit each: 1 = S (smaller than the next suffix), 0 = L. A virtual sentinel at n is S.
   const types = new Uint8Array((n >>> 3) + 1);
   let nextIsS = false;
@@ -72,12 +73,13 @@ function sais(t: Text, sa: Int32Array, n: number, k: number): void {
   const s1 = sa.subarray(n - n1, n);
   const sa1 = sa.subarray(0, n1);
   if (names < n1) {
-    sais(s1, sa1, n1, names);
+    sais(s1, sa1, n1, names, signal);
   } else {
     for (let i = 0; i < n1; i++) sa1[s1[i] as number] = i;
   }
 
   // Stage 4: put the sorted LMS suffixes at their bucket ends and induce the full order.
+  signal?.throwIfAborted();
   for (let i = n - 1, j = n1 - 1; i >= 1; i--) {
     if (isLms(types, i)) s1[j--] = i;
   }

@@ -20,7 +20,8 @@ export class SuffixSearch {
   /** For each 2-byte prefix p, the suffixes starting with it are sa[bucket[p]..bucket[p+1]). */
   readonly #bucket: Int32Array;
 
-  constructor(oldBuf: Uint8Array, sa: Int32Array = buildSuffixArray(oldBuf)) {
+  constructor(oldBuf: Uint8Array, sa?: Int32Array, signal?: AbortSignal) {
+    sa ??= buildSuffixArray(oldBuf, signal);
     this.#old = oldBuf;
     this.#sa = sa;
     const bucket = new Int32Array(65537);
