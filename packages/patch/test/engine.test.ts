@@ -110,9 +110,9 @@ test('memory plan: suffix array when small, sparser hash chains as old outgrows 
   assert.equal(planDiffMemory(20e6, 20e6).finder, 'suffix-array');
   assert.deepEqual(
     [planDiffMemory(150e6, 150e6).stride, planDiffMemory(2 ** 31 - 1, 2 ** 31 - 1).stride],
-    [2, 2],
+    [3, 3],
   );
-  assert.ok(planDiffMemory(300e6, 100e6).stride > 2);
+  assert.ok(planDiffMemory(300e6, 100e6).stride > 3);
   for (const p of [planDiffMemory(150e6, 150e6), planDiffMemory(300e6, 100e6)]) {
     assert.ok(p.estimate <= 6 * 100e6 + 200 * 2 ** 20 || p.estimate <= 6 * 150e6 + 200 * 2 ** 20);
   }
