@@ -1,6 +1,6 @@
 // Round trips through the public diff/apply on real files: the native format rebuilds every kind of change.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { withTempDir } from '@tufup/common';
@@ -102,5 +102,26 @@ test('diff with format bsdiff4 makes a BSDIFF40 patch that apply detects and app
     const r = await apply(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out'));
     assert.equal(r.sha256, sha256(newBuf));
     assert.ok(Buffer.from(newBuf).equals(await readFile(join(dir, 'out'))));
+  });
+});
+
+test('diff aborted from a progress event rejects with AbortError and leaves no patch', async () => {
+  const rand = seeded(18);
+  const oldBuf = randomBytes(3 << 20, rand);
+  const newBuf = editedCopy(oldBuf, rand, 50);
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, 'old'), oldBuf);
+    await writeFile(join(dir, 'new'), newBuf);
+    const ac = new AbortController();
+    await assert.rejects(
+      diff(join(dir, 'old'), join(dir, 'new'), join(dir, 'patch'), {
+        signal: ac.signal,
+        onProgress: (e) => {
+          if (e.phase === 'diff' && e.done > 0) ac.abort();
+        },
+      }),
+      { name: 'AbortError' },
+    );
+    assert.deepEqual((await readdir(dir)).sort(), ['new', 'old']);
   });
 });

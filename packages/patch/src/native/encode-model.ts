@@ -52,6 +52,7 @@ export function encodeModelledStream(
   let literalPos = 0;
   const scratch = { cover: 0, oldPos: 0 };
   let newPos = 0;
+  let nextReport = 1 << 20;
   for (let i = 0; newPos < neu.length; i++) {
     if (frameEntries > 0 && enc.length >= FRAME_TARGET_BYTES) endFrame();
     const c = covers[i];
@@ -69,7 +70,8 @@ export function encodeModelledStream(
       model.codeDiff(enc, old, c.oldPos + done, neu, c.newPos + done, n, zeroAhead);
       frameDiff += n;
       done += n;
-      if ((done & 0xfffff) === 0) {
+      if (c.newPos + done >= nextReport) {
+        nextReport = c.newPos + done + (1 << 20);
         opts.signal?.throwIfAborted();
         opts.onProgress?.(c.newPos + done);
       }
