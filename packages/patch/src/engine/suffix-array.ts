@@ -54,13 +54,24 @@ function sais(t: Text, sa: Int32Array, n: number, k: number, signal: AbortSignal
     const p = sa[i] as number;
     if (p > 0 && isLms(types, p)) sa[n1++] = p;
   }
+  // Each LMS substring's length (to the next LMS position, inclusive) goes where its name will go; equal
+  // lengths and equal bytes then mean equal substrings, without comparing types.
   sa.fill(-1, n1, n);
+  for (let i = n - 1, next = n; i >= 1; i--) {
+    if (isLms(types, i)) {
+      sa[n1 + (i >>> 1)] = next - i + 1;
+      next = i;
+    }
+  }
   let name = -1;
   let prev = -1;
+  let prevLen = 0;
   for (let i = 0; i < n1; i++) {
     const p = sa[i] as number;
-    if (prev < 0 || !sameLmsSubstring(t, types, n, p, prev)) name++;
+    const len = sa[n1 + (p >>> 1)] as number;
+    if (prev < 0 || len !== prevLen || !sameBytes(t, n, p, prev, len)) name++;
     prev = p;
+    prevLen = len;
     sa[n1 + (p >>> 1)] = name;
   }
   const names = name + 1;
@@ -166,15 +177,9 @@ function induceS(
   }
 }
 
-function sameLmsSubstring(t: Text, types: Uint8Array, n: number, a: number, b: number): boolean {
-  for (let d = 0; ; d++) {
-    const pa = a + d;
-    const pb = b + d;
-    if (pa >= n || pb >= n) return false;
-    if (t[pa] !== t[pb]) return false;
-    const ta = ((types[pa >>> 3] as number) >>> (pa & 7)) & 1;
-    const tb = ((types[pb >>> 3] as number) >>> (pb & 7)) & 1;
-    if (ta !== tb) return false;
-    if (d > 0 && isLms(types, pa) && isLms(types, pb)) return true;
-  }
+/** Whether t[a..a+len) equals t[b..b+len); a stretch reaching the virtual sentinel at n equals no other. */
+function sameBytes(t: Text, n: number, a: number, b: number, len: number): boolean {
+  if (a + len > n || b + len > n) return false;
+  for (let k = 0; k < len; k++) if (t[a + k] !== t[b + k]) return false;
+  return true;
 }
