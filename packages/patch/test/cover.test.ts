@@ -44,7 +44,10 @@ test('findCovers covers an edited copy and its covers rebuild new exactly', () =
   newBuf.set(oldBuf.subarray(0, 50_000));
   newBuf.set(randomBytes(1000, rand), 50_000);
   newBuf.set(oldBuf.subarray(50_000), 51_000);
-  for (let k = 0; k < 100; k++) newBuf[(rand() * newBuf.length) | 0] ^= 0x55;
+  for (let k = 0; k < 100; k++) {
+    const at = (rand() * newBuf.length) | 0;
+    newBuf[at] = (newBuf[at] ?? 0) ^ 0x55;
+  }
   const covers = findCovers(oldBuf, newBuf);
   const coveredBytes = covers.reduce((s, c) => s + c.length, 0);
   assert.ok(coveredBytes > 0.95 * oldBuf.length, `covered ${coveredBytes}`);
