@@ -1,6 +1,7 @@
 // bzip2 decoder for untrusted input: every header field is range-checked, memory is fixed by the block size.
 import { PatchError } from '../errors.js';
 import { BZIP2_CRC_TABLE, combineStreamCrc } from './crc.js';
+import { GROUP_SIZE, RUNA, RUNB } from './format.js';
 
 /** Where compressed bytes come from: like FileHandle.read, returns 0 at the end. */
 export interface ByteSource {
@@ -12,9 +13,6 @@ export interface Bzip2ReaderOptions {
   maxOutput?: number;
 }
 
-const RUNA = 0;
-const RUNB = 1;
-const GROUP_SIZE = 50;
 const MAX_CODE_LENGTH = 20;
 const MAX_ALPHA = 258;
 /** bzip2 1.0.8 reads up to 32767 selectors but only 18002 can ever be used (900001 symbols / 50). */

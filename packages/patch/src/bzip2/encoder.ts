@@ -3,15 +3,13 @@ import { PatchError } from '../errors.js';
 import { bwtForward } from './bwt.js';
 import { BZIP2_CRC_TABLE, combineStreamCrc } from './crc.js';
 import { canonicalCodes, huffmanLengths } from './huffman.js';
+import { GROUP_SIZE, RUNA, RUNB } from './format.js';
 
 export interface Bzip2EncoderOptions {
   /** Block size in units of 100,000 bytes, 1..9 (default 9, as `bzip2 -9`). */
   level?: number;
 }
 
-const RUNA = 0;
-const RUNB = 1;
-const GROUP_SIZE = 50;
 const MAX_TABLES = 6;
 /** Decoders accept codes up to 20 bits; staying at 17 like bzip2 leaves headroom and costs nothing measurable. */
 const MAX_CODE_LENGTH = 17;
