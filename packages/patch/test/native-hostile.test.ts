@@ -63,6 +63,27 @@ test('wrong base: same size other content, and other size, are BASE_MISMATCH bef
   await expectRejected(good, 'BASE_MISMATCH', OLD.subarray(1));
 });
 
+test('oldVerified: a caller-verified base skips re-hashing; one that disagrees with the patch is BASE_MISMATCH', async () => {
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, 'old'), OLD);
+    await writeFile(join(dir, 'patch'), good);
+    const r = await apply(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out'), {
+      oldVerified: { size: OLD.length, sha256: sha256(OLD) },
+    });
+    assert.equal(r.sha256, sha256(NEW));
+  });
+  const other = Uint8Array.from(OLD);
+  other[7] = (other[7] as number) ^ 1;
+  // The caller vouches for a different file than the patch's base: refused before any output.
+  await expectRejected(good, 'BASE_MISMATCH', other, {
+    oldVerified: { size: other.length, sha256: sha256(other) },
+  });
+  // The caller's size disagrees with the file on disk.
+  await expectRejected(good, 'BASE_MISMATCH', OLD, {
+    oldVerified: { size: OLD.length + 1, sha256: sha256(OLD) },
+  });
+});
+
 test('expect that disagrees with the patch header is OUTPUT_MISMATCH', async () => {
   await expectRejected(good, 'OUTPUT_MISMATCH', OLD, {
     expect: { size: NEW.length, sha256: '0'.repeat(64) },

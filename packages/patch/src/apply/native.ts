@@ -12,6 +12,13 @@ import { RangeDecoder } from './range-decoder.js';
 export interface ApplyOptions {
   /** The new file's size and sha256 as the caller's signed metadata states them. */
   expect?: { size: number; sha256: string };
+  /**
+   * The old file's size and sha256, as the caller has just verified them against its own signed metadata
+   * (e.g. the client's cached tar, or the previous link of a patch chain). The native format then compares
+   * its declared base with these instead of hashing the old file a second time; the size is still checked.
+   * BSDIFF40 declares no base, so there it changes nothing.
+   */
+  oldVerified?: { size: number; sha256: string };
   onProgress?: OnProgress;
   signal?: AbortSignal;
 }
@@ -49,7 +56,7 @@ export async function applyNative(
       });
     }
     old = await open(oldPath, 'r');
-    await checkOldFile(old, h, opts.signal, progress);
+    await checkOldFile(old, h, opts.oldVerified, opts.signal, progress);
     const out = await OutputFile.create(newPath);
     let result: ApplyResult;
     try {
@@ -78,6 +85,7 @@ async function readFully(fh: FileHandle, buf: Uint8Array, position: number): Pro
 async function checkOldFile(
   old: FileHandle,
   h: NativeHeader,
+  verified: { size: number; sha256: string } | undefined,
   signal: AbortSignal | undefined,
   progress: OnProgress | undefined,
 ): Promise<void> {
@@ -87,6 +95,15 @@ async function checkOldFile(
       code: 'BASE_MISMATCH',
       message: `old file has ${size} bytes; the patch was made from one of ${h.oldSize} bytes`,
     });
+  }
+  if (verified) {
+    if (verified.size !== size || !sameDigest(verified.sha256, h.oldSha256)) {
+      throw new PatchError({
+        code: 'BASE_MISMATCH',
+        message: `old file is ${verified.size} bytes, sha256 ${verified.sha256}; the patch was made from ${h.oldSize} bytes, sha256 ${h.oldSha256}`,
+      });
+    }
+    return;
   }
   const hash = createHash('sha256');
   // Two buffers: the next piece is read while the current one is hashed.
