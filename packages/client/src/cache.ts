@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipToTar } from '@tufup/archive';
-import { hashFile, type Logger, sameDigest, siblingTempPath } from '@tufup/common';
+import { hashFile, type Logger, type SizeAndHash, sameDigest, siblingTempPath } from '@tufup/common';
 import { type TargetName, compareVersions, formatTargetName, tryParseTargetName } from '@tufup/metadata';
 import { ClientError, isAbort, isNoSpace, wrapError } from './errors.js';
 import type { SignedTarget } from './targets.js';
@@ -19,6 +19,12 @@ interface CacheEntry {
 export interface CurrentTar {
   path: string;
   temporary: boolean;
+  /**
+   * Set when these exact bytes were just hashed and matched the signed tar size and sha256 (the version's
+   * patch metadata): the first patch may take them as its checked base instead of hashing the file again.
+   * Unset when only the .tar.gz could be checked (against the signed archive hashes).
+   */
+  verified?: SizeAndHash;
 }
 
 /**
@@ -116,7 +122,7 @@ export class UpdateCache {
       });
       opts.onVerify?.(got.size, got.size, basename(tar));
       if (got.size === patch.tarSize && sameDigest(got.sha256, patch.tarHash))
-        return { path: tar, temporary: false };
+        return { path: tar, temporary: false, verified: { size: got.size, sha256: patch.tarHash } };
       reasons.push(`${basename(tar)} does not match its signed tar hash`);
       await rm(tar, { force: true });
     }
@@ -149,7 +155,13 @@ export class UpdateCache {
         reasons.push(`${basename(gz)} unpacks to a tar that does not match its signed tar hash`);
       } else {
         opts.onVerify?.(unpacked.value.size, unpacked.value.size, basename(gz));
-        return { path: out, temporary: true };
+        return {
+          path: out,
+          temporary: true,
+          ...(patch?.tarHash !== undefined
+            ? { verified: { size: unpacked.value.size, sha256: patch.tarHash } }
+            : {}),
+        };
       }
       await rm(out, { force: true });
       await rm(gz, { force: true });

@@ -409,7 +409,7 @@ export class Client {
       if (!base) throw (baseResult as PromiseRejectedResult).reason;
       const steps = stepsResult.value;
       const out = this.#cache.tarPath(checked.plan.version);
-      await applyPatchChain(base.path, steps, out, {
+      await applyPatchChain({ path: base.path, verified: base.verified }, steps, out, {
         ...(signal ? { signal } : {}),
         onProgress: (p) => progress.emit({ phase: 'patch', unit: 'bytes', ...p }),
       });

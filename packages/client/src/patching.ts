@@ -1,6 +1,6 @@
 // Applying a patch chain onto the current tar, each step checked against the signed tar size and sha256.
 import { rename, rm } from 'node:fs/promises';
-import { siblingTempPath, sameDigest, throwIfAborted } from '@tufup/common';
+import { type SizeAndHash, siblingTempPath, sameDigest, throwIfAborted } from '@tufup/common';
 import { apply } from '@tufup/patch';
 import { ClientError, isAbort, isNoSpace, wrapError } from './errors.js';
 
@@ -22,21 +22,32 @@ export interface ChainProgress {
   total: number;
 }
 
+/** The tar the chain starts from; `verified` only when the caller has just matched it to signed data. */
+export interface ChainBase {
+  path: string;
+  verified?: SizeAndHash | undefined;
+}
+
 /**
- * Apply `steps` in order starting from `baseTar`, streaming each into a temp file beside `outPath`. Unlike
+ * Apply `steps` in order starting from `base`, streaming each into a temp file beside `outPath`. Unlike
  * python tufup, which checks only the last result, every intermediate tar must equal its version's signed
  * tar: a bad link is caught where it happens. On success the last result is renamed to `outPath`; on any
  * failure no temp file remains and a PATCH_FAILED error names the failing patch (`failedPatch`).
+ *
+ * Each step's old file is one whose hash was just checked against signed metadata: the base's (when the
+ * caller says so) and then the previous step's result. apply is told so (`oldVerified`) and compares that
+ * hash with the patch's declared base instead of reading 100+ MB again to hash it.
  */
 export async function applyPatchChain(
-  baseTar: string,
+  base: ChainBase,
   steps: readonly PatchStep[],
   outPath: string,
   opts: { signal?: AbortSignal; onProgress?: (p: ChainProgress) => void } = {},
-): Promise<{ size: number; sha256: string }> {
-  let prev = baseTar;
+): Promise<SizeAndHash> {
+  let prev = base.path;
+  let prevVerified = base.verified;
   let prevIsTemp = false;
-  let last: { size: number; sha256: string } | undefined;
+  let last: SizeAndHash | undefined;
   try {
     for (const [i, step] of steps.entries()) {
       throwIfAborted(opts.signal);
@@ -44,6 +55,7 @@ export async function applyPatchChain(
       try {
         last = await apply(prev, step.path, next, {
           expect: { size: step.tarSize, sha256: step.tarHash },
+          ...(prevVerified ? { oldVerified: prevVerified } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),
           // Only the writing of the new tar is reported: other phases (the native format's check of the
           // old file) count different bytes and would make the step's figure jump back.
@@ -71,6 +83,8 @@ export async function applyPatchChain(
       }
       if (prevIsTemp) await rm(prev, { force: true });
       prev = next;
+      // apply hashed what it wrote, and that matched the signed tar of this step just above.
+      prevVerified = { size: step.tarSize, sha256: step.tarHash };
       prevIsTemp = true;
       opts.onProgress?.({
         step: i + 1,

@@ -1,6 +1,6 @@
 // The Client end to end against repositories built with @tufup packages, served over HTTP on 127.0.0.1.
 import assert from 'node:assert/strict';
-import { readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { extractArchive } from '@tufup/archive';
@@ -404,6 +404,29 @@ describe('Client', () => {
     assert.deepEqual(await entriesStartingWith(apps, `.${APP}.tufup-staging-`), [
       `.${APP}.tufup-staging-3.0-cccccc`,
     ]);
+  });
+
+  it('a corrupted tar kept by an earlier update is refused (CACHE_INVALID) and the same call installs the full archive', async () => {
+    const dirs = await appDirs(join(tmp, `case-${n++}`), APP);
+    await extractArchive(join(repo.targetsDir, `${APP}-2.0.tar.gz`), dirs.installDir);
+    await shipRoot(dirs, repo.firstRoot);
+    // The 2.0 tar as a patch update to 2.0 leaves it, one byte flipped: same size, wrong sha256.
+    const tar = await readFile(join(repo.workDir, '2.0.tar'));
+    tar[tar.length >> 1] = tar[tar.length >> 1]! ^ 0x01;
+    await writeFile(join(dirs.targetDir, `${APP}-2.0.tar`), tar);
+    const client = makeClient(dirs, server.url, APP, '2.0');
+    assert.deepEqual(
+      (await client.checkForUpdates())?.patches.map((p) => p.filename),
+      [`${APP}-3.0.patch`],
+    );
+    const result = await client.downloadAndApplyUpdate({ install: renameInstaller() });
+    assert.equal(result.mode, 'full');
+    assert.equal(result.patchFailure?.code, 'CACHE_INVALID');
+    assert.deepEqual(result.downloaded, [`${APP}-3.0.patch`, `${APP}-3.0.tar.gz`]);
+    assert.deepEqual(await treeOf(dirs.installDir), await treeOf(bundles['3.0']!));
+    // The bad tar is gone: only what the next update needs is kept.
+    assert.deepEqual(await readdir(dirs.targetDir), [`${APP}-3.0.tar.gz`]);
+    assert.equal(await makeClient(dirs, server.url, APP, '3.0').checkForUpdates(), undefined);
   });
 
   it('patches the next release from the tar kept by the previous update', async () => {
