@@ -120,7 +120,11 @@ export async function diff(
 export async function diffBuffers(
   oldBuf: Uint8Array,
   newBuf: Uint8Array,
-  opts: { signal?: AbortSignal } = {},
+  opts: {
+    signal?: AbortSignal;
+    /** Cut the new file into this many segments of equal size (default: by estimated decoding work). */
+    segments?: number;
+  } = {},
 ): Promise<Uint8Array> {
   for (const [b, what] of [
     [oldBuf, 'old'],
@@ -135,6 +139,9 @@ export async function diffBuffers(
   }
   planDiffMemory(oldBuf.length, newBuf.length);
   const covers = findCovers(oldBuf, newBuf, opts.signal ? { signal: opts.signal } : {});
-  const parts = await encodeNativePatch(oldBuf, newBuf, covers, opts.signal ? { signal: opts.signal } : {});
+  const parts = await encodeNativePatch(oldBuf, newBuf, covers, {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.segments !== undefined ? { segments: { count: opts.segments } } : {}),
+  });
   return Buffer.concat(parts);
 }

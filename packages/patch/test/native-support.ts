@@ -6,8 +6,11 @@ import { PatchModel } from '../src/apply/model.js';
 import {
   COMPRESSION_MODEL1_BROTLI,
   encodeHeader,
+  FIXED_HEADER_BYTES,
   NATIVE_VERSION,
   type NativeHeader,
+  type NativeSegment,
+  SEGMENT_ENTRY_BYTES,
 } from '../src/apply/native-format.js';
 import { PatchError, type PatchErrorCode } from '../src/errors.js';
 import { RangeEncoder } from '../src/native/range-encoder.js';
@@ -92,43 +95,40 @@ export interface CraftedEntry {
   oldUnder?: Uint8Array;
 }
 
-/**
- * Encodes a native patch from raw control entries with the real model and encoder, without checking them,
- * so tests can state anything a hostile patch could. Header fields default to consistent values.
- */
-export function craftNative(opts: {
-  old: Uint8Array;
-  newSize: number;
-  newSha256?: string;
+/** One hand-made segment: its control entries and literal bytes, and anything a hostile patch could state. */
+export interface CraftedSegment {
   entries: CraftedEntry[];
+  /** New bytes the table declares for it (default: the bytes its entries produce). */
+  newLength?: number;
   literal?: Uint8Array;
   literalRawBytes?: number;
   literalRegion?: Uint8Array;
-  header?: Partial<NativeHeader>;
   /** Rewrites the frame header fields [bytes, entries, diffBytes]. */
   frameFields?: (f: [number, number, number]) => [number, number, number];
-}): Uint8Array {
+}
+
+function craftSegment(old: Uint8Array, seg: CraftedSegment, newStart: number) {
   const model = new PatchModel();
   const enc = new RangeEncoder();
   const scratch = { cover: 0, oldPos: 0 };
   let diffBytes = 0;
-  let newPos = 0;
-  for (const e of opts.entries) {
+  let newPos = newStart;
+  for (const e of seg.entries) {
     model.codeLiteralLength(enc, e.literal);
     newPos += e.literal;
     if (e.cover === undefined) continue;
     model.codeCover(enc, e.cover, e.oldPos ?? 0, newPos, scratch);
     newPos += e.cover;
     const pos = e.oldPos ?? 0;
-    const inside = pos >= 0 && pos + e.cover <= opts.old.length;
-    const oldUnder = e.oldUnder ?? (inside ? opts.old.subarray(pos, pos + e.cover) : new Uint8Array(e.cover));
+    const inside = pos >= 0 && pos + e.cover <= old.length;
+    const oldUnder = e.oldUnder ?? (inside ? old.subarray(pos, pos + e.cover) : new Uint8Array(e.cover));
     const newUnder = e.newUnder ?? oldUnder;
     model.codeDiff(enc, oldUnder, 0, newUnder, 0, e.cover, () => 0);
     diffBytes += e.cover;
   }
-  const body = opts.entries.length ? enc.finish() : new Uint8Array(0);
-  let fields: [number, number, number] = [body.length, opts.entries.length, diffBytes];
-  if (opts.frameFields) fields = opts.frameFields(fields);
+  const body = seg.entries.length ? enc.finish() : new Uint8Array(0);
+  let fields: [number, number, number] = [body.length, seg.entries.length, diffBytes];
+  if (seg.frameFields) fields = seg.frameFields(fields);
   const head: number[] = [];
   for (let v of fields) {
     while (v >= 0x80) {
@@ -137,9 +137,42 @@ export function craftNative(opts: {
     }
     head.push(v);
   }
-  const frame = opts.entries.length ? Uint8Array.from([...head, ...body]) : new Uint8Array(0);
-  const lit = opts.literal ?? new Uint8Array(0);
-  const region = opts.literalRegion ?? (lit.length ? brotliCompressSync(lit) : new Uint8Array(0));
+  const frame = seg.entries.length ? Uint8Array.from([...head, ...body]) : new Uint8Array(0);
+  const lit = seg.literal ?? new Uint8Array(0);
+  const region = seg.literalRegion ?? (lit.length ? brotliCompressSync(lit) : new Uint8Array(0));
+  const table: NativeSegment = {
+    newLength: seg.newLength ?? newPos - newStart,
+    modelBytes: frame.length,
+    literalRawBytes: seg.literalRawBytes ?? lit.length,
+    literalBytes: region.length,
+  };
+  return { table, parts: [frame, region] };
+}
+
+/**
+ * Encodes a native patch from raw control entries with the real model and encoder, without checking them,
+ * so tests can state anything a hostile patch could. Header fields default to consistent values. One
+ * segment (declared to rebuild all `newSize` bytes) from the top-level fields, or the given `segments`.
+ */
+export function craftNative(
+  opts: {
+    old: Uint8Array;
+    newSize: number;
+    newSha256?: string;
+    segments?: CraftedSegment[];
+    header?: Partial<NativeHeader>;
+  } & Partial<CraftedSegment>,
+): Uint8Array {
+  const segments = opts.segments ?? [{ entries: [], newLength: opts.newSize, ...opts }];
+  const tables: NativeSegment[] = [];
+  const bodies: Uint8Array[] = [];
+  let newStart = 0;
+  for (const seg of segments) {
+    const { table, parts } = craftSegment(opts.old, seg, newStart);
+    tables.push(table);
+    bodies.push(...parts);
+    newStart += table.newLength;
+  }
   const header = encodeHeader({
     version: NATIVE_VERSION,
     compression: COMPRESSION_MODEL1_BROTLI,
@@ -147,20 +180,21 @@ export function craftNative(opts: {
     oldSha256: sha256(opts.old),
     newSize: opts.newSize,
     newSha256: opts.newSha256 ?? '00'.repeat(32),
-    modelBytes: frame.length,
-    literalRawBytes: opts.literalRawBytes ?? lit.length,
-    literalBytes: region.length,
+    segments: tables,
     ...opts.header,
   });
-  return Buffer.concat([header, frame, region]);
+  return Buffer.concat([header, ...bodies]);
 }
 
 /** One random damage to a patch: flipped bits, overwritten or inserted bytes, a cut, a swapped region. */
 export function mutatePatch(patch: Uint8Array, rand: () => number): Uint8Array {
   const out = Uint8Array.from(patch);
   const at = () => (rand() * out.length) | 0;
+  const view = new DataView(out.buffer, out.byteOffset, out.length);
+  const count = out.length >= FIXED_HEADER_BYTES ? Math.min(64, Number(view.getBigUint64(92, true))) : 0;
+  const head = FIXED_HEADER_BYTES + count * SEGMENT_ENTRY_BYTES;
   // Most damage lands past the header, where the decoders (not the header checks) must catch it.
-  const bodyAt = () => 116 + ((rand() * Math.max(1, out.length - 116)) | 0);
+  const bodyAt = () => head + ((rand() * Math.max(1, out.length - head)) | 0);
   switch ((rand() * 7) | 0) {
     case 0: {
       const n = 1 + ((rand() * 4) | 0);
@@ -184,10 +218,11 @@ export function mutatePatch(patch: Uint8Array, rand: () => number): Uint8Array {
       return Buffer.concat([out.subarray(0, i), extra, out.subarray(i)]);
     }
     case 4: {
-      // a header field (sizes, region lengths) gets a random 64-bit value or a nearby one
-      const fields = [12, 52, 92, 100, 108];
+      // a header field (sizes, segment count, a segment's lengths) gets a random 64-bit value or a nearby one
+      const fields = [12, 52, 92];
+      for (let i = 0; i < count; i++)
+        for (let k = 0; k < 4; k++) fields.push(FIXED_HEADER_BYTES + 32 * i + 8 * k);
       const f = fields[(rand() * fields.length) | 0] as number;
-      const view = new DataView(out.buffer, out.byteOffset, out.length);
       if (out.length >= f + 8) {
         const cur = view.getBigUint64(f, true);
         const delta = BigInt(((rand() * 64) | 0) - 32);
@@ -250,16 +285,20 @@ export async function fuzzNative(dir: string, cases: number, seed: number): Prom
   const rand = seeded(seed);
   const bin = randomBytes(24_000, rand);
   const text = wordy(20_000, rand);
+  const binNew = editedCopy(bin, rand, 12);
+  // [old, new, segments]: the last two are cut into several segments, applied on worker threads too.
   const pairs = [
-    [bin, editedCopy(bin, rand, 12)],
-    [text, editedCopy(text, rand, 12)],
-    [randomBytes(3000, rand), randomBytes(2000, rand)],
-    [bin, bin],
+    [bin, binNew, 1],
+    [text, editedCopy(text, rand, 12), 1],
+    [randomBytes(3000, rand), randomBytes(2000, rand), 1],
+    [bin, bin, 1],
+    [bin, binNew, 3],
+    [text, editedCopy(text, rand, 12), 2],
   ] as const;
   const bases = [];
-  for (const [i, [o, n]] of pairs.entries()) {
+  for (const [i, [o, n, segments]] of pairs.entries()) {
     await writeFile(join(dir, `old${i}`), o);
-    bases.push({ old: join(dir, `old${i}`), patch: await diffBuffers(o, n), sha: sha256(n) });
+    bases.push({ old: join(dir, `old${i}`), patch: await diffBuffers(o, n, { segments }), sha: sha256(n) });
   }
   const stats: FuzzStats = { cases, applied: 0, byCode: {} };
   const patchPath = join(dir, 'patch');
@@ -270,7 +309,8 @@ export async function fuzzNative(dir: string, cases: number, seed: number): Prom
     if (rand() < 0.3) damaged = mutatePatch(damaged, rand);
     await writeFile(patchPath, damaged);
     try {
-      const r = await apply(base.old, patchPath, outPath);
+      // Every 32nd case decodes its segments on worker threads (each start costs a few milliseconds).
+      const r = await apply(base.old, patchPath, outPath, { threads: c % 32 === 31 ? 3 : 1 });
       if (r.sha256 !== base.sha || sha256(await readFile(outPath)) !== base.sha) {
         throw new Error(`fuzz case ${c} (seed ${seed}): a damaged patch rebuilt a wrong file`);
       }

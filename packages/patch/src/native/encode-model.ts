@@ -22,12 +22,18 @@ export interface EncodeOptions {
 /** Diff bytes are coded in pieces of at most this many, so a frame can end inside a long cover. */
 const PIECE = 1 << 16;
 
+/**
+ * Encodes the new-file range [start, end) (one segment; covers all inside it) with a fresh model, as apply
+ * decodes it.
+ */
 export function encodeModelledStream(
   old: Uint8Array,
   neu: Uint8Array,
   covers: readonly Cover[],
+  range: { start: number; end: number },
   opts: EncodeOptions = {},
 ): ModelledStream {
+  const { start, end } = range;
   const zeroAhead = zeroChunkRuns(old, neu, covers);
   const model = new PatchModel();
   const enc = new RangeEncoder();
@@ -46,23 +52,23 @@ export function encodeModelledStream(
     frameEntries = 0;
     frameDiff = 0;
   };
-  let literalLength = neu.length;
+  let literalLength = end - start;
   for (const c of covers) literalLength -= c.length;
   const literal = new Uint8Array(literalLength);
   let literalPos = 0;
   const scratch = { cover: 0, oldPos: 0 };
-  let newPos = 0;
-  let nextReport = 1 << 20;
-  for (let i = 0; newPos < neu.length; i++) {
+  let newPos = start;
+  let nextReport = start + (1 << 20);
+  for (let i = 0; newPos < end; i++) {
     if (frameEntries > 0 && enc.length >= FRAME_TARGET_BYTES) endFrame();
     const c = covers[i];
-    const lit = (c ? c.newPos : neu.length) - newPos;
+    const lit = (c ? c.newPos : end) - newPos;
     model.codeLiteralLength(enc, lit);
     frameEntries++;
     literal.set(neu.subarray(newPos, newPos + lit), literalPos);
     literalPos += lit;
     newPos += lit;
-    if (!c || newPos === neu.length) break;
+    if (!c || newPos === end) break;
     model.codeCover(enc, c.length, c.oldPos, c.newPos, scratch);
     for (let done = 0; done < c.length; ) {
       if (done > 0 && enc.length >= FRAME_TARGET_BYTES) endFrame();

@@ -3,13 +3,21 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zc } from 'node:zlib';
 import { writeFileAtomic } from '@tufup/common';
-import { COMPRESSION_MODEL1_BROTLI, encodeHeader, NATIVE_VERSION } from '../apply/native-format.js';
+import {
+  COMPRESSION_MODEL1_BROTLI,
+  encodeHeader,
+  NATIVE_VERSION,
+  type NativeSegment,
+} from '../apply/native-format.js';
 import type { Cover } from '../engine/cover.js';
 import { encodeModelledStream } from './encode-model.js';
+import { planSegments, type SegmentOptions } from './segments.js';
 
 const brotli = promisify(brotliCompress);
 
 export interface NativeWriteOptions {
+  /** How to cut the new file into segments (default: by estimated decoding work; small patches stay one). */
+  segments?: SegmentOptions;
   onProgress?: (doneNewBytes: number) => void;
   signal?: AbortSignal;
 }
@@ -21,6 +29,17 @@ export function literalQuality(rawBytes: number): number {
   return 7;
 }
 
+function compressLiteral(lit: Uint8Array): Promise<Uint8Array> {
+  if (lit.length === 0) return Promise.resolve(new Uint8Array(0));
+  return brotli(lit, {
+    params: {
+      [zc.BROTLI_PARAM_QUALITY]: literalQuality(lit.length),
+      [zc.BROTLI_PARAM_LGWIN]: 24,
+      [zc.BROTLI_PARAM_SIZE_HINT]: lit.length,
+    },
+  });
+}
+
 /** Encodes the patch into memory (header, modelled frames, literal region) as a list of byte arrays. */
 export async function encodeNativePatch(
   old: Uint8Array,
@@ -28,18 +47,26 @@ export async function encodeNativePatch(
   covers: readonly Cover[],
   opts: NativeWriteOptions = {},
 ): Promise<Uint8Array[]> {
-  const modelled = encodeModelledStream(old, neu, covers, opts);
-  const lit = modelled.literal;
-  const literal =
-    lit.length === 0
-      ? new Uint8Array(0)
-      : await brotli(lit, {
-          params: {
-            [zc.BROTLI_PARAM_QUALITY]: literalQuality(lit.length),
-            [zc.BROTLI_PARAM_LGWIN]: 24,
-            [zc.BROTLI_PARAM_SIZE_HINT]: lit.length,
-          },
-        });
+  const planned = planSegments(old, neu, covers, opts.segments);
+  const encoded = planned.map((seg) => {
+    const modelled = encodeModelledStream(old, neu, seg.covers, seg, opts);
+    // Each segment's literal bytes are compressed on the thread pool while the next one is modelled.
+    const literal = compressLiteral(modelled.literal);
+    literal.catch(() => {});
+    return { seg, modelled, literal };
+  });
+  const segments: NativeSegment[] = [];
+  const bodies: Uint8Array[] = [];
+  for (const { seg, modelled, literal } of encoded) {
+    const region = await literal;
+    segments.push({
+      newLength: seg.end - seg.start,
+      modelBytes: modelled.size,
+      literalRawBytes: modelled.literal.length,
+      literalBytes: region.length,
+    });
+    bodies.push(...modelled.frames, region);
+  }
   const header = encodeHeader({
     version: NATIVE_VERSION,
     compression: COMPRESSION_MODEL1_BROTLI,
@@ -47,11 +74,9 @@ export async function encodeNativePatch(
     oldSha256: createHash('sha256').update(old).digest('hex'),
     newSize: neu.length,
     newSha256: createHash('sha256').update(neu).digest('hex'),
-    modelBytes: modelled.size,
-    literalRawBytes: lit.length,
-    literalBytes: literal.length,
+    segments,
   });
-  return [header, ...modelled.frames, literal];
+  return [header, ...bodies];
 }
 
 /** Writes encoded patch parts atomically to `patchPath`; returns the patch size. */

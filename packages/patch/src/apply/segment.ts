@@ -1,0 +1,400 @@
+// Decodes one segment of a native patch into its stretch of the new file; used by apply's main thread and its workers.
+import type { Hash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { constants as zc, createBrotliDecompress } from 'node:zlib';
+import { PatchError } from '../errors.js';
+import { PatchModel } from './model.js';
+import { MAX_FRAME_BYTES, type SegmentLayout } from './native-format.js';
+import { RangeDecoder } from './range-decoder.js';
+
+/** New bytes are written in pieces of this size; old bytes are read in pieces no larger. */
+export const PIECE = 1 << 20;
+
+function corrupt(message: string): PatchError {
+  return new PatchError({ code: 'CORRUPT_PATCH', message: `native patch: ${message}` });
+}
+
+export async function readFully(fh: FileHandle, buf: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
+    if (bytesRead === 0) throw new PatchError({ code: 'TRUNCATED_PATCH', message: 'file ended early' });
+    done += bytesRead;
+  }
+}
+
+export async function readAt(
+  fh: FileHandle,
+  buf: Uint8Array,
+  at: number,
+  n: number,
+  position: number,
+): Promise<void> {
+  let done = 0;
+  while (done < n) {
+    const { bytesRead } = await fh.read(buf, at + done, n - done, position + done);
+    if (bytesRead === 0)
+      throw new PatchError({ code: 'BASE_MISMATCH', message: 'old file shrank while being read' });
+    done += bytesRead;
+  }
+}
+
+/**
+ * Writes one segment's bytes front to back from its start position. Two buffers take turns: one is filled
+ * while the other is being written, and a buffer is handed back only after its write has finished, so no
+ * byte can change between hashing (when a hash is given) and writing.
+ */
+export class SegmentWriter {
+  readonly #fh: FileHandle;
+  readonly #hash: Hash | undefined;
+  #position: number;
+  #buffers: [Uint8Array, Uint8Array] = [new Uint8Array(PIECE), new Uint8Array(PIECE)];
+  #pending: Promise<unknown> = Promise.resolve();
+
+  constructor(fh: FileHandle, position: number, hash?: Hash) {
+    this.#fh = fh;
+    this.#position = position;
+    this.#hash = hash;
+  }
+
+  /** The buffer to fill next. */
+  get buffer(): Uint8Array {
+    return this.#buffers[0];
+  }
+
+  /** Starts writing the first `length` bytes of `buffer`; returns the other buffer once it is free. */
+  async write(length: number): Promise<Uint8Array> {
+    const [full, spare] = this.#buffers;
+    await this.#pending;
+    this.#hash?.update(full.subarray(0, length));
+    this.#pending = writeAllAt(this.#fh, full, length, this.#position);
+    this.#position += length;
+    this.#buffers = [spare, full];
+    return spare;
+  }
+
+  /** Waits for the last write; its error, if any, is thrown here. */
+  async flush(): Promise<void> {
+    await this.#pending;
+  }
+
+  /** Waits for the last write whatever its outcome (before the file is closed or removed). */
+  async settle(): Promise<void> {
+    await this.#pending.catch(() => {});
+  }
+}
+
+async function writeAllAt(fh: FileHandle, buf: Uint8Array, length: number, position: number): Promise<void> {
+  for (let done = 0; done < length; ) {
+    const { bytesWritten } = await fh.write(buf, done, length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** Reads the modelled region frame by frame; each frame is decoded from memory (at most MAX_FRAME_BYTES). */
+class FrameReader {
+  decoder: RangeDecoder | undefined;
+  entriesLeft = 0;
+  diffLeft = 0;
+  #pos: number;
+  readonly #end: number;
+  readonly #patch: FileHandle;
+
+  constructor(patch: FileHandle, start: number, length: number) {
+    this.#patch = patch;
+    this.#pos = start;
+    this.#end = start + length;
+  }
+
+  /** Loads the next frame; the current one must have been used up exactly. */
+  async next(): Promise<RangeDecoder> {
+    this.#checkUsedUp();
+    if (this.#pos >= this.#end) throw corrupt('modelled region ended early');
+    const head = new Uint8Array(Math.min(3 * 8, this.#end - this.#pos));
+    await readFully(this.#patch, head, this.#pos);
+    const fields: number[] = [];
+    let at = 0;
+    for (let f = 0; f < 3; f++) {
+      let v = 0;
+      let scale = 1;
+      for (let k = 0; ; k++) {
+        if (at >= head.length || k >= 8) throw corrupt('bad frame header');
+        const b = head[at++] as number;
+        v += (b & 0x7f) * scale;
+        scale *= 128;
+        if (!(b & 0x80)) break;
+      }
+      fields.push(v);
+    }
+    const [bytes, entries, diffBytes] = fields as [number, number, number];
+    if (bytes > MAX_FRAME_BYTES) throw corrupt(`frame of ${bytes} bytes exceeds ${MAX_FRAME_BYTES}`);
+    if (entries === 0 && diffBytes === 0) throw corrupt('empty frame');
+    if (this.#pos + at + bytes > this.#end) throw corrupt('frame runs past the modelled region');
+    const body = new Uint8Array(bytes);
+    await readFully(this.#patch, body, this.#pos + at);
+    this.#pos += at + bytes;
+    this.entriesLeft = entries;
+    this.diffLeft = diffBytes;
+    this.decoder = new RangeDecoder(body);
+    return this.decoder;
+  }
+
+  #checkUsedUp(): void {
+    if (this.entriesLeft !== 0 || this.diffLeft !== 0)
+      throw corrupt('frame counts disagree with its content');
+    if (this.decoder && !this.decoder.finishedExactly())
+      throw corrupt('frame length disagrees with its content');
+  }
+
+  /** At the end of the new file: everything read, the last frame used up exactly. */
+  finish(): void {
+    this.#checkUsedUp();
+    if (this.#pos !== this.#end) throw corrupt('data after the last control entry');
+  }
+}
+
+/** Pulls literal bytes out of the brotli-compressed literal region, never more than declared. */
+class LiteralReader {
+  #pending: Buffer = Buffer.alloc(0);
+  #produced = 0;
+  readonly #declared: number;
+  readonly #chunks: AsyncIterator<Buffer> | undefined;
+  readonly #streams: { destroy(): void; on(event: 'error', fn: () => void): unknown }[] = [];
+  #error: Error | undefined;
+
+  constructor(patch: FileHandle, start: number, length: number, declared: number) {
+    this.#declared = declared;
+    if (length === 0) return;
+    // Positional reads of our own: a FileHandle read stream would close the handle, which other segments
+    // (and the caller) still use, when it is destroyed.
+    const source = Readable.from(regionChunks(patch, start, length), { objectMode: false });
+    const inflate = createBrotliDecompress({ params: { [zc.BROTLI_DECODER_PARAM_LARGE_WINDOW]: 1 } });
+    source.on('error', (err) => inflate.destroy(err));
+    // Recorded here because the stream starts inflating before the first pull (when the iterator
+    // would be listening); #pull reports it.
+    inflate.on('error', (err) => {
+      this.#error ??= err;
+    });
+    source.pipe(inflate);
+    this.#streams.push(source, inflate);
+    this.#chunks = inflate[Symbol.asyncIterator]();
+  }
+
+  /** Copies the next n literal bytes into out[at..]. */
+  async read(out: Uint8Array, at: number, n: number): Promise<void> {
+    let done = 0;
+    while (done < n) {
+      if (this.#pending.length === 0) this.#pending = await this.#pull();
+      const take = Math.min(n - done, this.#pending.length);
+      out.set(this.#pending.subarray(0, take), at + done);
+      this.#pending = this.#pending.subarray(take);
+      done += take;
+    }
+  }
+
+  async #pull(): Promise<Buffer> {
+    let next: IteratorResult<Buffer>;
+    try {
+      if (!this.#chunks) throw corrupt('literal bytes needed but none stored');
+      if (this.#error) throw this.#error;
+      next = await this.#chunks.next();
+    } catch (err) {
+      if (err instanceof PatchError) throw err;
+      throw corrupt(`literal region does not decompress: ${(err as Error).message}`);
+    }
+    if (next.done) throw corrupt('literal region ended early');
+    this.#produced += next.value.length;
+    if (this.#produced > this.#declared) {
+      throw new PatchError({
+        code: 'DECOMPRESSION_LIMIT',
+        message: `native patch: literal region inflates beyond its declared ${this.#declared} bytes`,
+      });
+    }
+    return next.value;
+  }
+
+  /** At the end: all declared bytes used, and the compressed stream ends there. */
+  async finish(): Promise<void> {
+    if (this.#pending.length !== 0 || this.#produced !== this.#declared) {
+      throw corrupt('literal region holds more bytes than the control entries use');
+    }
+    if (this.#chunks) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await this.#chunks.next();
+      } catch (err) {
+        throw corrupt(`literal region does not decompress: ${(err as Error).message}`);
+      }
+      if (!next.done) throw corrupt('literal region holds more bytes than declared');
+    }
+  }
+
+  /** Stops both streams. Errors they raise after this belong to an apply that has already ended. */
+  close(): void {
+    for (const s of this.#streams) {
+      s.on('error', () => {});
+      s.destroy();
+    }
+  }
+}
+
+async function* regionChunks(fh: FileHandle, start: number, length: number): AsyncGenerator<Buffer> {
+  for (let pos = start, end = start + length; pos < end; ) {
+    const chunk = Buffer.allocUnsafe(Math.min(1 << 16, end - pos));
+    await readFully(fh, chunk, pos);
+    pos += chunk.length;
+    yield chunk;
+  }
+}
+
+export interface SegmentJob {
+  old: OldFile;
+  patch: FileHandle;
+  oldSize: number;
+  segment: SegmentLayout;
+  writer: SegmentWriter;
+  /**
+   * Called after each piece of output is handed to the writer, with the segment's bytes so far: the place
+   * to stop (by throwing) on abort or on another thread's failure, and to report progress.
+   */
+  checkpoint: (done: number) => void;
+}
+
+/**
+ * Rebuilds one segment: a fresh model decodes its control entries and differences, literal bytes come from
+ * its own brotli stream, and every bound is checked against the segment before a byte is read or written.
+ */
+export async function decodeSegment(job: SegmentJob): Promise<void> {
+  const { segment: seg, writer, oldSize } = job;
+  const end = seg.newLength;
+  const frames = new FrameReader(job.patch, seg.modelStart, seg.modelBytes);
+  const literals = new LiteralReader(job.patch, seg.literalStart, seg.literalBytes, seg.literalRawBytes);
+  try {
+    const model = new PatchModel();
+    const oldBuf = new Uint8Array(Math.min(PIECE, Math.max(oldSize, 1)));
+    const cover = { cover: 0, oldPos: 0 };
+    let out = writer.buffer;
+    let outLen = 0;
+    let produced = 0;
+    let literalTotal = 0;
+    let dec: RangeDecoder | undefined;
+    const emit = async () => {
+      out = await writer.write(outLen);
+      outLen = 0;
+      job.checkpoint(produced);
+    };
+    while (produced < end) {
+      if (frames.entriesLeft === 0) dec = await frames.next();
+      frames.entriesLeft--;
+      const lit = model.codeLiteralLength(dec as RangeDecoder, 0);
+      if (lit < 0 || lit > end - produced) throw corrupt('literal run past the end of its segment');
+      literalTotal += lit;
+      if (literalTotal > seg.literalRawBytes) throw corrupt('more literal bytes used than declared');
+      for (let left = lit; left > 0; ) {
+        const n = Math.min(left, PIECE - outLen);
+        await literals.read(out, outLen, n);
+        outLen += n;
+        produced += n;
+        left -= n;
+        if (outLen === PIECE) await emit();
+      }
+      if (produced === end) break;
+      if (!model.codeCover(dec as RangeDecoder, 0, 0, seg.newStart + produced, cover))
+        throw corrupt('bad cover');
+      const oldPos = cover.oldPos;
+      if (cover.cover > end - produced) throw corrupt('cover past the end of its segment');
+      if (oldPos < 0 || oldPos > oldSize - cover.cover) throw corrupt('cover reads outside the old file');
+      for (let done = 0; done < cover.cover; ) {
+        if (frames.diffLeft === 0) dec = await frames.next();
+        const n = Math.min(cover.cover - done, PIECE - outLen, frames.diffLeft);
+        await job.old.read(oldBuf, n, oldPos + done);
+        if (!model.codeDiff(dec as RangeDecoder, oldBuf, 0, out, outLen, n, undefined)) {
+          throw corrupt('bad difference run');
+        }
+        frames.diffLeft -= n;
+        outLen += n;
+        produced += n;
+        done += n;
+        if (outLen === PIECE) await emit();
+      }
+    }
+    if (outLen > 0) await emit();
+    await writer.flush();
+    frames.finish();
+    await literals.finish();
+  } finally {
+    literals.close();
+    await writer.settle();
+  }
+}
+
+interface OldWindow {
+  index: number;
+  buf: Uint8Array;
+  len: number;
+  ready: Promise<void>;
+  used: number;
+}
+
+/**
+ * Positional reads of the old file through four 1 MiB windows. Covers mostly move forward through old, so
+ * loading a window also starts reading the next one: the read is done by the time decoding gets there.
+ */
+export class OldFile {
+  static readonly WINDOW = 1 << 20;
+  static readonly SLOTS = 4;
+  readonly #fh: FileHandle;
+  readonly #size: number;
+  readonly #slots: OldWindow[] = [];
+  #clock = 0;
+
+  constructor(fh: FileHandle, size: number) {
+    this.#fh = fh;
+    this.#size = size;
+  }
+
+  /** Copies old[position..position+n) into buf[0..n). */
+  async read(buf: Uint8Array, n: number, position: number): Promise<void> {
+    for (let done = 0; done < n; ) {
+      const pos = position + done;
+      const index = Math.floor(pos / OldFile.WINDOW);
+      const slot = this.#slots.find((s) => s.index === index) ?? this.#load(index);
+      slot.used = ++this.#clock;
+      if ((index + 1) * OldFile.WINDOW < this.#size && !this.#slots.some((s) => s.index === index + 1)) {
+        this.#load(index + 1);
+      }
+      await slot.ready;
+      const off = pos - index * OldFile.WINDOW;
+      const take = Math.min(n - done, slot.len - off);
+      buf.set(slot.buf.subarray(off, off + take), done);
+      done += take;
+    }
+  }
+
+  #load(index: number): OldWindow {
+    let slot = this.#slots.length < OldFile.SLOTS ? undefined : this.#leastRecent();
+    const start = index * OldFile.WINDOW;
+    const len = Math.min(OldFile.WINDOW, this.#size - start);
+    if (!slot) {
+      slot = { index, buf: new Uint8Array(OldFile.WINDOW), len, ready: Promise.resolve(), used: 0 };
+      this.#slots.push(slot);
+    }
+    // A window still being filled is reused only after that read is over.
+    const previous = slot.ready;
+    const buf = slot.buf;
+    slot.index = index;
+    slot.len = len;
+    slot.used = ++this.#clock;
+    slot.ready = previous.catch(() => {}).then(() => readAt(this.#fh, buf, 0, len, start));
+    // A read-ahead nobody waits for must not become an unhandled rejection; a waiter still sees the error.
+    slot.ready.catch(() => {});
+    return slot;
+  }
+
+  #leastRecent(): OldWindow {
+    let best = this.#slots[0] as OldWindow;
+    for (const s of this.#slots) if (s.used < best.used) best = s;
+    return best;
+  }
+}

@@ -1,0 +1,223 @@
+// Patches cut into segments: exact rebuilds on one thread and on workers, a hostile segment table, a
+// failing or aborted worker leaves nothing behind.
+import assert from 'node:assert/strict';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { withTempDir } from '@tufup/common';
+import { FIXED_HEADER_BYTES, SEGMENT_ENTRY_BYTES } from '../src/apply/native-format.js';
+import type { PatchErrorCode } from '../src/errors.js';
+import { apply, diffBuffers } from '../src/index.js';
+import {
+  assertCode,
+  assertDirHolds,
+  craftNative,
+  editedCopy,
+  randomBytes,
+  seeded,
+  sha256,
+  wordy,
+} from './native-support.js';
+
+const rand = seeded(2024);
+const OLD = randomBytes(200_000, rand);
+const NEW = editedCopy(OLD, rand, 60);
+
+function segmentCount(patch: Uint8Array): number {
+  return Number(new DataView(patch.buffer, patch.byteOffset).getBigUint64(92, true));
+}
+
+async function applyIn(dir: string, old: Uint8Array, patch: Uint8Array, opts = {}) {
+  await writeFile(join(dir, 'old'), old);
+  await writeFile(join(dir, 'patch'), patch);
+  return apply(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out'), opts);
+}
+
+async function expectRejected(patch: Uint8Array, code: PatchErrorCode, opts = {}): Promise<void> {
+  await withTempDir(async (dir) => {
+    await assertCode(() => applyIn(dir, OLD, patch, opts), code);
+    await assertDirHolds(dir, ['old', 'patch']);
+  });
+}
+
+test('a patch in 1 to 7 segments rebuilds the same file on one thread and on 2 or 4 worker threads', async () => {
+  let single = 0;
+  for (const segments of [1, 2, 3, 7]) {
+    const patch = await diffBuffers(OLD, NEW, { segments });
+    assert.equal(segmentCount(patch), segments);
+    if (segments === 1) single = patch.length;
+    // Restarting the model costs a little per segment, never much.
+    assert.ok(
+      patch.length < single + segments * 400,
+      `${segments} segments: ${patch.length} vs ${single} bytes`,
+    );
+    for (const threads of [1, 2, 4]) {
+      await withTempDir(async (dir) => {
+        const events: number[] = [];
+        const r = await applyIn(dir, OLD, patch, {
+          threads,
+          expect: { size: NEW.length, sha256: sha256(NEW) },
+          onProgress: (e: { phase: string; done: number }) => e.phase === 'apply' && events.push(e.done),
+        });
+        assert.deepEqual(r, { size: NEW.length, sha256: sha256(NEW) });
+        assert.ok(
+          Buffer.from(NEW).equals(await readFile(join(dir, 'out'))),
+          `${segments} segments, ${threads} threads`,
+        );
+        assert.equal(events.at(-1), NEW.length, 'progress ends at the total');
+        assert.deepEqual(
+          events,
+          [...events].sort((a, b) => a - b),
+          'progress never goes back',
+        );
+        assert.deepEqual((await readdir(dir)).sort(), ['old', 'out', 'patch']);
+      });
+    }
+  }
+});
+
+test('segments cut through covers, literal runs and text alike', async () => {
+  const text = wordy(150_000, rand);
+  const edited = editedCopy(text, rand, 30);
+  const grown = Buffer.concat([edited, randomBytes(5000, rand), text.subarray(0, 20_000)]);
+  for (const neu of [edited, grown, randomBytes(90_000, rand)]) {
+    const patch = await diffBuffers(text, neu, { segments: 5 });
+    await withTempDir(async (dir) => {
+      const r = await applyIn(dir, text, patch, { threads: 3 });
+      assert.equal(r.sha256, sha256(neu));
+    });
+  }
+});
+
+test('segment table: a count of 0 or above 64, lengths that do not add up, an empty segment, are CORRUPT_PATCH', async () => {
+  const patch = await diffBuffers(OLD, NEW, { segments: 3 });
+  const view = (p: Uint8Array) => new DataView(p.buffer, p.byteOffset, p.length);
+  const edited = (edit: (v: DataView) => void) => {
+    const p = Uint8Array.from(patch);
+    edit(view(p));
+    return p;
+  };
+  const seg = (i: number, field: number) => FIXED_HEADER_BYTES + i * SEGMENT_ENTRY_BYTES + field * 8;
+  await expectRejected(
+    edited((v) => v.setBigUint64(92, 0n, true)),
+    'CORRUPT_PATCH',
+  );
+  await expectRejected(
+    edited((v) => v.setBigUint64(92, 65n, true)),
+    'CORRUPT_PATCH',
+  );
+  // Two segments declared: the third's table entry now reads as the start of the body, which is off.
+  await expectRejected(
+    edited((v) => v.setBigUint64(92, 2n, true)),
+    'CORRUPT_PATCH',
+  );
+  // Lengths moved between segments (the total still adds up): the segments' contents disagree.
+  await expectRejected(
+    edited((v) => {
+      v.setBigUint64(seg(0, 0), v.getBigUint64(seg(0, 0), true) + 1n, true);
+      v.setBigUint64(seg(1, 0), v.getBigUint64(seg(1, 0), true) - 1n, true);
+    }),
+    'CORRUPT_PATCH',
+  );
+  await expectRejected(
+    edited((v) => v.setBigUint64(seg(2, 0), v.getBigUint64(seg(2, 0), true) + 1n, true)),
+    'CORRUPT_PATCH',
+  );
+  await expectRejected(
+    edited((v) => v.setBigUint64(seg(1, 2), 10n ** 9n, true)),
+    'CORRUPT_PATCH',
+  );
+  // Region lengths moved between segments: each segment's regions end in the wrong place.
+  await expectRejected(
+    edited((v) => {
+      v.setBigUint64(seg(0, 1), v.getBigUint64(seg(0, 1), true) + 3n, true);
+      v.setBigUint64(seg(1, 1), v.getBigUint64(seg(1, 1), true) - 3n, true);
+    }),
+    'CORRUPT_PATCH',
+  );
+  const empty = craftNative({
+    old: OLD,
+    newSize: 10,
+    newSha256: sha256(OLD.subarray(0, 10)),
+    segments: [{ entries: [{ literal: 0, cover: 10, oldPos: 0 }] }, { entries: [], newLength: 0 }],
+  });
+  await expectRejected(empty, 'CORRUPT_PATCH');
+});
+
+test('crafted segments: each decodes against its own start; a cover past its segment end is CORRUPT_PATCH', async () => {
+  const want = Buffer.concat([OLD.subarray(100, 150), OLD.subarray(0, 30)]);
+  const twoSegments = craftNative({
+    old: OLD,
+    newSize: 80,
+    newSha256: sha256(want),
+    segments: [
+      { entries: [{ literal: 0, cover: 50, oldPos: 100 }] },
+      { entries: [{ literal: 0, cover: 30, oldPos: 0 }] },
+    ],
+  });
+  for (const threads of [1, 2]) {
+    await withTempDir(async (dir) => {
+      assert.equal((await applyIn(dir, OLD, twoSegments, { threads })).sha256, sha256(want));
+    });
+  }
+  const spill = craftNative({
+    old: OLD,
+    newSize: 80,
+    segments: [
+      { entries: [{ literal: 0, cover: 60, oldPos: 100 }], newLength: 50 },
+      { entries: [{ literal: 0, cover: 30, oldPos: 0 }] },
+    ],
+  });
+  await expectRejected(spill, 'CORRUPT_PATCH', { threads: 1 });
+  await expectRejected(spill, 'CORRUPT_PATCH', { threads: 2 });
+});
+
+test('a corrupt segment decoded on a worker ends the apply with its code and leaves nothing', async () => {
+  const patch = await diffBuffers(OLD, NEW, { segments: 4 });
+  const view = new DataView(patch.buffer, patch.byteOffset, patch.length);
+  let at = FIXED_HEADER_BYTES + 4 * SEGMENT_ENTRY_BYTES;
+  for (let i = 0; i < 3; i++) {
+    const e = FIXED_HEADER_BYTES + i * SEGMENT_ENTRY_BYTES;
+    at += Number(view.getBigUint64(e + 8, true)) + Number(view.getBigUint64(e + 24, true));
+  }
+  // Bytes of the last segment's first frame body: only the worker that decodes it can notice.
+  for (const k of [8, 20, 40]) {
+    const bad = Uint8Array.from(patch);
+    bad[at + k] = (bad[at + k] as number) ^ 0x5a;
+    await withTempDir(async (dir) => {
+      await assert.rejects(
+        () => applyIn(dir, OLD, bad, { threads: 4 }),
+        (err: { code?: string }) => ['CORRUPT_PATCH', 'OUTPUT_MISMATCH'].includes(err.code ?? ''),
+      );
+      await assertDirHolds(dir, ['old', 'patch']);
+    });
+  }
+});
+
+test('an abort while workers decode rejects with AbortError and leaves nothing', async () => {
+  const big = randomBytes(4_000_000, rand);
+  const bigNew = Uint8Array.from(big);
+  // A difference every 64 bytes keeps the decoders busy long enough to be stopped halfway.
+  for (let i = 0; i < bigNew.length; i += 64) bigNew[i] = (bigNew[i] as number) ^ 0x21;
+  const patch = await diffBuffers(big, bigNew, { segments: 4 });
+  await withTempDir(async (dir) => {
+    const ac = new AbortController();
+    await assert.rejects(
+      applyIn(dir, big, patch, {
+        threads: 4,
+        signal: ac.signal,
+        onProgress: (e: { phase: string; done: number }) => {
+          if (e.phase === 'apply' && e.done > 0) ac.abort();
+        },
+      }),
+      { name: 'AbortError' },
+    );
+    await assertDirHolds(dir, ['old', 'patch']);
+  });
+});
+
+test('threads must be a positive integer', async () => {
+  const patch = await diffBuffers(OLD, NEW);
+  for (const threads of [0, -1, 1.5, Number.NaN])
+    await expectRejected(patch, 'INVALID_ARGUMENT', { threads });
+});
