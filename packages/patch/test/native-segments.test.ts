@@ -172,7 +172,7 @@ test('crafted segments: each decodes against its own start; a cover past its seg
   await expectRejected(spill, 'CORRUPT_PATCH', { threads: 2 });
 });
 
-test('a corrupt segment decoded on a worker ends the apply with its code and leaves nothing', async () => {
+test('a corrupt last segment ends the apply with its code and leaves nothing, whichever thread decodes it', async () => {
   const patch = await diffBuffers(OLD, NEW, { segments: 4 });
   const view = new DataView(patch.buffer, patch.byteOffset, patch.length);
   let at = FIXED_HEADER_BYTES + 4 * SEGMENT_ENTRY_BYTES;
@@ -212,6 +212,16 @@ test('an abort while workers decode rejects with AbortError and leaves nothing',
       }),
       { name: 'AbortError' },
     );
+    await assertDirHolds(dir, ['old', 'patch']);
+  });
+});
+
+test('a wrong base is BASE_MISMATCH while workers are already decoding, and leaves nothing', async () => {
+  const patch = await diffBuffers(OLD, NEW, { segments: 4 });
+  const other = Uint8Array.from(OLD);
+  other[OLD.length - 1] = (other[OLD.length - 1] as number) ^ 1;
+  await withTempDir(async (dir) => {
+    await assertCode(() => applyIn(dir, other, patch, { threads: 4 }), 'BASE_MISMATCH');
     await assertDirHolds(dir, ['old', 'patch']);
   });
 });

@@ -42,6 +42,8 @@ export interface ApplyResult {
 }
 
 const DEFAULT_MAX_THREADS = 8;
+/** Dirty output is flushed in the background after each this many new bytes. */
+const FLUSH_EVERY = 32 << 20;
 
 export async function applyNative(
   oldPath: string,
@@ -70,11 +72,24 @@ export async function applyNative(
       });
     }
     old = await open(oldPath, 'r');
-    await checkOldFile(old, h, opts.oldVerified, opts.signal, progress);
+    await checkOldSize(old, h, opts.oldVerified);
+    const oldHandle = old;
     const out = await OutputFile.create(newPath);
     let result: ApplyResult;
     try {
-      result = await rebuild({ oldPath, old, patchPath, patch, h, out, opts, progress });
+      result = await rebuild({
+        oldPath,
+        old,
+        patchPath,
+        patch,
+        h,
+        out,
+        opts,
+        progress,
+        // Hashed while the workers (if any) already decode: a wrong base still fails before anything
+        // is visible, and the workers' start-up is not waited for twice.
+        checkOld: opts.oldVerified ? undefined : () => hashOldFile(oldHandle, h, opts.signal, progress),
+      });
       await out.commit();
     } catch (err) {
       await out.discard();
@@ -87,12 +102,11 @@ export async function applyNative(
   }
 }
 
-async function checkOldFile(
+/** The old file's size, and the caller's vouched-for hash when given: both checked before anything else. */
+async function checkOldSize(
   old: FileHandle,
   h: NativeHeader,
   verified: { size: number; sha256: string } | undefined,
-  signal: AbortSignal | undefined,
-  progress: OnProgress | undefined,
 ): Promise<void> {
   const size = (await old.stat()).size;
   if (size !== h.oldSize) {
@@ -101,15 +115,21 @@ async function checkOldFile(
       message: `old file has ${size} bytes; the patch was made from one of ${h.oldSize} bytes`,
     });
   }
-  if (verified) {
-    if (verified.size !== size || !sameDigest(verified.sha256, h.oldSha256)) {
-      throw new PatchError({
-        code: 'BASE_MISMATCH',
-        message: `old file is ${verified.size} bytes, sha256 ${verified.sha256}; the patch was made from ${h.oldSize} bytes, sha256 ${h.oldSha256}`,
-      });
-    }
-    return;
+  if (verified && (verified.size !== size || !sameDigest(verified.sha256, h.oldSha256))) {
+    throw new PatchError({
+      code: 'BASE_MISMATCH',
+      message: `old file is ${verified.size} bytes, sha256 ${verified.sha256}; the patch was made from ${h.oldSize} bytes, sha256 ${h.oldSha256}`,
+    });
   }
+}
+
+async function hashOldFile(
+  old: FileHandle,
+  h: NativeHeader,
+  signal: AbortSignal | undefined,
+  progress: OnProgress | undefined,
+): Promise<void> {
+  const size = h.oldSize;
   const hash = createHash('sha256');
   // Two buffers: the next piece is read while the current one is hashed.
   const bufs = [new Uint8Array(Math.min(PIECE, size)), new Uint8Array(Math.min(PIECE, size))];
@@ -118,15 +138,18 @@ async function checkOldFile(
     return readAt(old, buf, 0, n, pos).then(() => n);
   };
   let pending = size > 0 ? readPiece(0, bufs[0] as Uint8Array) : undefined;
-  for (let pos = 0, k = 0; pending; k ^= 1) {
-    signal?.throwIfAborted();
-    const n = await pending;
-    const next = pos + n;
-    pending = next < size ? readPiece(next, bufs[k ^ 1] as Uint8Array) : undefined;
-    pending?.catch(() => {});
-    hash.update((bufs[k] as Uint8Array).subarray(0, n));
-    pos = next;
-    progress?.({ phase: 'verify-old', done: pos, total: size, unit: 'bytes' });
+  try {
+    for (let pos = 0, k = 0; pending; k ^= 1) {
+      signal?.throwIfAborted();
+      const n = await pending;
+      const next = pos + n;
+      pending = next < size ? readPiece(next, bufs[k ^ 1] as Uint8Array) : undefined;
+      hash.update((bufs[k] as Uint8Array).subarray(0, n));
+      pos = next;
+      progress?.({ phase: 'verify-old', done: pos, total: size, unit: 'bytes' });
+    }
+  } finally {
+    await pending?.catch(() => {});
   }
   const digest = hash.digest('hex');
   if (!sameDigest(digest, h.oldSha256)) {
@@ -142,6 +165,8 @@ class OutputFile {
   readonly #path: string;
   readonly tmp: string;
   readonly fh: FileHandle;
+  #flushing: Promise<void> | undefined;
+  #flushedUpTo = 0;
 
   private constructor(path: string, tmp: string, fh: FileHandle) {
     this.#path = path;
@@ -158,7 +183,23 @@ class OutputFile {
     }
   }
 
+  /**
+   * Told how many bytes are written so far: every FLUSH_EVERY bytes it starts writing dirty pages out in
+   * the background, so the sync before the rename has little left to wait for.
+   */
+  written(bytes: number): void {
+    if (this.#flushing || bytes - this.#flushedUpTo < FLUSH_EVERY) return;
+    this.#flushedUpTo = bytes;
+    this.#flushing = this.fh
+      .datasync()
+      .catch(() => {})
+      .finally(() => {
+        this.#flushing = undefined;
+      });
+  }
+
   async commit(): Promise<void> {
+    await this.#flushing;
     await this.fh.sync();
     await this.fh.close();
     await rename(this.tmp, this.#path);
@@ -166,6 +207,7 @@ class OutputFile {
   }
 
   async discard(): Promise<void> {
+    await this.#flushing;
     await this.fh.close().catch(() => {});
     await rm(this.tmp, { force: true });
   }
@@ -180,171 +222,189 @@ interface RebuildJob {
   out: OutputFile;
   opts: ApplyOptions;
   progress: OnProgress | undefined;
+  /** Checks the old file's hash; runs on this thread while the workers start and decode. */
+  checkOld: (() => Promise<void>) | undefined;
 }
 
 /**
- * Decodes the segments: the first group on this thread (hashing as it writes), each later group on a
- * worker thread writing its own ranges of the temp file. This thread then hashes the workers' ranges back
- * in file order as each segment completes, so the whole file is checked against the declared sha256.
+ * Decodes the segments on this thread and up to `threads - 1` workers. Each thread claims the next
+ * undecoded segment from a shared counter, so faster threads take more. This thread also hashes the new
+ * file in order: a segment it decodes at the hashing frontier is hashed as it is written, any other is read
+ * back once every segment before it is done. The whole file is checked against the declared sha256.
  */
 async function rebuild(job: RebuildJob): Promise<ApplyResult> {
   const { h, out, opts, progress } = job;
   const layout = segmentLayout(h);
   const maxThreads = opts.threads ?? Math.min(availableParallelism(), DEFAULT_MAX_THREADS);
-  const groups = contiguousGroups(layout, Math.max(1, Math.min(maxThreads, layout.length)));
-  const hash = createHash('sha256');
+  const threads = Math.max(1, Math.min(maxThreads, layout.length));
+  // [0]: non-zero once every thread must stop; [1]: the next segment to claim.
+  const shared = new Int32Array(new SharedArrayBuffer(8));
   const doneBySegment = new Float64Array(layout.length);
+  const complete = new Uint8Array(layout.length);
   const report = () => {
     let done = 0;
     for (const d of doneBySegment) done += d;
+    out.written(done);
     progress?.({ phase: 'apply', done, total: h.newSize, unit: 'bytes' });
   };
-  const stop = new Int32Array(new SharedArrayBuffer(4));
   let failure: unknown;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
   const fail = (err: unknown) => {
     failure ??= err;
-    Atomics.store(stop, 0, 1);
+    Atomics.store(shared, 0, 1);
+    notify();
   };
-  const onAbort = () => Atomics.store(stop, 0, 1);
+  const onAbort = () => {
+    Atomics.store(shared, 0, 1);
+    notify();
+  };
   opts.signal?.addEventListener('abort', onAbort);
-  const helpers = groups.slice(1).map(
-    (segments) =>
-      new SegmentWorker(
-        {
-          oldPath: job.oldPath,
-          patchPath: job.patchPath,
-          outPath: out.tmp,
-          oldSize: h.oldSize,
-          segments,
-          stop: stop.buffer as SharedArrayBuffer,
-        },
-        (segment, done) => {
+  const data: SegmentWorkerData = {
+    oldPath: job.oldPath,
+    patchPath: job.patchPath,
+    outPath: out.tmp,
+    oldSize: h.oldSize,
+    segments: layout,
+    shared: shared.buffer as SharedArrayBuffer,
+  };
+  const workers = Array.from(
+    { length: threads - 1 },
+    () =>
+      new SegmentWorker(data, {
+        progress: (segment, done) => {
           doneBySegment[segment] = done;
           report();
         },
-        fail,
-      ),
+        done: (segment) => {
+          complete[segment] = 1;
+          notify();
+        },
+        failure: fail,
+      }),
   );
+  const stopIfNeeded = () => {
+    opts.signal?.throwIfAborted();
+    if (failure) throw failure;
+  };
   try {
-    const checkpoint = (segment: number) => (done: number) => {
-      opts.signal?.throwIfAborted();
-      if (failure) throw failure;
-      doneBySegment[segment] = done;
-      report();
-    };
-    const oldFile = new OldFile(job.old, h.oldSize);
-    for (const segment of groups[0] ?? []) {
-      await decodeSegment({
-        old: oldFile,
-        patch: job.patch,
-        oldSize: h.oldSize,
-        segment,
-        writer: new SegmentWriter(out.fh, segment.newStart, hash),
-        checkpoint: checkpoint(segment.index),
-      });
-    }
+    await job.checkOld?.();
+    const hash = createHash('sha256');
     const buf = new Uint8Array(PIECE);
-    for (const helper of helpers) {
-      for (const segment of helper.segments) {
-        await helper.finished(segment.index);
+    let frontier = 0;
+    const hashCompleted = async () => {
+      for (; frontier < layout.length && complete[frontier]; frontier++) {
+        const segment = layout[frontier] as SegmentLayout;
         for (let pos = segment.newStart, end = segment.newStart + segment.newLength; pos < end; ) {
-          opts.signal?.throwIfAborted();
+          stopIfNeeded();
           const n = Math.min(PIECE, end - pos);
           await readAt(out.fh, buf, 0, n, pos);
           hash.update(buf.subarray(0, n));
           pos += n;
         }
       }
+    };
+    const oldFile = new OldFile(job.old, h.oldSize);
+    for (;;) {
+      stopIfNeeded();
+      const index = Atomics.add(shared, 1, 1);
+      if (index >= layout.length) break;
+      const segment = layout[index] as SegmentLayout;
+      const inOrder = index === frontier;
+      await decodeSegment({
+        old: oldFile,
+        patch: job.patch,
+        oldSize: h.oldSize,
+        segment,
+        writer: new SegmentWriter(out.fh, segment.newStart, inOrder ? hash : undefined),
+        checkpoint: (done) => {
+          stopIfNeeded();
+          doneBySegment[index] = done;
+          report();
+        },
+      });
+      complete[index] = 1;
+      if (inOrder) frontier++;
+      await hashCompleted();
     }
-    await Promise.all(helpers.map((w) => w.exited));
-    if (failure) throw failure;
+    for (;;) {
+      await hashCompleted();
+      if (frontier === layout.length) break;
+      stopIfNeeded();
+      // Woken by a worker's message (a segment done, a failure) or by an abort.
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+    await Promise.all(workers.map((w) => w.exited));
+    stopIfNeeded();
+    const sha256 = hash.digest('hex');
+    if (!sameDigest(sha256, h.newSha256)) {
+      throw new PatchError({
+        code: 'OUTPUT_MISMATCH',
+        message: `rebuilt file sha256 ${sha256}; the patch declares ${h.newSha256}`,
+      });
+    }
+    return { size: h.newSize, sha256 };
   } catch (err) {
     fail(err);
     // No worker may still be writing when the caller closes and removes the temp file.
-    await Promise.all(helpers.map((w) => w.exited));
+    await Promise.all(workers.map((w) => w.exited));
     opts.signal?.throwIfAborted();
     throw failure;
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
   }
-  const sha256 = hash.digest('hex');
-  if (!sameDigest(sha256, h.newSha256)) {
-    throw new PatchError({
-      code: 'OUTPUT_MISMATCH',
-      message: `rebuilt file sha256 ${sha256}; the patch declares ${h.newSha256}`,
-    });
-  }
-  return { size: h.newSize, sha256 };
 }
 
-/** `count` runs of consecutive segments, as equal in number as they can be (the writer balances their cost). */
-function contiguousGroups(layout: SegmentLayout[], count: number): SegmentLayout[][] {
-  const groups: SegmentLayout[][] = [];
-  for (let g = 0; g < count; g++) {
-    groups.push(
-      layout.slice(Math.floor((g * layout.length) / count), Math.floor(((g + 1) * layout.length) / count)),
-    );
-  }
-  return groups;
+interface WorkerHandlers {
+  progress: (segment: number, done: number) => void;
+  done: (segment: number) => void;
+  /** Called at most once per worker, with a PatchError (or its report that it stopped when asked). */
+  failure: (err: unknown) => void;
 }
 
-/** One worker thread decoding a run of segments; its failures are reported once, through `onFailure`. */
+/** One worker thread claiming and decoding segments until none are left. */
 class SegmentWorker {
-  readonly segments: SegmentLayout[];
   /** Settles (never rejects) once the thread has ended: after that it holds no file open. */
   readonly exited: Promise<void>;
-  readonly #waiting = new Map<number, { resolve: () => void; reject: (err: unknown) => void }>();
-  readonly #finished = new Set<number>();
-  #error: unknown;
 
-  constructor(
-    data: SegmentWorkerData,
-    onProgress: (segment: number, done: number) => void,
-    onFailure: (err: unknown) => void,
-  ) {
-    this.segments = data.segments;
-    const failed = (err: unknown) => {
-      this.#error ??= err;
-      onFailure(err);
-      for (const w of this.#waiting.values()) w.reject(err);
-      this.#waiting.clear();
+  constructor(data: SegmentWorkerData, on: WorkerHandlers) {
+    let ended = false;
+    let failed = false;
+    const failure = (err: PatchError) => {
+      if (failed) return;
+      failed = true;
+      on.failure(err);
     };
     const worker = startWorker(data);
     worker.on('message', (m: SegmentWorkerMessage) => {
-      if (m.type === 'progress') onProgress(m.segment, m.done);
-      else if (m.type === 'done') {
-        this.#finished.add(m.segment);
-        this.#waiting.get(m.segment)?.resolve();
-        this.#waiting.delete(m.segment);
-      } else if (m.type === 'error') {
+      if (m.type === 'progress') on.progress(m.segment, m.done);
+      else if (m.type === 'done') on.done(m.segment);
+      else if (m.type === 'finished') ended = true;
+      else if (m.type === 'error') {
         const cause = m.errno ? Object.assign(new Error(m.message), { code: m.errno }) : undefined;
-        failed(
+        failure(
           new PatchError({ code: m.code as PatchErrorCode, message: m.message, ...(cause ? { cause } : {}) }),
         );
-      } else failed(new PatchError({ code: 'IO_ERROR', message: 'apply stopped' }));
+      } else failure(new PatchError({ code: 'IO_ERROR', message: 'apply stopped' }));
     });
     worker.on('error', (err) =>
-      failed(
+      failure(
         new PatchError({ code: 'IO_ERROR', message: `apply worker failed: ${err.message}`, cause: err }),
       ),
     );
     this.exited = new Promise((resolve) => {
       worker.once('exit', () => {
-        if (this.#finished.size < this.segments.length) {
-          failed(
-            new PatchError({ code: 'IO_ERROR', message: 'apply worker ended before its segments were done' }),
-          );
-        }
+        // A segment it claimed would otherwise never complete.
+        if (!ended) failure(new PatchError({ code: 'IO_ERROR', message: 'apply worker ended unexpectedly' }));
         resolve();
       });
     });
-  }
-
-  /** Resolves when segment `index` is completely written; rejects with the worker's failure. */
-  finished(index: number): Promise<void> {
-    if (this.#finished.has(index)) return Promise.resolve();
-    if (this.#error) return Promise.reject(this.#error);
-    return new Promise((resolve, reject) => this.#waiting.set(index, { resolve, reject }));
   }
 }
 

@@ -12,14 +12,20 @@ export interface SegmentWorkerData {
   /** The output's temp file, created by the main thread; this worker writes only its segments' ranges. */
   outPath: string;
   oldSize: number;
+  /** Every segment of the patch; a worker decodes those it claims. */
   segments: SegmentLayout[];
-  /** Int32 flag: non-zero once the main thread wants every worker to stop (abort or a failure elsewhere). */
-  stop: SharedArrayBuffer;
+  /**
+   * Two Int32s: [0] non-zero once the main thread wants every worker to stop (abort or a failure
+   * elsewhere); [1] the next segment to claim, shared by all decoding threads.
+   */
+  shared: SharedArrayBuffer;
 }
 
 export type SegmentWorkerMessage =
   | { type: 'progress'; segment: number; done: number }
   | { type: 'done'; segment: number }
+  /** No segment left to claim; the worker is about to end. */
+  | { type: 'finished' }
   | { type: 'stopped' }
   | { type: 'error'; code: string; message: string; errno?: string };
 
@@ -28,7 +34,7 @@ class StopRequested extends Error {}
 const port = parentPort;
 if (!port) throw new Error('segment-worker.js runs only as a worker thread of @tufup/patch apply');
 const job = workerData as SegmentWorkerData;
-const stop = new Int32Array(job.stop);
+const shared = new Int32Array(job.shared);
 
 async function run(): Promise<void> {
   const files: FileHandle[] = [];
@@ -40,8 +46,11 @@ async function run(): Promise<void> {
     const out = await open(job.outPath, 'r+');
     files.push(out);
     const oldFile = new OldFile(old, job.oldSize);
-    for (const segment of job.segments) {
-      if (Atomics.load(stop, 0) !== 0) throw new StopRequested();
+    for (;;) {
+      if (Atomics.load(shared, 0) !== 0) throw new StopRequested();
+      const index = Atomics.add(shared, 1, 1);
+      const segment = job.segments[index];
+      if (!segment) break;
       await decodeSegment({
         old: oldFile,
         patch,
@@ -49,7 +58,7 @@ async function run(): Promise<void> {
         segment,
         writer: new SegmentWriter(out, segment.newStart),
         checkpoint: (done) => {
-          if (Atomics.load(stop, 0) !== 0) throw new StopRequested();
+          if (Atomics.load(shared, 0) !== 0) throw new StopRequested();
           port?.postMessage({
             type: 'progress',
             segment: segment.index,
@@ -67,6 +76,7 @@ async function run(): Promise<void> {
 
 try {
   await run();
+  port.postMessage({ type: 'finished' } satisfies SegmentWorkerMessage);
 } catch (err) {
   let message: SegmentWorkerMessage;
   if (err instanceof StopRequested) message = { type: 'stopped' };

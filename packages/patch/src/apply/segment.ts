@@ -272,7 +272,6 @@ export async function decodeSegment(job: SegmentJob): Promise<void> {
   const literals = new LiteralReader(job.patch, seg.literalStart, seg.literalBytes, seg.literalRawBytes);
   try {
     const model = new PatchModel();
-    const oldBuf = new Uint8Array(Math.min(PIECE, Math.max(oldSize, 1)));
     const cover = { cover: 0, oldPos: 0 };
     let out = writer.buffer;
     let outLen = 0;
@@ -307,9 +306,10 @@ export async function decodeSegment(job: SegmentJob): Promise<void> {
       if (oldPos < 0 || oldPos > oldSize - cover.cover) throw corrupt('cover reads outside the old file');
       for (let done = 0; done < cover.cover; ) {
         if (frames.diffLeft === 0) dec = await frames.next();
-        const n = Math.min(cover.cover - done, PIECE - outLen, frames.diffLeft);
-        await job.old.read(oldBuf, n, oldPos + done);
-        if (!model.codeDiff(dec as RangeDecoder, oldBuf, 0, out, outLen, n, undefined)) {
+        const want = Math.min(cover.cover - done, PIECE - outLen, frames.diffLeft);
+        const v = await job.old.view(oldPos + done, want);
+        const n = v.length;
+        if (!model.codeDiff(dec as RangeDecoder, v.bytes, v.offset, out, outLen, n, undefined)) {
           throw corrupt('bad difference run');
         }
         frames.diffLeft -= n;
@@ -327,6 +327,12 @@ export async function decodeSegment(job: SegmentJob): Promise<void> {
     literals.close();
     await writer.settle();
   }
+}
+
+export interface OldView {
+  bytes: Uint8Array;
+  offset: number;
+  length: number;
 }
 
 interface OldWindow {
@@ -347,6 +353,7 @@ export class OldFile {
   readonly #fh: FileHandle;
   readonly #size: number;
   readonly #slots: OldWindow[] = [];
+  readonly #view: OldView = { bytes: new Uint8Array(0), offset: 0, length: 0 };
   #clock = 0;
 
   constructor(fh: FileHandle, size: number) {
@@ -354,22 +361,23 @@ export class OldFile {
     this.#size = size;
   }
 
-  /** Copies old[position..position+n) into buf[0..n). */
-  async read(buf: Uint8Array, n: number, position: number): Promise<void> {
-    for (let done = 0; done < n; ) {
-      const pos = position + done;
-      const index = Math.floor(pos / OldFile.WINDOW);
-      const slot = this.#slots.find((s) => s.index === index) ?? this.#load(index);
-      slot.used = ++this.#clock;
-      if ((index + 1) * OldFile.WINDOW < this.#size && !this.#slots.some((s) => s.index === index + 1)) {
-        this.#load(index + 1);
-      }
-      await slot.ready;
-      const off = pos - index * OldFile.WINDOW;
-      const take = Math.min(n - done, slot.len - off);
-      buf.set(slot.buf.subarray(off, off + take), done);
-      done += take;
+  /**
+   * The old bytes from `position` on, as far as one window holds them (at most n, at least 1): a view
+   * into the window, valid until the next call (no copy; later loads use other windows first).
+   */
+  async view(position: number, n: number): Promise<OldView> {
+    const index = Math.floor(position / OldFile.WINDOW);
+    const slot = this.#slots.find((s) => s.index === index) ?? this.#load(index);
+    slot.used = ++this.#clock;
+    if ((index + 1) * OldFile.WINDOW < this.#size && !this.#slots.some((s) => s.index === index + 1)) {
+      this.#load(index + 1);
     }
+    await slot.ready;
+    const offset = position - index * OldFile.WINDOW;
+    this.#view.bytes = slot.buf;
+    this.#view.offset = offset;
+    this.#view.length = Math.min(n, slot.len - offset);
+    return this.#view;
   }
 
   #load(index: number): OldWindow {
