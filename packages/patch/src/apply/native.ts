@@ -309,6 +309,7 @@ async function rebuild(job: RebuildJob): Promise<ApplyResult> {
       }
     };
     const oldFile = new OldFile(job.old, h.oldSize);
+    const buffers = SegmentWriter.buffers();
     for (;;) {
       stopIfNeeded();
       const index = Atomics.add(shared, 1, 1);
@@ -320,7 +321,7 @@ async function rebuild(job: RebuildJob): Promise<ApplyResult> {
         patch: job.patch,
         oldSize: h.oldSize,
         segment,
-        writer: new SegmentWriter(out.fh, segment.newStart, inOrder ? hash : undefined),
+        writer: new SegmentWriter(out.fh, segment.newStart, buffers, inOrder ? hash : undefined),
         checkpoint: (done) => {
           stopIfNeeded();
           doneBySegment[index] = done;

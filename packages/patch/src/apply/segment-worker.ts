@@ -46,6 +46,7 @@ async function run(): Promise<void> {
     const out = await open(job.outPath, 'r+');
     files.push(out);
     const oldFile = new OldFile(old, job.oldSize);
+    const buffers = SegmentWriter.buffers();
     for (;;) {
       if (Atomics.load(shared, 0) !== 0) throw new StopRequested();
       const index = Atomics.add(shared, 1, 1);
@@ -56,7 +57,7 @@ async function run(): Promise<void> {
         patch,
         oldSize: job.oldSize,
         segment,
-        writer: new SegmentWriter(out, segment.newStart),
+        writer: new SegmentWriter(out, segment.newStart, buffers),
         checkpoint: (done) => {
           if (Atomics.load(shared, 0) !== 0) throw new StopRequested();
           port?.postMessage({

@@ -49,13 +49,19 @@ export class SegmentWriter {
   readonly #fh: FileHandle;
   readonly #hash: Hash | undefined;
   #position: number;
-  #buffers: [Uint8Array, Uint8Array] = [new Uint8Array(PIECE), new Uint8Array(PIECE)];
+  #buffers: [Uint8Array, Uint8Array];
   #pending: Promise<unknown> = Promise.resolve();
 
-  constructor(fh: FileHandle, position: number, hash?: Hash) {
+  /** `buffers`: two PIECE-sized buffers a thread reuses for all its segments (one after the other). */
+  constructor(fh: FileHandle, position: number, buffers: [Uint8Array, Uint8Array], hash?: Hash) {
     this.#fh = fh;
     this.#position = position;
+    this.#buffers = buffers;
     this.#hash = hash;
+  }
+
+  static buffers(): [Uint8Array, Uint8Array] {
+    return [new Uint8Array(PIECE), new Uint8Array(PIECE)];
   }
 
   /** The buffer to fill next. */
@@ -100,6 +106,7 @@ class FrameReader {
   #pos: number;
   readonly #end: number;
   readonly #patch: FileHandle;
+  #buffer = new Uint8Array(0);
 
   constructor(patch: FileHandle, start: number, length: number) {
     this.#patch = patch;
@@ -131,7 +138,11 @@ class FrameReader {
     if (bytes > MAX_FRAME_BYTES) throw corrupt(`frame of ${bytes} bytes exceeds ${MAX_FRAME_BYTES}`);
     if (entries === 0 && diffBytes === 0) throw corrupt('empty frame');
     if (this.#pos + at + bytes > this.#end) throw corrupt('frame runs past the modelled region');
-    const body = new Uint8Array(bytes);
+    // One buffer for all frames (a frame is loaded only once the previous one is used up): no garbage
+    // of up to 4 MiB per frame waiting for the collector.
+    if (this.#buffer.length < bytes)
+      this.#buffer = new Uint8Array(Math.min(MAX_FRAME_BYTES, Math.max(bytes, this.#buffer.length * 2)));
+    const body = this.#buffer.subarray(0, bytes);
     await readFully(this.#patch, body, this.#pos + at);
     this.#pos += at + bytes;
     this.entriesLeft = entries;
