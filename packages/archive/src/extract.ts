@@ -13,14 +13,22 @@ import { constants as fsConstants } from 'node:fs';
 import { chmod, lstat, mkdir, open, readdir, realpath, rm, stat, symlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type OnProgress, throwIfAborted } from '@tufup/common';
-import tar from 'tar-stream';
 import { ArchiveError, type ArchiveErrorCode, io } from './errors.js';
 import { type NamePlatform, describeSymlinkProblem, splitMemberName, symlinkTargetProblem } from './paths.js';
 import { writeAll } from './file-io.js';
 import { TaskPool } from './task-pool.js';
-import { asReadError, checkMaxBytes, isGzipFile, tarByteStages } from './read.js';
+import {
+  FileByteSource,
+  asReadError,
+  checkMaxBytes,
+  isGzipFile,
+  streamByteSource,
+  tarByteStages,
+} from './read.js';
+import { type TarMember, TarReader } from './tar-reader.js';
 
 export interface ExtractArchiveOptions {
   /**
@@ -43,10 +51,6 @@ export interface ExtractArchiveResult {
   bytes: number;
 }
 
-type TarHeader = tar.Header;
-/** A member's content as tar-stream hands it over: must be read to the end (or resumed) before the next. */
-type MemberContent = AsyncIterable<Buffer> & { resume(): unknown };
-
 /**
  * Extract `archivePath` (gzip detected by its magic bytes, else plain tar) into `destDir`, which must be
  * empty or missing. Files, directories, symlinks and exec bits are restored; modes are reduced to
@@ -65,8 +69,8 @@ export async function extractArchive(
   const dest = await prepareDestination(destDir);
   const writer = new MemberWriter(dest.root, process.platform);
   try {
-    await forEachMember(archivePath, { gzip, total, ...opts }, (header, content) =>
-      writer.write(header, content),
+    await forEachMember(archivePath, { gzip, total, ...opts }, (member, content) =>
+      writer.write(member, content),
     );
     await writer.settle(false);
     throwIfAborted(opts.signal);
@@ -139,59 +143,68 @@ interface MemberStreamOptions {
   signal?: AbortSignal;
 }
 
-/** Stream the archive's members to `onMember` one at a time (each must consume its content). */
+/**
+ * Read the archive's members and hand each to `onMember`, which reads its content (or leaves it to be
+ * skipped) before it resolves. A plain tar is read through reused buffers; a gzipped one through the
+ * gunzip stages.
+ */
 async function forEachMember(
   archivePath: string,
   opts: MemberStreamOptions,
-  onMember: (header: TarHeader, content: MemberContent) => Promise<void>,
+  onMember: (member: TarMember, content: TarReader) => Promise<void>,
 ): Promise<void> {
-  const extractor = tar.extract();
-  const stop = new AbortController();
-  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
-  const stages = tarByteStages(archivePath, {
-    gzip: opts.gzip,
+  const byteOptions = {
     total: opts.total,
     phase: 'extract',
     maxBytes: opts.maxBytes,
     onProgress: opts.onProgress,
-  });
+  };
+  if (!opts.gzip) {
+    const source = await FileByteSource.open(archivePath, { ...byteOptions, signal: opts.signal });
+    try {
+      await readMembers(new TarReader(source), opts.signal, onMember);
+    } finally {
+      await source.close();
+    }
+    return;
+  }
+  const stop = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  const stages = tarByteStages(archivePath, { gzip: true, ...byteOptions });
   let pipelineError: unknown;
-  const piping = pipeline([...stages, extractor], { signal }).catch((err: unknown) => {
+  const piping = pipeline(stages, { signal }).catch((err: unknown) => {
     pipelineError = err;
   });
+  const output = stages[stages.length - 1] as Readable;
   try {
-    for await (const entry of extractor) {
-      throwIfAborted(opts.signal);
-      // streamx types its chunks as unknown; under Node they are Buffers.
-      await onMember(entry.header, entry as unknown as MemberContent);
-    }
+    await readMembers(new TarReader(streamByteSource(output)), opts.signal, onMember);
   } catch (err) {
     stop.abort();
     await piping;
-    // The pipeline's own failure (limit, gzip, I/O) is the cause when the parser merely saw its stream die.
-    throw asParseError(
-      err instanceof ArchiveError || pipelineError === undefined || isAbortOf(pipelineError, stop)
-        ? err
-        : pipelineError,
-    );
+    // The pipeline's own failure (limit, gzip, I/O) is the cause when the reader merely saw its stream die.
+    throw err instanceof ArchiveError || pipelineError === undefined || isAbortOf(pipelineError, stop)
+      ? err
+      : pipelineError;
   }
   await piping;
-  if (pipelineError !== undefined) throw asParseError(pipelineError);
+  if (pipelineError !== undefined) throw pipelineError;
+}
+
+async function readMembers(
+  reader: TarReader,
+  signal: AbortSignal | undefined,
+  onMember: (member: TarMember, content: TarReader) => Promise<void>,
+): Promise<void> {
+  for (;;) {
+    throwIfAborted(signal);
+    const member = await reader.next();
+    if (!member) return;
+    await onMember(member, reader);
+  }
 }
 
 function isAbortOf(err: unknown, stop: AbortController): boolean {
   return stop.signal.aborted && err instanceof Error && err.name === 'AbortError';
-}
-
-/** tar-stream reports bad headers and truncation as plain Errors: those are CORRUPT_ARCHIVE. */
-function asParseError(err: unknown): unknown {
-  if (err instanceof ArchiveError || !(err instanceof Error) || err.name === 'AbortError') return err;
-  if ((err as NodeJS.ErrnoException).code !== undefined) return err;
-  return new ArchiveError({
-    code: 'CORRUPT_ARCHIVE',
-    message: `not a valid tar: ${err.message}`,
-    cause: err,
-  });
 }
 
 type Recorded = 'directory' | 'implied-directory' | 'symlink' | 'file';
@@ -232,10 +245,11 @@ class MemberWriter {
     };
   }
 
-  async write(header: TarHeader, content: MemberContent): Promise<void> {
+  /** Write one member; a file's content is read from `content` (the reader skips anything left unread). */
+  async write(header: TarMember, content: TarReader): Promise<void> {
     const name = header.name;
     const type = memberType(header);
-    const size = header.size ?? 0;
+    const size = header.size;
     if (!Number.isSafeInteger(size) || size < 0) {
       throw new ArchiveError({
         code: 'CORRUPT_ARCHIVE',
@@ -254,19 +268,16 @@ class MemberWriter {
       if (type !== 'directory') {
         throw new ArchiveError({ code: 'UNSAFE_PATH', message: `member ${name} (the root) is a ${type}` });
       }
-      content.resume();
       return;
     }
-    const target = header.linkname ?? '';
+    const target = header.linkname;
     if (type === 'symlink') checkSymlinkTarget(parts, target, name);
     await this.makeParents(parts, name);
     if (type === 'file') {
       await this.writeFile(parts, header, content);
     } else if (type === 'directory') {
-      content.resume();
-      await this.makeDirectory(parts, header.mode ?? 0o755, name);
+      await this.makeDirectory(parts, header.mode, name);
     } else {
-      content.resume();
       this.planSymlink(parts, target, name);
     }
   }
@@ -357,11 +368,7 @@ class MemberWriter {
     await io(`setting the mode of ${abs}`, () => chmod(abs, mode));
   }
 
-  private async writeFile(
-    parts: readonly string[],
-    header: TarHeader,
-    content: MemberContent,
-  ): Promise<void> {
+  private async writeFile(parts: readonly string[], header: TarMember, content: TarReader): Promise<void> {
     const name = header.name;
     const path = parts.join('/');
     const recorded = this.#recorded.get(path);
@@ -379,18 +386,18 @@ class MemberWriter {
     }
     this.#recorded.set(path, 'file');
     const abs = join(this.root, ...parts);
-    const mode = ((header.mode ?? 0o644) & 0o755) | 0o600;
-    const size = header.size ?? 0;
+    const mode = (header.mode & 0o755) | 0o600;
+    const size = header.size;
     if (size <= SMALL_FILE) {
-      // Read now (the tar stream must move on), write alongside the next members.
-      const data = await readContent(content);
+      // Copied out now (the reader reuses its buffers), written alongside the next members.
+      const data = await content.readContent();
       await this.#pending.add(() =>
         this.createFile(abs, name, mode, header.mtime, (fh) => writeAll(fh, data, abs)),
       );
     } else {
-      await this.createFile(abs, name, mode, header.mtime, async (fh) => {
-        for await (const chunk of content) await writeAll(fh, chunk, abs);
-      });
+      await this.createFile(abs, name, mode, header.mtime, (fh) =>
+        content.streamContent((piece) => writeAll(fh, piece, abs)),
+      );
     }
     this.#files++;
     this.#bytes += size;
@@ -401,7 +408,7 @@ class MemberWriter {
     abs: string,
     name: string,
     mode: number,
-    mtime: Date | undefined,
+    mtime: Date,
     fill: (fh: FileHandle) => Promise<void>,
   ): Promise<void> {
     let fh: FileHandle;
@@ -419,7 +426,7 @@ class MemberWriter {
       await fill(fh);
       // Modes are set after the content is written, so nothing half-written is ever executable.
       await io(`setting the mode of ${abs}`, () => fh.chmod(mode));
-      if (mtime) await io(`setting the mtime of ${abs}`, () => fh.utimes(mtime, mtime));
+      await io(`setting the mtime of ${abs}`, () => fh.utimes(mtime, mtime));
     } finally {
       await fh.close();
     }
@@ -513,16 +520,13 @@ function checkSymlinkTarget(parts: readonly string[], target: string, name: stri
   }
 }
 
-function memberType(header: TarHeader): 'file' | 'directory' | 'symlink' {
+function memberType(header: TarMember): 'file' | 'directory' | 'symlink' {
   const name = header.name;
   switch (header.type) {
     case 'file':
-    case 'contiguous-file':
-      return 'file';
     case 'directory':
-      return 'directory';
     case 'symlink':
-      return 'symlink';
+      return header.type;
     case 'link':
       throw new ArchiveError({
         code: 'HARDLINK_ENTRY',
@@ -535,13 +539,7 @@ function memberType(header: TarHeader): 'file' | 'directory' | 'symlink' {
     default:
       throw new ArchiveError({
         code: 'UNSUPPORTED_ENTRY',
-        message: `member ${name} has an unsupported type (${header.type ?? 'unknown typeflag'})`,
+        message: `member ${name} has an unsupported type (typeflag ${JSON.stringify(header.typeflag)})`,
       });
   }
-}
-
-async function readContent(content: MemberContent): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of content) chunks.push(chunk);
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }

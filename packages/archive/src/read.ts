@@ -1,7 +1,7 @@
 // Reading archives as a stream of tar bytes: gzip detection, decompression, the byte limit, and gunzipToTar.
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { Transform, type TransformCallback } from 'node:stream';
+import { type FileHandle, open, stat } from 'node:fs/promises';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import {
   HashingStream,
@@ -9,9 +9,11 @@ import {
   type SizeAndHash,
   TufupError,
   throttleProgress,
+  throwIfAborted,
 } from '@tufup/common';
 import { ArchiveError, asArchiveError, io } from './errors.js';
 import { type StreamStages, writeStagesAtomic } from './file-io.js';
+import type { ByteSource } from './tar-reader.js';
 
 const READ_CHUNK = 1024 * 1024;
 const GUNZIP_CHUNK = 128 * 1024;
@@ -84,6 +86,94 @@ export function tarByteStages(path: string, opts: TarByteOptions): StreamStages 
   return stages;
 }
 
+type SourceOptions = Omit<TarByteOptions, 'gzip'> & { signal: AbortSignal | undefined };
+
+/**
+ * A plain file as a ByteSource: two buffers allocated once take turns, the next piece being read while the
+ * caller works on the current one (fresh buffers per read would cost a page fault per 4 KiB first touched).
+ * Counts against `maxBytes` and reports progress like tarByteStages does.
+ */
+export class FileByteSource implements ByteSource {
+  readonly #fh: FileHandle;
+  readonly #path: string;
+  readonly #buffers: [Buffer, Buffer];
+  readonly #opts: SourceOptions;
+  readonly #report: OnProgress | undefined;
+  #turn: 0 | 1 = 0;
+  #position = 0;
+  #pending: Promise<number> | undefined;
+  #ended = false;
+
+  private constructor(fh: FileHandle, path: string, opts: SourceOptions) {
+    this.#fh = fh;
+    this.#path = path;
+    this.#opts = opts;
+    const size = Math.min(READ_CHUNK, Math.max(opts.total, 512));
+    this.#buffers = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
+    this.#report = throttleProgress(opts.onProgress);
+    this.#report?.({ phase: opts.phase, done: 0, total: opts.total, unit: 'bytes' });
+  }
+
+  static async open(path: string, opts: SourceOptions): Promise<FileByteSource> {
+    return new FileByteSource(await io(`opening ${path}`, () => open(path, 'r')), path, opts);
+  }
+
+  async read(): Promise<Buffer | undefined> {
+    throwIfAborted(this.#opts.signal);
+    if (this.#ended) return undefined;
+    const filling = this.#pending ?? this.#fill(this.#turn);
+    this.#pending = undefined;
+    const n = await filling;
+    if (n === 0) {
+      this.#ended = true;
+      return undefined;
+    }
+    const piece = this.#buffers[this.#turn].subarray(0, n);
+    // The caller gave back the other buffer by calling read() again: fill it while this one is used.
+    this.#turn = this.#turn === 0 ? 1 : 0;
+    this.#pending = this.#fill(this.#turn);
+    this.#pending.catch(() => {});
+    return piece;
+  }
+
+  /** Wait for a read still in flight, then close the file. */
+  async close(): Promise<void> {
+    await this.#pending?.catch(() => {});
+    this.#pending = undefined;
+    await this.#fh.close();
+  }
+
+  async #fill(turn: 0 | 1): Promise<number> {
+    const buffer = this.#buffers[turn];
+    const { bytesRead } = await io(`reading ${this.#path}`, () =>
+      this.#fh.read(buffer, 0, buffer.length, this.#position),
+    );
+    this.#position += bytesRead;
+    const { maxBytes } = this.#opts;
+    if (maxBytes !== undefined && this.#position > maxBytes) throw sizeLimitExceeded(maxBytes);
+    this.#report?.({ phase: this.#opts.phase, done: this.#position, total: this.#opts.total, unit: 'bytes' });
+    return bytesRead;
+  }
+}
+
+/** The last stage of a stream pipeline as a ByteSource (each chunk is fresh, so reuse is not a concern). */
+export function streamByteSource(stream: Readable): ByteSource {
+  const chunks = stream[Symbol.asyncIterator]();
+  return {
+    async read() {
+      const next = await chunks.next();
+      return next.done ? undefined : (next.value as Buffer);
+    },
+  };
+}
+
+function sizeLimitExceeded(max: number): ArchiveError {
+  return new ArchiveError({
+    code: 'SIZE_LIMIT_EXCEEDED',
+    message: `archive holds more than the ${max} bytes of tar allowed`,
+  });
+}
+
 export function checkMaxBytes(maxBytes: number | undefined): void {
   if (maxBytes !== undefined && !(Number.isSafeInteger(maxBytes) && maxBytes >= 0)) {
     throw new ArchiveError({
@@ -104,12 +194,7 @@ export class ByteLimit extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.#seen += chunk.length;
     if (this.#seen > this.max) {
-      cb(
-        new ArchiveError({
-          code: 'SIZE_LIMIT_EXCEEDED',
-          message: `archive holds more than the ${this.max} bytes of tar allowed`,
-        }),
-      );
+      cb(sizeLimitExceeded(this.max));
       return;
     }
     cb(null, chunk);

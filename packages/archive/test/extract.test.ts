@@ -1,14 +1,22 @@
 // extractArchive and gunzipToTar on well-formed archives: round trips and python tufup's own archives.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { type ProgressEvent, withTempDir } from '@tufup/common';
 import { createArchive, extractArchive, gunzipToTar, isGzipFile } from '../src/index.js';
 import type { FixtureManifestFile } from '../../../test-support/fixture.js';
-import { FIXTURE, type TreeEntry, readTree, rejectsWithCode, sha256 } from './helpers.js';
+import {
+  FIXTURE,
+  type RawMember,
+  type TreeEntry,
+  rawTar,
+  readTree,
+  rejectsWithCode,
+  sha256,
+} from './helpers.js';
 
 interface Manifest {
   bundles: {
@@ -170,5 +178,53 @@ test("extracted modes do not depend on the extracting process's umask", async ()
     assert.equal(tree.get('lib/plugins/extra')?.mode, 0o755);
     assert.equal(tree.get('bin/example_app')?.mode, 0o755);
     assert.equal(tree.get('README.txt')?.mode, 0o644);
+  });
+});
+
+test('reads what other writers make: GNU headers, base-256 sizes, signed checksums, pax size/mtime, long links, no end blocks', async () => {
+  await withTempDir(async (tmp) => {
+    const longTarget = `${'d'.repeat(120)}/f`;
+    const members: RawMember[] = [
+      { name: 'dir', typeflag: '5', mode: 0o755, gnu: true, gnuLongName: `${'d'.repeat(120)}/` },
+      { name: 'cut', data: 'long', gnu: true, gnuLongName: longTarget },
+      { name: 'big-ish', data: Buffer.alloc(70_000, 3), gnu: true, base256Size: true },
+      { name: 'é-signed', data: 'sum', signedChecksum: true },
+      { name: 'sized', data: 'twelve bytes', size: 0, pax: { size: '12', mtime: '1234567890.5' } },
+      { name: 'global', data: 'g', paxGlobal: { mtime: '1000000000' } },
+      { name: 'ln', typeflag: '2', mode: 0o777, linkname: 'x', gnuLongLink: longTarget },
+    ];
+    await writeFile(join(tmp, 'other.tar'), rawTar(members, { end: false }));
+    const dest = join(tmp, 'dest');
+    const result = await extractArchive(join(tmp, 'other.tar'), dest);
+    assert.deepEqual(result, { files: 5, directories: 1, symlinks: 1, bytes: 4 + 70_000 + 3 + 12 + 1 });
+    assert.equal(await readFile(join(dest, longTarget), 'utf8'), 'long');
+    assert.deepEqual(await readFile(join(dest, 'big-ish')), Buffer.alloc(70_000, 3));
+    assert.equal(await readFile(join(dest, 'é-signed'), 'utf8'), 'sum');
+    assert.equal(await readFile(join(dest, 'sized'), 'utf8'), 'twelve bytes');
+    assert.equal((await stat(join(dest, 'sized'))).mtimeMs, 1234567890500);
+    assert.equal((await stat(join(dest, 'global'))).mtimeMs, 1000000000000);
+    assert.equal(await readlink(join(dest, 'ln')), longTarget);
+    assert.equal(await readFile(join(dest, 'ln'), 'utf8'), 'long');
+  });
+});
+
+test('members of odd sizes spanning the pieces the archive is read in extract intact, plain or gzipped', async () => {
+  await withTempDir(async (tmp) => {
+    const src = join(tmp, 'src');
+    await mkdir(join(src, 'sub'), { recursive: true });
+    // Sizes around the 256 KiB small-file cut and a few MiB in all, none a multiple of 512.
+    for (let i = 0; i < 40; i++) {
+      const size = 1 + ((i * 104_729) % 300_000);
+      const bytes = Buffer.alloc(size);
+      for (let j = 0; j < size; j += 997) bytes[j] = (i + j) & 0xff;
+      await writeFile(join(src, i % 3 ? 'sub' : '', `f${i}`), bytes);
+    }
+    await createArchive(src, join(tmp, 'a.tar.gz'), { gzipLevel: 1, tarPath: join(tmp, 'a.tar') });
+    const expected = normalizeDirModes(await readTree(src));
+    for (const archive of ['a.tar', 'a.tar.gz']) {
+      const dest = join(tmp, `out-${archive}`);
+      await extractArchive(join(tmp, archive), dest, { maxBytes: (await stat(join(tmp, 'a.tar'))).size });
+      assert.deepEqual(normalizeDirModes(await readTree(dest)), expected, archive);
+    }
   });
 });

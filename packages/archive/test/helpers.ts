@@ -23,14 +23,42 @@ export interface RawMember {
   pax?: Record<string, string>;
   /** A GNU long-name header ('L') written before this member. */
   gnuLongName?: string;
+  /** A GNU long-link header ('K') written before this member. */
+  gnuLongLink?: string;
+  /** A pax global header ('g') written before this member. */
+  paxGlobal?: Record<string, string>;
+  /** A pax extended header ('x') with exactly these bytes as its content (for malformed records). */
+  rawPax?: Buffer;
+  /** The name field's bytes as they are (e.g. not UTF-8). */
+  nameBytes?: Buffer;
+  /** GNU magic (`ustar ` ` \0`) instead of POSIX ustar's. */
+  gnu?: boolean;
+  /** No magic at all (a pre-POSIX v7 header). */
+  noMagic?: boolean;
+  /** Write the size field in base-256 (GNU's form for sizes octal cannot hold). */
+  base256Size?: boolean;
+  /** Store the checksum as the sum of signed bytes, as some old writers did. */
+  signedChecksum?: boolean;
   /** Added to the stored checksum, to make it wrong. */
   checksumDelta?: number;
 }
 
 /** A tar written byte by byte, so hostile archives can hold what no well-behaved writer would make. */
-export function rawTar(members: RawMember[], opts: { end?: boolean } = {}): Buffer {
+export function rawTar(members: RawMember[], opts: { end?: boolean; trailing?: Buffer } = {}): Buffer {
   const parts: Buffer[] = [];
   for (const m of members) {
+    if (m.paxGlobal) {
+      const body = Buffer.from(
+        Object.entries(m.paxGlobal)
+          .map(([k, v]) => paxRecord(k, v))
+          .join(''),
+        'utf8',
+      );
+      parts.push(headerBlock({ name: 'GlobalHead', typeflag: 'g', size: body.length }), pad(body));
+    }
+    if (m.rawPax) {
+      parts.push(headerBlock({ name: 'PaxHeader', typeflag: 'x', size: m.rawPax.length }), pad(m.rawPax));
+    }
     if (m.pax) {
       const body = Buffer.from(
         Object.entries(m.pax)
@@ -44,15 +72,20 @@ export function rawTar(members: RawMember[], opts: { end?: boolean } = {}): Buff
       const body = Buffer.from(`${m.gnuLongName}\0`, 'utf8');
       parts.push(headerBlock({ name: '././@LongLink', typeflag: 'L', size: body.length }), pad(body));
     }
+    if (m.gnuLongLink !== undefined) {
+      const body = Buffer.from(`${m.gnuLongLink}\0`, 'utf8');
+      parts.push(headerBlock({ name: '././@LongLink', typeflag: 'K', size: body.length }), pad(body));
+    }
     const data = typeof m.data === 'string' ? Buffer.from(m.data) : (m.data ?? Buffer.alloc(0));
     parts.push(headerBlock({ ...m, size: m.size ?? data.length }));
     if (data.length > 0) parts.push(pad(data));
   }
   if (opts.end !== false) parts.push(Buffer.alloc(1024));
+  if (opts.trailing) parts.push(opts.trailing);
   return Buffer.concat(parts);
 }
 
-function paxRecord(key: string, value: string): string {
+export function paxRecord(key: string, value: string): string {
   const body = ` ${key}=${value}\n`;
   let len = Buffer.byteLength(body) + 1;
   while (String(len).length + Buffer.byteLength(body) !== len)
@@ -71,18 +104,25 @@ function octal(value: number, width: number): string {
 
 function headerBlock(m: RawMember & { size: number }): Buffer {
   const b = Buffer.alloc(512);
-  Buffer.from(m.name, 'utf8').copy(b, 0, 0, 100);
+  (m.nameBytes ?? Buffer.from(m.name, 'utf8')).copy(b, 0, 0, 100);
   b.write(octal(m.mode ?? 0o644, 8), 100, 'ascii');
   b.write(octal(0, 8), 108, 'ascii');
   b.write(octal(0, 8), 116, 'ascii');
-  b.write(octal(m.size, 12), 124, 'ascii');
+  if (m.base256Size) {
+    b[124] = 0x80;
+    b.writeUIntBE(m.size, 130, 6);
+  } else {
+    b.write(octal(m.size, 12), 124, 'ascii');
+  }
   b.write(octal(946684800, 12), 136, 'ascii');
   b.write(m.typeflag ?? '0', 156, 'ascii');
   if (m.linkname) Buffer.from(m.linkname, 'utf8').copy(b, 157, 0, 100);
-  b.write('ustar\0' + '00', 257, 'ascii');
+  if (!m.noMagic) b.write(m.gnu ? 'ustar  \0' : 'ustar\0' + '00', 257, 'ascii');
+  // A GNU header keeps other data where ustar has its prefix: a reader must not take it as part of the name.
+  if (m.gnu) b.write('12345670123', 345, 'ascii');
   b.fill(0x20, 148, 156);
   let sum = 0;
-  for (const byte of b) sum += byte;
+  for (const byte of b) sum += m.signedChecksum && byte > 127 ? byte - 256 : byte;
   b.write(`${(sum + (m.checksumDelta ?? 0)).toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
   return b;
 }

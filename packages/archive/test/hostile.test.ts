@@ -11,7 +11,7 @@ import {
   splitMemberName,
   symlinkTargetProblem,
 } from '../src/index.js';
-import { type RawMember, rawTar, rejectsWithCode } from './helpers.js';
+import { type RawMember, paxRecord, rawTar, rejectsWithCode } from './helpers.js';
 
 interface HostileCase {
   name: string;
@@ -22,6 +22,8 @@ interface HostileCase {
   maxBytes?: number;
   /** Leave off the end-of-archive blocks. */
   noEnd?: boolean;
+  /** Bytes after the end-of-archive blocks. */
+  trailing?: Buffer;
 }
 
 const file = (name: string, data = 'evil'): RawMember => ({ name, data });
@@ -53,6 +55,16 @@ const CASES: HostileCase[] = [
     members: () => [{ ...file('././@LongLink'), gnuLongName: `../outside/${'x'.repeat(120)}` }],
   },
   { name: 'root entry that is a file', code: 'UNSAFE_PATH', members: () => [file('./')] },
+  {
+    name: 'pax global path leaving dest',
+    code: 'UNSAFE_PATH',
+    members: () => [{ ...file('harmless.txt'), paxGlobal: { path: '../outside/evil' } }],
+  },
+  {
+    name: 'name that is not UTF-8',
+    code: 'UNSAFE_PATH',
+    members: () => [{ ...file('x'), nameBytes: Buffer.from([0x65, 0x76, 0xff, 0xfe, 0x6c]) }],
+  },
   // Symlinks.
   {
     name: 'symlink then file through it (poisoning)',
@@ -88,6 +100,11 @@ const CASES: HostileCase[] = [
     name: 'symlink target with a backslash',
     code: 'UNSAFE_SYMLINK_TARGET',
     members: () => [link('l', '..\\..\\x')],
+  },
+  {
+    name: 'GNU long link target escaping',
+    code: 'UNSAFE_SYMLINK_TARGET',
+    members: () => [{ ...link('l', 'harmless'), gnuLongLink: `../../outside/${'x'.repeat(120)}` }],
   },
   {
     name: 'pax linkpath escaping',
@@ -157,6 +174,50 @@ const CASES: HostileCase[] = [
     members: () => [{ ...file('f'), size: 100_000 }],
   },
   {
+    name: 'a member hidden after the end-of-archive marker',
+    code: 'CORRUPT_ARCHIVE',
+    members: () => [file('shown', 'ok')],
+    trailing: rawTar([file('hidden')]),
+  },
+  {
+    name: 'an archive ending inside a header',
+    code: 'CORRUPT_ARCHIVE',
+    noEnd: true,
+    members: () => [file('a', 'ok')],
+    trailing: Buffer.alloc(300, 0x61),
+  },
+  {
+    name: 'header without ustar magic',
+    code: 'CORRUPT_ARCHIVE',
+    members: () => [{ ...file('v7'), noMagic: true }],
+  },
+  {
+    name: 'pax record whose length overruns the header',
+    code: 'CORRUPT_ARCHIVE',
+    members: () => [{ ...file('f'), rawPax: Buffer.from('99 path=f\n') }],
+  },
+  {
+    name: 'pax record without "="',
+    code: 'CORRUPT_ARCHIVE',
+    members: () => [{ ...file('f'), rawPax: Buffer.from('9 pathf\n') }],
+  },
+  {
+    name: 'pax size that is not a number',
+    code: 'CORRUPT_ARCHIVE',
+    members: () => [{ ...file('f'), pax: { size: '4e3' } }],
+  },
+  {
+    name: 'extension header followed by the end of the archive',
+    code: 'CORRUPT_ARCHIVE',
+    members: () => [{ name: 'PaxHeader', typeflag: 'x', data: paxRecord('path', 'f') }],
+  },
+  {
+    name: 'extension header larger than 1 MiB',
+    code: 'CORRUPT_ARCHIVE',
+    noEnd: true,
+    members: () => [{ name: '././@LongLink', typeflag: 'L', size: 2 * 1024 * 1024 }],
+  },
+  {
     name: 'directory carrying data',
     code: 'CORRUPT_ARCHIVE',
     members: () => [{ ...dir('d/'), data: rawTar([file('hidden')], { end: false }) }],
@@ -173,7 +234,10 @@ for (const c of CASES) {
     await withTempDir(async (tmp) => {
       const outside = join(tmp, 'outside');
       await mkdir(outside);
-      let bytes = rawTar(c.members(outside), { end: !c.noEnd });
+      let bytes = rawTar(c.members(outside), {
+        end: !c.noEnd,
+        ...(c.trailing ? { trailing: c.trailing } : {}),
+      });
       if (c.gzip) bytes = gzipSync(bytes);
       const archive = join(tmp, c.gzip ? 'hostile.tar.gz' : 'hostile.tar');
       await writeFile(archive, bytes);
