@@ -1,5 +1,5 @@
 // Small stream and file-handle helpers shared by the writer, gunzipToTar and the extractor.
-import type { FileHandle } from 'node:fs/promises';
+import { type FileHandle, open, rm } from 'node:fs/promises';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { writeStreamAtomic } from '@tufup/common';
@@ -25,6 +25,27 @@ export async function writeStagesAtomic(
   const [fed, written] = await Promise.allSettled([feeding, writing]);
   if (fed.status === 'rejected') throw fed.reason;
   if (written.status === 'rejected') throw written.reason;
+}
+
+/**
+ * Run `stages` into a new file at `path` (created exclusively: never an existing file or a symlink), without
+ * fsync: for scratch files that are deleted after use and are worthless after a crash. On failure the file
+ * is removed.
+ */
+export async function writeStagesScratch(
+  path: string,
+  stages: StreamStages,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const fh = await io(`creating ${path}`, () => open(path, 'wx'));
+  try {
+    // The write stream closes the descriptor when it ends or fails.
+    await pipeline([...stages, fh.createWriteStream()], signal ? { signal } : {});
+  } catch (err) {
+    await fh.close().catch(() => {});
+    await rm(path, { force: true });
+    throw err;
+  }
 }
 
 /** Write all of `chunk` at the handle's position (a single write may be partial). */

@@ -12,7 +12,7 @@ import {
   throwIfAborted,
 } from '@tufup/common';
 import { ArchiveError, asArchiveError, io } from './errors.js';
-import { type StreamStages, writeStagesAtomic } from './file-io.js';
+import { type StreamStages, writeStagesAtomic, writeStagesScratch } from './file-io.js';
 import type { ByteSource } from './tar-reader.js';
 
 const READ_CHUNK = 1024 * 1024;
@@ -24,11 +24,18 @@ export interface GunzipToTarOptions {
   /** Progress in bytes of the .tar.gz read, phase 'gunzip'. */
   onProgress?: OnProgress;
   signal?: AbortSignal;
+  /**
+   * false: `tarPath` is a scratch file of the caller's (a fresh name, deleted after use), so skip the fsync
+   * and rename that make a kept file survive a power cut; it is still created exclusively and removed on
+   * failure. Default true.
+   */
+  durable?: boolean;
 }
 
 /**
- * Decompress `tarGzPath` into `tarPath` (atomically) without extracting it, returning the tar's size and
- * sha256: the client patches tars, and checks them against tufup's tar_size / tar_hash.
+ * Decompress `tarGzPath` into `tarPath` (atomically, unless `durable` is false) without extracting it,
+ * returning the tar's size and sha256: the client patches tars, and checks them against tufup's tar_size /
+ * tar_hash.
  */
 export async function gunzipToTar(
   tarGzPath: string,
@@ -46,7 +53,8 @@ export async function gunzipToTar(
       maxBytes: opts.maxBytes,
       onProgress: opts.onProgress,
     });
-    await writeStagesAtomic(tarPath, [...stages, hash], opts.signal);
+    if (opts.durable === false) await writeStagesScratch(tarPath, [...stages, hash], opts.signal);
+    else await writeStagesAtomic(tarPath, [...stages, hash], opts.signal);
   } catch (err) {
     throw asReadError(err, tarGzPath);
   }

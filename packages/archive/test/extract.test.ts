@@ -126,6 +126,30 @@ test('gunzipToTar stops at maxBytes with SIZE_LIMIT_EXCEEDED and leaves no tar b
   });
 });
 
+test('gunzipToTar into a scratch file (durable: false) gives the same tar, refuses an existing file and leaves nothing on failure', async () => {
+  await withTempDir(async (tmp) => {
+    const bundle = manifest.bundles[0]!;
+    const gz = join(FIXTURE, 'repository', 'targets', bundle.archive.path);
+    const out = join(tmp, 'scratch.tar');
+    const result = await gunzipToTar(gz, out, { durable: false, maxBytes: bundle.archive.tar_size });
+    assert.deepEqual(result, { size: bundle.archive.tar_size, sha256: bundle.archive.tar_sha256 });
+    assert.equal(sha256(await readFile(out)), bundle.archive.tar_sha256);
+    // Never written through or over something that is there already.
+    await rejectsWithCode(gunzipToTar(gz, out, { durable: false }), 'IO_ERROR');
+    assert.equal(sha256(await readFile(out)), bundle.archive.tar_sha256);
+    await rejectsWithCode(
+      gunzipToTar(gz, join(tmp, 'limited.tar'), { durable: false, maxBytes: bundle.archive.tar_size - 1 }),
+      'SIZE_LIMIT_EXCEEDED',
+    );
+    await writeFile(join(tmp, 'cut.gz'), gzipSync(Buffer.alloc(100_000, 1)).subarray(0, 50));
+    await rejectsWithCode(
+      gunzipToTar(join(tmp, 'cut.gz'), join(tmp, 'cut.tar'), { durable: false }),
+      'CORRUPT_ARCHIVE',
+    );
+    assert.deepEqual((await readdir(tmp)).sort(), ['cut.gz', 'scratch.tar']);
+  });
+});
+
 test('extractArchive wants an empty or missing destination', async () => {
   await withTempDir(async (tmp) => {
     const gz = join(FIXTURE, 'repository', 'targets', manifest.bundles[0]!.archive.path);
