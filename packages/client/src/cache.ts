@@ -132,7 +132,9 @@ export class UpdateCache {
       // and the unpacking read the file side by side.
       const out = siblingTempPath(tar);
       const [unpacked, archiveCheck] = await Promise.allSettled([
+        // A scratch tar, deleted after this update: durability would only cost flushing it to disk.
         gunzipToTar(gz, out, {
+          durable: false,
           ...(patch?.tarSize !== undefined ? { maxBytes: patch.tarSize } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),
         }),
