@@ -19,6 +19,7 @@ import { type OnProgress, throwIfAborted } from '@tufup/common';
 import { ArchiveError, type ArchiveErrorCode, io } from './errors.js';
 import { type NamePlatform, describeSymlinkProblem, splitMemberName, symlinkTargetProblem } from './paths.js';
 import { writeAll } from './file-io.js';
+import { type SmallFile, type SmallFileFailure, SmallFileWorker } from './small-file-worker.js';
 import { TaskPool } from './task-pool.js';
 import {
   FileByteSource,
@@ -219,6 +220,11 @@ const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
 /** Files up to this size are buffered and written PARALLEL_SMALL_FILES at a time. */
 const SMALL_FILE = 256 * 1024;
 const PARALLEL_SMALL_FILES = 8;
+/**
+ * The first this many small files go through libuv's pool; the rest to a SmallFileWorker (starting a
+ * thread costs tens of milliseconds, which only an archive with many files wins back).
+ */
+const SMALL_FILES_BEFORE_WORKER = 64;
 const CREATE_FILE = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | O_NOFOLLOW;
 
 /** Writes members below `root`, remembering the path and kind of each (keys: `a/b/c`). */
@@ -226,6 +232,8 @@ class MemberWriter {
   readonly #recorded = new Map<string, Recorded>();
   readonly #symlinks: PlannedSymlink[] = [];
   readonly #pending = new TaskPool(PARALLEL_SMALL_FILES);
+  readonly #worker = new SmallFileWorker((file, failure) => this.describeWorkerFailure(file, failure));
+  #smallFiles = 0;
   #umaskKeeps755: boolean | undefined;
   #files = 0;
   #directories = 0;
@@ -388,7 +396,12 @@ class MemberWriter {
     const abs = join(this.root, ...parts);
     const mode = (header.mode & 0o755) | 0o600;
     const size = header.size;
-    if (size <= SMALL_FILE) {
+    if (size <= SMALL_FILE && ++this.#smallFiles > SMALL_FILES_BEFORE_WORKER) {
+      // Copied into the worker's slab now (the reader reuses its buffers), created there in a batch.
+      await this.#worker.add({ abs, name, mode, mtime: header.mtime, size }, (into) =>
+        content.readContentInto(into),
+      );
+    } else if (size <= SMALL_FILE) {
       // Copied out now (the reader reuses its buffers), written alongside the next members.
       const data = await content.readContent();
       await this.#pending.add(() =>
@@ -432,10 +445,41 @@ class MemberWriter {
     }
   }
 
-  /** Wait for the small files still being written; `failed`: after an error, ignore theirs. */
+  /** Wait for the small files still being written; `failed`: after an error, ignore theirs. Ends the worker. */
   async settle(failed: boolean): Promise<void> {
-    if (failed) await this.#pending.settle();
-    else await this.#pending.drain();
+    try {
+      if (failed) {
+        await this.#pending.settle();
+      } else {
+        await this.#pending.drain();
+        await this.#worker.drain();
+      }
+    } finally {
+      // The thread ends with nothing in flight, so nothing is written after this returns.
+      await this.#worker.settle();
+      await this.#worker.close();
+    }
+  }
+
+  /** The same errors createFile gives, for a file the worker could not create or fill. */
+  private async describeWorkerFailure(file: SmallFile, failure: SmallFileFailure): Promise<unknown> {
+    if (failure.step === 'write') {
+      return new ArchiveError({
+        code: 'IO_ERROR',
+        message: `writing ${file.abs}: ${failure.error.message}`,
+        cause: failure.error,
+      });
+    }
+    try {
+      const onDisk = await this.existing(failure.error, file.abs, file.name);
+      return new ArchiveError(
+        onDisk === 'directory'
+          ? { code: 'REPLACES_DIRECTORY', message: `file member ${file.name} would replace a directory` }
+          : { code: 'DUPLICATE_ENTRY', message: `member ${file.name} appears twice in the archive` },
+      );
+    } catch (err) {
+      return err;
+    }
   }
 
   private planSymlink(parts: readonly string[], target: string, name: string): void {

@@ -140,6 +140,17 @@ export class TarReader {
     return out;
   }
 
+  /** Copy the rest of the current member's content into `into`, which must be exactly that long. */
+  async readContentInto(into: Uint8Array): Promise<void> {
+    if (into.length !== this.#contentLeft) {
+      throw new RangeError(`readContentInto: ${into.length} bytes given for ${this.#contentLeft} of content`);
+    }
+    const target = Buffer.from(into.buffer, into.byteOffset, into.length);
+    const got = await this.#fill(target);
+    this.#contentLeft -= got;
+    if (got < target.length) throw corrupt('the archive ends inside a member');
+  }
+
   /** Hand the rest of the current member's content to `consume` piece by piece; each piece is valid until it resolves. */
   async streamContent(consume: (piece: Buffer) => Promise<void>): Promise<void> {
     while (this.#contentLeft > 0) {

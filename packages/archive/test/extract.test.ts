@@ -252,3 +252,62 @@ test('members of odd sizes spanning the pieces the archive is read in extract in
     }
   });
 });
+
+test('hundreds of small files (the later ones written in batches by a worker thread) keep content, modes and mtimes', async () => {
+  await withTempDir(async (tmp) => {
+    const members: RawMember[] = [];
+    for (let d = 0; d < 6; d++) {
+      members.push({ name: `d${d}/`, typeflag: '5', mode: 0o755 });
+      for (let i = 0; i < 60; i++) {
+        const size = (d * 60 + i) * 37;
+        members.push({
+          name: `d${d}/f${i}`,
+          data: Buffer.alloc(size, (d + i) & 0xff),
+          mode: i % 5 ? 0o644 : 0o755,
+        });
+      }
+    }
+    // One file bigger than the worker's 1 MiB slab can share, between small ones.
+    members.push({ name: 'd0/big', data: Buffer.alloc(200_000, 9) });
+    members.push({ name: 'd5/last', data: 'end' });
+    await writeFile(join(tmp, 'many.tar'), rawTar(members));
+    const dest = join(tmp, 'dest');
+    const result = await extractArchive(join(tmp, 'many.tar'), dest);
+    assert.equal(result.files, 362);
+    const tree = await readTree(dest);
+    for (let d = 0; d < 6; d++) {
+      for (let i = 0; i < 60; i++) {
+        const size = (d * 60 + i) * 37;
+        assert.deepEqual(
+          tree.get(`d${d}/f${i}`),
+          {
+            type: 'file',
+            mode: i % 5 ? 0o644 : 0o755,
+            size,
+            sha256: sha256(Buffer.alloc(size, (d + i) & 0xff)),
+          },
+          `d${d}/f${i}`,
+        );
+      }
+    }
+    assert.equal(tree.get('d0/big')?.sha256, sha256(Buffer.alloc(200_000, 9)));
+    assert.equal(await readFile(join(dest, 'd5/last'), 'utf8'), 'end');
+    // rawTar stamps every member with 2000-01-01.
+    assert.equal((await stat(join(dest, 'd5/f59'))).mtimeMs, 946684800000);
+    assert.equal((await stat(join(dest, 'd0/f1'))).mtimeMs, 946684800000);
+  });
+});
+
+test('a file the worker thread cannot create fails the extraction with IO_ERROR and leaves nothing behind', async () => {
+  await withTempDir(async (tmp) => {
+    const members: RawMember[] = [];
+    for (let i = 0; i < 100; i++) members.push({ name: `f${i}`, data: `file ${i}` });
+    // A name component longer than file systems allow (ENAMETOOLONG), after the worker has taken over.
+    members.push({ name: 'long', data: 'x', pax: { path: 'n'.repeat(300) } });
+    for (let i = 100; i < 120; i++) members.push({ name: `f${i}`, data: `file ${i}` });
+    await writeFile(join(tmp, 'bad.tar'), rawTar(members));
+    await mkdir(join(tmp, 'dest'));
+    await rejectsWithCode(extractArchive(join(tmp, 'bad.tar'), join(tmp, 'dest')), 'IO_ERROR');
+    assert.deepEqual(await readdir(join(tmp, 'dest')), []);
+  });
+});
