@@ -27,6 +27,11 @@ export async function fsyncDir(dir: string): Promise<void> {
 export interface AtomicWriteOptions {
   /** File mode, e.g. 0o600 for private keys. Applied before the file becomes visible. */
   mode?: number;
+  /**
+   * false: skip the fsyncs that make the file survive a power cut (readers still see the old file or the
+   * complete new one). For caches that are verified again before every use. Default true.
+   */
+  durable?: boolean;
 }
 
 /** Write `data` to `path` atomically: temp file in the same dir, fsync, rename. Readers see old or new, never half. */
@@ -41,7 +46,7 @@ export async function writeFileAtomic(
   try {
     await fh.writeFile(data);
     if (opts.mode !== undefined) await fh.chmod(opts.mode);
-    await fh.sync();
+    if (opts.durable !== false) await fh.sync();
   } catch (err) {
     await fh.close().catch(() => {});
     await rm(tmp, { force: true });
@@ -54,7 +59,7 @@ export async function writeFileAtomic(
     await rm(tmp, { force: true });
     throw err;
   }
-  await fsyncDir(dirname(path));
+  if (opts.durable !== false) await fsyncDir(dirname(path));
 }
 
 /** Stream `source` into `path` atomically (temp file + fsync + rename). Nothing is left behind on failure. */
@@ -73,7 +78,7 @@ export async function writeStreamAtomic(
     const written = await open(tmp, 'r+');
     try {
       if (opts.mode !== undefined) await written.chmod(opts.mode);
-      await written.sync();
+      if (opts.durable !== false) await written.sync();
     } finally {
       await written.close();
     }
@@ -83,7 +88,7 @@ export async function writeStreamAtomic(
     await rm(tmp, { force: true });
     throw err;
   }
-  await fsyncDir(dirname(path));
+  if (opts.durable !== false) await fsyncDir(dirname(path));
 }
 
 /** Make a fresh temp dir under `parent` (default: the OS temp dir) with a recognizable prefix. */

@@ -105,6 +105,24 @@ test('diff with format bsdiff4 makes a BSDIFF40 patch that apply detects and app
   });
 });
 
+test('durable: false rebuilds the same file in place of an old one, for both formats, leaving no temp file', async () => {
+  const rand = seeded(19);
+  const oldBuf = randomBytes(80_000, rand);
+  const newBuf = editedCopy(oldBuf, rand, 10);
+  for (const format of ['native', 'bsdiff4'] as const) {
+    await withTempDir(async (dir) => {
+      await writeFile(join(dir, 'old'), oldBuf);
+      await writeFile(join(dir, 'new'), newBuf);
+      await writeFile(join(dir, 'out'), 'previous cache entry');
+      await diff(join(dir, 'old'), join(dir, 'new'), join(dir, 'patch'), { format });
+      const r = await apply(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out'), { durable: false });
+      assert.equal(r.sha256, sha256(newBuf));
+      assert.ok(Buffer.from(newBuf).equals(await readFile(join(dir, 'out'))));
+      assert.deepEqual((await readdir(dir)).sort(), ['new', 'old', 'out', 'patch']);
+    });
+  }
+});
+
 test('diff aborted from a progress event rejects with AbortError and leaves no patch', async () => {
   const rand = seeded(18);
   const oldBuf = randomBytes(3 << 20, rand);

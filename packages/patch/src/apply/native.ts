@@ -32,6 +32,11 @@ export interface ApplyOptions {
    * A patch made of several segments decodes them side by side; 1 keeps all work on the calling thread.
    */
   threads?: number;
+  /**
+   * false: skip the fsyncs that make the new file survive a power cut (it still appears only complete and
+   * verified). For caches that are verified again before use, like the client's current tar. Default true.
+   */
+  durable?: boolean;
   onProgress?: OnProgress;
   signal?: AbortSignal;
 }
@@ -74,7 +79,7 @@ export async function applyNative(
     old = await open(oldPath, 'r');
     await checkOldSize(old, h, opts.oldVerified);
     const oldHandle = old;
-    const out = await OutputFile.create(newPath);
+    const out = await OutputFile.create(newPath, opts.durable !== false);
     let result: ApplyResult;
     try {
       result = await rebuild({
@@ -165,19 +170,21 @@ class OutputFile {
   readonly #path: string;
   readonly tmp: string;
   readonly fh: FileHandle;
+  readonly #durable: boolean;
   #flushing: Promise<void> | undefined;
   #flushedUpTo = 0;
 
-  private constructor(path: string, tmp: string, fh: FileHandle) {
+  private constructor(path: string, tmp: string, fh: FileHandle, durable: boolean) {
     this.#path = path;
     this.tmp = tmp;
     this.fh = fh;
+    this.#durable = durable;
   }
 
-  static async create(path: string): Promise<OutputFile> {
+  static async create(path: string, durable: boolean): Promise<OutputFile> {
     const tmp = siblingTempPath(path);
     try {
-      return new OutputFile(path, tmp, await open(tmp, 'wx+', 0o644));
+      return new OutputFile(path, tmp, await open(tmp, 'wx+', 0o644), durable);
     } catch (err) {
       throw new PatchError({ code: 'IO_ERROR', message: `cannot create ${tmp}`, cause: err });
     }
@@ -188,7 +195,7 @@ class OutputFile {
    * the background, so the sync before the rename has little left to wait for.
    */
   written(bytes: number): void {
-    if (this.#flushing || bytes - this.#flushedUpTo < FLUSH_EVERY) return;
+    if (!this.#durable || this.#flushing || bytes - this.#flushedUpTo < FLUSH_EVERY) return;
     this.#flushedUpTo = bytes;
     this.#flushing = this.fh
       .datasync()
@@ -200,10 +207,10 @@ class OutputFile {
 
   async commit(): Promise<void> {
     await this.#flushing;
-    await this.fh.sync();
+    if (this.#durable) await this.fh.sync();
     await this.fh.close();
     await rename(this.tmp, this.#path);
-    await fsyncDir(dirname(this.#path));
+    if (this.#durable) await fsyncDir(dirname(this.#path));
   }
 
   async discard(): Promise<void> {

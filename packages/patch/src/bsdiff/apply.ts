@@ -26,6 +26,8 @@ export interface ApplyBsdiff40Options {
   expect?: { size: number; sha256: string };
   /** Refuse patches that declare a larger new file (default: no limit beyond `expect.size`). */
   maxNewSize?: number;
+  /** false: skip the fsyncs (see ApplyOptions.durable). */
+  durable?: boolean;
   onProgress?: OnProgress;
   signal?: AbortSignal;
 }
@@ -70,7 +72,10 @@ export async function applyBsdiff40(
       yield* output;
     }
     try {
-      await writeStreamAtomic(newPath, chunks(), opts.signal ? { signal: opts.signal } : {});
+      await writeStreamAtomic(newPath, chunks(), {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.durable === false ? { durable: false } : {}),
+      });
     } catch (err) {
       if (err instanceof PatchError || (err as Error).name === 'AbortError') throw err;
       throw new PatchError({ code: 'IO_ERROR', message: `writing ${newPath} failed`, cause: err });
