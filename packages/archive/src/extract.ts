@@ -234,6 +234,8 @@ class MemberWriter {
   readonly #pending = new TaskPool(PARALLEL_SMALL_FILES);
   readonly #worker = new SmallFileWorker((file, failure) => this.describeWorkerFailure(file, failure));
   #smallFiles = 0;
+  /** Whether small files go to the worker: once enough have been seen, if a thread can be started. */
+  #useWorker = false;
   #umaskKeeps755: boolean | undefined;
   #files = 0;
   #directories = 0;
@@ -396,7 +398,10 @@ class MemberWriter {
     const abs = join(this.root, ...parts);
     const mode = (header.mode & 0o755) | 0o600;
     const size = header.size;
-    if (size <= SMALL_FILE && ++this.#smallFiles > SMALL_FILES_BEFORE_WORKER) {
+    if (size <= SMALL_FILE && ++this.#smallFiles === SMALL_FILES_BEFORE_WORKER + 1) {
+      this.#useWorker = this.#worker.start();
+    }
+    if (size <= SMALL_FILE && this.#useWorker) {
       // Copied into the worker's slab now (the reader reuses its buffers), created there in a batch.
       await this.#worker.add({ abs, name, mode, mtime: header.mtime, size }, (into) =>
         content.readContentInto(into),

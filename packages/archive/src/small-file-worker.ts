@@ -143,9 +143,23 @@ export class SmallFileWorker {
     while (this.#inFlight.size > 0) await this.#changed.promise;
   }
 
+  /**
+   * Start the thread now; false when this runtime cannot start one (then nothing was queued and the
+   * caller writes its files itself).
+   */
+  start(): boolean {
+    try {
+      this.#startedWorker();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   async close(): Promise<void> {
-    await this.#worker?.terminate();
+    const worker = this.#worker;
     this.#worker = undefined;
+    await worker?.terminate();
   }
 
   async #throwIfFailed(): Promise<void> {
@@ -177,7 +191,8 @@ export class SmallFileWorker {
 
   #startedWorker(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    // No execArgv: the parent's loaders (e.g. tsx) are not needed by plain JavaScript and slow the start.
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
     worker.on('message', (result: BatchResult) => this.#onResult(result));
     const died = (error: unknown) => {
       this.#failure ??= Promise.resolve(error);
@@ -187,6 +202,7 @@ export class SmallFileWorker {
     };
     worker.on('error', died);
     worker.on('exit', () => {
+      // close() forgets the worker before ending it; any other exit is a crash.
       if (this.#worker === worker) died(new Error('the small-file writer thread ended unexpectedly'));
     });
     this.#worker = worker;
