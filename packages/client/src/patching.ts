@@ -56,6 +56,9 @@ export async function applyPatchChain(
         last = await apply(prev, step.path, next, {
           expect: { size: step.tarSize, sha256: step.tarHash },
           ...(prevVerified ? { oldVerified: prevVerified } : {}),
+          // The result is a cache entry, verified against its signed hash before any later use: a power
+          // cut can cost a download, never a bad install, so it need not wait for the disk.
+          durable: false,
           ...(opts.signal ? { signal: opts.signal } : {}),
           // Only the writing of the new tar is reported: other phases (the native format's check of the
           // old file) count different bytes and would make the step's figure jump back.

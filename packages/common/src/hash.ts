@@ -1,8 +1,7 @@
 // Streaming size + sha256, the pair that TUF metadata and tufup's custom metadata are made of.
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 
 export interface SizeAndHash {
   size: number;
@@ -44,15 +43,57 @@ export class HashingStream extends Transform {
 }
 
 /** Size and sha256 of a file, streamed (bounded memory whatever the size). */
-export async function hashFile(path: string, opts: { signal?: AbortSignal } = {}): Promise<SizeAndHash> {
-  const hasher = new HashingStream();
-  hasher.resume();
-  await pipeline(
-    createReadStream(path, { highWaterMark: 1 << 20 }),
-    hasher,
-    opts.signal ? { signal: opts.signal } : {},
-  );
-  return hasher.digest();
+export async function hashFile(path: string, opts: HashOpenFileOptions = {}): Promise<SizeAndHash> {
+  const fh = await open(path, 'r');
+  try {
+    return await hashOpenFile(fh, opts);
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface HashOpenFileOptions {
+  signal?: AbortSignal;
+  /** Called after each piece with the bytes hashed so far. */
+  onBytes?: (done: number) => void;
+}
+
+const HASH_PIECE = 1 << 20;
+
+/**
+ * Size and sha256 of an open file from its start to its end (its size when called), read through two
+ * reused buffers: the next piece is read while the current one is hashed. Fresh buffers per piece (as a
+ * read stream makes) cost more than the hashing on large files.
+ */
+export async function hashOpenFile(fh: FileHandle, opts: HashOpenFileOptions = {}): Promise<SizeAndHash> {
+  const size = (await fh.stat()).size;
+  const hash = createHash('sha256');
+  const bufs = [new Uint8Array(Math.min(HASH_PIECE, size)), new Uint8Array(Math.min(HASH_PIECE, size))];
+  const readPiece = async (pos: number, buf: Uint8Array): Promise<number> => {
+    const n = Math.min(buf.length, size - pos);
+    for (let done = 0; done < n; ) {
+      const { bytesRead } = await fh.read(buf, done, n - done, pos + done);
+      if (bytesRead === 0)
+        throw new Error(`file shrank while being hashed (at ${pos + done} of ${size} bytes)`);
+      done += bytesRead;
+    }
+    return n;
+  };
+  let pending = size > 0 ? readPiece(0, bufs[0] as Uint8Array) : undefined;
+  try {
+    for (let pos = 0, k = 0; pending; k ^= 1) {
+      opts.signal?.throwIfAborted();
+      const n = await pending;
+      const next = pos + n;
+      pending = next < size ? readPiece(next, bufs[k ^ 1] as Uint8Array) : undefined;
+      hash.update((bufs[k] as Uint8Array).subarray(0, n));
+      pos = next;
+      opts.onBytes?.(pos);
+    }
+  } finally {
+    await pending?.catch(() => {});
+  }
+  return { size, sha256: hash.digest('hex') };
 }
 
 /** Constant-time-ish comparison of two hex digests (case-insensitive). */

@@ -16,7 +16,14 @@ export {
   withTempDir,
   type AtomicWriteOptions,
 } from './fs.js';
-export { HashingStream, hashFile, sameDigest, type SizeAndHash } from './hash.js';
+export {
+  HashingStream,
+  type HashOpenFileOptions,
+  hashFile,
+  hashOpenFile,
+  sameDigest,
+  type SizeAndHash,
+} from './hash.js';
 export {
   throttleProgress,
   silentLogger,

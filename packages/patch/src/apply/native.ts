@@ -5,7 +5,14 @@ import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { fsyncDir, type OnProgress, sameDigest, siblingTempPath, throttleProgress } from '@tufup/common';
+import {
+  fsyncDir,
+  hashOpenFile,
+  type OnProgress,
+  sameDigest,
+  siblingTempPath,
+  throttleProgress,
+} from '@tufup/common';
 import { PatchError, type PatchErrorCode } from '../errors.js';
 import {
   decodeHeader,
@@ -134,29 +141,24 @@ async function hashOldFile(
   signal: AbortSignal | undefined,
   progress: OnProgress | undefined,
 ): Promise<void> {
-  const size = h.oldSize;
-  const hash = createHash('sha256');
-  // Two buffers: the next piece is read while the current one is hashed.
-  const bufs = [new Uint8Array(Math.min(PIECE, size)), new Uint8Array(Math.min(PIECE, size))];
-  const readPiece = (pos: number, buf: Uint8Array) => {
-    const n = Math.min(buf.length, size - pos);
-    return readAt(old, buf, 0, n, pos).then(() => n);
-  };
-  let pending = size > 0 ? readPiece(0, bufs[0] as Uint8Array) : undefined;
+  let digest: string;
   try {
-    for (let pos = 0, k = 0; pending; k ^= 1) {
-      signal?.throwIfAborted();
-      const n = await pending;
-      const next = pos + n;
-      pending = next < size ? readPiece(next, bufs[k ^ 1] as Uint8Array) : undefined;
-      hash.update((bufs[k] as Uint8Array).subarray(0, n));
-      pos = next;
-      progress?.({ phase: 'verify-old', done: pos, total: size, unit: 'bytes' });
-    }
-  } finally {
-    await pending?.catch(() => {});
+    digest = (
+      await hashOpenFile(old, {
+        ...(signal ? { signal } : {}),
+        onBytes: (done) => progress?.({ phase: 'verify-old', done, total: h.oldSize, unit: 'bytes' }),
+      })
+    ).sha256;
+  } catch (err) {
+    if ((err as Error)?.name === 'AbortError') throw err;
+    // A system error is the disk's; anything else means the file changed under us (it shrank).
+    const system = typeof (err as NodeJS.ErrnoException)?.code === 'string';
+    throw new PatchError({
+      code: system ? 'IO_ERROR' : 'BASE_MISMATCH',
+      message: `cannot hash the old file: ${(err as Error).message}`,
+      cause: err,
+    });
   }
-  const digest = hash.digest('hex');
   if (!sameDigest(digest, h.oldSha256)) {
     throw new PatchError({
       code: 'BASE_MISMATCH',
