@@ -231,3 +231,28 @@ test('threads must be a positive integer', async () => {
   for (const threads of [0, -1, 1.5, Number.NaN])
     await expectRejected(patch, 'INVALID_ARGUMENT', { threads });
 });
+
+test('the writer keeps small patches in one segment and cuts heavy ones into at most 8 covering the new file', async () => {
+  const { planSegments } = await import('../src/native/segments.js');
+  const { findCovers } = await import('../src/engine/cover.js');
+  const small = planSegments(OLD, NEW, findCovers(OLD, NEW));
+  assert.equal(small.length, 1);
+  // 12 MB where every 8th byte differs: far more decoding than one segment should hold.
+  const heavyOld = randomBytes(12_000_000, rand);
+  const heavyNew = Uint8Array.from(heavyOld);
+  for (let i = 0; i < heavyNew.length; i += 8) heavyNew[i] = (heavyNew[i] as number) ^ 0x40;
+  const covers = [{ oldPos: 0, newPos: 0, length: heavyNew.length }];
+  const heavy = planSegments(heavyOld, heavyNew, covers);
+  assert.ok(heavy.length > 1 && heavy.length <= 8, `${heavy.length} segments`);
+  assert.equal(heavy[0]?.start, 0);
+  assert.equal(heavy.at(-1)?.end, heavyNew.length);
+  for (const [i, seg] of heavy.entries()) {
+    if (i > 0) assert.equal(seg.start, heavy[i - 1]?.end);
+    assert.equal(
+      seg.covers.reduce((n, c) => n + c.length, 0),
+      seg.end - seg.start,
+      'the one cover is split exactly at the cuts',
+    );
+    for (const c of seg.covers) assert.equal(c.oldPos, c.newPos, 'a split cover keeps its diagonal');
+  }
+});

@@ -17,6 +17,11 @@ const BLOCK = 1 << 16;
  * pair of bench/patch). Only their ratios matter for balance; the absolute figure sets the segment count.
  */
 const COST = {
+  /**
+   * Every new byte: reading what it is made from, writing it, hashing it. Counted where the cuts go (so a
+   * long stretch of plain copies is not left to one thread) but not in how many segments pay off.
+   */
+  anyByte: 3,
   literalByte: 3,
   /** A cover byte in a 16-byte stretch with no difference: copied from old. */
   copiedByte: 0.4,
@@ -77,13 +82,18 @@ export function planSegments(
   }
   // Literal bytes, spread evenly (they are a small share of the work wherever they sit).
   const literalCost = ((neu.length - covered) * COST.literalByte) / blocks;
-  let total = 0;
+  let decoding = 0;
   for (let b = 0; b < blocks; b++) {
     cost[b] = (cost[b] as number) + literalCost;
-    total += cost[b] as number;
+    decoding += cost[b] as number;
   }
   const count =
-    total < 2 * SEGMENT_WORK_NS ? 1 : Math.min(maxSegments, blocks, Math.floor(total / SEGMENT_WORK_NS));
+    decoding < 2 * SEGMENT_WORK_NS
+      ? 1
+      : Math.min(maxSegments, blocks, Math.floor(decoding / SEGMENT_WORK_NS));
+  const total = decoding + neu.length * COST.anyByte;
+  const perBlock = (neu.length * COST.anyByte) / blocks;
+  for (let b = 0; b < blocks; b++) cost[b] = (cost[b] as number) + perBlock;
   const cuts: number[] = [];
   let acc = 0;
   for (let b = 0; b < blocks - 1 && cuts.length < count - 1; b++) {
