@@ -24,7 +24,7 @@ import {
   defaultStateDir,
   preserveSegments,
 } from './paths.js';
-import { copyEntry, removeTree, removeTreeStepwise } from './tree.js';
+import { copyEntry, flushTree, removeTree, removeTreeStepwise } from './tree.js';
 
 /** Everything the swap itself needs (also what the elevated step receives). */
 export interface SwapPlan {
@@ -159,7 +159,8 @@ async function preserveEntry(plan: SwapPlan, entry: string, log: Logger): Promis
 
 /**
  * Swaps plan.srcDir in as plan.dstDir, crash-safely:
- *   journal(preparing) → copy preserved paths into srcDir, clear quarantine → journal(swapping)
+ *   journal(preparing) → copy preserved paths into srcDir, clear quarantine, fsync the staged tree
+ *   → journal(swapping)
  *   → rename dstDir → backup → rename srcDir → dstDir → journal(swapped) → delete backup → delete journal.
  * Each rename is atomic and fsynced; after a crash at any point `recover()` restores exactly the old tree or
  * completes exactly the new one. Throws (having restored the old version) when the swap fails.
@@ -198,6 +199,9 @@ export async function performSwap(plan: SwapPlan, log: Logger, signal?: AbortSig
         await step(`preserved ${entry}`, signal);
       }
       if (plan.platform === 'darwin') await clearQuarantine(plan.xattrCommand, plan.srcDir, log);
+      const started = performance.now();
+      const flushed = await flushTree(plan.srcDir, log);
+      log.info(`${flushed} staged entries flushed to disk in ${Math.round(performance.now() - started)} ms`);
       await step('prepared', signal);
     } catch (err) {
       await rollbackPrepared(plan.stateDir, journal, log);

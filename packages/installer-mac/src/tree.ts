@@ -6,6 +6,7 @@ import {
   lstat,
   lutimes,
   mkdir,
+  open,
   readdir,
   readlink,
   rm,
@@ -43,6 +44,47 @@ export async function copyEntry(from: string, to: string, log: Logger): Promise<
   } else {
     log.warn(`skipped ${q(from)}: not a file, directory or symlink`);
   }
+}
+
+/**
+ * fsyncs every regular file and directory from `path` down (symlinks are not followed), a few at a time, so
+ * the staged tree is on disk before the swap makes it the installed app: without it a power cut soon after
+ * the swap could leave empty files in the new version with the old one already deleted. Returns how many
+ * entries were flushed. One that cannot be opened is logged and skipped: durability is best effort, and
+ * refusing the update over it would help nobody.
+ */
+export async function flushTree(path: string, log: Logger, concurrency = 16): Promise<number> {
+  const dirs: string[] = [path];
+  const files: string[] = [];
+  for (let i = 0; i < dirs.length; i++) {
+    const dir = dirs[i] as string;
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) dirs.push(join(dir, entry.name));
+      else if (entry.isFile()) files.push(join(dir, entry.name));
+    }
+  }
+  // Files before the directories that name them, deepest directories first.
+  const queue = [...files, ...dirs.reverse()];
+  let next = 0;
+  let flushed = 0;
+  const flushSome = async () => {
+    while (next < queue.length) {
+      const p = queue[next++] as string;
+      try {
+        const fh = await open(p, constants.O_RDONLY);
+        try {
+          await fh.sync();
+          flushed++;
+        } finally {
+          await fh.close();
+        }
+      } catch (err) {
+        log.warn(`could not flush ${q(p)} to disk (${errnoCode(err) ?? String(err)}); continuing`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, flushSome));
+  return flushed;
 }
 
 /** Gives the owner rwx on every directory below `path` (not following links), so its entries can be unlinked. */
