@@ -2,7 +2,7 @@
 import type { Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { constants as zc, createBrotliDecompress } from 'node:zlib';
+import { type BrotliDecompress, createBrotliDecompress } from 'node:zlib';
 import { PatchError } from '../errors.js';
 import { PatchModel } from './model.js';
 import { MAX_FRAME_BYTES, type SegmentLayout } from './native-format.js';
@@ -173,14 +173,20 @@ class LiteralReader {
   readonly #chunks: AsyncIterator<Buffer> | undefined;
   readonly #streams: { destroy(): void; on(event: 'error', fn: () => void): unknown }[] = [];
   #error: Error | undefined;
+  readonly #regionLength: number;
+  readonly #inflate: BrotliDecompress | undefined;
 
   constructor(patch: FileHandle, start: number, length: number, declared: number) {
     this.#declared = declared;
+    this.#regionLength = length;
     if (length === 0) return;
     // Positional reads of our own: a FileHandle read stream would close the handle, which other segments
     // (and the caller) still use, when it is destroyed.
     const source = Readable.from(regionChunks(patch, start, length), { objectMode: false });
-    const inflate = createBrotliDecompress({ params: { [zc.BROTLI_DECODER_PARAM_LARGE_WINDOW]: 1 } });
+    // Standard windows only (at most 16 MiB, what the writer uses): the large-window extension would let a
+    // patch make each decoding thread hold a window of up to 1 GiB.
+    const inflate = createBrotliDecompress();
+    this.#inflate = inflate;
     source.on('error', (err) => inflate.destroy(err));
     // Recorded here because the stream starts inflating before the first pull (when the iterator
     // would be listening); #pull reports it.
@@ -238,6 +244,10 @@ class LiteralReader {
         throw corrupt(`literal region does not decompress: ${(err as Error).message}`);
       }
       if (!next.done) throw corrupt('literal region holds more bytes than declared');
+      // The stream also ends (quietly) where the brotli data ends: what the decoder took must be the region.
+      if (this.#inflate?.bytesWritten !== this.#regionLength) {
+        throw corrupt('literal region holds bytes after the end of its brotli stream');
+      }
     }
   }
 
