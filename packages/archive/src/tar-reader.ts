@@ -116,13 +116,17 @@ export class TarReader {
         continue;
       }
       const fields = { ...this.#globalPax, ...pax };
+      const name = fields.path ?? longName ?? h.name;
+      const mtime = new Date(1000 * (fields.mtime ?? h.mtime));
+      // Beyond a Date's range (±275,000 years) no file system call can set it.
+      if (Number.isNaN(mtime.getTime())) throw corrupt(`member ${name} has an mtime out of range`);
       const member: TarMember = {
-        name: fields.path ?? longName ?? h.name,
+        name,
         type: h.type,
         typeflag: h.typeflag,
         mode: h.mode,
         size: fields.size ?? h.size,
-        mtime: new Date(1000 * (fields.mtime ?? h.mtime)),
+        mtime,
         linkname: fields.linkpath ?? longLink ?? h.linkname,
       };
       this.#contentLeft = member.size;
