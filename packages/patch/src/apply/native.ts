@@ -281,26 +281,25 @@ async function rebuild(job: RebuildJob): Promise<ApplyResult> {
     segments: layout,
     shared: shared.buffer as SharedArrayBuffer,
   };
-  const workers = Array.from(
-    { length: threads - 1 },
-    () =>
-      new SegmentWorker(data, {
-        progress: (segment, done) => {
-          doneBySegment[segment] = done;
-          report();
-        },
-        done: (segment) => {
-          complete[segment] = 1;
-          notify();
-        },
-        failure: fail,
-      }),
-  );
+  const handlers: WorkerHandlers = {
+    progress: (segment, done) => {
+      doneBySegment[segment] = done;
+      report();
+    },
+    done: (segment) => {
+      complete[segment] = 1;
+      notify();
+    },
+    failure: fail,
+  };
+  const workers: SegmentWorker[] = [];
   const stopIfNeeded = () => {
     opts.signal?.throwIfAborted();
     if (failure) throw failure;
   };
   try {
+    // Started inside the try: if starting one throws, those already running are stopped and waited for.
+    for (let i = 1; i < threads; i++) workers.push(new SegmentWorker(data, handlers));
     await job.checkOld?.();
     const hash = createHash('sha256');
     const buf = new Uint8Array(PIECE);
