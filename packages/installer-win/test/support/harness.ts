@@ -306,7 +306,8 @@ const STEP_DELAY_MS = 1000;
 /** A random offset into the target's window. */
 export function killOffset(target: KillTarget): number {
   if (target === 'waiting') return Math.round(Math.random() * 1500);
-  if (target === 'cleanup') return STEP_DELAY_MS + Math.round(Math.random() * 1500);
+  // Past the step delay, into the deletion of the old version; a later kill can find the script already done.
+  if (target === 'cleanup') return STEP_DELAY_MS + Math.round(Math.random() * 500);
   return Math.round(Math.random() * STEP_DELAY_MS);
 }
 
@@ -325,7 +326,7 @@ export async function killRun(
   const t0 = Date.now();
   const assets: Record<string, string> = {};
   // Enough old files that deleting the old version takes a moment (the 'cleanup' window).
-  for (let i = 0; i < 300; i++) assets[`assets/a${i}.bin`] = `asset ${i}`;
+  for (let i = 0; i < 600; i++) assets[`assets/a${i}.bin`] = `asset ${i}`;
   const c = await prepareCase(ctx, parent, {
     name,
     oldFiles: { 'settings.json': '{"user":1}', 'data/cache.bin': 'cache', ...assets },
