@@ -220,24 +220,18 @@ async function readStream(
   length: number,
   name: string,
 ): Promise<void> {
-  try {
-    await stream.readExactly(dst, offset, length);
-  } catch (err) {
-    if (err instanceof PatchError) {
-      throw new PatchError({
-        code: err.code,
-        message: `BSDIFF40 ${name} stream: ${err.message}`,
-        cause: err,
-      });
-    }
-    throw err;
-  }
+  await namingStream(name, () => stream.readExactly(dst, offset, length));
 }
 
 /** Verifies the CRCs of what was read (see Bzip2Reader.finish), naming the stream in any error. */
 async function finishStream(stream: Bzip2Reader, name: string): Promise<void> {
+  await namingStream(name, () => stream.finish());
+}
+
+/** Runs a step on one of the three streams; a PatchError from it keeps its code and gains the stream's name. */
+async function namingStream(name: string, step: () => Promise<void>): Promise<void> {
   try {
-    await stream.finish();
+    await step();
   } catch (err) {
     if (err instanceof PatchError) {
       throw new PatchError({
