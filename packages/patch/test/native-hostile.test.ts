@@ -103,9 +103,12 @@ test('header: bad magic, empty file, unknown version or compression, reserved by
     v[8] = version;
     await expectRejected(v, 'UNSUPPORTED_VERSION');
   }
-  const c = Uint8Array.from(good);
-  c[9] = 7;
-  await expectRejected(c, 'UNSUPPORTED_VERSION');
+  // 1: the unreleased model without candidates.
+  for (const compression of [0, 1, 3, 7]) {
+    const c = Uint8Array.from(good);
+    c[9] = compression;
+    await expectRejected(c, 'UNSUPPORTED_VERSION');
+  }
   const r = Uint8Array.from(good);
   r[11] = 1;
   await expectRejected(r, 'CORRUPT_PATCH');

@@ -23,6 +23,20 @@ const rand = seeded(2024);
 const OLD = randomBytes(200_000, rand);
 const NEW = editedCopy(OLD, rand, 60);
 
+/** n pseudo-random bytes, fast (the seeded generator is too slow for tens of MiB). */
+function randomFill(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  const words = new Uint32Array(out.buffer, 0, n >>> 2);
+  let x = 0x2545f491;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x >>> 0;
+  }
+  return out;
+}
+
 function segmentCount(patch: Uint8Array): number {
   return Number(new DataView(patch.buffer, patch.byteOffset).getBigUint64(92, true));
 }
@@ -222,6 +236,41 @@ test('a wrong base is BASE_MISMATCH while workers are already decoding, and leav
   other[OLD.length - 1] = (other[OLD.length - 1] as number) ^ 1;
   await withTempDir(async (dir) => {
     await assertCode(() => applyIn(dir, other, patch, { threads: 4 }), 'BASE_MISMATCH');
+    await assertDirHolds(dir, ['old', 'patch']);
+  });
+});
+
+test('by default a new file of 16 MiB or more is hashed on a worker: same file, both checks, wrong base refused', async () => {
+  const old = randomFill(17 << 20);
+  // One cover over the whole old file, every chunk coded as non-zero: the decoder has real work to do.
+  const patch = craftNative({
+    old,
+    newSize: old.length,
+    newSha256: sha256(old),
+    entries: [{ literal: 0, cover: old.length, oldPos: 0 }],
+  });
+  await withTempDir(async (dir) => {
+    const phases = new Set<string>();
+    const r = await applyIn(dir, old, patch, { onProgress: (e: { phase: string }) => phases.add(e.phase) });
+    assert.deepEqual(r, { size: old.length, sha256: sha256(old) });
+    assert.ok(Buffer.from(old).equals(await readFile(join(dir, 'out'))));
+    assert.deepEqual([...phases].sort(), ['apply', 'verify-old']);
+  });
+  const other = Uint8Array.from(old);
+  other[old.length >> 1] = (other[old.length >> 1] as number) ^ 1;
+  await withTempDir(async (dir) => {
+    await assertCode(() => applyIn(dir, other, patch), 'BASE_MISMATCH');
+    await assertDirHolds(dir, ['old', 'patch']);
+  });
+  // The same patch with a declared hash the output does not have.
+  const lying = craftNative({
+    old,
+    newSize: old.length,
+    newSha256: sha256(other),
+    entries: [{ literal: 0, cover: old.length, oldPos: 0 }],
+  });
+  await withTempDir(async (dir) => {
+    await assertCode(() => applyIn(dir, old, lying), 'OUTPUT_MISMATCH');
     await assertDirHolds(dir, ['old', 'patch']);
   });
 });

@@ -2,9 +2,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
-import { PatchModel } from '../src/apply/model.js';
+import { brotliCompressSync } from 'node:zlib';
+import { DiffModel, EntryModel } from '../src/apply/model.js';
 import {
-  COMPRESSION_MODEL1_BROTLI,
+  COMPRESSION_MODEL2_BROTLI,
   encodeHeader,
   FIXED_HEADER_BYTES,
   NATIVE_VERSION,
@@ -14,7 +15,6 @@ import {
 } from '../src/apply/native-format.js';
 import { PatchError, type PatchErrorCode } from '../src/errors.js';
 import { RangeEncoder } from '../src/native/range-encoder.js';
-import { brotliCompressSync } from 'node:zlib';
 
 /** xorshift32: the same bytes on every run for a seed. */
 export function seeded(seed: number): () => number {
@@ -108,7 +108,8 @@ export interface CraftedSegment {
 }
 
 function craftSegment(old: Uint8Array, seg: CraftedSegment, newStart: number) {
-  const model = new PatchModel();
+  const model = new EntryModel();
+  const diffs = new DiffModel();
   const enc = new RangeEncoder();
   const scratch = { cover: 0, oldPos: 0 };
   let diffBytes = 0;
@@ -123,7 +124,7 @@ function craftSegment(old: Uint8Array, seg: CraftedSegment, newStart: number) {
     const inside = pos >= 0 && pos + e.cover <= old.length;
     const oldUnder = e.oldUnder ?? (inside ? old.subarray(pos, pos + e.cover) : new Uint8Array(e.cover));
     const newUnder = e.newUnder ?? oldUnder;
-    model.codeDiff(enc, oldUnder, 0, newUnder, 0, e.cover, () => 0);
+    diffs.encode(enc, oldUnder, 0, newUnder, 0, e.cover, () => 0);
     diffBytes += e.cover;
   }
   const body = seg.entries.length ? enc.finish() : new Uint8Array(0);
@@ -175,7 +176,7 @@ export function craftNative(
   }
   const header = encodeHeader({
     version: NATIVE_VERSION,
-    compression: COMPRESSION_MODEL1_BROTLI,
+    compression: COMPRESSION_MODEL2_BROTLI,
     oldSize: opts.old.length,
     oldSha256: sha256(opts.old),
     newSize: opts.newSize,

@@ -1,6 +1,8 @@
 // The adaptive model of the native format's modelled stream: control entries and difference bytes.
-// Shared by the decoder (apply) and the encoder (diff), so both sides make the same prediction for every bit.
-import { type BitCoder, RangeDecoder } from './range-decoder.js';
+// EntryModel codes control entries on both sides (apply and diff). DiffModel codes difference bytes and is the
+// normative definition of their model; apply decodes them with the WebAssembly kernel built from
+// assembly/diff-kernel.ts, which makes the same prediction for every bit.
+import type { BitCoder } from './range-decoder.js';
 
 /** Difference bytes are grouped in chunks; runs of all-zero chunks cost one coded number per run. */
 export const CHUNK = 16;
@@ -12,8 +14,9 @@ const RECENT = 8;
 const Z_INIT = 8192;
 const V_INIT = 32768;
 
-const STRETCH = new Int16Array(4096);
-const SQUASH = new Uint16Array(4096);
+/** Logistic tables of the mixers, also copied into the decoding kernel's memory. */
+export const STRETCH = new Int16Array(4096);
+export const SQUASH = new Uint16Array(4096);
 for (let i = 0; i < 4096; i++) {
   // squash: log-odds d in [-2048, 2047] (8 fractional bits) -> P(1) in 16 bits, kept away from 0 and 1.
   const d = (i - 2048) / 256;
@@ -43,7 +46,7 @@ function update(t: Uint16Array, i: number, bit: number, rate: number): void {
   t[i] = bit ? p + ((65536 - p) >> rate) : p - (p >> rate);
 }
 
-/** Adaptive Elias-gamma code for unsigned integers below 2^40, in context set `set` of `tables`. */
+/** Adaptive Elias-gamma code for unsigned integers below 2^41, in one of `sets` context sets. */
 class NumberCoder {
   // [set][bit-length unary position] and [set][bit-length][mantissa bit index]
   readonly #unary: Uint16Array;
@@ -90,44 +93,19 @@ function bitLength(x: number): number {
 }
 
 /**
- * The model state for one patch. Both sides call `codeLiteralLength`, `codeCover` and `codeDiff` in patch
- * order with the same arguments (decoding passes zeros for the values it does not know yet), so every bit
- * gets the same prediction. Tables total about 22 MB, allocated once per patch.
+ * Control entries of one segment: literal lengths and covers. Both sides call `codeLiteralLength` and
+ * `codeCover` in patch order with the same arguments (decoding passes zeros for the values it does not know
+ * yet), so every bit gets the same prediction.
  */
-export class PatchModel {
-  readonly #numbers = new NumberCoder(32);
+export class EntryModel {
+  // Sets 0-7: literal lengths; 8-11: cover lengths; 12-19: diagonal residuals.
+  readonly #numbers = new NumberCoder(20);
   readonly #flags = new Uint16Array(256).fill(32768);
   #prevLiteralBits = 0;
   readonly #recent = new Float64Array(RECENT);
   #prevPick = 0;
   #prevCoverBits = 0;
   #literalBits = 0;
-
-  // Zero-flag models inside non-zero chunks, mixed in the logistic domain. Probability tables hold
-  // p XOR their initial value, so a fresh (all-zero, lazily mapped) array starts at the initial value.
-  readonly #z0 = new Uint16Array(1 << 12);
-  readonly #z1 = new Uint16Array(1 << 16);
-  readonly #z2 = new Uint16Array(1 << 16);
-  readonly #zMix = new Int32Array(32 * 4).fill(19660);
-  // Value models of non-zero difference bytes (bit trees), mixed.
-  readonly #v0 = new Uint16Array(1 << 17);
-  readonly #v1 = new Uint16Array(1 << 18);
-  readonly #vMix = new Int32Array(8 * 3).fill(32768);
-
-  // Difference-stream state: previous old bytes, previous difference, zeros since the last non-zero one.
-  #o1 = 0;
-  #o2 = 0;
-  #d1 = 0;
-  #lastNonzero = 0;
-  #zeroRun = 0;
-  /** Difference bytes coded so far (chunk boundaries are multiples of CHUNK). */
-  #pos = 0;
-  /** Bytes left in the current all-zero span, and in the current non-zero chunk. */
-  #zeroLeft = 0;
-  #nonzeroLeft = 0;
-  /** Set after a zero span: the chunk after it is non-zero by construction. */
-  #nonzeroNext = false;
-  #prevRunBits = 0;
 
   /** Codes the length of the literal run before the next cover (or before the end). -1: corrupt. */
   codeLiteralLength(c: BitCoder, literal: number): number {
@@ -209,30 +187,65 @@ export class PatchModel {
     out.oldPos = newPos + diagonal;
     return true;
   }
+}
+
+/**
+ * Difference bytes of one segment, as the encoder codes them (all covers of a segment form one stream). The
+ * decoder is the kernel (src/apply/diff-kernel.ts); FORMAT.md describes the model in words.
+ */
+export class DiffModel {
+  // Sets 0-7: lengths of all-zero chunk runs.
+  readonly #numbers = new NumberCoder(8);
+  // Zero-flag models inside non-zero chunks, mixed in the logistic domain. Probability tables hold
+  // p XOR their initial value, so a fresh (all-zero, lazily mapped) array starts at the initial value.
+  readonly #z0 = new Uint16Array(1 << 12);
+  readonly #z1 = new Uint16Array(1 << 16);
+  readonly #z2 = new Uint16Array(1 << 16);
+  readonly #zMix = new Int32Array(32 * 4).fill(19660);
+  // The candidate value of a non-zero difference byte, by (old byte, last non-zero difference), with a
+  // confidence of 0 (none yet) to 3, and the mixed model of the flag "the value is the candidate".
+  readonly #candidate = new Uint8Array(1 << 16);
+  readonly #confidence = new Uint8Array(1 << 16);
+  readonly #h0 = new Uint16Array(32);
+  readonly #h1 = new Uint16Array(1 << 16);
+  readonly #hMix = new Int32Array(4 * 2 * 3).fill(32768);
+  // Value models of the other non-zero difference bytes (bit trees), mixed.
+  readonly #v0 = new Uint16Array(1 << 17);
+  readonly #v1 = new Uint16Array(1 << 18);
+  readonly #vMix = new Int32Array(8 * 3).fill(32768);
+
+  // Stream state: previous old bytes, previous difference, zeros since the last non-zero one.
+  #o1 = 0;
+  #o2 = 0;
+  #d1 = 0;
+  #lastNonzero = 0;
+  #zeroRun = 0;
+  /** Difference bytes coded so far (chunk boundaries are multiples of CHUNK). */
+  #pos = 0;
+  /** Bytes left in the current all-zero span, and in the current non-zero chunk. */
+  #zeroLeft = 0;
+  #nonzeroLeft = 0;
+  /** Set after a zero span: the chunk after it is non-zero by construction. */
+  #nonzeroNext = false;
+  #prevRunBits = 0;
 
   /**
-   * Codes n difference bytes of a cover. Encoding: buf[bPos..] holds the new bytes and `zeroChunksAhead`
-   * tells how many all-zero chunks start at a chunk index. Decoding: buf[bPos..] receives the new bytes
-   * (old + difference). old[oPos..oPos+n) are the old bytes under the cover. False: corrupt.
+   * Codes the n difference bytes new[nPos + i] - old[oPos + i] of a cover. `zeroChunksAhead` tells how many
+   * all-zero chunks start at a chunk index of the stream.
    */
-  codeDiff(
+  encode(
     c: BitCoder,
     old: Uint8Array,
     oPos: number,
-    buf: Uint8Array,
-    bPos: number,
+    neu: Uint8Array,
+    nPos: number,
     n: number,
-    zeroChunksAhead: ((chunk: number) => number) | undefined,
-  ): boolean {
-    const decoding = zeroChunksAhead === undefined;
+    zeroChunksAhead: (chunk: number) => number,
+  ): void {
     let i = 0;
     while (i < n) {
       if (this.#zeroLeft > 0) {
         const take = Math.min(n - i, this.#zeroLeft);
-        if (decoding) {
-          if (take > 64) buf.set(old.subarray(oPos + i, oPos + i + take), bPos + i);
-          else for (let k = 0; k < take; k++) buf[bPos + i + k] = old[oPos + i + k] as number;
-        }
         this.#o2 = take > 1 ? (old[oPos + i + take - 2] as number) : this.#o1;
         this.#o1 = old[oPos + i + take - 1] as number;
         this.#zeroRun += take;
@@ -242,8 +255,7 @@ export class PatchModel {
         i += take;
       } else if (this.#nonzeroLeft > 0) {
         const take = Math.min(n - i, this.#nonzeroLeft);
-        if (c instanceof RangeDecoder) this.#decodeNonzeroChunkBytes(c, old, oPos + i, buf, bPos + i, take);
-        else this.#codeNonzeroChunkBytes(c, old, oPos + i, buf, bPos + i, take, decoding);
+        this.#nonzeroChunkBytes(c, old, oPos + i, neu, nPos + i, take);
         this.#nonzeroLeft -= take;
         this.#pos += take;
         i += take;
@@ -252,9 +264,8 @@ export class PatchModel {
         this.#nonzeroLeft = CHUNK;
       } else {
         // A chunk boundary after a non-zero chunk: how many all-zero chunks come next (0: none).
-        const ahead = zeroChunksAhead ? zeroChunksAhead(this.#pos / CHUNK) : 0;
-        const run = this.#numbers.code(c, ahead, 24 + Math.min(this.#prevRunBits >> 1, 7));
-        if (run < 0) return false;
+        const run = zeroChunksAhead(this.#pos / CHUNK);
+        this.#numbers.code(c, run, Math.min(this.#prevRunBits >> 1, 7));
         this.#prevRunBits = bitLength(run + 1);
         if (run === 0) {
           this.#nonzeroLeft = CHUNK;
@@ -264,17 +275,15 @@ export class PatchModel {
         }
       }
     }
-    return true;
   }
 
-  #codeNonzeroChunkBytes(
+  #nonzeroChunkBytes(
     c: BitCoder,
     old: Uint8Array,
     oPos: number,
-    buf: Uint8Array,
-    bPos: number,
+    neu: Uint8Array,
+    nPos: number,
     n: number,
-    decoding: boolean,
   ): void {
     const z0 = this.#z0;
     const z1 = this.#z1;
@@ -286,7 +295,7 @@ export class PatchModel {
     let zeroRun = this.#zeroRun;
     for (let k = 0; k < n; k++) {
       const o = old[oPos + k] as number;
-      const d = decoding ? 0 : ((buf[bPos + k] as number) - o) & 255;
+      const d = ((neu[nPos + k] as number) - o) & 255;
       const zr = Math.min(zeroRun, 15);
       const i0 = (o1 << 4) | zr;
       const i1 = Math.imul((o2 << 16) | (o1 << 8) | o, 0x9e3779b1) >>> 16;
@@ -302,8 +311,8 @@ export class PatchModel {
       const w1 = zMix[m + 1] as number;
       const w2 = zMix[m + 2] as number;
       const w3 = zMix[m + 3] as number;
-      const dot = (w0 * s0 + w1 * s1 + w2 * s2 + w3 * 256) / 65536;
-      const p = squash(dot | 0);
+      // Summed exactly in doubles, truncated, then wrapped to 32 bits by `| 0` (the kernel does the same in i64).
+      const p = squash(((w0 * s0 + w1 * s1 + w2 * s2 + w3 * 256) / 65536) | 0);
       const nz = c.bit(d !== 0 ? 1 : 0, p);
       const err = (nz << 12) - (p >>> 4);
       zMix[m] = w0 + ((s0 * err) >> 10);
@@ -313,16 +322,14 @@ export class PatchModel {
       z0[i0] = (nz ? p0 + ((65536 - p0) >> 4) : p0 - (p0 >> 4)) ^ Z_INIT;
       z1[i1] = (nz ? p1 + ((65536 - p1) >> 4) : p1 - (p1 >> 4)) ^ Z_INIT;
       z2[i2] = (nz ? p2 + ((65536 - p2) >> 4) : p2 - (p2 >> 4)) ^ Z_INIT;
-      let value = 0;
       if (nz) {
-        value = this.#codeValue(c, d, o, o1, zr);
-        this.#lastNonzero = value;
+        this.#codeValue(c, d, o, o1, zr, d1);
+        this.#lastNonzero = d;
         zeroRun = 0;
       } else {
         zeroRun++;
       }
-      if (decoding) buf[bPos + k] = (o + value) & 255;
-      d1 = value;
+      d1 = d;
       o2 = o1;
       o1 = o;
     }
@@ -333,139 +340,52 @@ export class PatchModel {
   }
 
   /**
-   * The decoding twin of #codeNonzeroChunkBytes, with the range decoder's state held in locals: the same
-   * predictions and updates, about twice as fast. Round-trip tests and the fuzz run keep the two in step.
+   * A non-zero difference byte: first, when its context has a candidate, whether it is that candidate;
+   * otherwise its 8 bits, high to low, as a binary tree.
    */
-  #decodeNonzeroChunkBytes(
-    dec: RangeDecoder,
-    old: Uint8Array,
-    oPos: number,
-    buf: Uint8Array,
-    bPos: number,
-    n: number,
-  ): void {
-    const z0 = this.#z0;
-    const z1 = this.#z1;
-    const z2 = this.#z2;
-    const zMix = this.#zMix;
-    const v0 = this.#v0;
-    const v1 = this.#v1;
-    const vMix = this.#vMix;
-    const src = dec.buf;
-    const srcLen = src.length;
-    let range = dec.range;
-    let code = dec.code;
-    let at = dec.pos;
-    let o1 = this.#o1;
-    let o2 = this.#o2;
-    let d1 = this.#d1;
-    let zeroRun = this.#zeroRun;
-    let lastNonzero = this.#lastNonzero;
-    for (let k = 0; k < n; k++) {
-      const o = old[oPos + k] as number;
-      const zr = Math.min(zeroRun, 15);
-      const i0 = (o1 << 4) | zr;
-      const i1 = Math.imul((o2 << 16) | (o1 << 8) | o, 0x9e3779b1) >>> 16;
-      const i2 = (zr << 12) | ((d1 >> 4) << 8) | o;
-      const p0 = (z0[i0] as number) ^ Z_INIT;
-      const p1 = (z1[i1] as number) ^ Z_INIT;
-      const p2 = (z2[i2] as number) ^ Z_INIT;
+  #codeValue(c: BitCoder, d: number, o: number, o1: number, zr: number, d1: number): void {
+    const last = this.#lastNonzero;
+    const slot = (o << 8) | last;
+    const candidate = this.#candidate[slot] as number;
+    const confidence = this.#confidence[slot] as number;
+    let hit = 0;
+    if (confidence > 0) {
+      const h0 = this.#h0;
+      const h1 = this.#h1;
+      const hMix = this.#hMix;
+      const i0 =
+        (confidence << 3) | ((candidate === last ? 1 : 0) << 2) | (zr > 3 ? 2 : 0) | (d1 !== 0 ? 1 : 0);
+      const i1 = (o << 8) | candidate;
+      const p0 = (h0[i0] as number) ^ V_INIT;
+      const p1 = (h1[i1] as number) ^ V_INIT;
       const s0 = stretch(p0);
       const s1 = stretch(p1);
-      const s2 = stretch(p2);
-      const m = (zr * 2 + (d1 !== 0 ? 1 : 0)) * 4;
-      const w0 = zMix[m] as number;
-      const w1 = zMix[m + 1] as number;
-      const w2 = zMix[m + 2] as number;
-      const w3 = zMix[m + 3] as number;
-      const p = squash(((w0 * s0 + w1 * s1 + w2 * s2 + w3 * 256) / 65536) | 0);
-      let nz: number;
-      {
-        const bound = (range >>> 16) * p;
-        if (code < bound) {
-          range = bound;
-          nz = 1;
-        } else {
-          code -= bound;
-          range -= bound;
-          nz = 0;
-        }
-        while (range < 0x1000000) {
-          range = (range << 8) >>> 0;
-          code = ((code << 8) | (at < srcLen ? (src[at] as number) : 0)) >>> 0;
-          at++;
-        }
-      }
-      const err = (nz << 12) - (p >>> 4);
-      zMix[m] = w0 + ((s0 * err) >> 10);
-      zMix[m + 1] = w1 + ((s1 * err) >> 10);
-      zMix[m + 2] = w2 + ((s2 * err) >> 10);
-      zMix[m + 3] = w3 + ((256 * err) >> 10);
-      z0[i0] = (nz ? p0 + ((65536 - p0) >> 4) : p0 - (p0 >> 4)) ^ Z_INIT;
-      z1[i1] = (nz ? p1 + ((65536 - p1) >> 4) : p1 - (p1 >> 4)) ^ Z_INIT;
-      z2[i2] = (nz ? p2 + ((65536 - p2) >> 4) : p2 - (p2 >> 4)) ^ Z_INIT;
-      let value = 0;
-      if (nz) {
-        const h0 = ((lastNonzero << 1) | (zr > 3 ? 1 : 0)) << 8;
-        const h1 = ((o << 2) | (o1 >> 6)) << 8;
-        let node = 1;
-        for (let bi = 7; bi >= 0; bi--) {
-          const j0 = h0 | node;
-          const j1 = h1 | node;
-          const q0 = (v0[j0] as number) ^ V_INIT;
-          const q1 = (v1[j1] as number) ^ V_INIT;
-          const t0 = stretch(q0);
-          const t1 = stretch(q1);
-          const mv = bi * 3;
-          const u0 = vMix[mv] as number;
-          const u1 = vMix[mv + 1] as number;
-          const u2 = vMix[mv + 2] as number;
-          const q = squash(((u0 * t0 + u1 * t1 + u2 * 256) / 65536) | 0);
-          let bit: number;
-          const bound = (range >>> 16) * q;
-          if (code < bound) {
-            range = bound;
-            bit = 1;
-          } else {
-            code -= bound;
-            range -= bound;
-            bit = 0;
-          }
-          while (range < 0x1000000) {
-            range = (range << 8) >>> 0;
-            code = ((code << 8) | (at < srcLen ? (src[at] as number) : 0)) >>> 0;
-            at++;
-          }
-          const e = (bit << 12) - (q >>> 4);
-          vMix[mv] = u0 + ((t0 * e) >> 11);
-          vMix[mv + 1] = u1 + ((t1 * e) >> 11);
-          vMix[mv + 2] = u2 + ((256 * e) >> 11);
-          v0[j0] = (bit ? q0 + ((65536 - q0) >> 4) : q0 - (q0 >> 4)) ^ V_INIT;
-          v1[j1] = (bit ? q1 + ((65536 - q1) >> 4) : q1 - (q1 >> 4)) ^ V_INIT;
-          node = (node << 1) | bit;
-        }
-        value = node & 255;
-        lastNonzero = value;
-        zeroRun = 0;
-      } else {
-        zeroRun++;
-      }
-      buf[bPos + k] = (o + value) & 255;
-      d1 = value;
-      o2 = o1;
-      o1 = o;
+      const m = (confidence * 2 + (zr > 3 ? 1 : 0)) * 3;
+      const w0 = hMix[m] as number;
+      const w1 = hMix[m + 1] as number;
+      const w2 = hMix[m + 2] as number;
+      const p = squash(((w0 * s0 + w1 * s1 + w2 * 256) / 65536) | 0);
+      hit = c.bit(d === candidate ? 1 : 0, p);
+      const err = (hit << 12) - (p >>> 4);
+      hMix[m] = w0 + ((s0 * err) >> 10);
+      hMix[m + 1] = w1 + ((s1 * err) >> 10);
+      hMix[m + 2] = w2 + ((256 * err) >> 10);
+      h0[i0] = (hit ? p0 + ((65536 - p0) >> 4) : p0 - (p0 >> 4)) ^ V_INIT;
+      h1[i1] = (hit ? p1 + ((65536 - p1) >> 4) : p1 - (p1 >> 4)) ^ V_INIT;
     }
-    dec.range = range;
-    dec.code = code;
-    dec.pos = at;
-    this.#o1 = o1;
-    this.#o2 = o2;
-    this.#d1 = d1;
-    this.#zeroRun = zeroRun;
-    this.#lastNonzero = lastNonzero;
+    if (!hit) this.#codeTree(c, d, o, o1, zr);
+    // The candidate follows the values seen in its context; a value seen again gains confidence.
+    if (d === candidate) {
+      if (confidence < 3) this.#confidence[slot] = confidence + 1;
+    } else if (confidence > 1) {
+      this.#confidence[slot] = confidence - 1;
+    } else {
+      this.#candidate[slot] = d;
+      this.#confidence[slot] = 1;
+    }
   }
 
-  #codeValue(c: BitCoder, d: number, o: number, o1: number, zr: number): number {
+  #codeTree(c: BitCoder, d: number, o: number, o1: number, zr: number): void {
     const v0 = this.#v0;
     const v1 = this.#v1;
     const vMix = this.#vMix;
@@ -494,6 +414,5 @@ export class PatchModel {
       v1[i1] = (bit ? p1 + ((65536 - p1) >> 4) : p1 - (p1 >> 4)) ^ V_INIT;
       node = (node << 1) | bit;
     }
-    return node & 255;
   }
 }

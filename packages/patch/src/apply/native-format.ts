@@ -5,8 +5,12 @@ import { PatchError } from '../errors.js';
 export const NATIVE_MAGIC = Uint8Array.from([0x89, 0x54, 0x55, 0x46, 0x55, 0x50, 0x0d, 0x0a]);
 /** Version 2: the new file is cut into independently decodable segments (version 1 had exactly one). */
 export const NATIVE_VERSION = 2;
-/** Control and differences in the adaptive binary model of model.ts; literal bytes as brotli streams. */
-export const COMPRESSION_MODEL1_BROTLI = 1;
+/**
+ * Control and differences in the adaptive binary model of model.ts (model 2: a non-zero difference byte is
+ * first tested against its context's candidate value); literal bytes as brotli streams. Id 1, model 1
+ * without candidates, was never released and is refused.
+ */
+export const COMPRESSION_MODEL2_BROTLI = 2;
 /** Magic through the segment count; the segment table follows. */
 export const FIXED_HEADER_BYTES = 100;
 export const SEGMENT_ENTRY_BYTES = 32;
@@ -111,7 +115,7 @@ export function decodeHeader(bytes: Uint8Array, fileSize: number): NativeHeader 
       message: `native patch: format version ${version} (this build reads ${NATIVE_VERSION})`,
     });
   }
-  if (compression !== COMPRESSION_MODEL1_BROTLI) {
+  if (compression !== COMPRESSION_MODEL2_BROTLI) {
     throw new PatchError({
       code: 'UNSUPPORTED_VERSION',
       message: `native patch: compression id ${compression} unknown`,

@@ -1,6 +1,6 @@
 // Applies a native-format patch: checks the old file, rebuilds the new file's segments (several at once when
 // the patch has several), checks the result, all in bounded memory.
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
@@ -14,15 +14,23 @@ import {
   throttleProgress,
 } from '@tufup/common';
 import { PatchError, type PatchErrorCode } from '../errors.js';
+import type { HashWorkerData, HashWorkerMessage } from './hash-worker.js';
 import {
   decodeHeader,
   MAX_HEADER_BYTES,
   type NativeHeader,
-  type SegmentLayout,
   segmentLayout,
 } from './native-format.js';
-import { decodeSegment, OldFile, PIECE, readAt, readFully, SegmentWriter } from './segment.js';
+import {
+  decodeSegment,
+  descriptorFile,
+  handleFile,
+  readFully,
+  SegmentDecoder,
+  SegmentWriter,
+} from './segment.js';
 import type { SegmentWorkerData, SegmentWorkerMessage } from './segment-worker.js';
+import { DecodeProgress } from './shared-state.js';
 
 export interface ApplyOptions {
   /** The new file's size and sha256 as the caller's signed metadata states them. */
@@ -35,8 +43,10 @@ export interface ApplyOptions {
    */
   oldVerified?: { size: number; sha256: string };
   /**
-   * Most threads a native apply decodes on (default: the machine's available parallelism, at most 8).
-   * A patch made of several segments decodes them side by side; 1 keeps all work on the calling thread.
+   * Most threads a native apply uses (default: the machine's available parallelism, at most 8, and only the
+   * calling thread for a new file under 16 MiB). With 2 or more, a worker thread hashes the old and the new
+   * file while the calling thread decodes, and from 3 on, workers decode further segments side by side.
+   * 1 keeps all work on the calling thread.
    */
   threads?: number;
   /**
@@ -54,6 +64,8 @@ export interface ApplyResult {
 }
 
 const DEFAULT_MAX_THREADS = 8;
+/** Below this new-file size (and unless `threads` is given) a worker's start-up costs more than it saves. */
+const HASH_ASIDE_MIN_BYTES = 16 << 20;
 /** Dirty output is flushed in the background after each this many new bytes. */
 const FLUSH_EVERY = 32 << 20;
 
@@ -75,7 +87,7 @@ export async function applyNative(
   try {
     const patchSize = (await patch.stat()).size;
     const headBytes = new Uint8Array(Math.min(MAX_HEADER_BYTES, patchSize));
-    await readFully(patch, headBytes, 0);
+    await readFully(handleFile(patch), headBytes, 0);
     const h = decodeHeader(headBytes, patchSize);
     if (opts.expect && (opts.expect.size !== h.newSize || !sameDigest(opts.expect.sha256, h.newSha256))) {
       throw new PatchError({
@@ -85,7 +97,6 @@ export async function applyNative(
     }
     old = await open(oldPath, 'r');
     await checkOldSize(old, h, opts.oldVerified);
-    const oldHandle = old;
     const out = await OutputFile.create(newPath, opts.durable !== false);
     let result: ApplyResult;
     try {
@@ -98,9 +109,7 @@ export async function applyNative(
         out,
         opts,
         progress,
-        // Hashed while the workers (if any) already decode: a wrong base still fails before anything
-        // is visible, and the workers' start-up is not waited for twice.
-        checkOld: opts.oldVerified ? undefined : () => hashOldFile(oldHandle, h, opts.signal, progress),
+        verifyOld: !opts.oldVerified,
       });
       await out.commit();
     } catch (err) {
@@ -159,6 +168,10 @@ async function hashOldFile(
       cause: err,
     });
   }
+  checkOldDigest(digest, h);
+}
+
+function checkOldDigest(digest: string, h: NativeHeader): void {
   if (!sameDigest(digest, h.oldSha256)) {
     throw new PatchError({
       code: 'BASE_MISMATCH',
@@ -231,25 +244,27 @@ interface RebuildJob {
   out: OutputFile;
   opts: ApplyOptions;
   progress: OnProgress | undefined;
-  /** Checks the old file's hash; runs on this thread while the workers start and decode. */
-  checkOld: (() => Promise<void>) | undefined;
+  /** Hash the old file and compare it with the header (false: the caller has verified it). */
+  verifyOld: boolean;
 }
 
 /**
- * Decodes the segments on this thread and up to `threads - 1` workers. Each thread claims the next
- * undecoded segment from a shared counter, so faster threads take more. This thread also hashes the new
- * file in order: a segment it decodes at the hashing frontier is hashed as it is written, any other is read
- * back once every segment before it is done. The whole file is checked against the declared sha256.
+ * Rebuilds the new file into the temp file and checks it. With one thread (or a small file), this thread
+ * hashes the old file, then decodes the segments in order, hashing each piece as it writes it. With more, a
+ * hash worker hashes the old file and then the new file in order, piece by piece as the decoders report
+ * pieces written; this thread decodes, and with more than two threads, decode workers decode segments
+ * too, each claiming the next undecoded segment from a shared counter. Either way the whole new file is
+ * checked against the declared sha256, and the old file before the new one is accepted.
  */
 async function rebuild(job: RebuildJob): Promise<ApplyResult> {
   const { h, out, opts, progress } = job;
   const layout = segmentLayout(h);
   const maxThreads = opts.threads ?? Math.min(availableParallelism(), DEFAULT_MAX_THREADS);
-  const threads = Math.max(1, Math.min(maxThreads, layout.length));
-  // [0]: non-zero once every thread must stop; [1]: the next segment to claim.
-  const shared = new Int32Array(new SharedArrayBuffer(8));
+  // A worker's start-up outweighs what it saves on a small file, unless the caller asked for threads.
+  const hashAside = maxThreads >= 2 && (opts.threads !== undefined || h.newSize >= HASH_ASIDE_MIN_BYTES);
+  const decodeWorkers = hashAside ? Math.min(maxThreads - 2, layout.length - 1) : 0;
+  const state = new DecodeProgress(layout.length);
   const doneBySegment = new Float64Array(layout.length);
-  const complete = new Uint8Array(layout.length);
   const report = () => {
     let done = 0;
     for (const d of doneBySegment) done += d;
@@ -257,101 +272,103 @@ async function rebuild(job: RebuildJob): Promise<ApplyResult> {
     progress?.({ phase: 'apply', done, total: h.newSize, unit: 'bytes' });
   };
   let failure: unknown;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
   const fail = (err: unknown) => {
     failure ??= err;
-    Atomics.store(shared, 0, 1);
-    notify();
+    state.stop();
   };
-  const onAbort = () => {
-    Atomics.store(shared, 0, 1);
-    notify();
-  };
+  const onAbort = () => state.stop();
   opts.signal?.addEventListener('abort', onAbort);
-  const data: SegmentWorkerData = {
-    oldPath: job.oldPath,
-    patchPath: job.patchPath,
-    outPath: out.tmp,
-    oldSize: h.oldSize,
-    segments: layout,
-    shared: shared.buffer as SharedArrayBuffer,
-  };
-  const handlers: WorkerHandlers = {
-    progress: (segment, done) => {
-      doneBySegment[segment] = done;
-      report();
-    },
-    done: (segment) => {
-      complete[segment] = 1;
-      notify();
-    },
-    failure: fail,
-  };
-  const workers: SegmentWorker[] = [];
   const stopIfNeeded = () => {
     opts.signal?.throwIfAborted();
     if (failure) throw failure;
   };
+  const workers: { exited: Promise<void> }[] = [];
   try {
     // Started inside the try: if starting one throws, those already running are stopped and waited for.
-    for (let i = 1; i < threads; i++) workers.push(new SegmentWorker(data, handlers));
-    await job.checkOld?.();
-    const hash = createHash('sha256');
-    const buf = new Uint8Array(PIECE);
-    let frontier = 0;
-    const hashCompleted = async () => {
-      for (; frontier < layout.length && complete[frontier]; frontier++) {
-        const segment = layout[frontier] as SegmentLayout;
-        for (let pos = segment.newStart, end = segment.newStart + segment.newLength; pos < end; ) {
-          stopIfNeeded();
-          const n = Math.min(PIECE, end - pos);
-          await readAt(out.fh, buf, 0, n, pos);
-          hash.update(buf.subarray(0, n));
-          pos += n;
+    let hashed: Promise<string> | undefined;
+    if (hashAside) {
+      let oldChecked = !job.verifyOld;
+      let resolveHash: (sha256: string) => void = () => {};
+      hashed = new Promise((resolve) => {
+        resolveHash = resolve;
+      });
+      const data: HashWorkerData = {
+        oldPath: job.verifyOld ? job.oldPath : undefined,
+        oldSize: h.oldSize,
+        outPath: out.tmp,
+        segments: layout.map((s) => ({ newStart: s.newStart, newLength: s.newLength })),
+        shared: state.buffer,
+      };
+      const hasher = new ApplyWorker<HashWorkerMessage>('hash-worker', data, fail, (m) => {
+        if (m.type === 'old-progress')
+          progress?.({ phase: 'verify-old', done: m.done, total: h.oldSize, unit: 'bytes' });
+        else if (m.type === 'old') {
+          try {
+            checkOldDigest(m.sha256, h);
+            oldChecked = true;
+          } catch (err) {
+            fail(err);
+          }
+        } else if (m.type === 'new') {
+          if (oldChecked) resolveHash(m.sha256);
+          else fail(new PatchError({ code: 'IO_ERROR', message: 'apply: the old file was not checked' }));
+          return true;
         }
-      }
+        return false;
+      });
+      workers.push(hasher);
+      hasher.exited.then(() => resolveHash(''));
+    }
+    const data: SegmentWorkerData = {
+      oldPath: job.oldPath,
+      patchPath: job.patchPath,
+      outPath: out.tmp,
+      oldSize: h.oldSize,
+      segments: layout,
+      shared: state.buffer,
     };
-    const oldFile = new OldFile(job.old, h.oldSize);
-    const buffers = SegmentWriter.buffers();
+    for (let i = 0; i < decodeWorkers; i++) {
+      workers.push(
+        new ApplyWorker<SegmentWorkerMessage>('segment-worker', data, fail, (m) => {
+          if (m.type === 'progress') {
+            doneBySegment[m.segment] = m.done;
+            report();
+          }
+          return m.type === 'finished';
+        }),
+      );
+    }
+    if (!hashAside && job.verifyOld) await hashOldFile(job.old, h, opts.signal, progress);
+    // Without a hash worker this thread decodes every segment in order, so it can hash as it writes.
+    const hash = hashAside ? undefined : createHash('sha256');
+    // Blocking reads of the old file: page-cache copies of 1 MiB cost less than a hand-off to the I/O pool.
+    const decoder = new SegmentDecoder(descriptorFile(job.old.fd), h.oldSize);
+    const patch = handleFile(job.patch);
+    const outFile = handleFile(out.fh);
     for (;;) {
       stopIfNeeded();
-      const index = Atomics.add(shared, 1, 1);
-      if (index >= layout.length) break;
-      const segment = layout[index] as SegmentLayout;
-      const inOrder = index === frontier;
+      const index = state.claim();
+      const segment = layout[index];
+      if (!segment) break;
       await decodeSegment({
-        old: oldFile,
-        patch: job.patch,
+        decoder,
+        patch,
         oldSize: h.oldSize,
         segment,
-        writer: new SegmentWriter(out.fh, segment.newStart, buffers, inOrder ? hash : undefined),
+        writer: new SegmentWriter(outFile, segment.newStart, decoder.outputs, {
+          ...(hash ? { hash } : {}),
+          onWritten: (bytes) => state.markWritten(index, bytes),
+        }),
         checkpoint: (done) => {
           stopIfNeeded();
           doneBySegment[index] = done;
           report();
         },
       });
-      complete[index] = 1;
-      if (inOrder) frontier++;
-      await hashCompleted();
     }
-    for (;;) {
-      await hashCompleted();
-      if (frontier === layout.length) break;
-      stopIfNeeded();
-      // Woken by a worker's message (a segment done, a failure) or by an abort.
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-    }
+    const sha256 = hashed ? await hashed : (hash as Hash).digest('hex');
     await Promise.all(workers.map((w) => w.exited));
     stopIfNeeded();
-    const sha256 = hash.digest('hex');
     if (!sameDigest(sha256, h.newSha256)) {
       throw new PatchError({
         code: 'OUTPUT_MISMATCH',
@@ -361,7 +378,7 @@ async function rebuild(job: RebuildJob): Promise<ApplyResult> {
     return { size: h.newSize, sha256 };
   } catch (err) {
     fail(err);
-    // No worker may still be writing when the caller closes and removes the temp file.
+    // No worker may still be reading or writing when the caller closes and removes the temp file.
     await Promise.all(workers.map((w) => w.exited));
     opts.signal?.throwIfAborted();
     throw failure;
@@ -370,37 +387,43 @@ async function rebuild(job: RebuildJob): Promise<ApplyResult> {
   }
 }
 
-interface WorkerHandlers {
-  progress: (segment: number, done: number) => void;
-  done: (segment: number) => void;
-  /** Called at most once per worker, with a PatchError (or its report that it stopped when asked). */
-  failure: (err: unknown) => void;
-}
+type WorkerReport = { type: 'stopped' } | { type: 'error'; code: string; message: string; errno?: string };
 
-/** One worker thread claiming and decoding segments until none are left. */
-class SegmentWorker {
+/**
+ * One worker thread of an apply. Its reports go to `onMessage`, which returns true for the report that
+ * means the worker is done; a failure (its error, a stop it reports, or an exit before that report) goes to
+ * `onFailure` at most once.
+ */
+class ApplyWorker<M extends { type: string }> {
   /** Settles (never rejects) once the thread has ended: after that it holds no file open. */
   readonly exited: Promise<void>;
 
-  constructor(data: SegmentWorkerData, on: WorkerHandlers) {
+  constructor(
+    entry: 'segment-worker' | 'hash-worker',
+    data: unknown,
+    onFailure: (err: PatchError) => void,
+    onMessage: (m: M) => boolean,
+  ) {
     let ended = false;
     let failed = false;
     const failure = (err: PatchError) => {
       if (failed) return;
       failed = true;
-      on.failure(err);
+      onFailure(err);
     };
-    const worker = startWorker(data);
-    worker.on('message', (m: SegmentWorkerMessage) => {
-      if (m.type === 'progress') on.progress(m.segment, m.done);
-      else if (m.type === 'done') on.done(m.segment);
-      else if (m.type === 'finished') ended = true;
-      else if (m.type === 'error') {
-        const cause = m.errno ? Object.assign(new Error(m.message), { code: m.errno }) : undefined;
+    const worker = startWorker(entry, data);
+    worker.on('message', (m: M | WorkerReport) => {
+      if (m.type === 'error') {
+        const r = m as WorkerReport & { type: 'error' };
+        const cause = r.errno ? Object.assign(new Error(r.message), { code: r.errno }) : undefined;
         failure(
-          new PatchError({ code: m.code as PatchErrorCode, message: m.message, ...(cause ? { cause } : {}) }),
+          new PatchError({ code: r.code as PatchErrorCode, message: r.message, ...(cause ? { cause } : {}) }),
         );
-      } else failure(new PatchError({ code: 'IO_ERROR', message: 'apply stopped' }));
+      } else if (m.type === 'stopped') {
+        failure(new PatchError({ code: 'IO_ERROR', message: 'apply stopped' }));
+      } else if (onMessage(m as M)) {
+        ended = true;
+      }
     });
     worker.on('error', (err) =>
       failure(
@@ -409,7 +432,7 @@ class SegmentWorker {
     );
     this.exited = new Promise((resolve) => {
       worker.once('exit', () => {
-        // A segment it claimed would otherwise never complete.
+        // Work it took on would otherwise never be done.
         if (!ended) failure(new PatchError({ code: 'IO_ERROR', message: 'apply worker ended unexpectedly' }));
         resolve();
       });
@@ -417,14 +440,14 @@ class SegmentWorker {
   }
 }
 
-function startWorker(data: SegmentWorkerData): Worker {
+function startWorker(entry: string, data: unknown): Worker {
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
     // Running from the TypeScript sources (the tests, under tsx): the worker registers tsx's loader first.
     const tsx = import.meta.resolve('tsx/esm/api');
-    const entry = new URL('./segment-worker.ts', here).href;
-    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+    const url = new URL(`./${entry}.ts`, here).href;
+    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); });`;
     return new Worker(code, { eval: true, workerData: data });
   }
-  return new Worker(new URL('./segment-worker.js', here), { workerData: data });
+  return new Worker(new URL(`./${entry}.js`, here), { workerData: data });
 }

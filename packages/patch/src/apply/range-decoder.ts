@@ -12,7 +12,7 @@ export interface BitCoder {
 /**
  * Decodes bits from one frame's bytes. Reading past the end of the frame yields zero bytes (and moves `pos`
  * past the end), so a truncated or forged frame is caught when the frame is finished (`finishedExactly`).
- * The state is public so the model's hottest loop can keep it in locals (see PatchModel).
+ * The state is public so the difference-byte kernel (diff-kernel.ts) can carry it on.
  */
 export class RangeDecoder implements BitCoder {
   readonly buf: Uint8Array;

@@ -1,9 +1,16 @@
 // Worker thread of a native apply: rebuilds the segments it is given into the output file and reports back.
-import { type FileHandle, open } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PatchError } from '../errors.js';
 import type { SegmentLayout } from './native-format.js';
-import { decodeSegment, OldFile, SegmentWriter } from './segment.js';
+import {
+  decodeSegment,
+  descriptorFile,
+  type PositionalFile,
+  SegmentDecoder,
+  SegmentWriter,
+} from './segment.js';
+import { DecodeProgress } from './shared-state.js';
 
 /** What the main thread hands a worker (structured-cloned; `stop` is shared). */
 export interface SegmentWorkerData {
@@ -14,10 +21,7 @@ export interface SegmentWorkerData {
   oldSize: number;
   /** Every segment of the patch; a worker decodes those it claims. */
   segments: SegmentLayout[];
-  /**
-   * Two Int32s: [0] non-zero once the main thread wants every worker to stop (abort or a failure
-   * elsewhere); [1] the next segment to claim, shared by all decoding threads.
-   */
+  /** The threads' shared state (DecodeProgress): stop flag, next segment to claim, bytes written. */
   shared: SharedArrayBuffer;
 }
 
@@ -34,32 +38,35 @@ class StopRequested extends Error {}
 const port = parentPort;
 if (!port) throw new Error('segment-worker.js runs only as a worker thread of @tufup/patch apply');
 const job = workerData as SegmentWorkerData;
-const shared = new Int32Array(job.shared);
+const state = new DecodeProgress(job.segments.length, job.shared);
 
 async function run(): Promise<void> {
-  const files: FileHandle[] = [];
+  const fds: number[] = [];
   try {
-    const old = await open(job.oldPath, 'r');
-    files.push(old);
-    const patch = await open(job.patchPath, 'r');
-    files.push(patch);
-    const out = await open(job.outPath, 'r+');
-    files.push(out);
-    const oldFile = new OldFile(old, job.oldSize);
-    const buffers = SegmentWriter.buffers();
+    // Blocking I/O: this thread has nothing else to do while a read or write runs.
+    const openFile = (path: string, flags: string): PositionalFile => {
+      const fd = openSync(path, flags);
+      fds.push(fd);
+      return descriptorFile(fd);
+    };
+    const old = openFile(job.oldPath, 'r');
+    const patch = openFile(job.patchPath, 'r');
+    const out = openFile(job.outPath, 'r+');
+    const decoder = new SegmentDecoder(old, job.oldSize);
     for (;;) {
-      if (Atomics.load(shared, 0) !== 0) throw new StopRequested();
-      const index = Atomics.add(shared, 1, 1);
-      const segment = job.segments[index];
+      if (state.stopped()) throw new StopRequested();
+      const segment = job.segments[state.claim()];
       if (!segment) break;
       await decodeSegment({
-        old: oldFile,
+        decoder,
         patch,
         oldSize: job.oldSize,
         segment,
-        writer: new SegmentWriter(out, segment.newStart, buffers),
+        writer: new SegmentWriter(out, segment.newStart, decoder.outputs, {
+          onWritten: (bytes) => state.markWritten(segment.index, bytes),
+        }),
         checkpoint: (done) => {
-          if (Atomics.load(shared, 0) !== 0) throw new StopRequested();
+          if (state.stopped()) throw new StopRequested();
           port?.postMessage({
             type: 'progress',
             segment: segment.index,
@@ -71,7 +78,11 @@ async function run(): Promise<void> {
     }
   } finally {
     // Every write has settled (decodeSegment waits for its writer), so closing cannot cut one short.
-    await Promise.allSettled(files.map((f) => f.close()));
+    for (const fd of fds) {
+      try {
+        closeSync(fd);
+      } catch {}
+    }
   }
 }
 

@@ -1,10 +1,12 @@
 // Decodes one segment of a native patch into its stretch of the new file; used by apply's main thread and its workers.
 import type { Hash } from 'node:crypto';
+import { readSync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { type BrotliDecompress, createBrotliDecompress } from 'node:zlib';
 import { PatchError } from '../errors.js';
-import { PatchModel } from './model.js';
+import { DiffKernel } from './diff-kernel.js';
+import { EntryModel } from './model.js';
 import { MAX_FRAME_BYTES, type SegmentLayout } from './native-format.js';
 import { RangeDecoder } from './range-decoder.js';
 
@@ -15,17 +17,47 @@ function corrupt(message: string): PatchError {
   return new PatchError({ code: 'CORRUPT_PATCH', message: `native patch: ${message}` });
 }
 
-export async function readFully(fh: FileHandle, buf: Uint8Array, position: number): Promise<void> {
+/**
+ * Positional reads and writes. The calling thread uses a FileHandle (asynchronous, so its event loop keeps
+ * running); decoding workers use the descriptor directly (blocking, which spares a hand-off to the I/O
+ * thread pool per piece, and a worker has nothing else to do meanwhile).
+ */
+export interface PositionalFile {
+  /** Reads up to n bytes into buf[at..] from `position`; resolves to the count (0 at the end of the file). */
+  read(buf: Uint8Array, at: number, n: number, position: number): Promise<number>;
+  /** Writes up to n bytes of buf[at..] at `position`; resolves to the count written. */
+  write(buf: Uint8Array, at: number, n: number, position: number): Promise<number>;
+  /** True when calls finish before they return, so reading ahead gains nothing. */
+  readonly blocking: boolean;
+}
+
+export function handleFile(fh: FileHandle): PositionalFile {
+  return {
+    blocking: false,
+    read: async (buf, at, n, position) => (await fh.read(buf, at, n, position)).bytesRead,
+    write: async (buf, at, n, position) => (await fh.write(buf, at, n, position)).bytesWritten,
+  };
+}
+
+export function descriptorFile(fd: number): PositionalFile {
+  return {
+    blocking: true,
+    read: async (buf, at, n, position) => readSync(fd, buf, at, n, position),
+    write: async (buf, at, n, position) => writeSync(fd, buf, at, n, position),
+  };
+}
+
+export async function readFully(file: PositionalFile, buf: Uint8Array, position: number): Promise<void> {
   let done = 0;
   while (done < buf.length) {
-    const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
+    const bytesRead = await file.read(buf, done, buf.length - done, position + done);
     if (bytesRead === 0) throw new PatchError({ code: 'TRUNCATED_PATCH', message: 'file ended early' });
     done += bytesRead;
   }
 }
 
 export async function readAt(
-  fh: FileHandle,
+  file: PositionalFile,
   buf: Uint8Array,
   at: number,
   n: number,
@@ -33,7 +65,7 @@ export async function readAt(
 ): Promise<void> {
   let done = 0;
   while (done < n) {
-    const { bytesRead } = await fh.read(buf, at + done, n - done, position + done);
+    const bytesRead = await file.read(buf, at + done, n - done, position + done);
     if (bytesRead === 0)
       throw new PatchError({ code: 'BASE_MISMATCH', message: 'old file shrank while being read' });
     done += bytesRead;
@@ -43,25 +75,31 @@ export async function readAt(
 /**
  * Writes one segment's bytes front to back from its start position. Two buffers take turns: one is filled
  * while the other is being written, and a buffer is handed back only after its write has finished, so no
- * byte can change between hashing (when a hash is given) and writing.
+ * byte can change between hashing (when a hash is given) and writing. `onWritten` hears, after each write
+ * has finished, how many of the segment's bytes are in the file.
  */
 export class SegmentWriter {
-  readonly #fh: FileHandle;
+  readonly #file: PositionalFile;
   readonly #hash: Hash | undefined;
+  readonly #onWritten: ((bytes: number) => void) | undefined;
+  readonly #start: number;
   #position: number;
   #buffers: [Uint8Array, Uint8Array];
   #pending: Promise<unknown> = Promise.resolve();
 
   /** `buffers`: two PIECE-sized buffers a thread reuses for all its segments (one after the other). */
-  constructor(fh: FileHandle, position: number, buffers: [Uint8Array, Uint8Array], hash?: Hash) {
-    this.#fh = fh;
+  constructor(
+    file: PositionalFile,
+    position: number,
+    buffers: [Uint8Array, Uint8Array],
+    opts: { hash?: Hash; onWritten?: (bytes: number) => void } = {},
+  ) {
+    this.#file = file;
+    this.#start = position;
     this.#position = position;
     this.#buffers = buffers;
-    this.#hash = hash;
-  }
-
-  static buffers(): [Uint8Array, Uint8Array] {
-    return [new Uint8Array(PIECE), new Uint8Array(PIECE)];
+    this.#hash = opts.hash;
+    this.#onWritten = opts.onWritten;
   }
 
   /** The buffer to fill next. */
@@ -74,8 +112,11 @@ export class SegmentWriter {
     const [full, spare] = this.#buffers;
     await this.#pending;
     this.#hash?.update(full.subarray(0, length));
-    this.#pending = writeAllAt(this.#fh, full, length, this.#position);
-    this.#position += length;
+    const end = this.#position + length;
+    this.#pending = writeAllAt(this.#file, full, length, this.#position).then(() =>
+      this.#onWritten?.(end - this.#start),
+    );
+    this.#position = end;
     this.#buffers = [spare, full];
     return spare;
   }
@@ -91,10 +132,14 @@ export class SegmentWriter {
   }
 }
 
-async function writeAllAt(fh: FileHandle, buf: Uint8Array, length: number, position: number): Promise<void> {
+async function writeAllAt(
+  file: PositionalFile,
+  buf: Uint8Array,
+  length: number,
+  position: number,
+): Promise<void> {
   for (let done = 0; done < length; ) {
-    const { bytesWritten } = await fh.write(buf, done, length - done, position + done);
-    done += bytesWritten;
+    done += await file.write(buf, done, length - done, position + done);
   }
 }
 
@@ -105,13 +150,15 @@ class FrameReader {
   diffLeft = 0;
   #pos: number;
   readonly #end: number;
-  readonly #patch: FileHandle;
-  #buffer = new Uint8Array(0);
+  readonly #patch: PositionalFile;
+  /** MAX_FRAME_BYTES in the kernel's memory, where the kernel decodes difference bytes from. */
+  readonly #buffer: Uint8Array;
 
-  constructor(patch: FileHandle, start: number, length: number) {
+  constructor(patch: PositionalFile, start: number, length: number, buffer: Uint8Array) {
     this.#patch = patch;
     this.#pos = start;
     this.#end = start + length;
+    this.#buffer = buffer;
   }
 
   /** Loads the next frame; the current one must have been used up exactly. */
@@ -138,10 +185,7 @@ class FrameReader {
     if (bytes > MAX_FRAME_BYTES) throw corrupt(`frame of ${bytes} bytes exceeds ${MAX_FRAME_BYTES}`);
     if (entries === 0 && diffBytes === 0) throw corrupt('empty frame');
     if (this.#pos + at + bytes > this.#end) throw corrupt('frame runs past the modelled region');
-    // One buffer for all frames (a frame is loaded only once the previous one is used up): no garbage
-    // of up to 4 MiB per frame waiting for the collector.
-    if (this.#buffer.length < bytes)
-      this.#buffer = new Uint8Array(Math.min(MAX_FRAME_BYTES, Math.max(bytes, this.#buffer.length * 2)));
+    // One buffer for all frames: a frame is loaded only once the previous one is used up.
     const body = this.#buffer.subarray(0, bytes);
     await readFully(this.#patch, body, this.#pos + at);
     this.#pos += at + bytes;
@@ -176,7 +220,7 @@ class LiteralReader {
   readonly #regionLength: number;
   readonly #inflate: BrotliDecompress | undefined;
 
-  constructor(patch: FileHandle, start: number, length: number, declared: number) {
+  constructor(patch: PositionalFile, start: number, length: number, declared: number) {
     this.#declared = declared;
     this.#regionLength = length;
     if (length === 0) return;
@@ -260,18 +304,40 @@ class LiteralReader {
   }
 }
 
-async function* regionChunks(fh: FileHandle, start: number, length: number): AsyncGenerator<Buffer> {
+async function* regionChunks(file: PositionalFile, start: number, length: number): AsyncGenerator<Buffer> {
   for (let pos = start, end = start + length; pos < end; ) {
     const chunk = Buffer.allocUnsafe(Math.min(1 << 16, end - pos));
-    await readFully(fh, chunk, pos);
+    await readFully(file, chunk, pos);
     pos += chunk.length;
     yield chunk;
   }
 }
 
+/**
+ * What one decoding thread keeps for all the segments it decodes: the kernel, and in the kernel's memory the
+ * frame buffer, the old file's windows and the two output buffers.
+ */
+export class SegmentDecoder {
+  readonly kernel: DiffKernel;
+  readonly old: OldFile;
+  readonly outputs: [Uint8Array, Uint8Array];
+
+  constructor(old: PositionalFile, oldSize: number) {
+    this.kernel = new DiffKernel({
+      frameBytes: MAX_FRAME_BYTES,
+      windows: OldFile.SLOTS,
+      windowBytes: OldFile.WINDOW,
+      outputs: 2,
+      outputBytes: PIECE,
+    });
+    this.old = new OldFile(old, oldSize, this.kernel.windows);
+    this.outputs = [this.kernel.outputs[0] as Uint8Array, this.kernel.outputs[1] as Uint8Array];
+  }
+}
+
 export interface SegmentJob {
-  old: OldFile;
-  patch: FileHandle;
+  decoder: SegmentDecoder;
+  patch: PositionalFile;
   oldSize: number;
   segment: SegmentLayout;
   writer: SegmentWriter;
@@ -289,10 +355,12 @@ export interface SegmentJob {
 export async function decodeSegment(job: SegmentJob): Promise<void> {
   const { segment: seg, writer, oldSize } = job;
   const end = seg.newLength;
-  const frames = new FrameReader(job.patch, seg.modelStart, seg.modelBytes);
+  const { kernel, old } = job.decoder;
+  const frames = new FrameReader(job.patch, seg.modelStart, seg.modelBytes, kernel.frame);
   const literals = new LiteralReader(job.patch, seg.literalStart, seg.literalBytes, seg.literalRawBytes);
   try {
-    const model = new PatchModel();
+    const model = new EntryModel();
+    kernel.reset();
     const cover = { cover: 0, oldPos: 0 };
     let out = writer.buffer;
     let outLen = 0;
@@ -328,9 +396,9 @@ export async function decodeSegment(job: SegmentJob): Promise<void> {
       for (let done = 0; done < cover.cover; ) {
         if (frames.diffLeft === 0) dec = await frames.next();
         const want = Math.min(cover.cover - done, PIECE - outLen, frames.diffLeft);
-        const v = await job.old.view(oldPos + done, want);
+        const v = await old.view(oldPos + done, want);
         const n = v.length;
-        if (!model.codeDiff(dec as RangeDecoder, v.bytes, v.offset, out, outLen, n, undefined)) {
+        if (!kernel.decode(dec as RangeDecoder, v.bytes, v.offset, out, outLen, n)) {
           throw corrupt('bad difference run');
         }
         frames.diffLeft -= n;
@@ -366,20 +434,24 @@ interface OldWindow {
 
 /**
  * Positional reads of the old file through four 1 MiB windows. Covers mostly move forward through old, so
- * loading a window also starts reading the next one: the read is done by the time decoding gets there.
+ * with asynchronous reads, loading a window also starts reading the next one: the read is done by the time
+ * decoding gets there.
  */
 export class OldFile {
   static readonly WINDOW = 1 << 20;
   static readonly SLOTS = 4;
-  readonly #fh: FileHandle;
+  readonly #file: PositionalFile;
   readonly #size: number;
   readonly #slots: OldWindow[] = [];
   readonly #view: OldView = { bytes: new Uint8Array(0), offset: 0, length: 0 };
+  readonly #windows: Uint8Array[];
   #clock = 0;
 
-  constructor(fh: FileHandle, size: number) {
-    this.#fh = fh;
+  /** `windows`: SLOTS buffers of WINDOW bytes to read into. */
+  constructor(file: PositionalFile, size: number, windows: Uint8Array[]) {
+    this.#file = file;
     this.#size = size;
+    this.#windows = windows;
   }
 
   /**
@@ -390,7 +462,8 @@ export class OldFile {
     const index = Math.floor(position / OldFile.WINDOW);
     const slot = this.#slots.find((s) => s.index === index) ?? this.#load(index);
     slot.used = ++this.#clock;
-    if ((index + 1) * OldFile.WINDOW < this.#size && !this.#slots.some((s) => s.index === index + 1)) {
+    const readAhead = !this.#file.blocking && (index + 1) * OldFile.WINDOW < this.#size;
+    if (readAhead && !this.#slots.some((s) => s.index === index + 1)) {
       this.#load(index + 1);
     }
     await slot.ready;
@@ -406,7 +479,8 @@ export class OldFile {
     const start = index * OldFile.WINDOW;
     const len = Math.min(OldFile.WINDOW, this.#size - start);
     if (!slot) {
-      slot = { index, buf: new Uint8Array(OldFile.WINDOW), len, ready: Promise.resolve(), used: 0 };
+      const buf = this.#windows[this.#slots.length] as Uint8Array;
+      slot = { index, buf, len, ready: Promise.resolve(), used: 0 };
       this.#slots.push(slot);
     }
     // A window still being filled is reused only after that read is over.
@@ -415,7 +489,7 @@ export class OldFile {
     slot.index = index;
     slot.len = len;
     slot.used = ++this.#clock;
-    slot.ready = previous.catch(() => {}).then(() => readAt(this.#fh, buf, 0, len, start));
+    slot.ready = previous.catch(() => {}).then(() => readAt(this.#file, buf, 0, len, start));
     // A read-ahead nobody waits for must not become an unhandled rejection; a waiter still sees the error.
     slot.ready.catch(() => {});
     return slot;

@@ -1,9 +1,8 @@
 // Encodes covers into the native format's modelled stream (framed) and gathers the literal bytes.
-import { PatchModel } from '../apply/model.js';
-import { CHUNK } from '../apply/model.js';
+import { CHUNK, DiffModel, EntryModel } from '../apply/model.js';
+import { FRAME_TARGET_BYTES } from '../apply/native-format.js';
 import type { Cover } from '../engine/cover.js';
 import { RangeEncoder } from './range-encoder.js';
-import { FRAME_TARGET_BYTES } from '../apply/native-format.js';
 
 export interface ModelledStream {
   /** Frames, each already prefixed with its header. */
@@ -35,7 +34,8 @@ export function encodeModelledStream(
 ): ModelledStream {
   const { start, end } = range;
   const zeroAhead = zeroChunkRuns(old, neu, covers);
-  const model = new PatchModel();
+  const entries = new EntryModel();
+  const diffs = new DiffModel();
   const enc = new RangeEncoder();
   const frames: Uint8Array[] = [];
   let size = 0;
@@ -63,17 +63,17 @@ export function encodeModelledStream(
     if (frameEntries > 0 && enc.length >= FRAME_TARGET_BYTES) endFrame();
     const c = covers[i];
     const lit = (c ? c.newPos : end) - newPos;
-    model.codeLiteralLength(enc, lit);
+    entries.codeLiteralLength(enc, lit);
     frameEntries++;
     literal.set(neu.subarray(newPos, newPos + lit), literalPos);
     literalPos += lit;
     newPos += lit;
     if (!c || newPos === end) break;
-    model.codeCover(enc, c.length, c.oldPos, c.newPos, scratch);
+    entries.codeCover(enc, c.length, c.oldPos, c.newPos, scratch);
     for (let done = 0; done < c.length; ) {
       if (done > 0 && enc.length >= FRAME_TARGET_BYTES) endFrame();
       const n = Math.min(PIECE, c.length - done);
-      model.codeDiff(enc, old, c.oldPos + done, neu, c.newPos + done, n, zeroAhead);
+      diffs.encode(enc, old, c.oldPos + done, neu, c.newPos + done, n, zeroAhead);
       frameDiff += n;
       done += n;
       if (c.newPos + done >= nextReport) {

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { brotliCompress, constants as zc } from 'node:zlib';
 import { writeFileAtomic } from '@tufup/common';
 import {
-  COMPRESSION_MODEL1_BROTLI,
+  COMPRESSION_MODEL2_BROTLI,
   encodeHeader,
   NATIVE_VERSION,
   type NativeSegment,
@@ -69,7 +69,7 @@ export async function encodeNativePatch(
   }
   const header = encodeHeader({
     version: NATIVE_VERSION,
-    compression: COMPRESSION_MODEL1_BROTLI,
+    compression: COMPRESSION_MODEL2_BROTLI,
     oldSize: old.length,
     oldSha256: createHash('sha256').update(old).digest('hex'),
     newSize: neu.length,

@@ -1,0 +1,111 @@
+// Worker thread of a native apply that hashes while the decoders decode: first the old file (unless the caller
+// vouched for it), then the new file in order, each piece as soon as a decoder reports it written.
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { PatchError } from '../errors.js';
+import { PIECE } from './segment.js';
+import { DecodeProgress } from './shared-state.js';
+
+export interface HashWorkerData {
+  /** The old file to hash, or undefined when the caller has verified it. */
+  oldPath: string | undefined;
+  oldSize: number;
+  /** The output's temp file, written by the decoders. */
+  outPath: string;
+  /** Start and length of every segment in the new file, in order. */
+  segments: { newStart: number; newLength: number }[];
+  /** The decoders' shared state (DecodeProgress). */
+  shared: SharedArrayBuffer;
+}
+
+export type HashWorkerMessage =
+  | { type: 'old-progress'; done: number }
+  | { type: 'old'; sha256: string }
+  | { type: 'new'; sha256: string }
+  | { type: 'stopped' }
+  | { type: 'error'; code: string; message: string; errno?: string };
+
+class StopRequested extends Error {}
+
+const port = parentPort;
+if (!port) throw new Error('hash-worker.js runs only as a worker thread of @tufup/patch apply');
+const job = workerData as HashWorkerData;
+const state = new DecodeProgress(job.segments.length, job.shared);
+const buf = new Uint8Array(PIECE);
+
+/** n bytes at `position`; a file that ends early is `short` (it changed while being read). */
+function readAt(fd: number, n: number, position: number, short: PatchError): Uint8Array {
+  for (let done = 0; done < n; ) {
+    const got = readSync(fd, buf, done, n - done, position + done);
+    if (got === 0) throw short;
+    done += got;
+  }
+  return buf.subarray(0, n);
+}
+
+const oldShrank = new PatchError({ code: 'BASE_MISMATCH', message: 'old file shrank while being hashed' });
+const newShrank = new PatchError({ code: 'IO_ERROR', message: 'output file shrank while being hashed' });
+
+function hashOld(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const hash = createHash('sha256');
+    for (let pos = 0; pos < job.oldSize; ) {
+      if (state.stopped()) throw new StopRequested();
+      const n = Math.min(PIECE, job.oldSize - pos);
+      hash.update(readAt(fd, n, pos, oldShrank));
+      pos += n;
+      port?.postMessage({ type: 'old-progress', done: pos } satisfies HashWorkerMessage);
+    }
+    return hash.digest('hex');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function hashNew(): string {
+  const fd = openSync(job.outPath, 'r');
+  try {
+    const hash = createHash('sha256');
+    job.segments.forEach((segment, index) => {
+      for (let done = 0; done < segment.newLength; ) {
+        const seen = state.version();
+        if (state.stopped()) throw new StopRequested();
+        const written = state.written(index);
+        if (written <= done) {
+          // Nothing new to hash: sleep until a decoder reports a write (or a stop).
+          state.waitForChange(seen);
+          continue;
+        }
+        const n = Math.min(PIECE, written - done);
+        hash.update(readAt(fd, n, segment.newStart + done, newShrank));
+        done += n;
+      }
+    });
+    return hash.digest('hex');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+try {
+  if (job.oldPath !== undefined) {
+    port.postMessage({ type: 'old', sha256: hashOld(job.oldPath) } satisfies HashWorkerMessage);
+  }
+  port.postMessage({ type: 'new', sha256: hashNew() } satisfies HashWorkerMessage);
+} catch (err) {
+  let message: HashWorkerMessage;
+  if (err instanceof StopRequested) message = { type: 'stopped' };
+  else if (err instanceof PatchError) message = { type: 'error', code: err.code, message: err.message };
+  else {
+    const errno = (err as NodeJS.ErrnoException)?.code;
+    message = {
+      type: 'error',
+      code: 'IO_ERROR',
+      message: `cannot hash: ${(err as Error)?.message ?? String(err)}`,
+      ...(typeof errno === 'string' ? { errno } : {}),
+    };
+  }
+  port.postMessage(message);
+}

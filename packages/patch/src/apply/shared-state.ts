@@ -1,0 +1,60 @@
+// What the threads of one native apply share: the stop flag, the next segment to claim, and how many bytes of
+// each segment are written (so the hash worker can follow the decoders).
+
+const STOP = 0;
+const NEXT = 1;
+/** Bumped on every write and on a stop, so a waiting hasher wakes for either. */
+const VERSION = 2;
+const CONTROL_BYTES = 16;
+
+export class DecodeProgress {
+  readonly buffer: SharedArrayBuffer;
+  readonly #control: Int32Array;
+  readonly #written: BigInt64Array;
+
+  /** A fresh state for `segments` segments, or (given `buffer`) another thread's view of one. */
+  constructor(segments: number, buffer?: SharedArrayBuffer) {
+    this.buffer = buffer ?? new SharedArrayBuffer(CONTROL_BYTES + 8 * segments);
+    this.#control = new Int32Array(this.buffer, 0, CONTROL_BYTES / 4);
+    this.#written = new BigInt64Array(this.buffer, CONTROL_BYTES, segments);
+  }
+
+  /** Asks every thread to stop at its next check (and wakes a waiting hasher). */
+  stop(): void {
+    Atomics.store(this.#control, STOP, 1);
+    this.#bump();
+  }
+
+  stopped(): boolean {
+    return Atomics.load(this.#control, STOP) !== 0;
+  }
+
+  /** The index of the next segment to decode (at least the segment count once all are taken). */
+  claim(): number {
+    return Atomics.add(this.#control, NEXT, 1);
+  }
+
+  /** Records that the first `bytes` bytes of a segment are in the output file. */
+  markWritten(segment: number, bytes: number): void {
+    Atomics.store(this.#written, segment, BigInt(bytes));
+    this.#bump();
+  }
+
+  written(segment: number): number {
+    return Number(Atomics.load(this.#written, segment));
+  }
+
+  version(): number {
+    return Atomics.load(this.#control, VERSION);
+  }
+
+  /** Blocks (workers only) until the version moves on from `seen`, for at most a second. */
+  waitForChange(seen: number): void {
+    Atomics.wait(this.#control, VERSION, seen, 1000);
+  }
+
+  #bump(): void {
+    Atomics.add(this.#control, VERSION, 1);
+    Atomics.notify(this.#control, VERSION);
+  }
+}
