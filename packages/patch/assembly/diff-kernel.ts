@@ -17,10 +17,8 @@ const Z0: u32 = RUN_MANTISSA + 65536; // 2^12 x u16
 const Z1: u32 = Z0 + 8192; // 2^16 x u16
 const Z2: u32 = Z1 + 131072; // 2^16 x u16
 const ZMIX: u32 = Z2 + 131072; // 32 x 4 x i32
-const V0: u32 = ZMIX + 512; // 2^17 x u16
-const V1: u32 = V0 + 262144; // 2^18 x u16
-const VMIX: u32 = V1 + 524288; // 8 x 3 x i32
-const CANDIDATE: u32 = VMIX + 96; // 2^16 x u8
+const V: u32 = ZMIX + 512; // 2^17 x u16
+const CANDIDATE: u32 = V + 262144; // 2^16 x u8
 const CONFIDENCE: u32 = CANDIDATE + 65536; // 2^16 x u8
 const H0: u32 = CONFIDENCE + 65536; // 32 x u16
 const H1: u32 = H0 + 64; // 2^16 x u16
@@ -29,6 +27,7 @@ const TABLES_END: u32 = HMIX + 96;
 
 const Z_INIT: u32 = 8192;
 const V_INIT: u32 = 32768;
+const SURE_ZERO: u32 = 1024;
 const CHUNK: u32 = 16;
 const ZERO_RUN_CAP: u32 = 0x40000000;
 
@@ -64,7 +63,6 @@ export function scratchStart(): u32 {
 export function reset(): void {
   memory.fill(RUN_UNARY, 0, TABLES_END - RUN_UNARY);
   for (let i: u32 = 0; i < 128; i++) store<i32>(ZMIX + (i << 2), 19660);
-  for (let i: u32 = 0; i < 24; i++) store<i32>(VMIX + (i << 2), 32768);
   for (let i: u32 = 0; i < 24; i++) store<i32>(HMIX + (i << 2), 32768);
   o1 = 0;
   o2 = 0;
@@ -174,19 +172,34 @@ function nonzeroChunk(old: u32, out: u32, n: u32): void {
     const p0 = <u32>load<u16>(a0) ^ Z_INIT;
     const p1 = <u32>load<u16>(a1) ^ Z_INIT;
     const p2 = <u32>load<u16>(a2) ^ Z_INIT;
-    const s0 = stretch(p0);
-    const s1 = stretch(p1);
-    const s2 = stretch(p2);
-    const m = ZMIX + (((zr << 1) | (ld1 !== 0 ? 1 : 0)) << 4);
-    const w0 = load<i32>(m);
-    const w1 = load<i32>(m, 4);
-    const w2 = load<i32>(m, 8);
-    const w3 = load<i32>(m, 12);
-    // The JavaScript model sums in doubles and truncates with `| 0`: the same as i64, then wrapping to i32.
-    const dot: i64 = <i64>w0 * s0 + <i64>w1 * s1 + <i64>w2 * s2 + <i64>w3 * 256;
-    const p = squash(<i32>(dot / 65536));
     let nz: u32 = 0;
-    {
+    if (p2 < SURE_ZERO) {
+      // The third context alone is sure enough of a zero: coded with it, no mixing.
+      const bound = (r >> 16) * (p2 < 32 ? 32 : p2);
+      if (c < bound) {
+        r = bound;
+        nz = 1;
+      } else {
+        c -= bound;
+        r -= bound;
+      }
+      while (r < 0x1000000) {
+        r <<= 8;
+        c = (c << 8) | (at < fl ? <u32>load<u8>(f + at) : 0);
+        at = at < fl ? at + 1 : fl + 1;
+      }
+    } else {
+      const s0 = stretch(p0);
+      const s1 = stretch(p1);
+      const s2 = stretch(p2);
+      const m = ZMIX + (((zr << 1) | (ld1 !== 0 ? 1 : 0)) << 4);
+      const w0 = load<i32>(m);
+      const w1 = load<i32>(m, 4);
+      const w2 = load<i32>(m, 8);
+      const w3 = load<i32>(m, 12);
+      // The JavaScript model sums in doubles and truncates with `| 0`: the same as i64, then wrapping to i32.
+      const dot: i64 = <i64>w0 * s0 + <i64>w1 * s1 + <i64>w2 * s2 + <i64>w3 * 256;
+      const p = squash(<i32>(dot / 65536));
       const bound = (r >> 16) * p;
       if (c < bound) {
         r = bound;
@@ -200,12 +213,12 @@ function nonzeroChunk(old: u32, out: u32, n: u32): void {
         c = (c << 8) | (at < fl ? <u32>load<u8>(f + at) : 0);
         at = at < fl ? at + 1 : fl + 1;
       }
+      const err = <i32>(nz << 12) - <i32>(p >> 4);
+      store<i32>(m, w0 + ((s0 * err) >> 10));
+      store<i32>(m, w1 + ((s1 * err) >> 10), 4);
+      store<i32>(m, w2 + ((s2 * err) >> 10), 8);
+      store<i32>(m, w3 + ((256 * err) >> 10), 12);
     }
-    const err = <i32>(nz << 12) - <i32>(p >> 4);
-    store<i32>(m, w0 + ((s0 * err) >> 10));
-    store<i32>(m, w1 + ((s1 * err) >> 10), 4);
-    store<i32>(m, w2 + ((s2 * err) >> 10), 8);
-    store<i32>(m, w3 + ((256 * err) >> 10), 12);
     store<u16>(a0, (nz ? p0 + ((65536 - p0) >> 4) : p0 - (p0 >> 4)) ^ Z_INIT);
     store<u16>(a1, (nz ? p1 + ((65536 - p1) >> 4) : p1 - (p1 >> 4)) ^ Z_INIT);
     store<u16>(a2, (nz ? p2 + ((65536 - p2) >> 4) : p2 - (p2 >> 4)) ^ Z_INIT);
@@ -258,44 +271,26 @@ function nonzeroChunk(old: u32, out: u32, n: u32): void {
       if (hit) {
         value = candidate;
       } else {
-        const h0 = ((last << 1) | (zr > 3 ? 1 : 0)) << 8;
-        const h1 = ((o << 2) | (lo1 >> 6)) << 8;
+        const h = ((last << 1) | (zr > 3 ? 1 : 0)) << 8;
         let node: u32 = 1;
         for (let bi: i32 = 7; bi >= 0; bi--) {
-          const b0 = V0 + ((h0 | node) << 1);
-          const b1 = V1 + ((h1 | node) << 1);
-          const q0 = <u32>load<u16>(b0) ^ V_INIT;
-          const q1 = <u32>load<u16>(b1) ^ V_INIT;
-          const t0 = stretch(q0);
-          const t1 = stretch(q1);
-          const mv = VMIX + <u32>(bi * 12);
-          const u0 = load<i32>(mv);
-          const u1 = load<i32>(mv, 4);
-          const u2 = load<i32>(mv, 8);
-          const sum: i64 = <i64>u0 * t0 + <i64>u1 * t1 + <i64>u2 * 256;
-          const q = squash(<i32>(sum / 65536));
+          const a = V + ((h | node) << 1);
+          const q = <u32>load<u16>(a) ^ V_INIT;
           let b: u32 = 0;
-          {
-            const bound = (r >> 16) * q;
-            if (c < bound) {
-              r = bound;
-              b = 1;
-            } else {
-              c -= bound;
-              r -= bound;
-            }
-            while (r < 0x1000000) {
-              r <<= 8;
-              c = (c << 8) | (at < fl ? <u32>load<u8>(f + at) : 0);
-              at = at < fl ? at + 1 : fl + 1;
-            }
+          const bound = (r >> 16) * q;
+          if (c < bound) {
+            r = bound;
+            b = 1;
+          } else {
+            c -= bound;
+            r -= bound;
           }
-          const e = <i32>(b << 12) - <i32>(q >> 4);
-          store<i32>(mv, u0 + ((t0 * e) >> 11));
-          store<i32>(mv, u1 + ((t1 * e) >> 11), 4);
-          store<i32>(mv, u2 + ((256 * e) >> 11), 8);
-          store<u16>(b0, (b ? q0 + ((65536 - q0) >> 4) : q0 - (q0 >> 4)) ^ V_INIT);
-          store<u16>(b1, (b ? q1 + ((65536 - q1) >> 4) : q1 - (q1 >> 4)) ^ V_INIT);
+          while (r < 0x1000000) {
+            r <<= 8;
+            c = (c << 8) | (at < fl ? <u32>load<u8>(f + at) : 0);
+            at = at < fl ? at + 1 : fl + 1;
+          }
+          store<u16>(a, (b ? q + ((65536 - q) >> 4) : q - (q >> 4)) ^ V_INIT);
           node = (node << 1) | b;
         }
         value = node & 255;

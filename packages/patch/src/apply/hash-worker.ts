@@ -1,18 +1,21 @@
 // Worker thread of a native apply that hashes while the decoders decode: first the old file (unless the caller
 // vouched for it), then the new file in order, each piece as soon as a decoder reports it written.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PatchError } from '../errors.js';
 import { PIECE } from './segment.js';
 import { DecodeProgress } from './shared-state.js';
 
 export interface HashWorkerData {
-  /** The old file to hash, or undefined when the caller has verified it. */
-  oldPath: string | undefined;
+  /**
+   * Descriptors the calling thread holds open for the whole apply (a worker reads through them, so it sees
+   * the very files the decoders use, and never closes them): the old file, or undefined when the caller
+   * has verified it; the output's temp file, written by the decoders.
+   */
+  oldFd: number | undefined;
   oldSize: number;
-  /** The output's temp file, written by the decoders. */
-  outPath: string;
+  outFd: number;
   /** Start and length of every segment in the new file, in order. */
   segments: { newStart: number; newLength: number }[];
   /** The decoders' shared state (DecodeProgress). */
@@ -47,51 +50,41 @@ function readAt(fd: number, n: number, position: number, short: PatchError): Uin
 const oldShrank = new PatchError({ code: 'BASE_MISMATCH', message: 'old file shrank while being hashed' });
 const newShrank = new PatchError({ code: 'IO_ERROR', message: 'output file shrank while being hashed' });
 
-function hashOld(path: string): string {
-  const fd = openSync(path, 'r');
-  try {
-    const hash = createHash('sha256');
-    for (let pos = 0; pos < job.oldSize; ) {
-      if (state.stopped()) throw new StopRequested();
-      const n = Math.min(PIECE, job.oldSize - pos);
-      hash.update(readAt(fd, n, pos, oldShrank));
-      pos += n;
-      port?.postMessage({ type: 'old-progress', done: pos } satisfies HashWorkerMessage);
-    }
-    return hash.digest('hex');
-  } finally {
-    closeSync(fd);
+function hashOld(fd: number): string {
+  const hash = createHash('sha256');
+  for (let pos = 0; pos < job.oldSize; ) {
+    if (state.stopped()) throw new StopRequested();
+    const n = Math.min(PIECE, job.oldSize - pos);
+    hash.update(readAt(fd, n, pos, oldShrank));
+    pos += n;
+    port?.postMessage({ type: 'old-progress', done: pos } satisfies HashWorkerMessage);
   }
+  return hash.digest('hex');
 }
 
 function hashNew(): string {
-  const fd = openSync(job.outPath, 'r');
-  try {
-    const hash = createHash('sha256');
-    job.segments.forEach((segment, index) => {
-      for (let done = 0; done < segment.newLength; ) {
-        const seen = state.version();
-        if (state.stopped()) throw new StopRequested();
-        const written = state.written(index);
-        if (written <= done) {
-          // Nothing new to hash: sleep until a decoder reports a write (or a stop).
-          state.waitForChange(seen);
-          continue;
-        }
-        const n = Math.min(PIECE, written - done);
-        hash.update(readAt(fd, n, segment.newStart + done, newShrank));
-        done += n;
+  const hash = createHash('sha256');
+  job.segments.forEach((segment, index) => {
+    for (let done = 0; done < segment.newLength; ) {
+      const seen = state.version();
+      if (state.stopped()) throw new StopRequested();
+      const written = state.written(index);
+      if (written <= done) {
+        // Nothing new to hash: sleep until a decoder reports a write (or a stop).
+        state.waitForChange(seen);
+        continue;
       }
-    });
-    return hash.digest('hex');
-  } finally {
-    closeSync(fd);
-  }
+      const n = Math.min(PIECE, written - done);
+      hash.update(readAt(job.outFd, n, segment.newStart + done, newShrank));
+      done += n;
+    }
+  });
+  return hash.digest('hex');
 }
 
 try {
-  if (job.oldPath !== undefined) {
-    port.postMessage({ type: 'old', sha256: hashOld(job.oldPath) } satisfies HashWorkerMessage);
+  if (job.oldFd !== undefined) {
+    port.postMessage({ type: 'old', sha256: hashOld(job.oldFd) } satisfies HashWorkerMessage);
   }
   port.postMessage({ type: 'new', sha256: hashNew() } satisfies HashWorkerMessage);
 } catch (err) {

@@ -15,12 +15,7 @@ import {
 } from '@tufup/common';
 import { PatchError, type PatchErrorCode } from '../errors.js';
 import type { HashWorkerData, HashWorkerMessage } from './hash-worker.js';
-import {
-  decodeHeader,
-  MAX_HEADER_BYTES,
-  type NativeHeader,
-  segmentLayout,
-} from './native-format.js';
+import { decodeHeader, MAX_HEADER_BYTES, type NativeHeader, segmentLayout } from './native-format.js';
 import {
   decodeSegment,
   descriptorFile,
@@ -43,7 +38,7 @@ export interface ApplyOptions {
    */
   oldVerified?: { size: number; sha256: string };
   /**
-   * Most threads a native apply uses (default: the machine's available parallelism, at most 8, and only the
+   * Most threads a native apply uses (default: the machine's available parallelism, at most 3, and only the
    * calling thread for a new file under 16 MiB). With 2 or more, a worker thread hashes the old and the new
    * file while the calling thread decodes, and from 3 on, workers decode further segments side by side.
    * 1 keeps all work on the calling thread.
@@ -63,7 +58,12 @@ export interface ApplyResult {
   sha256: string;
 }
 
-const DEFAULT_MAX_THREADS = 8;
+/**
+ * Threads used by default at most: the calling thread, the hash worker and one decode worker. Each further
+ * decoding thread costs about 22 MB (its kernel's buffers and a V8 isolate), which would take apply past
+ * 64 MB over Node's baseline; callers may still ask for more.
+ */
+const DEFAULT_MAX_THREADS = 3;
 /** Below this new-file size (and unless `threads` is given) a worker's start-up costs more than it saves. */
 const HASH_ASIDE_MIN_BYTES = 16 << 20;
 /** Dirty output is flushed in the background after each this many new bytes. */
@@ -101,9 +101,7 @@ export async function applyNative(
     let result: ApplyResult;
     try {
       result = await rebuild({
-        oldPath,
         old,
-        patchPath,
         patch,
         h,
         out,
@@ -236,9 +234,7 @@ class OutputFile {
 }
 
 interface RebuildJob {
-  oldPath: string;
   old: FileHandle;
-  patchPath: string;
   patch: FileHandle;
   h: NativeHeader;
   out: OutputFile;
@@ -293,9 +289,9 @@ async function rebuild(job: RebuildJob): Promise<ApplyResult> {
         resolveHash = resolve;
       });
       const data: HashWorkerData = {
-        oldPath: job.verifyOld ? job.oldPath : undefined,
+        oldFd: job.verifyOld ? job.old.fd : undefined,
         oldSize: h.oldSize,
-        outPath: out.tmp,
+        outFd: out.fh.fd,
         segments: layout.map((s) => ({ newStart: s.newStart, newLength: s.newLength })),
         shared: state.buffer,
       };
@@ -320,9 +316,9 @@ async function rebuild(job: RebuildJob): Promise<ApplyResult> {
       hasher.exited.then(() => resolveHash(''));
     }
     const data: SegmentWorkerData = {
-      oldPath: job.oldPath,
-      patchPath: job.patchPath,
-      outPath: out.tmp,
+      oldFd: job.old.fd,
+      patchFd: job.patch.fd,
+      outFd: out.fh.fd,
       oldSize: h.oldSize,
       segments: layout,
       shared: state.buffer,

@@ -1,23 +1,20 @@
 // Worker thread of a native apply: rebuilds the segments it is given into the output file and reports back.
-import { closeSync, openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PatchError } from '../errors.js';
 import type { SegmentLayout } from './native-format.js';
-import {
-  decodeSegment,
-  descriptorFile,
-  type PositionalFile,
-  SegmentDecoder,
-  SegmentWriter,
-} from './segment.js';
+import { decodeSegment, descriptorFile, SegmentDecoder, SegmentWriter } from './segment.js';
 import { DecodeProgress } from './shared-state.js';
 
-/** What the main thread hands a worker (structured-cloned; `stop` is shared). */
+/** What the main thread hands a worker (structured-cloned; `shared` is shared). */
 export interface SegmentWorkerData {
-  oldPath: string;
-  patchPath: string;
-  /** The output's temp file, created by the main thread; this worker writes only its segments' ranges. */
-  outPath: string;
+  /**
+   * Descriptors the calling thread holds open for the whole apply (the worker reads and writes through
+   * them and never closes them): the old file, the patch, and the output's temp file, of which this worker
+   * writes only its segments' ranges.
+   */
+  oldFd: number;
+  patchFd: number;
+  outFd: number;
   oldSize: number;
   /** Every segment of the patch; a worker decodes those it claims. */
   segments: SegmentLayout[];
@@ -41,48 +38,33 @@ const job = workerData as SegmentWorkerData;
 const state = new DecodeProgress(job.segments.length, job.shared);
 
 async function run(): Promise<void> {
-  const fds: number[] = [];
-  try {
-    // Blocking I/O: this thread has nothing else to do while a read or write runs.
-    const openFile = (path: string, flags: string): PositionalFile => {
-      const fd = openSync(path, flags);
-      fds.push(fd);
-      return descriptorFile(fd);
-    };
-    const old = openFile(job.oldPath, 'r');
-    const patch = openFile(job.patchPath, 'r');
-    const out = openFile(job.outPath, 'r+');
-    const decoder = new SegmentDecoder(old, job.oldSize);
-    for (;;) {
-      if (state.stopped()) throw new StopRequested();
-      const segment = job.segments[state.claim()];
-      if (!segment) break;
-      await decodeSegment({
-        decoder,
-        patch,
-        oldSize: job.oldSize,
-        segment,
-        writer: new SegmentWriter(out, segment.newStart, decoder.outputs, {
-          onWritten: (bytes) => state.markWritten(segment.index, bytes),
-        }),
-        checkpoint: (done) => {
-          if (state.stopped()) throw new StopRequested();
-          port?.postMessage({
-            type: 'progress',
-            segment: segment.index,
-            done,
-          } satisfies SegmentWorkerMessage);
-        },
-      });
-      port?.postMessage({ type: 'done', segment: segment.index } satisfies SegmentWorkerMessage);
-    }
-  } finally {
-    // Every write has settled (decodeSegment waits for its writer), so closing cannot cut one short.
-    for (const fd of fds) {
-      try {
-        closeSync(fd);
-      } catch {}
-    }
+  // Blocking I/O: this thread has nothing else to do while a read or write runs.
+  const patch = descriptorFile(job.patchFd);
+  const out = descriptorFile(job.outFd);
+  const decoder = new SegmentDecoder(descriptorFile(job.oldFd), job.oldSize);
+  for (;;) {
+    if (state.stopped()) throw new StopRequested();
+    const segment = job.segments[state.claim()];
+    if (!segment) break;
+    // Every write has settled when decodeSegment returns or throws, so the caller may close the files.
+    await decodeSegment({
+      decoder,
+      patch,
+      oldSize: job.oldSize,
+      segment,
+      writer: new SegmentWriter(out, segment.newStart, decoder.outputs, {
+        onWritten: (bytes) => state.markWritten(segment.index, bytes),
+      }),
+      checkpoint: (done) => {
+        if (state.stopped()) throw new StopRequested();
+        port?.postMessage({
+          type: 'progress',
+          segment: segment.index,
+          done,
+        } satisfies SegmentWorkerMessage);
+      },
+    });
+    port?.postMessage({ type: 'done', segment: segment.index } satisfies SegmentWorkerMessage);
   }
 }
 
