@@ -42,7 +42,7 @@ let nonzeroLeft: u32 = 0;
 let nonzeroNext: bool = false;
 let prevRunBits: u32 = 0;
 
-// The range decoder's state: kept in these globals between the pieces of work, and in locals inside them.
+// The range decoder's state.
 let R: u32 = 0;
 let C: u32 = 0;
 let P: u32 = 0;
@@ -153,11 +153,6 @@ function runNumber(s: u32): i64 {
 
 /** The bytes of a non-zero chunk: zero flags, then the values of the non-zero ones. */
 function nonzeroChunk(old: u32, out: u32, n: u32): void {
-  let r = R;
-  let c = C;
-  let at = P;
-  const f = F;
-  const fl = FL;
   let lo1 = o1;
   let lo2 = o2;
   let ld1 = d1;
@@ -175,19 +170,7 @@ function nonzeroChunk(old: u32, out: u32, n: u32): void {
     let nz: u32 = 0;
     if (p2 < SURE_ZERO) {
       // The third context alone is sure enough of a zero: coded with it, no mixing.
-      const bound = (r >> 16) * (p2 < 32 ? 32 : p2);
-      if (c < bound) {
-        r = bound;
-        nz = 1;
-      } else {
-        c -= bound;
-        r -= bound;
-      }
-      while (r < 0x1000000) {
-        r <<= 8;
-        c = (c << 8) | (at < fl ? <u32>load<u8>(f + at) : 0);
-        at = at < fl ? at + 1 : fl + 1;
-      }
+      nz = bit(p2 < 32 ? 32 : p2);
     } else {
       const s0 = stretch(p0);
       const s1 = stretch(p1);
@@ -200,19 +183,7 @@ function nonzeroChunk(old: u32, out: u32, n: u32): void {
       // The JavaScript model sums in doubles and truncates with `| 0`: the same as i64, then wrapping to i32.
       const dot: i64 = <i64>w0 * s0 + <i64>w1 * s1 + <i64>w2 * s2 + <i64>w3 * 256;
       const p = squash(<i32>(dot / 65536));
-      const bound = (r >> 16) * p;
-      if (c < bound) {
-        r = bound;
-        nz = 1;
-      } else {
-        c -= bound;
-        r -= bound;
-      }
-      while (r < 0x1000000) {
-        r <<= 8;
-        c = (c << 8) | (at < fl ? <u32>load<u8>(f + at) : 0);
-        at = at < fl ? at + 1 : fl + 1;
-      }
+      nz = bit(p);
       const err = <i32>(nz << 12) - <i32>(p >> 4);
       store<i32>(m, w0 + ((s0 * err) >> 10));
       store<i32>(m, w1 + ((s1 * err) >> 10), 4);
@@ -248,19 +219,7 @@ function nonzeroChunk(old: u32, out: u32, n: u32): void {
         const u2 = load<i32>(mh, 8);
         const sum: i64 = <i64>u0 * t0 + <i64>u1 * t1 + <i64>u2 * 256;
         const q = squash(<i32>(sum / 65536));
-        const bound = (r >> 16) * q;
-        if (c < bound) {
-          r = bound;
-          hit = 1;
-        } else {
-          c -= bound;
-          r -= bound;
-        }
-        while (r < 0x1000000) {
-          r <<= 8;
-          c = (c << 8) | (at < fl ? <u32>load<u8>(f + at) : 0);
-          at = at < fl ? at + 1 : fl + 1;
-        }
+        hit = bit(q);
         const e = <i32>(hit << 12) - <i32>(q >> 4);
         store<i32>(mh, u0 + ((t0 * e) >> 10));
         store<i32>(mh, u1 + ((t1 * e) >> 10), 4);
@@ -276,20 +235,7 @@ function nonzeroChunk(old: u32, out: u32, n: u32): void {
         for (let bi: i32 = 7; bi >= 0; bi--) {
           const a = V + ((h | node) << 1);
           const q = <u32>load<u16>(a) ^ V_INIT;
-          let b: u32 = 0;
-          const bound = (r >> 16) * q;
-          if (c < bound) {
-            r = bound;
-            b = 1;
-          } else {
-            c -= bound;
-            r -= bound;
-          }
-          while (r < 0x1000000) {
-            r <<= 8;
-            c = (c << 8) | (at < fl ? <u32>load<u8>(f + at) : 0);
-            at = at < fl ? at + 1 : fl + 1;
-          }
+          const b = bit(q);
           store<u16>(a, (b ? q + ((65536 - q) >> 4) : q - (q >> 4)) ^ V_INIT);
           node = (node << 1) | b;
         }
@@ -314,9 +260,6 @@ function nonzeroChunk(old: u32, out: u32, n: u32): void {
     lo2 = lo1;
     lo1 = o;
   }
-  R = r;
-  C = c;
-  P = at;
   o1 = lo1;
   o2 = lo2;
   d1 = ld1;

@@ -1,6 +1,7 @@
 // Patches cut into segments: exact rebuilds on one thread and on workers, a hostile segment table, a
 // failing or aborted worker leaves nothing behind.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -272,6 +273,23 @@ test('by default a new file of 16 MiB or more is hashed on a worker: same file, 
   await withTempDir(async (dir) => {
     await assertCode(() => applyIn(dir, old, lying), 'OUTPUT_MISMATCH');
     await assertDirHolds(dir, ['old', 'patch']);
+  });
+});
+
+test('workers start in an app run with node --input-type=module -e (they do not inherit that option)', async () => {
+  const patch = await diffBuffers(OLD, NEW, { segments: 2 });
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, 'old'), OLD);
+    await writeFile(join(dir, 'patch'), patch);
+    // The built package, as an app imports it (npm test builds before testing).
+    const entry = new URL('../dist/index.js', import.meta.url).href;
+    const [o, p, out] = ['old', 'patch', 'out'].map((f) => JSON.stringify(join(dir, f)));
+    const code = `import { apply } from ${JSON.stringify(entry)};
+      const r = await apply(${o}, ${p}, ${out}, { threads: 3 });
+      process.stdout.write(r.sha256);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, sha256(NEW));
   });
 });
 

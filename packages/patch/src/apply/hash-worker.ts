@@ -5,7 +5,7 @@ import { readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PatchError } from '../errors.js';
 import { PIECE } from './segment.js';
-import { DecodeProgress } from './shared-state.js';
+import { DecodeProgress, failureReport, StopRequested, type WorkerReport } from './shared-state.js';
 
 export interface HashWorkerData {
   /**
@@ -26,10 +26,7 @@ export type HashWorkerMessage =
   | { type: 'old-progress'; done: number }
   | { type: 'old'; sha256: string }
   | { type: 'new'; sha256: string }
-  | { type: 'stopped' }
-  | { type: 'error'; code: string; message: string; errno?: string };
-
-class StopRequested extends Error {}
+  | WorkerReport;
 
 const port = parentPort;
 if (!port) throw new Error('hash-worker.js runs only as a worker thread of @tufup/patch apply');
@@ -88,17 +85,5 @@ try {
   }
   port.postMessage({ type: 'new', sha256: hashNew() } satisfies HashWorkerMessage);
 } catch (err) {
-  let message: HashWorkerMessage;
-  if (err instanceof StopRequested) message = { type: 'stopped' };
-  else if (err instanceof PatchError) message = { type: 'error', code: err.code, message: err.message };
-  else {
-    const errno = (err as NodeJS.ErrnoException)?.code;
-    message = {
-      type: 'error',
-      code: 'IO_ERROR',
-      message: `cannot hash: ${(err as Error)?.message ?? String(err)}`,
-      ...(typeof errno === 'string' ? { errno } : {}),
-    };
-  }
-  port.postMessage(message);
+  port.postMessage(failureReport(err, 'cannot hash'));
 }

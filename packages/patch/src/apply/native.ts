@@ -16,16 +16,9 @@ import {
 import { PatchError, type PatchErrorCode } from '../errors.js';
 import type { HashWorkerData, HashWorkerMessage } from './hash-worker.js';
 import { decodeHeader, MAX_HEADER_BYTES, type NativeHeader, segmentLayout } from './native-format.js';
-import {
-  decodeSegment,
-  descriptorFile,
-  handleFile,
-  readFully,
-  SegmentDecoder,
-  SegmentWriter,
-} from './segment.js';
+import { decodeClaimed, descriptorFile, handleFile, readFully, SegmentDecoder } from './segment.js';
 import type { SegmentWorkerData, SegmentWorkerMessage } from './segment-worker.js';
-import { DecodeProgress } from './shared-state.js';
+import { DecodeProgress, type WorkerReport } from './shared-state.js';
 
 export interface ApplyOptions {
   /** The new file's size and sha256 as the caller's signed metadata states them. */
@@ -337,31 +330,21 @@ async function rebuild(job: RebuildJob): Promise<ApplyResult> {
     if (!hashAside && job.verifyOld) await hashOldFile(job.old, h, opts.signal, progress);
     // Without a hash worker this thread decodes every segment in order, so it can hash as it writes.
     const hash = hashAside ? undefined : createHash('sha256');
-    // Blocking reads of the old file: page-cache copies of 1 MiB cost less than a hand-off to the I/O pool.
-    const decoder = new SegmentDecoder(descriptorFile(job.old.fd), h.oldSize);
-    const patch = handleFile(job.patch);
-    const outFile = handleFile(out.fh);
-    for (;;) {
-      stopIfNeeded();
-      const index = state.claim();
-      const segment = layout[index];
-      if (!segment) break;
-      await decodeSegment({
-        decoder,
-        patch,
-        oldSize: h.oldSize,
-        segment,
-        writer: new SegmentWriter(outFile, segment.newStart, decoder.outputs, {
-          ...(hash ? { hash } : {}),
-          onWritten: (bytes) => state.markWritten(index, bytes),
-        }),
-        checkpoint: (done) => {
-          stopIfNeeded();
-          doneBySegment[index] = done;
-          report();
-        },
-      });
-    }
+    // Blocking reads of the old file: a page-cache copy of a window costs less than a hand-off to the I/O pool.
+    await decodeClaimed({
+      decoder: new SegmentDecoder(descriptorFile(job.old.fd), h.oldSize),
+      patch: handleFile(job.patch),
+      out: handleFile(out.fh),
+      oldSize: h.oldSize,
+      segments: layout,
+      state,
+      ...(hash ? { hash } : {}),
+      stopIfNeeded,
+      onProgress: (segment, done) => {
+        doneBySegment[segment] = done;
+        report();
+      },
+    });
     const sha256 = hashed ? await hashed : (hash as Hash).digest('hex');
     await Promise.all(workers.map((w) => w.exited));
     stopIfNeeded();
@@ -382,8 +365,6 @@ async function rebuild(job: RebuildJob): Promise<ApplyResult> {
     opts.signal?.removeEventListener('abort', onAbort);
   }
 }
-
-type WorkerReport = { type: 'stopped' } | { type: 'error'; code: string; message: string; errno?: string };
 
 /**
  * One worker thread of an apply. Its reports go to `onMessage`, which returns true for the report that
@@ -445,5 +426,8 @@ function startWorker(entry: string, data: unknown): Worker {
     const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); });`;
     return new Worker(code, { eval: true, workerData: data });
   }
-  return new Worker(new URL(`./${entry}.js`, here), { workerData: data });
+  // A worker inherits the process's Node options; --input-type (an app started with `node -e` or stdin)
+  // applies only to that string input and makes loading the worker's file fail.
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  return new Worker(new URL(`./${entry}.js`, here), { workerData: data, execArgv });
 }

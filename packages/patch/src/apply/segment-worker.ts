@@ -1,9 +1,8 @@
 // Worker thread of a native apply: rebuilds the segments it is given into the output file and reports back.
 import { parentPort, workerData } from 'node:worker_threads';
-import { PatchError } from '../errors.js';
 import type { SegmentLayout } from './native-format.js';
-import { decodeSegment, descriptorFile, SegmentDecoder, SegmentWriter } from './segment.js';
-import { DecodeProgress } from './shared-state.js';
+import { decodeClaimed, descriptorFile, SegmentDecoder } from './segment.js';
+import { DecodeProgress, failureReport, StopRequested, type WorkerReport } from './shared-state.js';
 
 /** What the main thread hands a worker (structured-cloned; `shared` is shared). */
 export interface SegmentWorkerData {
@@ -24,13 +23,9 @@ export interface SegmentWorkerData {
 
 export type SegmentWorkerMessage =
   | { type: 'progress'; segment: number; done: number }
-  | { type: 'done'; segment: number }
   /** No segment left to claim; the worker is about to end. */
   | { type: 'finished' }
-  | { type: 'stopped' }
-  | { type: 'error'; code: string; message: string; errno?: string };
-
-class StopRequested extends Error {}
+  | WorkerReport;
 
 const port = parentPort;
 if (!port) throw new Error('segment-worker.js runs only as a worker thread of @tufup/patch apply');
@@ -39,50 +34,24 @@ const state = new DecodeProgress(job.segments.length, job.shared);
 
 async function run(): Promise<void> {
   // Blocking I/O: this thread has nothing else to do while a read or write runs.
-  const patch = descriptorFile(job.patchFd);
-  const out = descriptorFile(job.outFd);
-  const decoder = new SegmentDecoder(descriptorFile(job.oldFd), job.oldSize);
-  for (;;) {
-    if (state.stopped()) throw new StopRequested();
-    const segment = job.segments[state.claim()];
-    if (!segment) break;
-    // Every write has settled when decodeSegment returns or throws, so the caller may close the files.
-    await decodeSegment({
-      decoder,
-      patch,
-      oldSize: job.oldSize,
-      segment,
-      writer: new SegmentWriter(out, segment.newStart, decoder.outputs, {
-        onWritten: (bytes) => state.markWritten(segment.index, bytes),
-      }),
-      checkpoint: (done) => {
-        if (state.stopped()) throw new StopRequested();
-        port?.postMessage({
-          type: 'progress',
-          segment: segment.index,
-          done,
-        } satisfies SegmentWorkerMessage);
-      },
-    });
-    port?.postMessage({ type: 'done', segment: segment.index } satisfies SegmentWorkerMessage);
-  }
+  await decodeClaimed({
+    decoder: new SegmentDecoder(descriptorFile(job.oldFd), job.oldSize),
+    patch: descriptorFile(job.patchFd),
+    out: descriptorFile(job.outFd),
+    oldSize: job.oldSize,
+    segments: job.segments,
+    state,
+    stopIfNeeded: () => {
+      if (state.stopped()) throw new StopRequested();
+    },
+    onProgress: (segment, done) =>
+      port?.postMessage({ type: 'progress', segment, done } satisfies SegmentWorkerMessage),
+  });
 }
 
 try {
   await run();
   port.postMessage({ type: 'finished' } satisfies SegmentWorkerMessage);
 } catch (err) {
-  let message: SegmentWorkerMessage;
-  if (err instanceof StopRequested) message = { type: 'stopped' };
-  else if (err instanceof PatchError) message = { type: 'error', code: err.code, message: err.message };
-  else {
-    const errno = (err as NodeJS.ErrnoException)?.code;
-    message = {
-      type: 'error',
-      code: 'IO_ERROR',
-      message: (err as Error)?.message ?? String(err),
-      ...(typeof errno === 'string' ? { errno } : {}),
-    };
-  }
-  port.postMessage(message);
+  port.postMessage(failureReport(err, 'apply worker'));
 }

@@ -9,6 +9,7 @@ import { DiffKernel } from './diff-kernel.js';
 import { EntryModel } from './model.js';
 import { MAX_FRAME_BYTES, type SegmentLayout } from './native-format.js';
 import { RangeDecoder } from './range-decoder.js';
+import type { DecodeProgress } from './shared-state.js';
 
 /** New bytes are written in pieces of this size; old bytes are read in pieces no larger. */
 export const PIECE = 1 << 20;
@@ -412,6 +413,49 @@ export async function decodeSegment(job: SegmentJob): Promise<void> {
   } finally {
     literals.close();
     await writer.settle();
+  }
+}
+
+/** What a decoding thread needs to decode segments claimed from the shared counter. */
+export interface ClaimJob {
+  decoder: SegmentDecoder;
+  patch: PositionalFile;
+  out: PositionalFile;
+  oldSize: number;
+  segments: readonly SegmentLayout[];
+  state: DecodeProgress;
+  /** Hashes the output as it is written (only for a thread that decodes every segment in order). */
+  hash?: Hash;
+  /** Throws when the thread must stop: called before each claim and after each piece of output. */
+  stopIfNeeded: () => void;
+  onProgress: (segment: number, done: number) => void;
+}
+
+/**
+ * What every decoding thread runs: claims the next undecoded segment from the shared counter and decodes it,
+ * until none is left, reporting each write to the shared state. When it returns or throws, every write it
+ * started has settled, so the caller may close the files.
+ */
+export async function decodeClaimed(job: ClaimJob): Promise<void> {
+  const { decoder, state } = job;
+  for (;;) {
+    job.stopIfNeeded();
+    const segment = job.segments[state.claim()];
+    if (!segment) return;
+    await decodeSegment({
+      decoder,
+      patch: job.patch,
+      oldSize: job.oldSize,
+      segment,
+      writer: new SegmentWriter(job.out, segment.newStart, decoder.outputs, {
+        ...(job.hash ? { hash: job.hash } : {}),
+        onWritten: (bytes) => state.markWritten(segment.index, bytes),
+      }),
+      checkpoint: (done) => {
+        job.stopIfNeeded();
+        job.onProgress(segment.index, done);
+      },
+    });
   }
 }
 

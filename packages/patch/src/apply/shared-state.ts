@@ -1,5 +1,6 @@
 // What the threads of one native apply share: the stop flag, the next segment to claim, and how many bytes of
-// each segment are written (so the hash worker can follow the decoders).
+// each segment are written (so the hash worker can follow the decoders); and how a worker reports failure.
+import { PatchError } from '../errors.js';
 
 const STOP = 0;
 const NEXT = 1;
@@ -57,4 +58,25 @@ export class DecodeProgress {
     Atomics.add(this.#control, VERSION, 1);
     Atomics.notify(this.#control, VERSION);
   }
+}
+
+/** Thrown inside a worker once the stop flag is seen; reported as `stopped`, not as an error. */
+export class StopRequested extends Error {}
+
+/** The reports every apply worker may end with instead of its own last message. */
+export type WorkerReport =
+  | { type: 'stopped' }
+  | { type: 'error'; code: string; message: string; errno?: string };
+
+/** What a worker posts for an error that ended it: its code when it is a PatchError, else IO_ERROR. */
+export function failureReport(err: unknown, context: string): WorkerReport {
+  if (err instanceof StopRequested) return { type: 'stopped' };
+  if (err instanceof PatchError) return { type: 'error', code: err.code, message: err.message };
+  const errno = (err as NodeJS.ErrnoException)?.code;
+  return {
+    type: 'error',
+    code: 'IO_ERROR',
+    message: `${context}: ${(err as Error)?.message ?? String(err)}`,
+    ...(typeof errno === 'string' ? { errno } : {}),
+  };
 }
