@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { withTempDir } from '@tufup/common';
 import { FIXED_HEADER_BYTES, SEGMENT_ENTRY_BYTES } from '../src/apply/native-format.js';
-import type { PatchErrorCode } from '../src/errors.js';
+import { PatchError, type PatchErrorCode } from '../src/errors.js';
 import { apply, diffBuffers } from '../src/index.js';
 import {
   assertCode,
@@ -291,6 +291,42 @@ test('workers start in an app run with node --input-type=module -e (they do not 
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, sha256(NEW));
   });
+});
+
+test('a wrong base that throws the decoders off is still BASE_MISMATCH on every thread count', async () => {
+  const text = wordy(1_500_000, rand);
+  const patch = await diffBuffers(text, editedCopy(text, rand, 100), { segments: 4 });
+  // Changed everywhere: the decoders' contexts go astray long before the old file's hash is done.
+  const bad = Uint8Array.from(text);
+  for (let i = 0; i < bad.length; i += 997) bad[i] = (bad[i] as number) ^ 0x55;
+  for (const threads of [1, 2, 3, 4]) {
+    await withTempDir(async (dir) => {
+      await assertCode(() => applyIn(dir, bad, patch, { threads }), 'BASE_MISMATCH');
+      await assertDirHolds(dir, ['old', 'patch']);
+    });
+  }
+});
+
+test('an onProgress that throws fails the apply (IO_ERROR, its error as the cause) on every thread count, leaving nothing', async () => {
+  const patch = await diffBuffers(OLD, NEW, { segments: 3 });
+  for (const phase of ['verify-old', 'apply']) {
+    for (const threads of [1, 2, 3]) {
+      await withTempDir(async (dir) => {
+        const thrown = new Error(`callback threw at ${phase}`);
+        await assert.rejects(
+          applyIn(dir, OLD, patch, {
+            threads,
+            onProgress: (e: { phase: string }) => {
+              if (e.phase === phase) throw thrown;
+            },
+          }),
+          (err) => err instanceof PatchError && err.code === 'IO_ERROR' && err.cause === thrown,
+          `${phase}, ${threads} threads`,
+        );
+        await assertDirHolds(dir, ['old', 'patch']);
+      });
+    }
+  }
 });
 
 test('threads must be a positive integer', async () => {

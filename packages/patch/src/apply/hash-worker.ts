@@ -50,7 +50,7 @@ const newShrank = new PatchError({ code: 'IO_ERROR', message: 'output file shran
 function hashOld(fd: number): string {
   const hash = createHash('sha256');
   for (let pos = 0; pos < job.oldSize; ) {
-    if (state.stopped()) throw new StopRequested();
+    if (state.allStopped()) throw new StopRequested();
     const n = Math.min(PIECE, job.oldSize - pos);
     hash.update(readAt(fd, n, pos, oldShrank));
     pos += n;
@@ -83,6 +83,7 @@ try {
   if (job.oldFd !== undefined) {
     port.postMessage({ type: 'old', sha256: hashOld(job.oldFd) } satisfies HashWorkerMessage);
   }
+  if (state.stopped()) throw new StopRequested();
   port.postMessage({ type: 'new', sha256: hashNew() } satisfies HashWorkerMessage);
 } catch (err) {
   port.postMessage(failureReport(err, 'cannot hash'));

@@ -142,14 +142,24 @@ async function hashOldFile(
   progress: OnProgress | undefined,
 ): Promise<void> {
   let digest: string;
+  // What the caller's progress callback throws is the caller's, not a sign of a changed old file.
+  let callbackError: { error: unknown } | undefined;
   try {
     digest = (
       await hashOpenFile(old, {
         ...(signal ? { signal } : {}),
-        onBytes: (done) => progress?.({ phase: 'verify-old', done, total: h.oldSize, unit: 'bytes' }),
+        onBytes: (done) => {
+          try {
+            progress?.({ phase: 'verify-old', done, total: h.oldSize, unit: 'bytes' });
+          } catch (error) {
+            callbackError = { error };
+            throw error;
+          }
+        },
       })
     ).sha256;
   } catch (err) {
+    if (callbackError) throw callbackError.error;
     if ((err as Error)?.name === 'AbortError') throw err;
     // A system error is the disk's; anything else means the file changed under us (it shrank).
     const system = typeof (err as NodeJS.ErrnoException)?.code === 'string';
@@ -265,7 +275,7 @@ async function rebuild(job: RebuildJob): Promise<ApplyResult> {
     failure ??= err;
     state.stop();
   };
-  const onAbort = () => state.stop();
+  const onAbort = () => state.stopAll();
   opts.signal?.addEventListener('abort', onAbort);
   const stopIfNeeded = () => {
     opts.signal?.throwIfAborted();
@@ -296,7 +306,9 @@ async function rebuild(job: RebuildJob): Promise<ApplyResult> {
             checkOldDigest(m.sha256, h);
             oldChecked = true;
           } catch (err) {
-            fail(err);
+            // A wrong base is the cause of whatever a decoder reported meanwhile (its contexts went astray).
+            failure = err;
+            state.stopAll();
           }
         } else if (m.type === 'new') {
           if (oldChecked) resolveHash(m.sha256);
@@ -368,8 +380,8 @@ async function rebuild(job: RebuildJob): Promise<ApplyResult> {
 
 /**
  * One worker thread of an apply. Its reports go to `onMessage`, which returns true for the report that
- * means the worker is done; a failure (its error, a stop it reports, or an exit before that report) goes to
- * `onFailure` at most once.
+ * means the worker is done; a failure (its error, a stop it reports, an exit before that report, or what
+ * `onMessage` throws) goes to `onFailure` at most once.
  */
 class ApplyWorker<M extends { type: string }> {
   /** Settles (never rejects) once the thread has ended: after that it holds no file open. */
@@ -378,12 +390,12 @@ class ApplyWorker<M extends { type: string }> {
   constructor(
     entry: 'segment-worker' | 'hash-worker',
     data: unknown,
-    onFailure: (err: PatchError) => void,
+    onFailure: (err: unknown) => void,
     onMessage: (m: M) => boolean,
   ) {
     let ended = false;
     let failed = false;
-    const failure = (err: PatchError) => {
+    const failure = (err: unknown) => {
       if (failed) return;
       failed = true;
       onFailure(err);
@@ -398,8 +410,13 @@ class ApplyWorker<M extends { type: string }> {
         );
       } else if (m.type === 'stopped') {
         failure(new PatchError({ code: 'IO_ERROR', message: 'apply stopped' }));
-      } else if (onMessage(m as M)) {
-        ended = true;
+      } else {
+        // onMessage calls the caller's onProgress: what it throws fails the apply, as on one thread.
+        try {
+          if (onMessage(m as M)) ended = true;
+        } catch (err) {
+          failure(err);
+        }
       }
     });
     worker.on('error', (err) =>

@@ -6,6 +6,8 @@ const STOP = 0;
 const NEXT = 1;
 /** Bumped on every write and on a stop, so a waiting hasher wakes for either. */
 const VERSION = 2;
+/** Set when even the old file's hash must stop (an abort, or the hash worker's own failure). */
+const STOP_ALL = 3;
 const CONTROL_BYTES = 16;
 
 export class DecodeProgress {
@@ -20,14 +22,27 @@ export class DecodeProgress {
     this.#written = new BigInt64Array(this.buffer, CONTROL_BYTES, segments);
   }
 
-  /** Asks every thread to stop at its next check (and wakes a waiting hasher). */
+  /**
+   * Asks the decoders and the new file's hashing to stop at their next check (and wakes a waiting hasher).
+   * The old file's hash goes on: when a decoder fails on a wrong base, that hash names the real cause.
+   */
   stop(): void {
     Atomics.store(this.#control, STOP, 1);
     this.#bump();
   }
 
+  /** Asks every thread to stop, the old file's hash too. */
+  stopAll(): void {
+    Atomics.store(this.#control, STOP_ALL, 1);
+    this.stop();
+  }
+
   stopped(): boolean {
     return Atomics.load(this.#control, STOP) !== 0;
+  }
+
+  allStopped(): boolean {
+    return Atomics.load(this.#control, STOP_ALL) !== 0;
   }
 
   /** The index of the next segment to decode (at least the segment count once all are taken). */
