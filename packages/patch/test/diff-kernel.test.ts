@@ -63,15 +63,20 @@ function decode(kernel: DiffKernel, old: Uint8Array, body: Uint8Array, cut: () =
   return out;
 }
 
+/** A kernel with one old-file window and `outputs` output buffers of `bufferBytes` each. */
+function kernelWith(frameBytes: number, bufferBytes: number, outputs: number): DiffKernel {
+  return new DiffKernel({
+    frameBytes,
+    windows: 1,
+    windowBytes: bufferBytes,
+    outputs,
+    outputBytes: bufferBytes,
+  });
+}
+
 test('the kernel rebuilds what DiffModel encodes, in calls of any size', () => {
   const rand = seeded(31);
-  const kernel = new DiffKernel({
-    frameBytes: 1 << 20,
-    windows: 1,
-    windowBytes: 1 << 18,
-    outputs: 1,
-    outputBytes: 1 << 18,
-  });
+  const kernel = kernelWith(1 << 20, 1 << 18, 1);
   for (const n of [1, CHUNK - 1, CHUNK, CHUNK + 1, 5000, 300_000]) {
     const { old, neu } = relocated(n, rand);
     const body = encode(old, neu);
@@ -105,13 +110,7 @@ test('relocated code packs far below one byte per non-zero difference', () => {
 
 test('a garbage frame makes the kernel fail or decode something, never read or write outside its buffers', () => {
   const rand = seeded(33);
-  const kernel = new DiffKernel({
-    frameBytes: 1 << 16,
-    windows: 1,
-    windowBytes: 1 << 16,
-    outputs: 2,
-    outputBytes: 1 << 16,
-  });
+  const kernel = kernelWith(1 << 16, 1 << 16, 2);
   const [window] = kernel.windows as [Uint8Array];
   const [outBuf, guard] = kernel.outputs as [Uint8Array, Uint8Array];
   window.fill(7);

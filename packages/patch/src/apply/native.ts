@@ -264,11 +264,13 @@ async function rebuild(job: RebuildJob): Promise<ApplyResult> {
   const decodeWorkers = hashAside ? Math.min(maxThreads - 2, layout.length - 1) : 0;
   const state = new DecodeProgress(layout.length);
   const doneBySegment = new Float64Array(layout.length);
-  const report = () => {
-    let done = 0;
-    for (const d of doneBySegment) done += d;
-    out.written(done);
-    progress?.({ phase: 'apply', done, total: h.newSize, unit: 'bytes' });
+  /** A decoding thread's progress in one segment: the whole file's progress goes to the caller. */
+  const segmentProgress = (segment: number, done: number) => {
+    doneBySegment[segment] = done;
+    let total = 0;
+    for (const d of doneBySegment) total += d;
+    out.written(total);
+    progress?.({ phase: 'apply', done: total, total: h.newSize, unit: 'bytes' });
   };
   let failure: unknown;
   const fail = (err: unknown) => {
@@ -331,10 +333,7 @@ async function rebuild(job: RebuildJob): Promise<ApplyResult> {
     for (let i = 0; i < decodeWorkers; i++) {
       workers.push(
         new ApplyWorker<SegmentWorkerMessage>('segment-worker', data, fail, (m) => {
-          if (m.type === 'progress') {
-            doneBySegment[m.segment] = m.done;
-            report();
-          }
+          if (m.type === 'progress') segmentProgress(m.segment, m.done);
           return m.type === 'finished';
         }),
       );
@@ -352,10 +351,7 @@ async function rebuild(job: RebuildJob): Promise<ApplyResult> {
       state,
       ...(hash ? { hash } : {}),
       stopIfNeeded,
-      onProgress: (segment, done) => {
-        doneBySegment[segment] = done;
-        report();
-      },
+      onProgress: segmentProgress,
     });
     const sha256 = hashed ? await hashed : (hash as Hash).digest('hex');
     await Promise.all(workers.map((w) => w.exited));
