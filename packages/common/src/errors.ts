@@ -6,12 +6,17 @@ export interface TufupErrorOptions<Code extends string> {
   cause?: unknown;
 }
 
+// A registered symbol, so two copies of this package (a nested install) still recognise each other's errors.
+const TUFUP_ERROR: unique symbol = Symbol.for('@tufup/common.TufupError');
+
 /**
  * Base class of every error the @tufup packages throw on purpose. Callers switch on `code` (stable across
  * releases); `message` is for humans; `cause` keeps the lower-level error. Each package declares its own
  * subclass with a union of its codes, e.g. `class PatchError extends TufupError<PatchErrorCode> {}`.
  */
 export class TufupError<Code extends string = string> extends Error {
+  /** Marks our errors so `isTufupError` can recognise one from another copy of this package. */
+  declare readonly [TUFUP_ERROR]: true;
   readonly code: Code;
   override readonly cause: unknown;
 
@@ -23,9 +28,54 @@ export class TufupError<Code extends string = string> extends Error {
   }
 }
 
-/** True for a TufupError, also one from another copy of this package (so it is checked by shape). */
+Object.defineProperty(TufupError.prototype, TUFUP_ERROR, { value: true });
+
+/**
+ * True for an error a @tufup package threw on purpose, also one from another copy of this package. Node's
+ * system errors (which carry a string `code` too) and other libraries' errors are not ours.
+ */
 export function isTufupError(err: unknown): err is TufupError {
-  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string';
+  return err instanceof Error && (err as { [TUFUP_ERROR]?: unknown })[TUFUP_ERROR] === true;
+}
+
+/** True for an AbortSignal's reason (AbortError, or TimeoutError from AbortSignal.timeout): callers expect it unwrapped. */
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
+}
+
+/** `err` followed by its `cause`s, outermost first (cycles cut). */
+export function causeChain(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let cur = err; cur !== undefined && cur !== null && !chain.includes(cur); ) {
+    chain.push(cur);
+    cur = cur instanceof Error ? cur.cause : undefined;
+  }
+  return chain;
+}
+
+/**
+ * The one way to turn a foreign error (a Node system error, a dependency's error) into one of ours: our own
+ * errors and aborts pass through unchanged; anything else becomes `new ErrorClass({ code, message: "<message>:
+ * <its message>", cause })`. `pickCode` may choose another code from the foreign error (e.g. a full disk).
+ */
+export function wrapError<Code extends string>(
+  err: unknown,
+  ErrorClass: new (opts: TufupErrorOptions<Code>) => TufupError<Code>,
+  code: Code,
+  message: string,
+  pickCode?: (err: unknown) => Code | undefined,
+): Error {
+  if (isTufupError(err) || isAbortError(err)) return err as Error;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new ErrorClass({ code: pickCode?.(err) ?? code, message: `${message}: ${detail}`, cause: err });
+}
+
+/** True when the disk (or the user's quota) is full anywhere in `err`'s cause chain. */
+export function isNoSpace(err: unknown): boolean {
+  return causeChain(err).some((e) => {
+    const code = errnoCode(e);
+    return code === 'ENOSPC' || code === 'EDQUOT';
+  });
 }
 
 /** The message of `err` followed by the messages of its `cause` chain, one per line (for --verbose output). */

@@ -5,6 +5,10 @@ export {
   describeErrorChain,
   errnoCode,
   throwIfAborted,
+  isAbortError,
+  isNoSpace,
+  causeChain,
+  wrapError,
   type TufupErrorOptions,
 } from './errors.js';
 export {
@@ -32,4 +36,22 @@ export {
   type OnProgress,
   type Logger,
 } from './progress.js';
+export {
+  isInsideOrSame,
+  isNotFound,
+  lstatOrUndefined,
+  pathExists,
+  readFileOrUndefined,
+  readdirOrEmpty,
+  nearestExisting,
+} from './paths.js';
+export {
+  tryLockFile,
+  describeLockHolder,
+  isProcessAlive,
+  type LockAttempt,
+  type LockFile,
+  type LockHolder,
+  type LockOptions,
+} from './lock.js';
 export { defaultStateDir, defaultLogFile, type InstallRequest, type Installer } from './installer.js';

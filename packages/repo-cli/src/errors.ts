@@ -1,5 +1,5 @@
 // The repo-cli's error codes and how every coded error (ours or a dependency's) maps to a process exit code.
-import { TufupError, isTufupError } from '@tufup/common';
+import { TufupError, errnoCode, isTufupError } from '@tufup/common';
 
 export type RepoErrorCode =
   | 'USAGE'
@@ -103,8 +103,8 @@ export function exitCodeFor(err: unknown): number {
     const direct = exitByCode[code];
     if (direct !== undefined) return direct;
     for (const [pattern, exit] of exitByPattern) if (pattern.test(code)) return exit;
-    if (/^E[A-Z]+$/.test(code)) return EXIT.REPOSITORY; // a raw fs error (ENOENT, EACCES...) that escaped wrapping
   }
+  if (/^E[A-Z]+$/.test(errnoCode(err) ?? '')) return EXIT.REPOSITORY; // a raw fs error (ENOENT, EACCES...) that escaped wrapping
   return EXIT.INTERNAL;
 }
 
@@ -112,5 +112,6 @@ export function exitCodeFor(err: unknown): number {
 export function errorCodeOf(err: unknown): string {
   if (err instanceof Error && err.name === 'AbortError') return 'INTERRUPTED';
   if (isTufupError(err)) return err.code;
-  return 'INTERNAL';
+  const errno = errnoCode(err);
+  return errno && /^E[A-Z]+$/.test(errno) ? errno : 'INTERNAL';
 }
