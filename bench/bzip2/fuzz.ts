@@ -1,11 +1,13 @@
 // Long fuzz run of the untrusted-input decoders: mutated bzip2 streams and BSDIFF40 patches (default 100,000 each).
 // Run: node --import tsx bench/bzip2/fuzz.ts [--bzip2 N] [--bsdiff N] [--seed S]
 import { execFileSync } from 'node:child_process';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeTempDir } from '@tufup/common';
-import { applyBsdiff40, createBsdiff40 } from '../../packages/patch/src/bsdiff/index.js';
-import { bzip2Compress, bzip2Decompress } from '../../packages/patch/src/bzip2/index.js';
+import { applyBsdiff40 } from '../../packages/patch/src/apply/bsdiff40/apply.js';
+import { bzip2Decompress } from '../../packages/patch/src/apply/bzip2/decoder.js';
+import { createBsdiff40 } from '../../packages/patch/src/diff/bsdiff40/write.js';
+import { bzip2Compress } from '../../packages/patch/src/diff/bzip2/encoder.js';
 import { PatchError } from '../../packages/patch/src/errors.js';
 import {
   editedCopy,

@@ -7,7 +7,8 @@ import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Bzip2Reader, bzip2Compress } from '../../packages/patch/src/bzip2/index.js';
+import { Bzip2Reader } from '../../packages/patch/src/apply/bzip2/decoder.js';
+import { bzip2Compress } from '../../packages/patch/src/diff/bzip2/encoder.js';
 
 const CACHE = process.env.TUFUP_BENCH_CACHE ?? '/root/.cache/tufup-bench/bzip2';
 const SIZE = 20_000_000;

@@ -1,19 +1,13 @@
 // @tufup/patch: binary diff engine, native and BSDIFF40 patch formats, streaming bounded-memory apply.
-export { PatchError, type PatchErrorCode } from './errors.js';
-export { diff, diffBuffers, MAX_DIFF_INPUT_BYTES, type DiffOptions, type DiffResult } from './diff.js';
+// The public surface is what README.md documents; everything else is internal (tests import it from src/).
+
 export {
+  type ApplyOptions,
+  type ApplyResult,
   apply,
   detectPatchFormat,
   detectPatchFormatOfBytes,
-  type ApplyOptions,
-  type ApplyResult,
-  type PatchFormat,
 } from './apply/index.js';
-export {
-  findCovers,
-  planDiffMemory,
-  diffMemoryBudget,
-  type Cover,
-  type DiffMemoryPlan,
-  type FindCoversOptions,
-} from './engine/cover.js';
+export { type DiffOptions, type DiffResult, diff, diffBuffers } from './diff/index.js';
+export { PatchError, type PatchErrorCode } from './errors.js';
+export type { PatchFormat } from './format/patch-format.js';

@@ -4,12 +4,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { withTempDir } from '@tufup/common';
-import { applyBsdiff40, createBsdiff40 } from '../src/bsdiff/index.js';
+import { applyBsdiff40 } from '../src/apply/bsdiff40/apply.js';
+import { createBsdiff40 } from '../src/diff/bsdiff40/write.js';
 import { PatchError, type PatchErrorCode } from '../src/errors.js';
 import {
-  type CraftedTriple,
   assertDirHolds,
   assertPatchCode,
+  type CraftedTriple,
   craftBsdiff40,
   editedCopy,
   seededRandom,

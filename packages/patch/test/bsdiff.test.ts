@@ -6,13 +6,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { type ProgressEvent, withTempDir } from '@tufup/common';
-import { applyBsdiff40, createBsdiff40, writeBsdiff40 } from '../src/bsdiff/index.js';
-import type { Cover } from '../src/engine/cover.js';
+import { applyBsdiff40 } from '../src/apply/bsdiff40/apply.js';
+import { createBsdiff40, writeBsdiff40 } from '../src/diff/bsdiff40/write.js';
+import type { Cover } from '../src/diff/engine/cover.js';
 import {
-  FIXTURE,
   assertDirHolds,
   assertPatchCode,
   editedCopy,
+  FIXTURE,
   randomBytesSeeded,
   run,
   seededRandom,

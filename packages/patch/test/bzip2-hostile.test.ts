@@ -1,7 +1,8 @@
 // Hostile bzip2 input: bad headers, truncation, CRC damage, bombs, out-of-range block fields, seeded fuzzing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bzip2Compress, bzip2Decompress } from '../src/bzip2/index.js';
+import { bzip2Decompress } from '../src/apply/bzip2/decoder.js';
+import { bzip2Compress } from '../src/diff/bzip2/encoder.js';
 import { PatchError } from '../src/errors.js';
 import {
   assertPatchCode,

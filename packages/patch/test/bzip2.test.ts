@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { test } from 'node:test';
-import { bwtForward } from '../src/bzip2/bwt.js';
-import { Bzip2Reader, bzip2Compress, bzip2Crc, bzip2Decompress } from '../src/bzip2/index.js';
+import { Bzip2Reader, bzip2Decompress } from '../src/apply/bzip2/decoder.js';
+import { bwtForward } from '../src/diff/bzip2/bwt.js';
+import { bzip2Compress } from '../src/diff/bzip2/encoder.js';
+import { bzip2Crc } from '../src/format/bzip2-crc.js';
 import { randomBytesSeeded, runWithInput, seededRandom, wordsSeeded } from './bsdiff-support.js';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

@@ -1,7 +1,7 @@
 // Checks the engine's covers: valid shape, and new is rebuilt exactly from old + covers + literals.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Cover, findCovers } from '../src/engine/cover.js';
+import { type Cover, findCovers } from '../src/diff/engine/cover.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

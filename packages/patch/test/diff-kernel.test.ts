@@ -1,10 +1,11 @@
 // The WebAssembly kernel decodes exactly what DiffModel encodes, however the stream is cut into calls.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DiffKernel } from '../src/apply/diff-kernel.js';
-import { CHUNK, DiffModel } from '../src/apply/model.js';
-import { RangeDecoder } from '../src/apply/range-decoder.js';
-import { RangeEncoder } from '../src/native/range-encoder.js';
+import { DiffKernel } from '../src/apply/native/diff-kernel.js';
+import { RangeDecoder } from '../src/apply/native/range-decoder.js';
+import { DiffModel } from '../src/diff/native/diff-model.js';
+import { RangeEncoder } from '../src/diff/native/range-encoder.js';
+import { CHUNK } from '../src/format/model.js';
 import { seeded } from './native-support.js';
 
 const PIECE = 1 << 16;

@@ -4,11 +4,11 @@ import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { withTempDir } from '@tufup/common';
-import { type Cover, findCovers, planDiffMemory } from '../src/engine/cover.js';
-import { HashChainSearch } from '../src/engine/hash-search.js';
-import { scanCovers } from '../src/engine/scan.js';
-import { buildSuffixArray } from '../src/engine/suffix-array.js';
-import { SuffixSearch } from '../src/engine/suffix-search.js';
+import { type Cover, findCovers, planDiffMemory } from '../src/diff/engine/cover.js';
+import { HashChainSearch } from '../src/diff/engine/hash-search.js';
+import { scanCovers } from '../src/diff/engine/scan.js';
+import { buildSuffixArray } from '../src/diff/engine/suffix-array.js';
+import { SuffixSearch } from '../src/diff/engine/suffix-search.js';
 import { diff } from '../src/index.js';
 import { assertCode, editedCopy, randomBytes, seeded, wordy } from './native-support.js';
 

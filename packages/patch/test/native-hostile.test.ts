@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { brotliCompressSync, constants as zc } from 'node:zlib';
 import { withTempDir } from '@tufup/common';
-import { MAX_FRAME_BYTES } from '../src/apply/native-format.js';
 import type { PatchErrorCode } from '../src/errors.js';
+import { MAX_FRAME_BYTES } from '../src/format/native.js';
 import { apply, diffBuffers } from '../src/index.js';
 import {
   assertCode,

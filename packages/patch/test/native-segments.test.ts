@@ -6,8 +6,8 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { withTempDir } from '@tufup/common';
-import { FIXED_HEADER_BYTES, SEGMENT_ENTRY_BYTES } from '../src/apply/native-format.js';
 import { PatchError, type PatchErrorCode } from '../src/errors.js';
+import { FIXED_HEADER_BYTES, SEGMENT_ENTRY_BYTES } from '../src/format/native.js';
 import { apply, diffBuffers } from '../src/index.js';
 import {
   assertCode,
@@ -336,8 +336,8 @@ test('threads must be a positive integer', async () => {
 });
 
 test('the writer keeps small patches in one segment and cuts heavy ones into at most 8 covering the new file', async () => {
-  const { planSegments } = await import('../src/native/segments.js');
-  const { findCovers } = await import('../src/engine/cover.js');
+  const { planSegments } = await import('../src/diff/native/segments.js');
+  const { findCovers } = await import('../src/diff/engine/cover.js');
   const small = planSegments(OLD, NEW, findCovers(OLD, NEW));
   assert.equal(small.length, 1);
   // 12 MB where every 8th byte differs: far more decoding than one segment should hold.

@@ -3,18 +3,19 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { brotliCompressSync } from 'node:zlib';
-import { DiffModel, EntryModel } from '../src/apply/model.js';
+import { DiffModel } from '../src/diff/native/diff-model.js';
+import { encodeHeader } from '../src/diff/native/header.js';
+import { RangeEncoder } from '../src/diff/native/range-encoder.js';
+import { PatchError, type PatchErrorCode } from '../src/errors.js';
+import { EntryModel } from '../src/format/model.js';
 import {
   COMPRESSION_MODEL2_BROTLI,
-  encodeHeader,
   FIXED_HEADER_BYTES,
   NATIVE_VERSION,
   type NativeHeader,
   type NativeSegment,
   SEGMENT_ENTRY_BYTES,
-} from '../src/apply/native-format.js';
-import { PatchError, type PatchErrorCode } from '../src/errors.js';
-import { RangeEncoder } from '../src/native/range-encoder.js';
+} from '../src/format/native.js';
 
 /** xorshift32: the same bytes on every run for a seed. */
 export function seeded(seed: number): () => number {

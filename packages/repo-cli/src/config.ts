@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '@tufup/common';
+import type { PatchFormat } from '@tufup/patch';
 import { RepoError } from './errors.js';
 
 export const CONFIG_FILENAME = '.tufup-repo-config';
@@ -10,7 +11,7 @@ export const ROLE_NAMES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 export type PerRole<T> = Record<RoleName, T>;
 
-export type PatchFormat = 'native' | 'bsdiff4';
+export type { PatchFormat };
 export const PATCH_FORMATS: readonly PatchFormat[] = ['native', 'bsdiff4'];
 
 export const DEFAULT_REPO_DIR = 'repository';

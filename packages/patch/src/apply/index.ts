@@ -1,14 +1,13 @@
 // The public apply: detects the patch format by its magic bytes and hands over to that format's applier.
 import { open } from 'node:fs/promises';
-import { applyBsdiff40 } from '../bsdiff/apply.js';
 import { PatchError } from '../errors.js';
-import { type ApplyOptions, type ApplyResult, applyNative } from './native.js';
-import { NATIVE_MAGIC } from './native-format.js';
+import { BSDIFF40_MAGIC } from '../format/bsdiff40.js';
+import { NATIVE_MAGIC } from '../format/native.js';
+import type { PatchFormat } from '../format/patch-format.js';
+import { applyBsdiff40 } from './bsdiff40/apply.js';
+import { type ApplyOptions, type ApplyResult, applyNative } from './native/apply.js';
 
-export type { ApplyOptions, ApplyResult } from './native.js';
-export type PatchFormat = 'native' | 'bsdiff4';
-
-const BSDIFF40 = Uint8Array.from([0x42, 0x53, 0x44, 0x49, 0x46, 0x46, 0x34, 0x30]);
+export type { ApplyOptions, ApplyResult } from './native/apply.js';
 
 function startsWith(bytes: Uint8Array, magic: Uint8Array): boolean {
   if (bytes.length < magic.length) return false;
@@ -19,7 +18,7 @@ function startsWith(bytes: Uint8Array, magic: Uint8Array): boolean {
 /** The format of a patch from its first bytes (8 are enough), or undefined when it is neither. */
 export function detectPatchFormatOfBytes(bytes: Uint8Array): PatchFormat | undefined {
   if (startsWith(bytes, NATIVE_MAGIC)) return 'native';
-  if (startsWith(bytes, BSDIFF40)) return 'bsdiff4';
+  if (startsWith(bytes, BSDIFF40_MAGIC)) return 'bsdiff4';
   return undefined;
 }
 

@@ -1,7 +1,8 @@
 // Encodes covers into the native format's modelled stream (framed) and gathers the literal bytes.
-import { CHUNK, DiffModel, EntryModel } from '../apply/model.js';
-import { FRAME_TARGET_BYTES } from '../apply/native-format.js';
+import { CHUNK, EntryModel } from '../../format/model.js';
+import { FRAME_TARGET_BYTES } from '../../format/native.js';
 import type { Cover } from '../engine/cover.js';
+import { DiffModel } from './diff-model.js';
 import { RangeEncoder } from './range-encoder.js';
 
 export interface ModelledStream {

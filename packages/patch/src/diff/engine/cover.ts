@@ -1,19 +1,11 @@
 // The engine's output: which stretches of the new file are built from the old file, and how to find them.
-import { PatchError } from '../errors.js';
+import { PatchError } from '../../errors.js';
 import { HashChainSearch } from './hash-search.js';
-import { type MatchFinder, scanCovers } from './scan.js';
+import { scanCovers } from './scan.js';
 import { SuffixSearch } from './suffix-search.js';
+import type { Cover, MatchFinder } from './types.js';
 
-/**
- * A stretch of the new file rebuilt from the old file: for 0 <= i < length, the patch stores the byte
- * difference new[newPos + i] - old[oldPos + i] (mod 256), so approximate matches are allowed (bsdiff-style).
- * Bytes of the new file not inside any cover are stored literally.
- */
-export interface Cover {
-  oldPos: number;
-  newPos: number;
-  length: number;
-}
+export type { Cover } from './types.js';
 
 export interface FindCoversOptions {
   /** Called now and then with the number of new-file bytes scanned so far. */

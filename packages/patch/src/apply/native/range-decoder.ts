@@ -1,13 +1,5 @@
-// Binary range decoder for the native format's modelled stream (the encoder is src/native/range-encoder.ts).
-
-/** Anything that turns probabilities into bits: the decoder here, the encoder on the diff side. */
-export interface BitCoder {
-  /**
-   * Codes one bit whose probability of being 1 is p1 / 65536 (1 <= p1 <= 65535). The decoder ignores
-   * `bit` and returns the decoded bit; the encoder writes `bit` and returns it.
-   */
-  bit(bit: number, p1: number): number;
-}
+// Binary range decoder for the native format's modelled stream (the encoder is src/diff/native/range-encoder.ts).
+import type { BitCoder } from '../../format/model.js';
 
 /**
  * Decodes bits from one frame's bytes. Reading past the end of the frame yields zero bytes (and moves `pos`

@@ -1,5 +1,5 @@
 // Binary range encoder, the exact inverse of src/apply/range-decoder.ts.
-import type { BitCoder } from '../apply/range-decoder.js';
+import type { BitCoder } from '../../format/model.js';
 
 export class RangeEncoder implements BitCoder {
   #out: Uint8Array = new Uint8Array(1 << 16);

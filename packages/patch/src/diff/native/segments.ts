@@ -1,5 +1,5 @@
 // Cuts the new file into segments of about equal decoding work, so apply can decode them side by side.
-import { MAX_SEGMENTS } from '../apply/native-format.js';
+import { MAX_SEGMENTS } from '../../format/native.js';
 import type { Cover } from '../engine/cover.js';
 
 export interface PlannedSegment {

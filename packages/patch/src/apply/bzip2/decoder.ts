@@ -1,7 +1,7 @@
 // bzip2 decoder for untrusted input: every header field is range-checked, memory is fixed by the block size.
-import { PatchError } from '../errors.js';
-import { BZIP2_CRC_TABLE, combineStreamCrc } from './crc.js';
-import { GROUP_SIZE, RUNA, RUNB } from './format.js';
+import { PatchError } from '../../errors.js';
+import { GROUP_SIZE, RUNA, RUNB } from '../../format/bzip2.js';
+import { BZIP2_CRC_TABLE, combineStreamCrc } from '../../format/bzip2-crc.js';
 
 /** Where compressed bytes come from: like FileHandle.read, returns 0 at the end. */
 export interface ByteSource {

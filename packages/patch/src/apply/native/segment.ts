@@ -4,12 +4,12 @@ import { readSync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { type BrotliDecompress, createBrotliDecompress } from 'node:zlib';
-import { PatchError } from '../errors.js';
+import { PatchError } from '../../errors.js';
+import { EntryModel } from '../../format/model.js';
+import { MAX_FRAME_BYTES, type SegmentLayout } from '../../format/native.js';
+import type { DecodeProgress } from '../threads/shared-state.js';
 import { DiffKernel } from './diff-kernel.js';
-import { EntryModel } from './model.js';
-import { MAX_FRAME_BYTES, type SegmentLayout } from './native-format.js';
 import { RangeDecoder } from './range-decoder.js';
-import type { DecodeProgress } from './shared-state.js';
 
 /** New bytes are written in pieces of this size; old bytes are read in pieces no larger. */
 export const PIECE = 1 << 20;

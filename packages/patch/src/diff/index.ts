@@ -2,9 +2,10 @@
 import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { type OnProgress, throttleProgress } from '@tufup/common';
-import { writeBsdiff40 } from './bsdiff/write.js';
+import { PatchError } from '../errors.js';
+import type { PatchFormat } from '../format/patch-format.js';
+import { writeBsdiff40 } from './bsdiff40/write.js';
 import { findCovers, planDiffMemory } from './engine/cover.js';
-import { PatchError } from './errors.js';
 import { encodeNativePatch, writeNativePatch } from './native/write.js';
 
 /** Largest old or new file `diff` accepts (positions must fit the engine's 32-bit suffix array). */
@@ -12,13 +13,13 @@ export const MAX_DIFF_INPUT_BYTES = 2 ** 31 - 1;
 
 export interface DiffOptions {
   /** 'native' (default): our format, smallest; 'bsdiff4': BSDIFF40, for python tufup clients. */
-  format?: 'native' | 'bsdiff4';
+  format?: PatchFormat;
   onProgress?: OnProgress;
   signal?: AbortSignal;
 }
 
 export interface DiffResult {
-  format: 'native' | 'bsdiff4';
+  format: PatchFormat;
   /** Patch size in bytes. */
   size: number;
   /** sha256 of the patch file. */

@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { PatchError } from '../errors.js';
-import { PIECE } from './segment.js';
+import { PatchError } from '../../errors.js';
+import { PIECE } from '../native/segment.js';
 import { DecodeProgress, failureReport, StopRequested, type WorkerReport } from './shared-state.js';
 
 export interface HashWorkerData {

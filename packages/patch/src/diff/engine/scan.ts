@@ -1,15 +1,7 @@
 // The cover search: a greedy scan over new in the manner of bsdiff (Percival 2003), with approximate
 // extension of each match, plus two changes: a diagonal that still matches well is trusted without a
 // search, and of equally long matches the one nearest the current diagonal wins.
-import type { Cover } from './cover.js';
-
-/** What the scan needs from a match finder (suffix array or hash chains). */
-export interface MatchFinder {
-  matchPos: number;
-  matchLength: number;
-  /** Longest match of newBuf[pos..end) in old; of equal ones, the one nearest `near` (when >= 0). */
-  search(newBuf: Uint8Array, pos: number, end: number, near: number): void;
-}
+import type { Cover, MatchFinder } from './types.js';
 
 export interface ScanOptions {
   /** A diagonal matching at least this many of the next 32 bytes is followed without searching. */

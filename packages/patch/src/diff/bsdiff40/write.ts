@@ -9,10 +9,15 @@ import {
   throwIfAborted,
   writeStreamAtomic,
 } from '@tufup/common';
+import { PatchError } from '../../errors.js';
+import {
+  BSDIFF40_HEADER_SIZE,
+  BSDIFF40_MAGIC,
+  CONTROL_TRIPLE_SIZE,
+  writeSignMagnitude,
+} from '../../format/bsdiff40.js';
 import { Bzip2Encoder } from '../bzip2/encoder.js';
 import { type Cover, findCovers } from '../engine/cover.js';
-import { PatchError } from '../errors.js';
-import { BSDIFF40_HEADER_SIZE, BSDIFF40_MAGIC, CONTROL_TRIPLE_SIZE, writeSignMagnitude } from './format.js';
 
 export interface WriteBsdiff40Options {
   /** bzip2 block size level 1..9 (default 9, as bsdiff uses). */

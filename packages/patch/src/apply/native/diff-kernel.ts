@@ -1,11 +1,11 @@
 // The WebAssembly decoder of difference bytes (built from assembly/diff-kernel.ts) and the buffers it works in.
 import { readFileSync } from 'node:fs';
-import { PatchError } from '../errors.js';
-import { SQUASH, STRETCH } from './model.js';
+import { PatchError } from '../../errors.js';
+import { SQUASH, STRETCH } from '../../format/model.js';
 import type { RangeDecoder } from './range-decoder.js';
 
-/** Where the build puts the module: the same path from src/apply (tests) and from dist/apply (the package). */
-const WASM_URL = new URL('../../wasm/diff-kernel.wasm', import.meta.url);
+/** Where the build puts the module: the same path from src/apply/native (tests) and from dist/apply/native (the package). */
+const WASM_URL = new URL('../../../wasm/diff-kernel.wasm', import.meta.url);
 
 // The few WebAssembly types this file uses (the project's TypeScript libs do not declare the global).
 interface WasmModule {

@@ -13,12 +13,13 @@ import {
   siblingTempPath,
   throttleProgress,
 } from '@tufup/common';
-import { PatchError, type PatchErrorCode } from '../errors.js';
-import type { HashWorkerData, HashWorkerMessage } from './hash-worker.js';
-import { decodeHeader, MAX_HEADER_BYTES, type NativeHeader, segmentLayout } from './native-format.js';
+import { PatchError, type PatchErrorCode } from '../../errors.js';
+import { MAX_HEADER_BYTES, type NativeHeader } from '../../format/native.js';
+import type { HashWorkerData, HashWorkerMessage } from '../threads/hash-worker.js';
+import type { SegmentWorkerData, SegmentWorkerMessage } from '../threads/segment-worker.js';
+import { DecodeProgress, type WorkerReport } from '../threads/shared-state.js';
+import { decodeHeader, segmentLayout } from './header.js';
 import { decodeClaimed, descriptorFile, handleFile, readFully, SegmentDecoder } from './segment.js';
-import type { SegmentWorkerData, SegmentWorkerMessage } from './segment-worker.js';
-import { DecodeProgress, type WorkerReport } from './shared-state.js';
 
 export interface ApplyOptions {
   /** The new file's size and sha256 as the caller's signed metadata states them. */
@@ -435,12 +436,12 @@ function startWorker(entry: string, data: unknown): Worker {
   if (here.endsWith('.ts')) {
     // Running from the TypeScript sources (the tests, under tsx): the worker registers tsx's loader first.
     const tsx = import.meta.resolve('tsx/esm/api');
-    const url = new URL(`./${entry}.ts`, here).href;
+    const url = new URL(`../threads/${entry}.ts`, here).href;
     const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); });`;
     return new Worker(code, { eval: true, workerData: data });
   }
   // A worker inherits the process's Node options; --input-type (an app started with `node -e` or stdin)
   // applies only to that string input and makes loading the worker's file fail.
   const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-  return new Worker(new URL(`./${entry}.js`, here), { workerData: data, execArgv });
+  return new Worker(new URL(`../threads/${entry}.js`, here), { workerData: data, execArgv });
 }

@@ -1,6 +1,6 @@
 // What the threads of one native apply share: the stop flag, the next segment to claim, and how many bytes of
 // each segment are written (so the hash worker can follow the decoders); and how a worker reports failure.
-import { PatchError } from '../errors.js';
+import { PatchError } from '../../errors.js';
 
 const STOP = 0;
 const NEXT = 1;

@@ -1,7 +1,7 @@
 // Worker thread of a native apply: rebuilds the segments it is given into the output file and reports back.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { SegmentLayout } from './native-format.js';
-import { decodeClaimed, descriptorFile, SegmentDecoder } from './segment.js';
+import type { SegmentLayout } from '../../format/native.js';
+import { decodeClaimed, descriptorFile, SegmentDecoder } from '../native/segment.js';
 import { DecodeProgress, failureReport, StopRequested, type WorkerReport } from './shared-state.js';
 
 /** What the main thread hands a worker (structured-cloned; `shared` is shared). */

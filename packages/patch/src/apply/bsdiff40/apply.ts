@@ -11,15 +11,15 @@ import {
   throwIfAborted,
   writeStreamAtomic,
 } from '@tufup/common';
-import { Bzip2Reader, type ByteSource } from '../bzip2/decoder.js';
-import { PatchError } from '../errors.js';
+import { PatchError } from '../../errors.js';
 import {
   BSDIFF40_HEADER_SIZE,
-  CONTROL_TRIPLE_SIZE,
   type Bsdiff40Header,
+  CONTROL_TRIPLE_SIZE,
   parseBsdiff40Header,
   readSignMagnitude,
-} from './format.js';
+} from '../../format/bsdiff40.js';
+import { type ByteSource, Bzip2Reader } from '../bzip2/decoder.js';
 
 export interface ApplyBsdiff40Options {
   /** The size and sha256 the new file must have; checked before the file appears at `newPath`. */

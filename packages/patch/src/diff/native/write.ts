@@ -3,14 +3,10 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zc } from 'node:zlib';
 import { writeFileAtomic } from '@tufup/common';
-import {
-  COMPRESSION_MODEL2_BROTLI,
-  encodeHeader,
-  NATIVE_VERSION,
-  type NativeSegment,
-} from '../apply/native-format.js';
+import { COMPRESSION_MODEL2_BROTLI, NATIVE_VERSION, type NativeSegment } from '../../format/native.js';
 import type { Cover } from '../engine/cover.js';
 import { encodeModelledStream } from './encode-model.js';
+import { encodeHeader } from './header.js';
 import { planSegments, type SegmentOptions } from './segments.js';
 
 const brotli = promisify(brotliCompress);

@@ -1,9 +1,9 @@
 // bzip2 encoder: run-length pass, BWT, move-to-front with zero-run coding, multi-table Huffman, bit packing.
-import { PatchError } from '../errors.js';
+import { PatchError } from '../../errors.js';
+import { GROUP_SIZE, RUNA, RUNB } from '../../format/bzip2.js';
+import { BZIP2_CRC_TABLE, combineStreamCrc } from '../../format/bzip2-crc.js';
 import { bwtForward } from './bwt.js';
-import { BZIP2_CRC_TABLE, combineStreamCrc } from './crc.js';
 import { canonicalCodes, huffmanLengths } from './huffman.js';
-import { GROUP_SIZE, RUNA, RUNB } from './format.js';
 
 export interface Bzip2EncoderOptions {
   /** Block size in units of 100,000 bytes, 1..9 (default 9, as `bzip2 -9`). */

@@ -1,84 +1,18 @@
-// The native patch format's header, segment table and limits (documented field by field in FORMAT.md).
-import { PatchError } from '../errors.js';
-
-/** "\x89TUFUP\r\n": high bit and CR LF catch 7-bit and newline-mangling transfers. */
-export const NATIVE_MAGIC = Uint8Array.from([0x89, 0x54, 0x55, 0x46, 0x55, 0x50, 0x0d, 0x0a]);
-/** Version 2: the new file is cut into independently decodable segments (version 1 had exactly one). */
-export const NATIVE_VERSION = 2;
-/**
- * Control and differences in the adaptive binary model of model.ts (model 2: a non-zero difference byte is
- * first tested against its context's candidate value); literal bytes as brotli streams. Id 1, model 1
- * without candidates, was never released and is refused.
- */
-export const COMPRESSION_MODEL2_BROTLI = 2;
-/** Magic through the segment count; the segment table follows. */
-export const FIXED_HEADER_BYTES = 100;
-export const SEGMENT_ENTRY_BYTES = 32;
-/** Most segments a patch may declare: bounds the header, and the threads an apply could use. */
-export const MAX_SEGMENTS = 64;
-export const MAX_HEADER_BYTES = FIXED_HEADER_BYTES + MAX_SEGMENTS * SEGMENT_ENTRY_BYTES;
-
-/** The encoder ends a frame once it holds this many bytes (plus at most one 64 KiB piece of differences). */
-export const FRAME_TARGET_BYTES = 1 << 20;
-/** A frame longer than this is refused before anything is allocated for it. */
-export const MAX_FRAME_BYTES = 4 << 20;
-/** Largest old or new file size the format admits (2^53 - 1 keeps every offset an exact number). */
-export const MAX_FILE_BYTES = Number.MAX_SAFE_INTEGER;
-
-/** One segment as the table declares it. */
-export interface NativeSegment {
-  /** New-file bytes this segment rebuilds (the segments rebuild the new file in order). */
-  newLength: number;
-  /** M: length of its modelled region. */
-  modelBytes: number;
-  /** L: literal bytes its control entries take (uncompressed). */
-  literalRawBytes: number;
-  /** B: length of its literal region (one brotli stream, or nothing when L is 0). */
-  literalBytes: number;
-}
-
-/** A segment with the offsets that follow from the table: where it writes, and where its regions are. */
-export interface SegmentLayout extends NativeSegment {
-  index: number;
-  newStart: number;
-  modelStart: number;
-  literalStart: number;
-}
-
-export interface NativeHeader {
-  version: number;
-  compression: number;
-  oldSize: number;
-  oldSha256: string;
-  newSize: number;
-  newSha256: string;
-  segments: NativeSegment[];
-}
-
-export function headerBytes(segments: number): number {
-  return FIXED_HEADER_BYTES + segments * SEGMENT_ENTRY_BYTES;
-}
-
-export function encodeHeader(h: NativeHeader): Uint8Array {
-  const out = new Uint8Array(headerBytes(h.segments.length));
-  const view = new DataView(out.buffer);
-  out.set(NATIVE_MAGIC, 0);
-  out[8] = h.version;
-  out[9] = h.compression;
-  view.setBigUint64(12, BigInt(h.oldSize), true);
-  out.set(Buffer.from(h.oldSha256, 'hex'), 20);
-  view.setBigUint64(52, BigInt(h.newSize), true);
-  out.set(Buffer.from(h.newSha256, 'hex'), 60);
-  view.setBigUint64(92, BigInt(h.segments.length), true);
-  for (const [i, s] of h.segments.entries()) {
-    const at = FIXED_HEADER_BYTES + i * SEGMENT_ENTRY_BYTES;
-    view.setBigUint64(at, BigInt(s.newLength), true);
-    view.setBigUint64(at + 8, BigInt(s.modelBytes), true);
-    view.setBigUint64(at + 16, BigInt(s.literalRawBytes), true);
-    view.setBigUint64(at + 24, BigInt(s.literalBytes), true);
-  }
-  return out;
-}
+// Reads and bounds-checks the native format's header and segment table (FORMAT.md).
+import { PatchError } from '../../errors.js';
+import {
+  COMPRESSION_MODEL2_BROTLI,
+  FIXED_HEADER_BYTES,
+  headerBytes,
+  MAX_FILE_BYTES,
+  MAX_SEGMENTS,
+  NATIVE_MAGIC,
+  NATIVE_VERSION,
+  type NativeHeader,
+  type NativeSegment,
+  SEGMENT_ENTRY_BYTES,
+  type SegmentLayout,
+} from '../../format/native.js';
 
 function corrupt(message: string): PatchError {
   return new PatchError({ code: 'CORRUPT_PATCH', message });

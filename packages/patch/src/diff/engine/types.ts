@@ -1,0 +1,20 @@
+// The engine's vocabulary: a cover (its output) and a match finder (what the scan asks for matches).
+
+/**
+ * A stretch of the new file rebuilt from the old file: for 0 <= i < length, the patch stores the byte
+ * difference new[newPos + i] - old[oldPos + i] (mod 256), so approximate matches are allowed (bsdiff-style).
+ * Bytes of the new file not inside any cover are stored literally.
+ */
+export interface Cover {
+  oldPos: number;
+  newPos: number;
+  length: number;
+}
+
+/** What the scan needs from a match finder (suffix array or hash chains). */
+export interface MatchFinder {
+  matchPos: number;
+  matchLength: number;
+  /** Longest match of newBuf[pos..end) in old; of equal ones, the one nearest `near` (when >= 0). */
+  search(newBuf: Uint8Array, pos: number, end: number, near: number): void;
+}
