@@ -1,6 +1,6 @@
 // AssemblyScript source of apply's difference-stream decoder (compiled to wasm/diff-kernel.wasm at build time).
 //
-// It decodes exactly what `DiffModel.encode` in src/apply/model.ts codes (FORMAT.md, "The model"): the
+// It decodes exactly what `DiffModel.encode` in src/diff/native/diff-model.ts codes (FORMAT.md, "The model"): the
 // zero-chunk runs and the bytes of non-zero chunks, with the same tables, contexts, mixing and updates,
 // bit for bit. The round-trip tests and the fuzz run check the two against each other.
 //

@@ -6,7 +6,7 @@ export const NATIVE_MAGIC = Uint8Array.from([0x89, 0x54, 0x55, 0x46, 0x55, 0x50,
 /** Version 2: the new file is cut into independently decodable segments (version 1 had exactly one). */
 export const NATIVE_VERSION = 2;
 /**
- * Control and differences in the adaptive binary model of model.ts (model 2: a non-zero difference byte is
+ * Control and differences in the adaptive binary model of format/model.ts (model 2: a non-zero difference byte is
  * first tested against its context's candidate value); literal bytes as brotli streams. Id 1, model 1
  * without candidates, was never released and is refused.
  */

@@ -1,144 +1,18 @@
-// Decodes one segment of a native patch into its stretch of the new file; used by apply's main thread and its workers.
+// The single-threaded apply core: decodes segments of a native patch into their stretches of the new file.
+// It knows nothing of threads; apply/threads/ runs it on several threads, apply.ts on the calling thread alone.
 import type { Hash } from 'node:crypto';
-import { readSync, writeSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { type BrotliDecompress, createBrotliDecompress } from 'node:zlib';
 import { PatchError } from '../../errors.js';
 import { EntryModel } from '../../format/model.js';
 import { MAX_FRAME_BYTES, type SegmentLayout } from '../../format/native.js';
-import type { DecodeProgress } from '../threads/shared-state.js';
 import { DiffKernel } from './diff-kernel.js';
+import { PIECE, type PositionalFile, readFully, SegmentWriter } from './io.js';
+import { OldFile } from './old-file.js';
 import { RangeDecoder } from './range-decoder.js';
-
-/** New bytes are written in pieces of this size; old bytes are read in pieces no larger. */
-export const PIECE = 1 << 20;
 
 function corrupt(message: string): PatchError {
   return new PatchError({ code: 'CORRUPT_PATCH', message: `native patch: ${message}` });
-}
-
-/**
- * Positional reads and writes, asynchronous through a FileHandle or blocking on a descriptor. The calling
- * thread writes the new file asynchronously (the page-cache work runs beside decoding) and reads the old
- * file blocking, like the workers do everything: a page-cache copy of a 128 KiB window costs less than a
- * hand-off to the I/O thread pool and back.
- */
-export interface PositionalFile {
-  /** Reads up to n bytes into buf[at..] from `position`; resolves to the count (0 at the end of the file). */
-  read(buf: Uint8Array, at: number, n: number, position: number): Promise<number>;
-  /** Writes up to n bytes of buf[at..] at `position`; resolves to the count written. */
-  write(buf: Uint8Array, at: number, n: number, position: number): Promise<number>;
-}
-
-export function handleFile(fh: FileHandle): PositionalFile {
-  return {
-    read: async (buf, at, n, position) => (await fh.read(buf, at, n, position)).bytesRead,
-    write: async (buf, at, n, position) => (await fh.write(buf, at, n, position)).bytesWritten,
-  };
-}
-
-export function descriptorFile(fd: number): PositionalFile {
-  return {
-    read: async (buf, at, n, position) => readSync(fd, buf, at, n, position),
-    write: async (buf, at, n, position) => writeSync(fd, buf, at, n, position),
-  };
-}
-
-export async function readFully(file: PositionalFile, buf: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < buf.length) {
-    const bytesRead = await file.read(buf, done, buf.length - done, position + done);
-    if (bytesRead === 0) throw new PatchError({ code: 'TRUNCATED_PATCH', message: 'file ended early' });
-    done += bytesRead;
-  }
-}
-
-export async function readAt(
-  file: PositionalFile,
-  buf: Uint8Array,
-  at: number,
-  n: number,
-  position: number,
-): Promise<void> {
-  let done = 0;
-  while (done < n) {
-    const bytesRead = await file.read(buf, at + done, n - done, position + done);
-    if (bytesRead === 0)
-      throw new PatchError({ code: 'BASE_MISMATCH', message: 'old file shrank while being read' });
-    done += bytesRead;
-  }
-}
-
-/**
- * Writes one segment's bytes front to back from its start position. Two buffers take turns: one is filled
- * while the other is being written, and a buffer is handed back only after its write has finished, so no
- * byte can change between hashing (when a hash is given) and writing. `onWritten` hears, after each write
- * has finished, how many of the segment's bytes are in the file.
- */
-export class SegmentWriter {
-  readonly #file: PositionalFile;
-  readonly #hash: Hash | undefined;
-  readonly #onWritten: ((bytes: number) => void) | undefined;
-  readonly #start: number;
-  #position: number;
-  #buffers: [Uint8Array, Uint8Array];
-  #pending: Promise<unknown> = Promise.resolve();
-
-  /** `buffers`: two PIECE-sized buffers a thread reuses for all its segments (one after the other). */
-  constructor(
-    file: PositionalFile,
-    position: number,
-    buffers: [Uint8Array, Uint8Array],
-    opts: { hash?: Hash; onWritten?: (bytes: number) => void } = {},
-  ) {
-    this.#file = file;
-    this.#start = position;
-    this.#position = position;
-    this.#buffers = buffers;
-    this.#hash = opts.hash;
-    this.#onWritten = opts.onWritten;
-  }
-
-  /** The buffer to fill next. */
-  get buffer(): Uint8Array {
-    return this.#buffers[0];
-  }
-
-  /** Starts writing the first `length` bytes of `buffer`; returns the other buffer once it is free. */
-  async write(length: number): Promise<Uint8Array> {
-    const [full, spare] = this.#buffers;
-    await this.#pending;
-    this.#hash?.update(full.subarray(0, length));
-    const end = this.#position + length;
-    this.#pending = writeAllAt(this.#file, full, length, this.#position).then(() =>
-      this.#onWritten?.(end - this.#start),
-    );
-    this.#position = end;
-    this.#buffers = [spare, full];
-    return spare;
-  }
-
-  /** Waits for the last write; its error, if any, is thrown here. */
-  async flush(): Promise<void> {
-    await this.#pending;
-  }
-
-  /** Waits for the last write whatever its outcome (before the file is closed or removed). */
-  async settle(): Promise<void> {
-    await this.#pending.catch(() => {});
-  }
-}
-
-async function writeAllAt(
-  file: PositionalFile,
-  buf: Uint8Array,
-  length: number,
-  position: number,
-): Promise<void> {
-  for (let done = 0; done < length; ) {
-    done += await file.write(buf, done, length - done, position + done);
-  }
 }
 
 /** Reads the modelled region frame by frame; each frame is decoded from memory (at most MAX_FRAME_BYTES). */
@@ -416,31 +290,33 @@ export async function decodeSegment(job: SegmentJob): Promise<void> {
   }
 }
 
-/** What a decoding thread needs to decode segments claimed from the shared counter. */
-export interface ClaimJob {
+/** What a decoding thread needs to decode a run of segments, one after the other. */
+export interface SegmentsJob {
   decoder: SegmentDecoder;
   patch: PositionalFile;
   out: PositionalFile;
   oldSize: number;
-  segments: readonly SegmentLayout[];
-  state: DecodeProgress;
+  /** The next segment this thread is to decode, or undefined when none is left. */
+  next: () => SegmentLayout | undefined;
   /** Hashes the output as it is written (only for a thread that decodes every segment in order). */
   hash?: Hash;
-  /** Throws when the thread must stop: called before each claim and after each piece of output. */
+  /** Throws when the thread must stop: called before each segment and after each piece of output. */
   stopIfNeeded: () => void;
+  /** After each write has finished: how many of the segment's bytes are in the file. */
+  onWritten?: (segment: number, bytes: number) => void;
+  /** After each piece of output is handed to the writer: the segment's bytes so far. */
   onProgress: (segment: number, done: number) => void;
 }
 
 /**
- * What every decoding thread runs: claims the next undecoded segment from the shared counter and decodes it,
- * until none is left, reporting each write to the shared state. When it returns or throws, every write it
- * started has settled, so the caller may close the files.
+ * Decodes segments until `next` has none left. When it returns or throws, every write it started has
+ * settled, so the caller may close the files.
  */
-export async function decodeClaimed(job: ClaimJob): Promise<void> {
-  const { decoder, state } = job;
+export async function decodeSegments(job: SegmentsJob): Promise<void> {
+  const { decoder, onWritten } = job;
   for (;;) {
     job.stopIfNeeded();
-    const segment = job.segments[state.claim()];
+    const segment = job.next();
     if (!segment) return;
     await decodeSegment({
       decoder,
@@ -449,75 +325,12 @@ export async function decodeClaimed(job: ClaimJob): Promise<void> {
       segment,
       writer: new SegmentWriter(job.out, segment.newStart, decoder.outputs, {
         ...(job.hash ? { hash: job.hash } : {}),
-        onWritten: (bytes) => state.markWritten(segment.index, bytes),
+        ...(onWritten ? { onWritten: (bytes: number) => onWritten(segment.index, bytes) } : {}),
       }),
       checkpoint: (done) => {
         job.stopIfNeeded();
         job.onProgress(segment.index, done);
       },
     });
-  }
-}
-
-export interface OldView {
-  bytes: Uint8Array;
-  offset: number;
-  length: number;
-}
-
-interface OldWindow {
-  /** Which WINDOW-sized piece of the old file it holds (-1: none yet, or a read that failed). */
-  index: number;
-  buf: Uint8Array;
-  len: number;
-  used: number;
-}
-
-/**
- * Reads of the old file through 32 windows of 128 KiB, least recently used first to go. Covers mostly move
- * forward through old but often reach back or across for a while (moved code, shared strings): on the node
- * pair of bench/patch, 4 windows of 1 MiB read the 152 MB old file 4 times over, these 1.15 times.
- */
-export class OldFile {
-  static readonly WINDOW = 128 << 10;
-  static readonly SLOTS = 32;
-  readonly #file: PositionalFile;
-  readonly #size: number;
-  readonly #slots: OldWindow[] = [];
-  readonly #view: OldView = { bytes: new Uint8Array(0), offset: 0, length: 0 };
-  #clock = 0;
-
-  /** `windows`: SLOTS buffers of WINDOW bytes to read into. */
-  constructor(file: PositionalFile, size: number, windows: Uint8Array[]) {
-    this.#file = file;
-    this.#size = size;
-    for (const buf of windows.slice(0, OldFile.SLOTS)) this.#slots.push({ index: -1, buf, len: 0, used: 0 });
-  }
-
-  /**
-   * The old bytes from `position` on, as far as one window holds them (at most n, at least 1): a view
-   * into the window, valid until the next call (no copy; later loads use other windows first).
-   */
-  async view(position: number, n: number): Promise<OldView> {
-    const index = Math.floor(position / OldFile.WINDOW);
-    const slot = this.#slots.find((s) => s.index === index) ?? (await this.#load(index));
-    slot.used = ++this.#clock;
-    const offset = position - index * OldFile.WINDOW;
-    this.#view.bytes = slot.buf;
-    this.#view.offset = offset;
-    this.#view.length = Math.min(n, slot.len - offset);
-    return this.#view;
-  }
-
-  async #load(index: number): Promise<OldWindow> {
-    let slot = this.#slots[0] as OldWindow;
-    for (const s of this.#slots) if (s.used < slot.used) slot = s;
-    const start = index * OldFile.WINDOW;
-    const len = Math.min(OldFile.WINDOW, this.#size - start);
-    slot.index = -1;
-    await readAt(this.#file, slot.buf, 0, len, start);
-    slot.index = index;
-    slot.len = len;
-    return slot;
   }
 }

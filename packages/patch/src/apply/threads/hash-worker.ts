@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PatchError } from '../../errors.js';
-import { PIECE } from '../native/segment.js';
+import { PIECE } from '../native/io.js';
 import { DecodeProgress, failureReport, StopRequested, type WorkerReport } from './shared-state.js';
 
 export interface HashWorkerData {

@@ -1,7 +1,8 @@
 // Worker thread of a native apply: rebuilds the segments it is given into the output file and reports back.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { SegmentLayout } from '../../format/native.js';
-import { decodeClaimed, descriptorFile, SegmentDecoder } from '../native/segment.js';
+import { descriptorFile } from '../native/io.js';
+import { decodeSegments, SegmentDecoder } from '../native/segment.js';
 import { DecodeProgress, failureReport, StopRequested, type WorkerReport } from './shared-state.js';
 
 /** What the main thread hands a worker (structured-cloned; `shared` is shared). */
@@ -34,13 +35,13 @@ const state = new DecodeProgress(job.segments.length, job.shared);
 
 async function run(): Promise<void> {
   // Blocking I/O: this thread has nothing else to do while a read or write runs.
-  await decodeClaimed({
+  await decodeSegments({
     decoder: new SegmentDecoder(descriptorFile(job.oldFd), job.oldSize),
     patch: descriptorFile(job.patchFd),
     out: descriptorFile(job.outFd),
     oldSize: job.oldSize,
-    segments: job.segments,
-    state,
+    next: () => job.segments[state.claim()],
+    onWritten: (segment, bytes) => state.markWritten(segment, bytes),
     stopIfNeeded: () => {
       if (state.stopped()) throw new StopRequested();
     },

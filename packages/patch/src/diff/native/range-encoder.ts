@@ -1,4 +1,4 @@
-// Binary range encoder, the exact inverse of src/apply/range-decoder.ts.
+// Binary range encoder, the exact inverse of src/apply/native/range-decoder.ts.
 import type { BitCoder } from '../../format/model.js';
 
 export class RangeEncoder implements BitCoder {

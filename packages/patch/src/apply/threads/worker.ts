@@ -1,0 +1,75 @@
+// Starting an apply worker thread (hash-worker.ts, segment-worker.ts) and turning its reports into outcomes.
+import { Worker } from 'node:worker_threads';
+import { PatchError, type PatchErrorCode } from '../../errors.js';
+import type { WorkerReport } from './shared-state.js';
+
+/**
+ * One worker thread of an apply. Its reports go to `onMessage`, which returns true for the report that
+ * means the worker is done; a failure (its error, a stop it reports, an exit before that report, or what
+ * `onMessage` throws) goes to `onFailure` at most once.
+ */
+export class ApplyWorker<M extends { type: string }> {
+  /** Settles (never rejects) once the thread has ended: after that it holds no file open. */
+  readonly exited: Promise<void>;
+
+  constructor(
+    entry: 'segment-worker' | 'hash-worker',
+    data: unknown,
+    onFailure: (err: unknown) => void,
+    onMessage: (m: M) => boolean,
+  ) {
+    let ended = false;
+    let failed = false;
+    const failure = (err: unknown) => {
+      if (failed) return;
+      failed = true;
+      onFailure(err);
+    };
+    const worker = startWorker(entry, data);
+    worker.on('message', (m: M | WorkerReport) => {
+      if (m.type === 'error') {
+        const r = m as WorkerReport & { type: 'error' };
+        const cause = r.errno ? Object.assign(new Error(r.message), { code: r.errno }) : undefined;
+        failure(
+          new PatchError({ code: r.code as PatchErrorCode, message: r.message, ...(cause ? { cause } : {}) }),
+        );
+      } else if (m.type === 'stopped') {
+        failure(new PatchError({ code: 'IO_ERROR', message: 'apply stopped' }));
+      } else {
+        // onMessage calls the caller's onProgress: what it throws fails the apply, as on one thread.
+        try {
+          if (onMessage(m as M)) ended = true;
+        } catch (err) {
+          failure(err);
+        }
+      }
+    });
+    worker.on('error', (err) =>
+      failure(
+        new PatchError({ code: 'IO_ERROR', message: `apply worker failed: ${err.message}`, cause: err }),
+      ),
+    );
+    this.exited = new Promise((resolve) => {
+      worker.once('exit', () => {
+        // Work it took on would otherwise never be done.
+        if (!ended) failure(new PatchError({ code: 'IO_ERROR', message: 'apply worker ended unexpectedly' }));
+        resolve();
+      });
+    });
+  }
+}
+
+function startWorker(entry: string, data: unknown): Worker {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    // Running from the TypeScript sources (the tests, under tsx): the worker registers tsx's loader first.
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const url = new URL(`./${entry}.ts`, here).href;
+    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); });`;
+    return new Worker(code, { eval: true, workerData: data });
+  }
+  // A worker inherits the process's Node options; --input-type (an app started with `node -e` or stdin)
+  // applies only to that string input and makes loading the worker's file fail.
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  return new Worker(new URL(`./${entry}.js`, here), { workerData: data, execArgv });
+}
