@@ -54,6 +54,7 @@ export {
   computeKeyId,
   findPrivateKeyFile,
   generateEd25519Key,
+  isEncryptedKeyFile,
   loadPrivateKeyFile,
   loadPublicKeyFile,
   writeKeyPair,
@@ -65,7 +66,8 @@ export {
 export {
   DEFAULT_EXPIRATION_DAYS,
   SPEC_VERSION,
-  TOP_LEVEL_ROLES,
+  ROLE_NAMES,
+  assertRoleName,
   addSignatures,
   canonical,
   countSignatures,

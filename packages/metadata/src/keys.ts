@@ -19,7 +19,7 @@ import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { canonicalize } from '@tufjs/canonical-json';
 import { Key } from '@tufjs/models';
-import { writeFileAtomic } from '@tufup/common';
+import { isNotFound, pathExists, writeFileAtomic } from '@tufup/common';
 import { MetadataError } from './errors.js';
 import { pythonJsonDumps } from './python-json.js';
 
@@ -272,9 +272,21 @@ export async function loadPrivateKeyFile(
   opts: LoadPrivateKeyOptions = {},
 ): Promise<PrivateKey> {
   const text = await readKeyFile(path);
-  if (text.trimStart().startsWith('{')) return privateKeyFromJson(parseJson(text, path), path);
+  if (!isEncryptedKeyText(text)) return privateKeyFromJson(parseJson(text, path), path);
   const plain = await decryptKeyFile(text, path, opts);
   return privateKeyFromJson(parseJson(plain, path), path);
+}
+
+/**
+ * Whether a private key file is in the encrypted form (loading it asks for a passphrase), told without
+ * decrypting anything: plain securesystemslib key files are JSON objects.
+ */
+export async function isEncryptedKeyFile(path: string): Promise<boolean> {
+  return isEncryptedKeyText(await readKeyFile(path));
+}
+
+function isEncryptedKeyText(text: string): boolean {
+  return !text.trimStart().startsWith('{');
 }
 
 async function decryptKeyFile(text: string, path: string, opts: LoadPrivateKeyOptions): Promise<string> {
@@ -374,7 +386,7 @@ export async function writeKeyPair(
   const publicPath = `${privatePath}.pub`;
   if (!opts.overwrite) {
     for (const p of [privatePath, publicPath]) {
-      if (await exists(p)) {
+      if (await pathExists(p)) {
         throw new MetadataError({
           code: 'KEY_FILE_EXISTS',
           message: `${p} exists (pass overwrite to replace it)`,
@@ -524,18 +536,4 @@ function asString(value: unknown, what: string): string {
 
 function invalidKey(message: string): MetadataError {
   return new MetadataError({ code: 'INVALID_KEY', message });
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
-  }
-}
-
-function isNotFound(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 }

@@ -19,10 +19,9 @@ import { MetadataError } from './errors.js';
 import type { PublicKey, Signer } from './keys.js';
 import { pythonJsonDumps } from './python-json.js';
 
-export type RoleName = 'root' | 'targets' | 'snapshot' | 'timestamp';
-
-/** The top-level roles in the order a repository publishes them (each one's file names the next). */
-export const TOP_LEVEL_ROLES: readonly RoleName[] = ['root', 'targets', 'snapshot', 'timestamp'];
+/** The top-level roles, in the order a repository publishes them (each one's file names the next). */
+export const ROLE_NAMES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
+export type RoleName = (typeof ROLE_NAMES)[number];
 
 /** python tufup's defaults (days); a repository config usually overrides them. */
 export const DEFAULT_EXPIRATION_DAYS: Readonly<Record<RoleName, number>> = {
@@ -46,16 +45,18 @@ export type RoleMetadata<R extends RoleName = RoleName> = R extends RoleName ? M
 export type AnyRoleMetadata = Metadata<Root> | Metadata<Targets> | Metadata<Snapshot> | Metadata<Timestamp>;
 
 export function isRoleName(value: unknown): value is RoleName {
-  return typeof value === 'string' && (TOP_LEVEL_ROLES as readonly string[]).includes(value);
+  return typeof value === 'string' && (ROLE_NAMES as readonly string[]).includes(value);
 }
 
-export function assertRoleName(value: unknown): asserts value is RoleName {
+/** `value` as a role name, or UNKNOWN_ROLE naming the roles there are. */
+export function assertRoleName(value: unknown): RoleName {
   if (!isRoleName(value)) {
     throw new MetadataError({
       code: 'UNKNOWN_ROLE',
-      message: `not a top-level role: ${JSON.stringify(value)} (expected ${TOP_LEVEL_ROLES.join(', ')})`,
+      message: `unknown role ${JSON.stringify(value)} (expected one of ${ROLE_NAMES.join(', ')})`,
     });
   }
+  return value;
 }
 
 // ---- expiry -------------------------------------------------------------------------------------
@@ -212,7 +213,7 @@ export function createRoot(
 ): Metadata<Root> {
   const keys: Record<string, Key> = {};
   const roles: Record<string, RoleKeys> = {};
-  for (const role of TOP_LEVEL_ROLES) {
+  for (const role of ROLE_NAMES) {
     const roleKeys = opts.keys[role] ?? [];
     for (const k of roleKeys) keys[k.keyid] = k.toTufKey();
     roles[role] = {

@@ -39,7 +39,7 @@ import {
   rebuild,
   type SignatureCount,
   serializeMetadata,
-  TOP_LEVEL_ROLES,
+  ROLE_NAMES,
   type VerifyOptions,
   verifyRole,
   verifyRootRotation,
@@ -143,7 +143,7 @@ export class MetadataStore {
   static create(dir: string, opts: CreateMetadataOptions): MetadataStore {
     const now = opts.now ?? new Date();
     const days = { ...DEFAULT_EXPIRATION_DAYS, ...(opts.expirationDays ?? {}) };
-    for (const role of TOP_LEVEL_ROLES) {
+    for (const role of ROLE_NAMES) {
       if (!opts.keys[role] || opts.keys[role].length === 0) {
         throw new MetadataError({ code: 'UNKNOWN_KEY', message: `no keys given for the ${role} role` });
       }
@@ -293,7 +293,7 @@ export class MetadataStore {
 
   /** Roles whose content differs from what was loaded (all of them for a new store). */
   changedRoles(): RoleName[] {
-    return TOP_LEVEL_ROLES.filter((role) => this.#isChanged(role));
+    return ROLE_NAMES.filter((role) => this.#isChanged(role));
   }
 
   /** keyids whose signatures count for `role`: its keys, plus for a new root the keys of the root it replaces. */
@@ -306,7 +306,7 @@ export class MetadataStore {
 
   /** Version, expiry and signature count of each role, without throwing. */
   status(): RoleStatus[] {
-    return TOP_LEVEL_ROLES.map((role) => {
+    return ROLE_NAMES.map((role) => {
       const md = this.#roles[role];
       return {
         role,
@@ -357,7 +357,7 @@ export class MetadataStore {
 
   /** Replaces `oldKeyid` by `newKey` in every role that lists it; returns those roles. UNKNOWN_KEY if none. */
   replaceKey(oldKeyid: string, newKey: PublicKey): RoleName[] {
-    const roles = TOP_LEVEL_ROLES.filter((role) => this.#role(role).keyIDs.includes(oldKeyid));
+    const roles = ROLE_NAMES.filter((role) => this.#role(role).keyIDs.includes(oldKeyid));
     if (roles.length === 0) {
       throw new MetadataError({ code: 'UNKNOWN_KEY', message: `no role uses key ${oldKeyid}` });
     }
@@ -464,7 +464,7 @@ export class MetadataStore {
     const forced = new Set(opts.force ?? []);
     for (const role of forced) assertRoleName(role);
     const bumped: RoleName[] = [];
-    for (const role of TOP_LEVEL_ROLES) {
+    for (const role of ROLE_NAMES) {
       // The cascade: each role names the version of the one before it in this order.
       if (role === 'snapshot' && bumped.includes('targets')) {
         const version = this.targets.signed.version;
@@ -538,7 +538,7 @@ export class MetadataStore {
    * Returns the paths written.
    */
   async save(opts: SaveOptions = {}): Promise<string[]> {
-    for (const role of TOP_LEVEL_ROLES) {
+    for (const role of ROLE_NAMES) {
       const loaded = this.#loaded[role];
       if (loaded && this.#isChanged(role) && this.#roles[role].signed.version <= loaded.version) {
         throw new MetadataError({
@@ -566,7 +566,7 @@ export class MetadataStore {
       written.push(path);
     };
     const consistent = this.root.signed.consistentSnapshot;
-    for (const role of TOP_LEVEL_ROLES) {
+    for (const role of ROLE_NAMES) {
       const md = this.#roles[role];
       const text = serializeMetadata(md);
       const loaded = this.#loaded[role];
@@ -583,7 +583,7 @@ export class MetadataStore {
       this.#previousRoot = this.#trustedRoot;
     }
     this.#trustedRoot = copy(this.root);
-    for (const role of TOP_LEVEL_ROLES) this.#markLoaded(role, serializeMetadata(this.#roles[role]));
+    for (const role of ROLE_NAMES) this.#markLoaded(role, serializeMetadata(this.#roles[role]));
     return written;
   }
 
@@ -625,7 +625,7 @@ export class MetadataStore {
   }
 
   #checkThresholdsReachable(): void {
-    for (const role of TOP_LEVEL_ROLES) {
+    for (const role of ROLE_NAMES) {
       const r = this.#role(role);
       if (r.threshold > r.keyIDs.length) {
         throw new MetadataError({

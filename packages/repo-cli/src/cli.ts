@@ -3,14 +3,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { describeErrorChain, type Logger } from '@tufup/common';
-import {
-  CONFIG_FILENAME,
-  PATCH_FORMATS,
-  assertRoleName,
-  type PatchFormat,
-  type PerRole,
-  type RoleName,
-} from './config.js';
+import { assertRoleName, type RoleName } from '@tufup/metadata';
+import type { PatchFormat } from '@tufup/patch';
+import { CONFIG_FILENAME, PATCH_FORMATS, type PerRole } from './config.js';
 import { EXIT, RepoError, errorCodeOf, exitCodeFor } from './errors.js';
 import { passphraseSource } from './passphrase.js';
 import { makeStyle, progressDisplay, useColor, type Style } from './terminal.js';

@@ -1,22 +1,20 @@
 // `.tufup-repo-config`: python tufup's repository settings file, read and written so both tools share it.
-import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { writeFileAtomic } from '@tufup/common';
+import { readFile } from 'node:fs/promises';
+import { isNotFound, writeFileAtomic } from '@tufup/common';
+import { DEFAULT_EXPIRATION_DAYS, type RoleName, isRoleName } from '@tufup/metadata';
 import type { PatchFormat } from '@tufup/patch';
 import { RepoError } from './errors.js';
 
 export const CONFIG_FILENAME = '.tufup-repo-config';
 
-export const ROLE_NAMES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
-export type RoleName = (typeof ROLE_NAMES)[number];
 export type PerRole<T> = Record<RoleName, T>;
 
-export type { PatchFormat };
+/** The patch formats a repository can publish (the values of @tufup/patch's PatchFormat). */
 export const PATCH_FORMATS: readonly PatchFormat[] = ['native', 'bsdiff4'];
 
 export const DEFAULT_REPO_DIR = 'repository';
 export const DEFAULT_KEYS_DIR = 'keystore';
-export const DEFAULT_EXPIRATION_DAYS: PerRole<number> = { root: 365, targets: 7, snapshot: 7, timestamp: 1 };
 export const DEFAULT_THRESHOLDS: PerRole<number> = { root: 1, targets: 1, snapshot: 1, timestamp: 1 };
 
 export function defaultKeyMap(): PerRole<string[]> {
@@ -57,20 +55,6 @@ const PYTHON_KEYS = new Set([
   'binary_diff',
 ]);
 const OUR_KEYS = new Set(['patch_format']);
-
-export function isRoleName(name: string): name is RoleName {
-  return (ROLE_NAMES as readonly string[]).includes(name);
-}
-
-export function assertRoleName(name: string): RoleName {
-  if (!isRoleName(name)) {
-    throw new RepoError({
-      code: 'UNKNOWN_ROLE',
-      message: `unknown role "${name}" (expected one of ${ROLE_NAMES.join(', ')})`,
-    });
-  }
-  return name;
-}
 
 const KEY_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
@@ -209,7 +193,7 @@ export async function loadConfig(path: string): Promise<RepoConfig> {
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (isNotFound(cause)) {
       throw new RepoError({
         code: 'CONFIG_NOT_FOUND',
         message: `no ${CONFIG_FILENAME} at ${path} (run \`tufup init\` here, or pass --config)`,

@@ -1,16 +1,15 @@
 // The questions `tufup init` asks on a terminal (python tufup's order), answered into InitOptions.
-import { existsSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
+import { pathExists } from '@tufup/common';
+import { DEFAULT_EXPIRATION_DAYS, ROLE_NAMES } from '@tufup/metadata';
+import type { PatchFormat } from '@tufup/patch';
 import {
-  DEFAULT_EXPIRATION_DAYS,
   DEFAULT_KEYS_DIR,
   DEFAULT_REPO_DIR,
   DEFAULT_THRESHOLDS,
-  ROLE_NAMES,
   assertAppName,
   assertKeyName,
   loadConfig,
-  type PatchFormat,
   type PerRole,
   type RepoConfig,
 } from './config.js';
@@ -42,7 +41,7 @@ export async function runInteractiveInit(configPath: string, io: PromptIo): Prom
   const { confirm, input, number, select } = await import('@inquirer/prompts');
   const ctx = { output: io.stderr, ...(io.signal ? { signal: io.signal } : {}) };
   let existing: RepoConfig | undefined;
-  if (existsSync(configPath)) {
+  if (await pathExists(configPath)) {
     existing = await loadConfig(configPath);
     const modify = await confirm(
       { message: `Found existing configuration ${configPath}. Modify?`, default: false },

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { fsyncDir, type Logger, silentLogger, writeFileAtomic } from '@tufup/common';
-import type { RoleName } from './config.js';
+import type { RoleName } from '@tufup/metadata';
 import { RepoError } from './errors.js';
 
 export const STAGING_DIRNAME = '.tufup-staging';

@@ -1,5 +1,5 @@
 // Human-readable text for `targets list`, `status` and `verify` (the --json forms print the reports as they are).
-import { ROLE_NAMES } from './config.js';
+import { ROLE_NAMES } from '@tufup/metadata';
 import type { AppReleases, StatusReport, VerifyReport } from './reports.js';
 import { formatBytes, type Style } from './terminal.js';
 

@@ -1,5 +1,5 @@
 // The shapes of what `targets list`, `status` and `verify` report (also their --json output).
-import type { RoleName } from './config.js';
+import type { RoleName } from '@tufup/metadata';
 
 export interface TargetEntry {
   filename: string;

@@ -1,0 +1,312 @@
+// Releases: adding a bundle (archive and patch), withdrawing the latest release, pruning old ones, and reading the
+// targets as releases per app.
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { hashFile, pathExists, sameDigest } from '@tufup/common';
+import {
+  type MetadataStore,
+  compareVersions,
+  formatTargetName,
+  isPrerelease,
+  makeArchiveCustom,
+  makePatchCustom,
+  parseVersion,
+  readArchiveCustom,
+  readPatchCustom,
+  tryParseTargetName,
+} from '@tufup/metadata';
+import { assertAppName } from '../config.js';
+import { RepoError } from '../errors.js';
+import type { Publication } from '../publication.js';
+import type { AppReleases, ReleaseEntry, TargetEntry } from '../reports.js';
+import { runChange } from './change.js';
+import { type RepoState, isDirectory } from './state.js';
+import type { AddBundleOptions, PruneOptions, PublishResult, RemoveLatestOptions } from './types.js';
+
+/** The tufup targets of the store with their custom metadata (what `targets list` shows). */
+export function targetEntries(store: MetadataStore): TargetEntry[] {
+  const out: TargetEntry[] = [];
+  for (const [filename, t] of Object.entries(store.targets.signed.targets)) {
+    const parsed = tryParseTargetName(filename);
+    if (!parsed) continue;
+    const entry: TargetEntry = {
+      filename,
+      app: parsed.name,
+      version: parsed.version,
+      kind: parsed.kind,
+      length: t.length,
+      sha256: t.hashes.sha256 ?? '',
+    };
+    const custom = t.unrecognizedFields.custom;
+    try {
+      if (parsed.kind === 'archive') {
+        const c = readArchiveCustom(custom);
+        entry.required = c.required;
+        entry.user = c.user ?? null;
+      } else {
+        const c = readPatchCustom(custom);
+        entry.tarSize = c.tarSize;
+        entry.tarHash = c.tarHash;
+      }
+    } catch {
+      // Reported by verify; listing still shows the file.
+    }
+    out.push(entry);
+  }
+  return out;
+}
+
+/** The targets grouped into releases per app, in version order, with where the patch chain breaks. */
+export function appReleases(entries: TargetEntry[], appFilter?: string): AppReleases[] {
+  const byApp = new Map<string, Map<string, ReleaseEntry>>();
+  for (const e of entries) {
+    if (appFilter !== undefined && e.app !== appFilter) continue;
+    const versions = byApp.get(e.app) ?? new Map<string, ReleaseEntry>();
+    byApp.set(e.app, versions);
+    let release = versions.get(e.version);
+    if (!release) {
+      release = { version: e.version, prerelease: isPrerelease(e.version), required: false };
+      versions.set(e.version, release);
+    }
+    if (e.kind === 'archive') {
+      release.archive = e;
+      release.required = e.required ?? false;
+    } else release.patch = e;
+  }
+  return [...byApp.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([app, versions]) => {
+      const releases = [...versions.values()].sort((a, b) => compareVersions(a.version, b.version));
+      const latest = releases.filter((r) => r.archive).at(-1)?.version;
+      return {
+        app,
+        releases,
+        ...(latest !== undefined ? { latest } : {}),
+        patchChainBreaks: releases
+          .slice(1)
+          .filter((r) => !r.patch)
+          .map((r) => r.version),
+      };
+    });
+}
+
+/** Releases per app (all apps, or one). */
+export async function listApps(state: RepoState, appName?: string): Promise<AppReleases[]> {
+  return appReleases(targetEntries(await state.loadStore()), appName);
+}
+
+/** Archive a bundle as a new release, with a patch from the app's previous release, and publish it. */
+export async function addBundle(
+  state: RepoState,
+  opts: AddBundleOptions,
+): Promise<PublishResult & { archive: TargetEntry; patch?: TargetEntry }> {
+  const appName = assertAppName(opts.appName ?? state.config.appName);
+  const version = parseVersion(opts.version);
+  const archiveName = formatTargetName(appName, version, 'archive');
+  const patchName = formatTargetName(appName, version, 'patch');
+  const bundleDir = resolve(state.ctx.cwd ?? process.cwd(), opts.bundleDir);
+  if (!(await isDirectory(bundleDir))) {
+    throw new RepoError({
+      code: 'BUNDLE_NOT_FOUND',
+      message: `bundle directory ${opts.bundleDir} does not exist or is not a directory`,
+    });
+  }
+  if ((await readdir(bundleDir)).length === 0) {
+    throw new RepoError({ code: 'BUNDLE_EMPTY', message: `bundle directory ${opts.bundleDir} is empty` });
+  }
+  let previous: TargetEntry | undefined;
+  let archive: TargetEntry | undefined;
+  let patch: TargetEntry | undefined;
+  const result = await runChange(state, {
+    command: `targets add ${version}`,
+    summary: `targets add ${appName} ${version}`,
+    keyDirs: opts.keyDirs,
+    partial: Boolean(opts.partial),
+    roles: ['targets'],
+    prepare: (store) => {
+      const archives = targetEntries(store)
+        .filter((e) => e.app === appName && e.kind === 'archive')
+        .sort((a, b) => compareVersions(a.version, b.version));
+      previous = archives.at(-1);
+      if (previous && compareVersions(version, previous.version) <= 0) {
+        throw new RepoError({
+          code: 'VERSION_NOT_NEWER',
+          message: `${appName} ${version} is not newer than the latest release ${previous.version}`,
+        });
+      }
+      if (store.getTarget(archiveName) || store.getTarget(patchName)) {
+        throw new RepoError({
+          code: 'VERSION_NOT_NEWER',
+          message: `${archiveName} is already in the repository`,
+        });
+      }
+    },
+    apply: async (store, publication) => {
+      const scratch = await publication.scratchDir();
+      const newTar = join(scratch, 'new.tar');
+      const archivePath = publication.stagedPath(`targets/${archiveName}`);
+      await mkdir(dirname(archivePath), { recursive: true });
+      state.logger.debug(`archiving ${bundleDir}`);
+      const { createArchive } = await import('@tufup/archive');
+      const made = await createArchive(bundleDir, archivePath, {
+        tarPath: newTar,
+        ...state.progressOpts(),
+      });
+      publication.add(`targets/${archiveName}`);
+      const user = opts.userMeta ?? null;
+      store.addTarget(archiveName, {
+        length: made.gzip.size,
+        sha256: made.gzip.sha256,
+        custom: makeArchiveCustom({ required: Boolean(opts.required), user }),
+      });
+      archive = {
+        filename: archiveName,
+        app: appName,
+        version,
+        kind: 'archive',
+        length: made.gzip.size,
+        sha256: made.gzip.sha256,
+        required: Boolean(opts.required),
+        user,
+      };
+      if (previous && !opts.skipPatch) {
+        patch = await makePatch(state, previous, newTar, made.tar, patchName, publication, scratch);
+        store.addTarget(patchName, {
+          length: patch.length,
+          sha256: patch.sha256,
+          custom: makePatchCustom({ tarSize: made.tar.size, tarHash: made.tar.sha256 }),
+        });
+      }
+      await rm(newTar, { force: true });
+    },
+  });
+  return { ...result, archive: archive as TargetEntry, ...(patch ? { patch } : {}) };
+}
+
+/** Diff the previous release's tar (from its archive, checked against its signed hash) to the new tar. */
+async function makePatch(
+  state: RepoState,
+  previous: TargetEntry,
+  newTar: string,
+  newTarInfo: { size: number; sha256: string },
+  patchName: string,
+  publication: Publication,
+  scratch: string,
+): Promise<TargetEntry> {
+  const prevPath = join(state.targetsDir, previous.filename);
+  if (!(await pathExists(prevPath))) {
+    throw new RepoError({
+      code: 'TARGET_FILE_MISSING',
+      message: `${previous.filename} is in targets.json but not in ${state.targetsDir}: cannot make the patch (pass --skip-patch to publish without one)`,
+    });
+  }
+  const onDisk = await hashFile(prevPath, state.signalOpts());
+  if (onDisk.size !== previous.length || !sameDigest(onDisk.sha256, previous.sha256)) {
+    throw new RepoError({
+      code: 'METADATA_CORRUPT',
+      message: `${previous.filename} on disk does not match its length/sha256 in targets.json: refusing to diff against it`,
+    });
+  }
+  // Patches are made between uncompressed tars (python tufup 0.6+); the previous tar comes from its archive.
+  const { gunzipToTar } = await import('@tufup/archive');
+  const oldTar = join(scratch, 'old.tar');
+  await gunzipToTar(prevPath, oldTar, state.progressOpts());
+  const patchPath = publication.stagedPath(`targets/${patchName}`);
+  state.logger.debug(`diffing ${previous.version} → ${patchName} (${state.config.patchFormat})`);
+  const { diff } = await import('@tufup/patch');
+  const made = await diff(oldTar, newTar, patchPath, {
+    format: state.config.patchFormat,
+    ...state.progressOpts(),
+  });
+  publication.add(`targets/${patchName}`);
+  await rm(oldTar, { force: true });
+  const parsed = tryParseTargetName(patchName);
+  return {
+    filename: patchName,
+    app: parsed?.name ?? '',
+    version: parsed?.version ?? '',
+    kind: 'patch',
+    length: made.size,
+    sha256: made.sha256,
+    tarSize: newTarInfo.size,
+    tarHash: newTarInfo.sha256,
+  };
+}
+
+/** Withdraw the app's latest release (archive and its patch). */
+export async function removeLatest(
+  state: RepoState,
+  opts: RemoveLatestOptions,
+): Promise<PublishResult & { removed: string[]; version: string }> {
+  const appName = assertAppName(opts.appName ?? state.config.appName);
+  const removed: string[] = [];
+  let latest: ReleaseEntry | undefined;
+  const result = await runChange(state, {
+    command: 'targets remove-latest',
+    summary: `targets remove-latest ${appName}`,
+    keyDirs: opts.keyDirs,
+    partial: Boolean(opts.partial),
+    roles: ['targets'],
+    prepare: (store) => {
+      const [app] = appReleases(targetEntries(store), appName);
+      latest = app?.releases.filter((r) => r.archive).at(-1);
+      if (!latest)
+        throw new RepoError({ code: 'NO_TARGETS', message: `${appName} has no releases to remove` });
+    },
+    apply: async (store, publication) => {
+      for (const e of [latest?.archive, latest?.patch]) {
+        if (!e) continue;
+        store.removeTarget(e.filename);
+        publication.delete(`targets/${e.filename}`);
+        removed.push(e.filename);
+      }
+    },
+  });
+  return { ...result, removed, version: latest?.version ?? '' };
+}
+
+/** Delete all but the newest `keep` versions of the app (each kept version keeps its archive and patch). */
+export async function prune(
+  state: RepoState,
+  opts: PruneOptions,
+): Promise<PublishResult & { removed: string[] }> {
+  const appName = assertAppName(opts.appName ?? state.config.appName);
+  if (!Number.isSafeInteger(opts.keep) || opts.keep < 1) {
+    throw new RepoError({ code: 'INVALID_ARGUMENT', message: '--keep must be at least 1' });
+  }
+  const removed: string[] = [];
+  let doomed: ReleaseEntry[] = [];
+  const result = await runChange(state, {
+    command: 'targets prune',
+    summary: `targets prune ${appName} --keep ${opts.keep}`,
+    keyDirs: opts.keyDirs,
+    partial: Boolean(opts.partial),
+    roles: ['targets'],
+    prepare: (store) => {
+      const [app] = appReleases(targetEntries(store), appName);
+      const releases = app?.releases ?? [];
+      doomed = releases.slice(0, Math.max(0, releases.length - opts.keep));
+      if (doomed.length === 0) {
+        throw new RepoError({
+          code: 'NO_TARGETS',
+          message: `${appName} has ${releases.length} version(s): nothing older than the newest ${opts.keep} to prune`,
+        });
+      }
+      for (const r of doomed) {
+        if (r.required)
+          state.logger.warn(`pruning required release ${r.version}: older clients no longer stop at it`);
+      }
+    },
+    apply: async (store, publication) => {
+      for (const r of doomed) {
+        for (const e of [r.archive, r.patch]) {
+          if (!e) continue;
+          store.removeTarget(e.filename);
+          publication.delete(`targets/${e.filename}`);
+          removed.push(e.filename);
+        }
+      }
+    },
+  });
+  return { ...result, removed };
+}

@@ -1,0 +1,95 @@
+// The public shapes of the Repository API: what its callers pass in and get back.
+import type { Logger, OnProgress } from '@tufup/common';
+import type { RoleName } from '@tufup/metadata';
+import type { PatchFormat } from '@tufup/patch';
+import type { PerRole } from '../config.js';
+import type { PassphraseSource } from '../passphrase.js';
+
+export interface RepositoryContext {
+  logger?: Logger;
+  passphrases?: PassphraseSource;
+  onProgress?: OnProgress;
+  signal?: AbortSignal;
+  cwd?: string;
+  /** The clock for expiry dates (tests). */
+  now?: () => Date;
+}
+
+export interface InitOptions {
+  appName: string;
+  repoDir?: string;
+  keysDir?: string;
+  keyMap?: Partial<PerRole<string[]>>;
+  thresholds?: Partial<PerRole<number>>;
+  expirationDays?: Partial<PerRole<number>>;
+  encryptedKeys?: string[];
+  patchFormat?: PatchFormat;
+  /** Interactive init on an existing config: rewrite it (python tufup's "Modify?"). */
+  overwriteConfig?: boolean;
+}
+
+export interface RoleVersion {
+  role: RoleName;
+  version: number;
+}
+
+export interface UnsignedRole {
+  role: RoleName;
+  have: number;
+  need: number;
+}
+
+export interface PublishResult {
+  /** Roles written, with their new versions. Empty for a parked change. */
+  published: RoleVersion[];
+  /** Set when the change was staged for co-signing instead of published. */
+  parked?: { unsignedRoles: UnsignedRole[] };
+}
+
+export interface AddBundleOptions {
+  version: string;
+  bundleDir: string;
+  keyDirs: string[];
+  skipPatch?: boolean;
+  required?: boolean;
+  /** The `user` part of the archive's custom metadata (python tufup's --meta). */
+  userMeta?: Record<string, unknown>;
+  appName?: string;
+  partial?: boolean;
+}
+
+export interface RemoveLatestOptions {
+  keyDirs: string[];
+  appName?: string;
+  partial?: boolean;
+}
+
+export interface PruneOptions extends RemoveLatestOptions {
+  /** How many of the newest versions stay. */
+  keep: number;
+}
+
+export interface AddKeyOptions {
+  role: RoleName;
+  keyName: string;
+  keyDirs: string[];
+  /** Record the key as encrypted in the config. */
+  encrypted?: boolean;
+  partial?: boolean;
+}
+
+export interface ReplaceKeyOptions {
+  oldKeyName: string;
+  newKeyName: string;
+  keyDirs: string[];
+  encrypted?: boolean;
+  partial?: boolean;
+}
+
+export interface SignOptions {
+  role: RoleName;
+  keyDirs: string[];
+  /** Refresh the expiry (N days, or the config's), bump and cascade. Without: add signatures only. */
+  expirationDays?: number | 'default';
+  partial?: boolean;
+}
