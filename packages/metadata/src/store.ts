@@ -16,6 +16,7 @@ import type { PublicKey, Signer } from './keys.js';
 import { PublicKey as PublicKeyClass } from './keys.js';
 import { OnDisk, readMetadataDir, readRootFiles, rootFileVersion } from './files.js';
 import { Publication } from './publication.js';
+import { roleKeys, withKey, withThreshold, withoutKey } from './root-keys.js';
 import type {
   BumpOptions,
   CreateMetadataOptions,
@@ -29,11 +30,9 @@ import {
   type AnyRoleMetadata,
   DEFAULT_EXPIRATION_DAYS,
   ROLE_NAMES,
-  type RoleKeys,
   type RoleMetadata,
   type RoleName,
   assertRoleName,
-  checkThreshold,
   createRoot,
   createSnapshot,
   createTargets,
@@ -178,7 +177,7 @@ export class MetadataStore {
 
   /** The public keys root lists for `role`, in root's order. */
   keysFor(role: RoleName): PublicKey[] {
-    const r = this.#role(role);
+    const r = roleKeys(this.root, role);
     return r.keyIDs.map((id) => {
       const key = this.root.signed.keys[id];
       if (!key)
@@ -191,7 +190,7 @@ export class MetadataStore {
   }
 
   threshold(role: RoleName): number {
-    return this.#role(role).threshold;
+    return roleKeys(this.root, role).threshold;
   }
 
   /** Target paths in targets metadata. */
@@ -210,7 +209,7 @@ export class MetadataStore {
 
   /** keyids whose signatures count for `role`: its keys, plus for a new root the keys of the root it replaces. */
   signingKeyIds(role: RoleName): string[] {
-    const ids = new Set(this.#role(role).keyIDs);
+    const ids = new Set(roleKeys(this.root, role).keyIDs);
     const base = role === 'root' ? this.#rotationBase() : undefined;
     for (const id of base?.signed.roles.root?.keyIDs ?? []) ids.add(id);
     return [...ids];
@@ -232,44 +231,19 @@ export class MetadataStore {
 
   // ---- editing root -----------------------------------------------------------------------------
 
-  /** Lets `key` sign for `role` (no-op if it already does). */
+  /** Lets `key` sign for `role` (no-op if it already does). KEY_MISMATCH for another key under its keyid. */
   addKey(role: RoleName, key: PublicKey): void {
-    const r = this.#role(role);
-    const existing = this.root.signed.keys[key.keyid];
-    if (existing && existing.keyVal.public !== key.publicHex) {
-      throw new MetadataError({
-        code: 'KEY_MISMATCH',
-        message: `root already has a different key ${key.keyid}`,
-      });
-    }
-    const keyIDs = r.keyIDs.includes(key.keyid) ? [...r.keyIDs] : [...r.keyIDs, key.keyid];
-    this.#setRoot({
-      keys: { ...this.root.signed.keys, [key.keyid]: key.toTufKey() },
-      roles: { ...this.root.signed.roles, [role]: { keyIDs, threshold: r.threshold } },
-    });
+    this.#replace('root', withKey(this.root, role, key));
   }
 
-  /**
-   * Stops `keyid` signing for `role`; the key leaves root's `keys` once no role uses it (python tufup
-   * #181 left it behind). UNKNOWN_KEY if the role does not list it.
-   */
+  /** Stops `keyid` signing for `role`; it leaves root's `keys` once no role uses it. UNKNOWN_KEY if not listed. */
   removeKey(role: RoleName, keyid: string): void {
-    const r = this.#role(role);
-    if (!r.keyIDs.includes(keyid)) {
-      throw new MetadataError({ code: 'UNKNOWN_KEY', message: `${keyid} is not a ${role} key` });
-    }
-    const roles = {
-      ...this.root.signed.roles,
-      [role]: { keyIDs: r.keyIDs.filter((id) => id !== keyid), threshold: r.threshold },
-    };
-    const keys = { ...this.root.signed.keys };
-    if (!Object.values(roles).some((x) => x.keyIDs.includes(keyid))) delete keys[keyid];
-    this.#setRoot({ keys, roles });
+    this.#replace('root', withoutKey(this.root, role, keyid));
   }
 
   /** Replaces `oldKeyid` by `newKey` in every role that lists it; returns those roles. UNKNOWN_KEY if none. */
   replaceKey(oldKeyid: string, newKey: PublicKey): RoleName[] {
-    const roles = ROLE_NAMES.filter((role) => this.#role(role).keyIDs.includes(oldKeyid));
+    const roles = ROLE_NAMES.filter((role) => roleKeys(this.root, role).keyIDs.includes(oldKeyid));
     if (roles.length === 0) {
       throw new MetadataError({ code: 'UNKNOWN_KEY', message: `no role uses key ${oldKeyid}` });
     }
@@ -282,17 +256,7 @@ export class MetadataStore {
 
   /** INVALID_THRESHOLD unless 1 <= threshold <= the role's key count (add keys first). */
   setThreshold(role: RoleName, threshold: number): void {
-    const r = this.#role(role);
-    checkThreshold(role, threshold);
-    if (threshold > r.keyIDs.length) {
-      throw new MetadataError({
-        code: 'INVALID_THRESHOLD',
-        message: `${role} threshold ${threshold} exceeds its ${r.keyIDs.length} key(s)`,
-      });
-    }
-    this.#setRoot({
-      roles: { ...this.root.signed.roles, [role]: { keyIDs: [...r.keyIDs], threshold } },
-    });
+    this.#replace('root', withThreshold(this.root, role, threshold));
   }
 
   setConsistentSnapshot(consistentSnapshot: boolean): void {
@@ -586,13 +550,6 @@ export class MetadataStore {
     const trusted = this.#trustedRoot;
     if (trusted && this.root.signed.version > trusted.signed.version) return trusted;
     return this.#previousRoot;
-  }
-
-  #role(role: RoleName): RoleKeys {
-    assertRoleName(role);
-    const r = this.root.signed.roles[role];
-    if (!r) throw new MetadataError({ code: 'UNKNOWN_ROLE', message: `root has no ${role} role` });
-    return r;
   }
 
   #setRoot(changes: Parameters<typeof rebuild>[1]): void {

@@ -2,7 +2,7 @@
 // check, apply, bump, sign, then commit, or park for co-signers).
 import { copyFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readFileOrUndefined, throwIfAborted, writeFileAtomic } from '@tufup/common';
+import { isNotFound, readFileOrUndefined, throwIfAborted, writeFileAtomic } from '@tufup/common';
 import type { MetadataStore, RoleName } from '@tufup/metadata';
 import { type PerRole, type RepoConfig, saveConfig } from '../config.js';
 import { RepoError } from '../errors.js';
@@ -104,7 +104,10 @@ async function writeParkedView(state: RepoState, publication: Publication): Prom
  */
 export async function assertWritable(state: RepoState): Promise<void> {
   for (const dir of [state.repoDir, state.metadataDir, state.targetsDir]) {
-    const st = await stat(dir).catch(() => undefined);
+    const st = await stat(dir).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined; // created by the change
+      throw err;
+    });
     if (st && (st.mode & 0o200) === 0) {
       throw new RepoError({
         code: 'REPO_READ_ONLY',

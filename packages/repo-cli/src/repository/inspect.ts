@@ -4,7 +4,14 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { HashingStream, isTufupError, makeTempDir, pathExists, sameDigest } from '@tufup/common';
+import {
+  HashingStream,
+  isAbortError,
+  isTufupError,
+  makeTempDir,
+  pathExists,
+  sameDigest,
+} from '@tufup/common';
 import {
   type MetadataStore,
   type Problem,
@@ -238,7 +245,7 @@ async function replayPatch(
     }
     return true;
   } catch (err) {
-    if (err instanceof Error && err.name === 'AbortError') throw err;
+    if (isAbortError(err)) throw err;
     return false;
   } finally {
     await rm(dir, { recursive: true, force: true });
