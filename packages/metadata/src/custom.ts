@@ -1,5 +1,7 @@
 // Custom target metadata as python tufup writes it: archives `{user, tufup: {required}}`, patches `{user: null, tufup: {tar_size, tar_hash, tar_hash_algorithm}}`.
+import type { TargetFile } from '@tufjs/models';
 import { MetadataError } from './errors.js';
+import { pythonJsonDumps } from './python-json.js';
 
 export interface ArchiveCustom {
   /** The app developer's own metadata (any JSON, e.g. `{changes: [...]}`), null when none. */
@@ -130,4 +132,13 @@ function assertJson(value: unknown, where: string, depth = 0): void {
     return;
   }
   throw invalid(`${where} is not a JSON value`);
+}
+
+type JsonObject = NonNullable<ConstructorParameters<typeof TargetFile>[0]['unrecognizedFields']>;
+
+/** A detached copy of custom metadata that canonical JSON can hold (integers only, no undefined). */
+export function toJsonObject(value: Record<string, unknown>): JsonObject {
+  // pythonJsonDumps rejects floats and other non-JSON values with a coded error.
+  pythonJsonDumps(value);
+  return JSON.parse(JSON.stringify(value)) as JsonObject;
 }

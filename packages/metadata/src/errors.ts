@@ -54,6 +54,29 @@ export type MetadataErrorCode =
   /** A target path that is not in targets metadata. */
   | 'TARGET_NOT_FOUND'
   /** A target path that could escape the targets directory or is otherwise unusable. */
-  | 'INVALID_TARGET_PATH';
+  | 'INVALID_TARGET_PATH'
+  /** The root chain does not start at `1.root.json`. */
+  | 'ROOT_CHAIN_BROKEN'
+  /** `root.json` differs from the latest `N.root.json`. */
+  | 'ROOT_MISMATCH'
+  /** A file whose length differs from what the metadata listing it says. */
+  | 'LENGTH_MISMATCH'
+  /** A file whose hash differs from what the metadata listing it says (or an unknown hash algorithm). */
+  | 'HASH_MISMATCH'
+  /** A target in targets metadata whose file is not in the targets directory. */
+  | 'TARGET_FILE_MISSING'
+  /** A staged change's plan (journal) that cannot be read: the repository needs a look by hand. */
+  | 'METADATA_CORRUPT';
+
+/** Findings of the verifier that are not wrong but worth a look (they never make verification fail). */
+export type MetadataWarningCode =
+  /** A signature by a key the role does not list. */
+  | 'UNUSED_SIGNATURE'
+  /** A target listed without a sha256 hash. */
+  | 'WEAK_HASHES'
+  /** A file in the targets directory that targets metadata does not list. */
+  | 'UNREGISTERED_FILE'
+  /** A target whose name is not `<app>-<version>.tar.gz|.patch`. */
+  | 'UNKNOWN_TARGET';
 
 export class MetadataError extends TufupError<MetadataErrorCode> {}

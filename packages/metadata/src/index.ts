@@ -1,41 +1,26 @@
-// @tufup/metadata: versions, target names, custom target metadata, keys and signed TUF role metadata.
+// @tufup/metadata: versions, target names, custom target metadata, keys, signed TUF role metadata, and the one
+// verifier and writer of a repository's metadata.
 // The @tufjs/models classes our API returns, so callers need no second copy of that package.
-export {
-  Key,
-  Metadata,
-  MetaFile,
-  Root,
-  Signature,
-  Snapshot,
-  TargetFile,
-  Targets,
-  Timestamp,
-} from '@tufjs/models';
-export { MetadataError, type MetadataErrorCode } from './errors.js';
+export { Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp } from '@tufjs/models';
+export { MetadataError, type MetadataErrorCode, type MetadataWarningCode } from './errors.js';
 export {
   CHANNELS,
   compareVersions,
   isPrerelease,
   isValidVersion,
   normalizeVersion,
-  parseChannel,
   parseVersion,
   sortVersions,
   versionInChannel,
   type Channel,
 } from './versions.js';
 export {
-  ARCHIVE_SUFFIX,
-  PATCH_SUFFIX,
   compareTargetNames,
   formatTargetName,
-  isArchive,
-  isPatch,
   isValidAppName,
   parseTargetName,
   targetsForApp,
   tryParseTargetName,
-  type TargetKind,
   type TargetName,
 } from './target-names.js';
 export {
@@ -46,9 +31,7 @@ export {
   type ArchiveCustom,
   type PatchCustom,
 } from './custom.js';
-export { pythonJsonDumps, type PythonJsonOptions } from './python-json.js';
 export {
-  KEYID_HASH_ALGORITHMS,
   PrivateKey,
   PublicKey,
   computeKeyId,
@@ -58,53 +41,32 @@ export {
   loadPrivateKeyFile,
   loadPublicKeyFile,
   writeKeyPair,
-  type LoadPrivateKeyOptions,
-  type PublicKeyJson,
   type Signer,
-  type WriteKeyPairOptions,
 } from './keys.js';
 export {
   DEFAULT_EXPIRATION_DAYS,
-  SPEC_VERSION,
   ROLE_NAMES,
   assertRoleName,
-  addSignatures,
-  canonical,
-  countSignatures,
-  createRoot,
-  createSnapshot,
-  createTargets,
-  createTimestamp,
   expiresIn,
   formatExpires,
-  hasValidSignature,
   isRoleName,
-  loadRootHistory,
   parseExpires,
   parseMetadata,
-  readMetadataFile,
   rebuild,
   serializeMetadata,
-  verifyRole,
-  verifyRootChain,
-  verifyRootRotation,
-  writeMetadataFile,
   type AnyRoleMetadata,
-  type CommonFields,
-  type RoleKeys,
   type RoleMetadata,
   type RoleName,
-  type RoleTypes,
-  type SignatureCount,
   type SignedChanges,
-  type VerifyOptions,
 } from './roles.js';
-export {
-  MetadataStore,
-  type BumpOptions,
-  type CreateMetadataOptions,
-  type LoadMetadataOptions,
-  type RoleStatus,
-  type SaveOptions,
-  type TargetInfo,
-} from './store.js';
+export { readMetadataFile, writeMetadataFile } from './files.js';
+export { addSignatures, countSignatures, type SignatureCount } from './signatures.js';
+export type {
+  Problem,
+  VerifyFilesOptions,
+  VerifyOptions,
+  VerifyResult,
+} from './verify.js';
+export type * from './store-options.js';
+export { MetadataStore, verifyRepository } from './store.js';
+export { Publication, hasCommittedJournal, recoverInterrupted } from './publication.js';

@@ -1,22 +1,17 @@
 // TUF role metadata on @tufjs/models: creating, rebuilding, signing, verifying and python-tuf style files.
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { canonicalize } from '@tufjs/canonical-json';
 import {
   type Key,
   Metadata,
   type MetadataKind,
   MetaFile,
   Root,
-  Signature,
   Snapshot,
   type TargetFile,
   Targets,
   Timestamp,
 } from '@tufjs/models';
-import { writeFileAtomic } from '@tufup/common';
 import { MetadataError } from './errors.js';
-import type { PublicKey, Signer } from './keys.js';
+import type { PublicKey } from './keys.js';
 import { pythonJsonDumps } from './python-json.js';
 
 /** The top-level roles, in the order a repository publishes them (each one's file names the next). */
@@ -101,11 +96,6 @@ export function expiresIn(days: number, now: Date = new Date()): string {
 
 // ---- serialization ------------------------------------------------------------------------------
 
-/** The bytes that get signed: OLPC canonical JSON of `signed` (what python-tuf and tuf-js sign). */
-export function canonical(md: AnyRoleMetadata): Buffer {
-  return Buffer.from(canonicalize(md.signed.toJSON()), 'utf8');
-}
-
 /**
  * The file content python-tuf writes: `json.dumps(indent=1, sort_keys=True)`, non-ASCII as `\uXXXX`,
  * no trailing newline. Reading such a file and writing it back gives the same bytes.
@@ -165,34 +155,6 @@ function checkSigned(md: AnyRoleMetadata, role: RoleName): void {
       }
     }
   }
-}
-
-/** Reads a metadata file; FILE_NOT_FOUND when missing. */
-export async function readMetadataFile<R extends RoleName>(path: string, role: R): Promise<RoleMetadata<R>> {
-  return parseMetadata(role, await readMetadataText(path));
-}
-
-/** @internal the text of a metadata file, size-capped so a stray huge file cannot exhaust memory. */
-export async function readMetadataText(path: string): Promise<string> {
-  try {
-    const { size } = await stat(path);
-    if (size > MAX_METADATA_BYTES) {
-      throw new MetadataError({ code: 'INVALID_METADATA', message: `${path} is too large (${size} bytes)` });
-    }
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new MetadataError({ code: 'FILE_NOT_FOUND', message: `no metadata file ${path}`, cause: err });
-    }
-    throw err;
-  }
-}
-
-const MAX_METADATA_BYTES = 64 * 1024 * 1024;
-
-/** Writes metadata atomically in python-tuf's format. */
-export async function writeMetadataFile(path: string, md: AnyRoleMetadata): Promise<void> {
-  await writeFileAtomic(path, serializeMetadata(md));
 }
 
 // ---- creating and rebuilding --------------------------------------------------------------------
@@ -390,173 +352,4 @@ export function checkThreshold(role: string, threshold: number): number {
     });
   }
   return threshold;
-}
-
-// ---- signing and verifying ----------------------------------------------------------------------
-
-/**
- * Adds a signature by each signer, keeping every other signature (multi-party threshold signing:
- * a second signer adds to the first). A signer's earlier signature is replaced.
- */
-export function addSignatures(md: AnyRoleMetadata, signers: readonly Signer[]): void {
-  const bytes = canonical(md);
-  for (const signer of signers) {
-    const sig = signer.sign(bytes);
-    if (typeof sig !== 'string' || !/^[0-9a-f]+$/i.test(sig)) {
-      throw new MetadataError({
-        code: 'BAD_SIGNATURE',
-        message: `signer ${signer.keyid} returned no hex signature`,
-      });
-    }
-    md.signatures[signer.keyid] = new Signature({ keyID: signer.keyid, sig });
-  }
-}
-
-/** Whether `key` made a valid signature over `md` (any key type tuf-js verifies). */
-export function hasValidSignature(md: AnyRoleMetadata, key: Key): boolean {
-  if (!md.signatures[key.keyID]) return false;
-  try {
-    key.verifySignature(md);
-    return true;
-  } catch {
-    // @tufjs/models reports a bad signature (or an unusable key) by throwing; both mean "not valid".
-    return false;
-  }
-}
-
-export interface SignatureCount {
-  /** keyids of the role's keys with a valid signature. */
-  valid: string[];
-  /** keyids of the role's keys whose signature is present but does not verify. */
-  invalid: string[];
-  threshold: number;
-}
-
-/** Counts the valid signatures on `md` by keys that `root` authorizes for `role`. */
-export function countSignatures(root: Root, role: RoleName, md: AnyRoleMetadata): SignatureCount {
-  const r = root.roles[role];
-  if (!r) throw new MetadataError({ code: 'UNKNOWN_ROLE', message: `root has no ${role} role` });
-  const valid: string[] = [];
-  const invalid: string[] = [];
-  for (const keyid of new Set(r.keyIDs)) {
-    const key = root.keys[keyid];
-    if (!key || !md.signatures[keyid]) continue;
-    (hasValidSignature(md, key) ? valid : invalid).push(keyid);
-  }
-  return { valid, invalid, threshold: r.threshold };
-}
-
-export interface VerifyOptions {
-  /** Reference time for expiry (default: now). */
-  now?: Date;
-  /** Skip the expiry check (e.g. to inspect an old root in a rotation chain). */
-  ignoreExpiry?: boolean;
-}
-
-/**
- * Verifies `md` as `role` against `root`: the right type, a threshold of valid signatures by the role's
- * keys (THRESHOLD_NOT_MET "n of t", or BAD_SIGNATURE when a listed key's signature is invalid and the
- * threshold is not met), and not expired as of `now` (EXPIRED_METADATA).
- */
-export function verifyRole(root: Root, role: RoleName, md: AnyRoleMetadata, opts: VerifyOptions = {}): void {
-  assertRoleName(role);
-  if (md.signed.type !== (role as string)) {
-    throw new MetadataError({
-      code: 'INVALID_METADATA',
-      message: `expected ${role} metadata, got ${md.signed.type}`,
-    });
-  }
-  checkThresholdMet(root, role, md, `${role} v${md.signed.version}`);
-  checkNotExpired(role, md, opts);
-}
-
-function checkThresholdMet(root: Root, role: RoleName, md: AnyRoleMetadata, what: string, whose = ''): void {
-  const count = countSignatures(root, role, md);
-  if (count.valid.length >= count.threshold) return;
-  const n = `${count.valid.length} of ${count.threshold}`;
-  if (count.invalid.length > 0) {
-    throw new MetadataError({
-      code: 'BAD_SIGNATURE',
-      message: `${what}: bad signature from ${count.invalid.join(', ')}; ${n} required ${whose}signatures valid`,
-    });
-  }
-  throw new MetadataError({
-    code: 'THRESHOLD_NOT_MET',
-    message: `${what} is signed by ${n} required ${whose}keys`,
-  });
-}
-
-function checkNotExpired(role: RoleName, md: AnyRoleMetadata, opts: VerifyOptions): void {
-  if (opts.ignoreExpiry) return;
-  const now = opts.now ?? new Date();
-  if (now.getTime() >= parseExpires(md.signed.expires).getTime()) {
-    throw new MetadataError({
-      code: 'EXPIRED_METADATA',
-      message: `${role} v${md.signed.version} expired at ${md.signed.expires} (checked as of ${formatExpires(now)})`,
-    });
-  }
-}
-
-/**
- * Verifies that clients trusting `trusted` accept `next`: version N+1, signed by a threshold of the
- * old root's root keys AND of its own root keys. Expiry of `next` is checked unless told otherwise.
- */
-export function verifyRootRotation(
-  trusted: Metadata<Root>,
-  next: Metadata<Root>,
-  opts: VerifyOptions = {},
-): void {
-  const expected = trusted.signed.version + 1;
-  if (next.signed.version !== expected) {
-    throw new MetadataError({
-      code: 'BAD_VERSION',
-      message: `root v${trusted.signed.version} must be followed by v${expected}, got v${next.signed.version}`,
-    });
-  }
-  const what = `root v${next.signed.version}`;
-  checkThresholdMet(trusted.signed, 'root', next, what, `old (v${trusted.signed.version}) `);
-  checkThresholdMet(next.signed, 'root', next, what, 'new ');
-  checkNotExpired('root', next, opts);
-}
-
-/**
- * Verifies a root history `[1.root.json, 2.root.json, ...]`: the first is self-signed, each next one a
- * valid rotation, and (unless ignoreExpiry) the last one not expired, as a TUF client walks it.
- */
-export function verifyRootChain(roots: readonly Metadata<Root>[], opts: VerifyOptions = {}): void {
-  const [first] = roots;
-  if (!first) throw new MetadataError({ code: 'FILE_NOT_FOUND', message: 'no root metadata' });
-  checkThresholdMet(first.signed, 'root', first, `root v${first.signed.version}`);
-  for (let i = 1; i < roots.length; i++) verifyRootRotation(roots[i - 1]!, roots[i]!, { ignoreExpiry: true });
-  checkNotExpired('root', roots[roots.length - 1]!, opts);
-}
-
-/**
- * Every `N.root.json` in a metadata dir, in version order: the chain a client that shipped with
- * `1.root.json` walks. BAD_VERSION when a version is missing or a file holds another version.
- */
-export async function loadRootHistory(dir: string): Promise<Metadata<Root>[]> {
-  const versions = (await readdir(dir))
-    .map((n) => /^([1-9][0-9]{0,8})\.root\.json$/.exec(n)?.[1])
-    .filter((v): v is string => v !== undefined)
-    .map(Number)
-    .sort((a, b) => a - b);
-  const roots: Metadata<Root>[] = [];
-  for (const [i, version] of versions.entries()) {
-    if (i > 0 && version !== versions[i - 1]! + 1) {
-      throw new MetadataError({
-        code: 'BAD_VERSION',
-        message: `${dir} has no ${versions[i - 1]! + 1}.root.json`,
-      });
-    }
-    const root = await readMetadataFile(join(dir, `${version}.root.json`), 'root');
-    if (root.signed.version !== version) {
-      throw new MetadataError({
-        code: 'BAD_VERSION',
-        message: `${version}.root.json holds root version ${root.signed.version}`,
-      });
-    }
-    roots.push(root);
-  }
-  return roots;
 }

@@ -1,6 +1,5 @@
 // MetadataStore: a repository's metadata dir loaded in memory, edited, bumped, signed, verified and saved safely.
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import {
   type Metadata,
   MetaFile,
@@ -10,101 +9,57 @@ import {
   type Targets,
   type Timestamp,
 } from '@tufjs/models';
-import { hashFile, throwIfAborted, writeFileAtomic } from '@tufup/common';
+import { hashFile, readdirOrEmpty, throwIfAborted } from '@tufup/common';
+import { toJsonObject } from './custom.js';
 import { MetadataError } from './errors.js';
-import { pythonJsonDumps } from './python-json.js';
 import type { PublicKey, Signer } from './keys.js';
 import { PublicKey as PublicKeyClass } from './keys.js';
+import { OnDisk, readMetadataDir, readRootFiles, rootFileVersion } from './files.js';
+import { Publication } from './publication.js';
+import { roleKeys, withKey, withThreshold, withoutKey } from './root-keys.js';
+import type {
+  BumpOptions,
+  CreateMetadataOptions,
+  LoadMetadataOptions,
+  RoleStatus,
+  SaveOptions,
+  StageOptions,
+  TargetInfo,
+} from './store-options.js';
 import {
   type AnyRoleMetadata,
-  addSignatures,
+  DEFAULT_EXPIRATION_DAYS,
+  ROLE_NAMES,
+  type RoleMetadata,
+  type RoleName,
   assertRoleName,
-  canonical,
-  checkThreshold,
-  countSignatures,
   createRoot,
   createSnapshot,
   createTargets,
   createTimestamp,
-  DEFAULT_EXPIRATION_DAYS,
   expiresIn,
   formatExpires,
-  hasValidSignature,
   parseExpires,
   parseMetadata,
-  type RoleKeys,
-  type RoleMetadata,
-  type RoleName,
-  readMetadataText,
   rebuild,
-  type SignatureCount,
   serializeMetadata,
-  ROLE_NAMES,
-  type VerifyOptions,
-  verifyRole,
-  verifyRootRotation,
 } from './roles.js';
-
-export interface CreateMetadataOptions {
-  /** The public keys of each role (a key may serve several roles). Order is kept in root.json. */
-  keys: Record<RoleName, readonly PublicKey[]>;
-  /** Signature thresholds (default 1 each). */
-  thresholds?: Partial<Record<RoleName, number>>;
-  /** Days until each role expires (default python tufup's: root 365, targets 7, snapshot 7, timestamp 1). */
-  expirationDays?: Partial<Record<RoleName, number>>;
-  /** consistent_snapshot (default false, as python tufup). */
-  consistentSnapshot?: boolean;
-  /** Reference time for expiry (default now). */
-  now?: Date;
-}
-
-export interface LoadMetadataOptions {
-  /** Days until a bumped role expires (default python tufup's); bump() can override per call. */
-  expirationDays?: Partial<Record<RoleName, number>>;
-}
-
-export interface BumpOptions {
-  /** Bump these roles even if unchanged (e.g. `['timestamp']` to refresh its expiry). */
-  force?: readonly RoleName[];
-  /** Days until each bumped role expires; falls back to the store's expirationDays. */
-  expirationDays?: Partial<Record<RoleName, number>>;
-  now?: Date;
-}
-
-export interface SaveOptions {
-  /**
-   * Write roles that have fewer valid signatures than their threshold (multi-party signing: the next
-   * signer loads, signs and saves). Clients reject such metadata until the threshold is met.
-   */
-  allowBelowThreshold?: boolean;
-  /** Reference time for the expiry check before writing (default now). */
-  now?: Date;
-}
-
-export interface TargetInfo {
-  length: number;
-  /** sha256 of the file, hex. python tufup lists sha256 only. */
-  sha256: string;
-  /** Custom metadata (see makeArchiveCustom / makePatchCustom). */
-  custom?: Record<string, unknown>;
-}
-
-export interface RoleStatus {
-  role: RoleName;
-  version: number;
-  expires: string;
-  /** Content differs from the loaded file. */
-  changed: boolean;
-  signatures: SignatureCount;
-}
-
-interface LoadedRole {
-  /** The file text as loaded (undefined for a role not on disk yet). */
-  text: string | undefined;
-  version: number;
-  expires: string;
-  canonical: string;
-}
+import { addSignatures, countSignatures, hasValidSignature } from './signatures.js';
+import {
+  Findings,
+  type VerifyFilesOptions,
+  type VerifyOptions,
+  type VerifyResult,
+  checkExpiry,
+  checkLinks,
+  checkRole,
+  checkRootChain,
+  checkRotation,
+  checkSignatures,
+  checkTargetFiles,
+  checkThresholds,
+} from './verify.js';
+import { checkTargetPath } from './target-names.js';
 
 type Roles = {
   root: Metadata<Root>;
@@ -122,13 +77,11 @@ type Roles = {
 export class MetadataStore {
   readonly dir: string;
   #roles: Roles;
-  #loaded: Partial<Record<RoleName, LoadedRole>> = {};
+  readonly #disk = new OnDisk();
   /** The root clients trust now (the one loaded), kept to check a rotation to a new root. */
   #trustedRoot: Metadata<Root> | undefined;
   /** `(N-1).root.json`, when the loaded root is N: lets loaded N be re-verified and co-signed. */
   #previousRoot: Metadata<Root> | undefined;
-  /** Text of root.json on disk, which may lag N.root.json after an interrupted save. */
-  #rootJsonText: string | undefined;
   #expirationDays: Record<RoleName, number>;
 
   private constructor(dir: string, roles: Roles, expirationDays?: Partial<Record<RoleName, number>>) {
@@ -164,7 +117,9 @@ export class MetadataStore {
       },
       opts.expirationDays,
     );
-    store.#checkThresholdsReachable();
+    const findings = new Findings();
+    checkThresholds(findings, root.signed);
+    findings.throwFirst();
     return store;
   }
 
@@ -173,69 +128,25 @@ export class MetadataStore {
    * else `root.json`; `(N-1).root.json` is kept for rotation checks. FILE_NOT_FOUND if a role is missing.
    */
   static async load(dir: string, opts: LoadMetadataOptions = {}): Promise<MetadataStore> {
-    const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') {
-        throw new MetadataError({ code: 'FILE_NOT_FOUND', message: `no metadata dir ${dir}`, cause: err });
-      }
-      throw err;
-    });
-    const rootVersions = names
-      .map((n) => /^([1-9][0-9]{0,8})\.root\.json$/.exec(n)?.[1])
-      .filter((v): v is string => v !== undefined)
-      .map(Number)
-      .sort((a, b) => a - b);
-    const rootJsonText = names.includes('root.json')
-      ? await readMetadataText(join(dir, 'root.json'))
-      : undefined;
-    const latest = rootVersions[rootVersions.length - 1];
-    let rootText: string;
-    if (latest !== undefined) {
-      rootText = await readMetadataText(join(dir, `${latest}.root.json`));
-    } else if (rootJsonText !== undefined) {
-      rootText = rootJsonText;
-    } else {
-      throw new MetadataError({ code: 'FILE_NOT_FOUND', message: `no root.json in ${dir}` });
-    }
-    const root = parseMetadata('root', rootText);
-    if (rootJsonText !== undefined && rootText !== rootJsonText) {
-      // root.json may lag N.root.json after an interrupted save (save() rewrites it); it must never lead.
-      const rootJson = parseMetadata('root', rootJsonText);
-      if (rootJson.signed.version >= root.signed.version) {
-        throw new MetadataError({
-          code: 'BAD_VERSION',
-          message: `root.json (v${rootJson.signed.version}) differs from the latest versioned root ${latest}.root.json`,
-        });
-      }
-    }
-    if (latest !== undefined && root.signed.version !== latest) {
-      throw new MetadataError({
-        code: 'BAD_VERSION',
-        message: `${latest}.root.json holds root version ${root.signed.version}`,
-      });
-    }
-    const texts = {
-      targets: await readMetadataText(join(dir, 'targets.json')),
-      snapshot: await readMetadataText(join(dir, 'snapshot.json')),
-      timestamp: await readMetadataText(join(dir, 'timestamp.json')),
-    };
+    const files = await readMetadataDir(dir);
+    const root = parseMetadata('root', files.rootText);
     const store = new MetadataStore(
       dir,
       {
         root,
-        targets: parseMetadata('targets', texts.targets),
-        snapshot: parseMetadata('snapshot', texts.snapshot),
-        timestamp: parseMetadata('timestamp', texts.timestamp),
+        targets: parseMetadata('targets', files.texts.targets),
+        snapshot: parseMetadata('snapshot', files.texts.snapshot),
+        timestamp: parseMetadata('timestamp', files.texts.timestamp),
       },
       opts.expirationDays,
     );
-    store.#rootJsonText = rootJsonText;
-    store.#markLoaded('root', rootText);
-    for (const role of ['targets', 'snapshot', 'timestamp'] as const) store.#markLoaded(role, texts[role]);
+    store.#disk.rootJsonText = files.rootJsonText;
+    store.#disk.history = files.history;
+    store.#markLoaded('root', files.rootText);
+    for (const role of ['targets', 'snapshot', 'timestamp'] as const)
+      store.#markLoaded(role, files.texts[role]);
     store.#trustedRoot = copy(root);
-    const previous = root.signed.version - 1;
-    if (rootVersions.includes(previous)) {
-      store.#previousRoot = parseMetadata('root', await readMetadataText(join(dir, `${previous}.root.json`)));
-    }
+    store.#previousRoot = files.history.find((e) => e.version === root.signed.version - 1)?.md;
     return store;
   }
 
@@ -266,7 +177,7 @@ export class MetadataStore {
 
   /** The public keys root lists for `role`, in root's order. */
   keysFor(role: RoleName): PublicKey[] {
-    const r = this.#role(role);
+    const r = roleKeys(this.root, role);
     return r.keyIDs.map((id) => {
       const key = this.root.signed.keys[id];
       if (!key)
@@ -279,7 +190,7 @@ export class MetadataStore {
   }
 
   threshold(role: RoleName): number {
-    return this.#role(role).threshold;
+    return roleKeys(this.root, role).threshold;
   }
 
   /** Target paths in targets metadata. */
@@ -298,7 +209,7 @@ export class MetadataStore {
 
   /** keyids whose signatures count for `role`: its keys, plus for a new root the keys of the root it replaces. */
   signingKeyIds(role: RoleName): string[] {
-    const ids = new Set(this.#role(role).keyIDs);
+    const ids = new Set(roleKeys(this.root, role).keyIDs);
     const base = role === 'root' ? this.#rotationBase() : undefined;
     for (const id of base?.signed.roles.root?.keyIDs ?? []) ids.add(id);
     return [...ids];
@@ -320,44 +231,19 @@ export class MetadataStore {
 
   // ---- editing root -----------------------------------------------------------------------------
 
-  /** Lets `key` sign for `role` (no-op if it already does). */
+  /** Lets `key` sign for `role` (no-op if it already does). KEY_MISMATCH for another key under its keyid. */
   addKey(role: RoleName, key: PublicKey): void {
-    const r = this.#role(role);
-    const existing = this.root.signed.keys[key.keyid];
-    if (existing && existing.keyVal.public !== key.publicHex) {
-      throw new MetadataError({
-        code: 'KEY_MISMATCH',
-        message: `root already has a different key ${key.keyid}`,
-      });
-    }
-    const keyIDs = r.keyIDs.includes(key.keyid) ? [...r.keyIDs] : [...r.keyIDs, key.keyid];
-    this.#setRoot({
-      keys: { ...this.root.signed.keys, [key.keyid]: key.toTufKey() },
-      roles: { ...this.root.signed.roles, [role]: { keyIDs, threshold: r.threshold } },
-    });
+    this.#replace('root', withKey(this.root, role, key));
   }
 
-  /**
-   * Stops `keyid` signing for `role`; the key leaves root's `keys` once no role uses it (python tufup
-   * #181 left it behind). UNKNOWN_KEY if the role does not list it.
-   */
+  /** Stops `keyid` signing for `role`; it leaves root's `keys` once no role uses it. UNKNOWN_KEY if not listed. */
   removeKey(role: RoleName, keyid: string): void {
-    const r = this.#role(role);
-    if (!r.keyIDs.includes(keyid)) {
-      throw new MetadataError({ code: 'UNKNOWN_KEY', message: `${keyid} is not a ${role} key` });
-    }
-    const roles = {
-      ...this.root.signed.roles,
-      [role]: { keyIDs: r.keyIDs.filter((id) => id !== keyid), threshold: r.threshold },
-    };
-    const keys = { ...this.root.signed.keys };
-    if (!Object.values(roles).some((x) => x.keyIDs.includes(keyid))) delete keys[keyid];
-    this.#setRoot({ keys, roles });
+    this.#replace('root', withoutKey(this.root, role, keyid));
   }
 
   /** Replaces `oldKeyid` by `newKey` in every role that lists it; returns those roles. UNKNOWN_KEY if none. */
   replaceKey(oldKeyid: string, newKey: PublicKey): RoleName[] {
-    const roles = ROLE_NAMES.filter((role) => this.#role(role).keyIDs.includes(oldKeyid));
+    const roles = ROLE_NAMES.filter((role) => roleKeys(this.root, role).keyIDs.includes(oldKeyid));
     if (roles.length === 0) {
       throw new MetadataError({ code: 'UNKNOWN_KEY', message: `no role uses key ${oldKeyid}` });
     }
@@ -370,17 +256,7 @@ export class MetadataStore {
 
   /** INVALID_THRESHOLD unless 1 <= threshold <= the role's key count (add keys first). */
   setThreshold(role: RoleName, threshold: number): void {
-    const r = this.#role(role);
-    checkThreshold(role, threshold);
-    if (threshold > r.keyIDs.length) {
-      throw new MetadataError({
-        code: 'INVALID_THRESHOLD',
-        message: `${role} threshold ${threshold} exceeds its ${r.keyIDs.length} key(s)`,
-      });
-    }
-    this.#setRoot({
-      roles: { ...this.root.signed.roles, [role]: { keyIDs: [...r.keyIDs], threshold } },
-    });
+    this.#replace('root', withThreshold(this.root, role, threshold));
   }
 
   setConsistentSnapshot(consistentSnapshot: boolean): void {
@@ -482,7 +358,7 @@ export class MetadataStore {
       // New root keys must be able to sign targets, and clients only re-fetch what snapshot says changed.
       if (role === 'targets' && bumped.includes('root')) forced.add('targets');
       if (!forced.has(role) && !this.#isChanged(role)) continue;
-      const loaded = this.#loaded[role];
+      const loaded = this.#disk.get(role);
       const md = this.#roles[role];
       const version =
         loaded === undefined ? md.signed.version : Math.max(md.signed.version, loaded.version + 1);
@@ -521,25 +397,72 @@ export class MetadataStore {
     }
   }
 
+  // ---- verifying --------------------------------------------------------------------------------
+
   /**
-   * Verifies every role as a client would: root by a threshold of its own keys (and, for a new root, of
-   * the root it replaces), the others against root, snapshot/timestamp pointing at the current
-   * versions, nothing expired as of `now`. Throws the first problem as a coded error.
+   * Every problem a client (or a careful operator) would have, as a list: the root chain from `1.root.json` (each
+   * root signed by a threshold of its own keys and of the root before it), the other roles against root, snapshot
+   * and timestamp naming the current versions, nothing expired as of `now`, root.json agreeing with the latest
+   * `N.root.json`; with `targetsDir`, every target file against targets metadata too.
    */
-  verify(opts: VerifyOptions = {}): void {
-    this.#verify(opts, true);
+  async problems(opts: VerifyFilesOptions = {}): Promise<VerifyResult> {
+    const f = new Findings();
+    checkThresholds(f, this.root.signed);
+    const version = this.root.signed.version;
+    checkRootChain(f, [...this.#disk.history.filter((e) => e.version < version), { version, md: this.root }]);
+    this.#checkRoles(f, opts);
+    const loadedRoot = this.#disk.get('root');
+    if (
+      loadedRoot?.text !== undefined &&
+      this.#disk.rootJsonText !== undefined &&
+      this.#disk.rootJsonText !== loadedRoot.text &&
+      serializeMetadata(this.root) === loadedRoot.serialized
+    ) {
+      f.problem('ROOT_MISMATCH', `root.json differs from ${version}.root.json`, 'metadata/root.json');
+    }
+    if (opts.targetsDir !== undefined) {
+      await checkTargetFiles(f, this.targets, opts.targetsDir, opts.signal ? { signal: opts.signal } : {});
+    }
+    return f.result();
+  }
+
+  /** Throws the first of `problems(opts)` as a coded MetadataError. */
+  async verify(opts: VerifyFilesOptions = {}): Promise<void> {
+    const [first] = (await this.problems(opts)).problems;
+    if (first) throw new MetadataError({ code: first.code, message: first.message });
+  }
+
+  // ---- writing ----------------------------------------------------------------------------------
+
+  /**
+   * Writes the roles whose file content changed, all or nothing: staged, then committed by one journal write, then
+   * moved in place in a safe order (see Publication): `N.root.json`, `root.json`, targets, snapshot, timestamp (with
+   * consistent snapshots also `N.targets.json`, `N.snapshot.json`). Refuses what `stage` refuses. Returns the paths
+   * written.
+   */
+  async save(opts: SaveOptions = {}): Promise<string[]> {
+    const repoDir = dirname(this.dir);
+    const publication = await Publication.begin(repoDir, 'save');
+    let files: string[];
+    try {
+      files = await this.stage(publication, { ...opts, metadataDir: basename(this.dir) });
+      await publication.commit();
+    } catch (err) {
+      await publication.discard();
+      throw err;
+    }
+    this.#markSaved();
+    return files.map((file) => join(repoDir, ...file.split('/')));
   }
 
   /**
-   * Writes the roles whose file content changed, in a safe order: `N.root.json` then `root.json`, then
-   * targets, snapshot, timestamp (with consistent snapshots also `N.targets.json`, `N.snapshot.json`).
-   * A client reads timestamp first, so by the time it sees a new timestamp everything it names is in
-   * place. Refuses metadata that does not verify, and changed content whose version was not bumped.
-   * Returns the paths written.
+   * Stages the roles whose file content changed into `publication` (the caller commits or parks it). Refuses
+   * metadata that does not verify (below-threshold signatures only with `allowBelowThreshold`), changed content
+   * whose version was not bumped, and a created store over an existing repository. Returns the files staged.
    */
-  async save(opts: SaveOptions = {}): Promise<string[]> {
+  async stage(publication: Publication, opts: StageOptions = {}): Promise<string[]> {
     for (const role of ROLE_NAMES) {
-      const loaded = this.#loaded[role];
+      const loaded = this.#disk.get(role);
       if (loaded && this.#isChanged(role) && this.#roles[role].signed.version <= loaded.version) {
         throw new MetadataError({
           code: 'BAD_VERSION',
@@ -547,11 +470,21 @@ export class MetadataStore {
         });
       }
     }
-    this.#verify(opts, !opts.allowBelowThreshold);
-    if (!this.#loaded.root) {
+    const f = new Findings();
+    checkThresholds(f, this.root.signed);
+    const base = this.#rotationBase();
+    const rootFile = `metadata/${this.root.signed.version}.root.json`;
+    if (base && base.signed.version !== this.root.signed.version) checkRotation(f, base, this.root, rootFile);
+    else checkSignatures(f, this.root.signed, 'root', this.root, rootFile);
+    this.#checkRoles(f, opts);
+    if (opts.allowBelowThreshold)
+      f.problems.splice(0, Infinity, ...f.problems.filter((p) => p.code !== 'THRESHOLD_NOT_MET'));
+    f.throwFirst();
+    if (!this.#disk.get('root')) {
       // A store from create() must not silently replace a repository whose clients trust another root.
-      const existing = await readdir(this.dir).catch(() => [] as string[]);
-      const clash = existing.find((n) => n === 'root.json' || /^[0-9]+\.root\.json$/.test(n));
+      const clash = (await readdirOrEmpty(this.dir)).find(
+        (n) => n === 'root.json' || rootFileVersion(n) !== undefined,
+      );
       if (clash) {
         throw new MetadataError({
           code: 'METADATA_EXISTS',
@@ -559,81 +492,57 @@ export class MetadataStore {
         });
       }
     }
-    const written: string[] = [];
+    const area = opts.metadataDir ?? 'metadata';
+    const staged: string[] = [];
     const write = async (name: string, text: string) => {
-      const path = join(this.dir, name);
-      await writeFileAtomic(path, text);
-      written.push(path);
+      await publication.writeFile(`${area}/${name}`, text);
+      staged.push(`${area}/${name}`);
     };
     const consistent = this.root.signed.consistentSnapshot;
     for (const role of ROLE_NAMES) {
       const md = this.#roles[role];
       const text = serializeMetadata(md);
-      const loaded = this.#loaded[role];
       if (role === 'root') {
-        if (loaded?.text !== text) await write(`${md.signed.version}.root.json`, text);
-        if (this.#rootJsonText !== text) await write('root.json', text);
-        this.#rootJsonText = text;
-      } else if (loaded?.text !== text) {
+        if (this.#disk.get('root')?.text !== text) await write(`${md.signed.version}.root.json`, text);
+        if (this.#disk.rootJsonText !== text) await write('root.json', text);
+      } else if (this.#disk.get(role)?.text !== text) {
         if (consistent && role !== 'timestamp') await write(`${md.signed.version}.${role}.json`, text);
         await write(`${role}.json`, text);
       }
     }
-    if (this.#loaded.root && this.root.signed.version > this.#loaded.root.version) {
-      this.#previousRoot = this.#trustedRoot;
-    }
-    this.#trustedRoot = copy(this.root);
-    for (const role of ROLE_NAMES) this.#markLoaded(role, serializeMetadata(this.#roles[role]));
-    return written;
+    return staged;
   }
 
   // ---- internals --------------------------------------------------------------------------------
 
-  #verify(opts: VerifyOptions, requireThreshold: boolean): void {
-    this.#checkThresholdsReachable();
-    const root = this.root;
-    const check = (fn: () => void) => {
-      try {
-        fn();
-      } catch (err) {
-        if (!requireThreshold && err instanceof MetadataError && err.code === 'THRESHOLD_NOT_MET') return;
-        throw err;
-      }
-    };
-    check(() => verifyRole(root.signed, 'root', root, opts));
-    const base = this.#rotationBase();
-    if (base && base.signed.version !== root.signed.version) {
-      check(() => verifyRootRotation(base, root, { ...opts, ignoreExpiry: true }));
-    }
+  /** Root's expiry, then targets, snapshot and timestamp against root, then what snapshot and timestamp name. */
+  #checkRoles(f: Findings, opts: VerifyOptions): void {
+    f.checked.roles++;
+    checkExpiry(f, 'root', this.root, 'metadata/root.json', opts);
     for (const role of ['targets', 'snapshot', 'timestamp'] as const) {
-      check(() => verifyRole(root.signed, role, this.#roles[role], opts));
+      checkRole(f, this.root.signed, role, this.#roles[role], opts);
     }
-    const listedTargets = this.snapshot.signed.meta['targets.json']?.version;
-    if (listedTargets !== this.targets.signed.version) {
-      throw new MetadataError({
-        code: 'BAD_VERSION',
-        message: `snapshot lists targets.json v${listedTargets}, targets is v${this.targets.signed.version}`,
-      });
-    }
-    const listedSnapshot = this.timestamp.signed.snapshotMeta.version;
-    if (listedSnapshot !== this.snapshot.signed.version) {
-      throw new MetadataError({
-        code: 'BAD_VERSION',
-        message: `timestamp lists snapshot.json v${listedSnapshot}, snapshot is v${this.snapshot.signed.version}`,
-      });
-    }
+    checkLinks(f, this.#roles, {
+      targets: this.#disk.textOf('targets', this.targets),
+      snapshot: this.#disk.textOf('snapshot', this.snapshot),
+    });
   }
 
-  #checkThresholdsReachable(): void {
-    for (const role of ROLE_NAMES) {
-      const r = this.#role(role);
-      if (r.threshold > r.keyIDs.length) {
-        throw new MetadataError({
-          code: 'INVALID_THRESHOLD',
-          message: `${role} threshold ${r.threshold} exceeds its ${r.keyIDs.length} key(s)`,
-        });
-      }
+  /** After a commit: what was written is what is on disk now. */
+  #markSaved(): void {
+    const rootText = serializeMetadata(this.root);
+    this.#disk.rootJsonText = rootText;
+    const onDisk = this.#disk.get('root');
+    if (onDisk && this.root.signed.version > onDisk.version) {
+      this.#previousRoot = this.#trustedRoot;
     }
+    this.#trustedRoot = copy(this.root);
+    const version = this.root.signed.version;
+    this.#disk.history = [
+      ...this.#disk.history.filter((e) => e.version < version),
+      { version, text: rootText, md: copy(this.root) },
+    ];
+    for (const role of ROLE_NAMES) this.#markLoaded(role, serializeMetadata(this.#roles[role]));
   }
 
   /** The root a new root must also be signed by: the loaded root once root was bumped, else `(N-1).root.json`. */
@@ -641,13 +550,6 @@ export class MetadataStore {
     const trusted = this.#trustedRoot;
     if (trusted && this.root.signed.version > trusted.signed.version) return trusted;
     return this.#previousRoot;
-  }
-
-  #role(role: RoleName): RoleKeys {
-    assertRoleName(role);
-    const r = this.root.signed.roles[role];
-    if (!r) throw new MetadataError({ code: 'UNKNOWN_ROLE', message: `root has no ${role} role` });
-    return r;
   }
 
   #setRoot(changes: Parameters<typeof rebuild>[1]): void {
@@ -659,49 +561,35 @@ export class MetadataStore {
   }
 
   #isChanged(role: RoleName): boolean {
-    const loaded = this.#loaded[role];
-    return loaded === undefined || canonical(this.#roles[role]).toString('utf8') !== loaded.canonical;
+    return this.#disk.isChanged(role, this.#roles[role]);
   }
 
   #markLoaded(role: RoleName, text: string): void {
-    const md = this.#roles[role];
-    this.#loaded[role] = {
-      text,
-      version: md.signed.version,
-      expires: md.signed.expires,
-      canonical: canonical(md).toString('utf8'),
-    };
+    this.#disk.record(role, this.#roles[role], text);
   }
+}
+
+/**
+ * Verifies a repository's metadata dir (with `targetsDir`, its target files too): `tufup verify` runs this. Metadata
+ * that does not even load is one problem (the loader's code), listed after what the root chain on disk shows.
+ */
+export async function verifyRepository(
+  metadataDir: string,
+  opts: VerifyFilesOptions & LoadMetadataOptions = {},
+): Promise<VerifyResult> {
+  let store: MetadataStore;
+  try {
+    store = await MetadataStore.load(metadataDir, opts);
+  } catch (err) {
+    if (!(err instanceof MetadataError)) throw err;
+    const f = new Findings();
+    checkRootChain(f, await readRootFiles(metadataDir));
+    f.problem(err.code, err.message);
+    return f.result();
+  }
+  return store.problems(opts);
 }
 
 function copy(md: Metadata<Root>): Metadata<Root> {
   return parseMetadata('root', JSON.parse(JSON.stringify(md.toJSON())) as unknown);
-}
-
-/**
- * Target paths end up in URLs and local paths on clients: relative, `/`-separated, no `.`/`..` or
- * empty segments, no backslashes or control characters.
- */
-function checkTargetPath(path: string): void {
-  const ok =
-    typeof path === 'string' &&
-    path.length > 0 &&
-    path.length <= 1024 &&
-    !/[\\\u0000-\u001f\u007f]/.test(path) &&
-    path.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
-  if (!ok) {
-    throw new MetadataError({
-      code: 'INVALID_TARGET_PATH',
-      message: `unusable target path ${JSON.stringify(path)}`,
-    });
-  }
-}
-
-type JsonObject = NonNullable<ConstructorParameters<typeof TargetFile>[0]['unrecognizedFields']>;
-
-/** A detached copy of custom metadata that canonical JSON can hold (integers only, no undefined). */
-function toJsonObject(value: Record<string, unknown>): JsonObject {
-  // pythonJsonDumps rejects floats and other non-JSON values with a coded error.
-  pythonJsonDumps(value);
-  return JSON.parse(JSON.stringify(value)) as JsonObject;
 }

@@ -113,3 +113,22 @@ export function targetsForApp(filenames: Iterable<string>, appName: string): Tar
   }
   return out.sort(compareTargetNames);
 }
+
+/**
+ * Target paths end up in URLs and local paths on clients: relative, `/`-separated, no `.`/`..` or
+ * empty segments, no backslashes or control characters.
+ */
+export function checkTargetPath(path: string): void {
+  const ok =
+    typeof path === 'string' &&
+    path.length > 0 &&
+    path.length <= 1024 &&
+    !/[\\\u0000-\u001f\u007f]/.test(path) &&
+    path.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+  if (!ok) {
+    throw new MetadataError({
+      code: 'INVALID_TARGET_PATH',
+      message: `unusable target path ${JSON.stringify(path)}`,
+    });
+  }
+}

@@ -6,28 +6,32 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Metadata, Root } from '@tufjs/models';
 import { withTempDir } from '@tufup/common';
+import { type RootFile, readRootFiles } from '../src/files.js';
 import {
   addSignatures,
-  createRoot,
-  createTargets,
   expiresIn,
   formatExpires,
   generateEd25519Key,
-  loadRootHistory,
   parseExpires,
   parseMetadata,
   PublicKey,
-  pythonJsonDumps,
   type RoleName,
   readMetadataFile,
   serializeMetadata,
   type Signer,
-  verifyRole,
-  verifyRootChain,
-  verifyRootRotation,
   writeMetadataFile,
 } from '../src/index.js';
+import { pythonJsonDumps } from '../src/python-json.js';
+import { createRoot, createTargets } from '../src/roles.js';
+import { checkRootChain, Findings, verifyRole, verifyRootRotation } from '../src/verify.js';
 import { assertCode, FIXTURE_METADATA, loadFixtureKeys } from './helpers.js';
+
+/** The problems the verifier finds walking a root chain. */
+function chainProblems(chain: readonly RootFile[]) {
+  const f = new Findings();
+  checkRootChain(f, chain);
+  return f.problems;
+}
 
 const FILES: Array<[string, RoleName]> = [
   ['1.root.json', 'root'],
@@ -63,15 +67,20 @@ test('every role of every fixture metadata version verifies against its root', a
 test('the root rotation 1.root.json → 2.root.json verifies (threshold of old and of new keys)', async () => {
   const [root1, root2] = await fixtureRoots();
   verifyRootRotation(root1, root2);
-  verifyRootChain([root1, root2]);
-  const history = await loadRootHistory(FIXTURE_METADATA);
+  const history = await readRootFiles(FIXTURE_METADATA);
   assert.deepEqual(
-    history.map((r) => r.signed.version),
+    history.map((r) => r.md?.signed.version),
     [1, 2],
   );
-  verifyRootChain(history);
+  assert.deepEqual(chainProblems(history), []);
   await assertCode(() => verifyRootRotation(root2, root1), 'BAD_VERSION');
-  await assertCode(() => verifyRootChain([root2, root2]), 'BAD_VERSION');
+  assert.deepEqual(
+    chainProblems([
+      { version: 1, md: root1 },
+      { version: 2, md: root1 },
+    ]).map((p) => p.code),
+    ['BAD_VERSION', 'BAD_VERSION'],
+  );
 });
 
 test('a new root missing the revoked key signature fails the rotation with "1 of 2"', async () => {
@@ -188,7 +197,7 @@ test('expired metadata is EXPIRED_METADATA when verifying as of now, and fine be
   verifyRole(root2.signed, 'timestamp', latest, { now: new Date('2036-11-23T20:45:23Z') });
   const roots = await fixtureRoots();
   await assertCode(
-    () => verifyRootChain(roots, { now: new Date('2037-01-01T00:00:00Z') }),
+    () => verifyRootRotation(roots[0]!, roots[1]!, { now: new Date('2037-01-01T00:00:00Z') }),
     'EXPIRED_METADATA',
   );
 });
@@ -293,14 +302,25 @@ test('roles signed with ecdsa and rsassa-pss keys verify like ed25519 ones', () 
   assert.equal(serializeMetadata(root).includes('-----BEGIN PUBLIC KEY-----\\n'), true);
 });
 
-test('a root history with a missing version is BAD_VERSION', async () => {
+test('a root chain with a missing version, or a file holding another version, is BAD_VERSION', async () => {
   await withTempDir(async (dir) => {
     const text = await readFile(join(FIXTURE_METADATA, '2.root.json'));
     await writeFile(join(dir, '2.root.json'), text);
     await writeFile(join(dir, '1.root.json'), await readFile(join(FIXTURE_METADATA, '1.root.json')));
     await writeFile(join(dir, '4.root.json'), text);
-    await assertCode(() => loadRootHistory(dir), 'BAD_VERSION', /no 3\.root\.json/);
+    const gap = chainProblems(await readRootFiles(dir));
+    assert.ok(
+      gap.some((p) => p.code === 'BAD_VERSION' && /4\.root\.json holds root version 2/.test(p.message)),
+    );
+    assert.ok(gap.some((p) => p.code === 'BAD_VERSION' && /must be followed by v3, got v2/.test(p.message)));
     await writeFile(join(dir, '3.root.json'), text);
-    await assertCode(() => loadRootHistory(dir), 'BAD_VERSION', /3\.root\.json holds root version 2/);
+    const wrong = chainProblems(await readRootFiles(dir));
+    assert.ok(
+      wrong.some((p) => p.code === 'BAD_VERSION' && /3\.root\.json holds root version 2/.test(p.message)),
+    );
+    // Without 1.root.json a client has nothing to start the walk from.
+    await writeFile(join(dir, '1.root.json'), 'not json');
+    const broken = chainProblems(await readRootFiles(dir));
+    assert.equal(broken[0]?.code, 'INVALID_METADATA');
   });
 });

@@ -2,14 +2,8 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import {
-  formatTargetName,
-  isArchive,
-  isPatch,
-  parseTargetName,
-  targetsForApp,
-  tryParseTargetName,
-} from '../src/index.js';
+import { formatTargetName, parseTargetName, targetsForApp, tryParseTargetName } from '../src/index.js';
+import { isArchive, isPatch } from '../src/target-names.js';
 import { assertCode, FIXTURE, FIXTURE_METADATA } from './helpers.js';
 
 test('every fixture target name parses and formats back to itself', async () => {

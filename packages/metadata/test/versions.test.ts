@@ -7,12 +7,12 @@ import {
   isPrerelease,
   isValidVersion,
   normalizeVersion,
-  parseChannel,
   parseVersion,
   sortVersions,
   targetsForApp,
   versionInChannel,
 } from '../src/index.js';
+import { parseChannel } from '../src/versions.js';
 import { assertCode, FIXTURE, FIXTURE_METADATA } from './helpers.js';
 
 test('fixture archive versions sort in the order python tufup published them', async () => {

@@ -9,7 +9,7 @@ import { CONFIG_FILENAME, PATCH_FORMATS, type PerRole } from './config.js';
 import { EXIT, RepoError, errorCodeOf, exitCodeFor } from './errors.js';
 import { passphraseSource } from './passphrase.js';
 import { makeStyle, progressDisplay, useColor, type Style } from './terminal.js';
-import type { InitOptions, PublishResult, RepositoryContext } from './repository.js';
+import type { InitOptions, PublishResult, RepositoryContext } from './repository/types.js';
 import { formatList, formatStatus, formatVerify } from './report-format.js';
 import { runInteractiveInit } from './init-prompts.js';
 

@@ -1,18 +1,6 @@
 // @tufup/repo-cli: the Repository API (create, release, sign, verify a tufup repository) and the `tufup` command.
 export { Repository } from './repository.js';
-export type {
-  AddBundleOptions,
-  AddKeyOptions,
-  InitOptions,
-  PruneOptions,
-  PublishResult,
-  RemoveLatestOptions,
-  ReplaceKeyOptions,
-  RepositoryContext,
-  RoleVersion,
-  SignOptions,
-  UnsignedRole,
-} from './repository.js';
+export type * from './repository/types.js';
 export { CONFIG_FILENAME, type PerRole, type RepoConfig } from './config.js';
 export { EXIT, RepoError, exitCodeFor, type RepoErrorCode } from './errors.js';
 export { passphraseEnvVar, passphraseSource, type PassphraseSource } from './passphrase.js';

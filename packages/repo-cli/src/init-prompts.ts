@@ -13,7 +13,7 @@ import {
   type PerRole,
   type RepoConfig,
 } from './config.js';
-import type { InitOptions } from './repository.js';
+import type { InitOptions } from './repository/types.js';
 
 interface PromptIo {
   stderr: NodeJS.WriteStream;

@@ -22,20 +22,6 @@ import type {
   SignOptions,
 } from './repository/types.js';
 
-export type {
-  AddBundleOptions,
-  AddKeyOptions,
-  InitOptions,
-  PruneOptions,
-  PublishResult,
-  RemoveLatestOptions,
-  ReplaceKeyOptions,
-  RepositoryContext,
-  RoleVersion,
-  SignOptions,
-  UnsignedRole,
-} from './repository/types.js';
-
 export class Repository {
   readonly #state: RepoState;
 

@@ -2,12 +2,12 @@
 // check, apply, bump, sign, then commit, or park for co-signers).
 import { copyFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readFileOrUndefined, throwIfAborted, writeFileAtomic } from '@tufup/common';
-import { type MetadataStore, ROLE_NAMES, type RoleName, serializeMetadata } from '@tufup/metadata';
+import { isNotFound, readFileOrUndefined, throwIfAborted, writeFileAtomic } from '@tufup/common';
+import type { MetadataStore, RoleName } from '@tufup/metadata';
 import { type PerRole, type RepoConfig, saveConfig } from '../config.js';
 import { RepoError } from '../errors.js';
 import { lockRepository } from '../lock.js';
-import { Publication, recoverInterrupted } from '../publication.js';
+import { Publication, recoverInterrupted } from '@tufup/metadata';
 import {
   type SignerNeed,
   checkKeyDirs,
@@ -47,13 +47,6 @@ function cascade(roles: Iterable<RoleName>): Set<RoleName> {
   return out;
 }
 
-/** The repository files holding a role (root: its versioned file and root.json). */
-export function roleFiles(role: RoleName, version: number): string[] {
-  return role === 'root'
-    ? [`metadata/${version}.root.json`, 'metadata/root.json']
-    : [`metadata/${role}.json`];
-}
-
 /** Refuse to sign on top of metadata that isn't validly signed now (a tampered file must not get blessed). */
 function assertTrusted(store: MetadataStore, roles: Iterable<RoleName>): void {
   for (const role of roles) {
@@ -77,18 +70,16 @@ function assertTrusted(store: MetadataStore, roles: Iterable<RoleName>): void {
   }
 }
 
-/** Write `roles` of the store into the publication (root as N.root.json and root.json). */
-export async function stageRoles(
+/**
+ * Stage the store's changed roles into the publication (metadata's one writer). Thresholds are this module's
+ * business (it parks a change short of signatures) and expiry is what the change sets, so neither stops staging.
+ */
+export async function stageStore(
+  state: RepoState,
   store: MetadataStore,
-  roles: readonly RoleName[],
   publication: Publication,
-): Promise<void> {
-  for (const role of ROLE_NAMES) {
-    if (!roles.includes(role)) continue;
-    const md = store.get(role);
-    const text = serializeMetadata(md);
-    for (const file of roleFiles(role, md.signed.version)) await publication.writeFile(file, text);
-  }
+): Promise<string[]> {
+  return store.stage(publication, { allowBelowThreshold: true, ignoreExpiry: true, now: state.now() });
 }
 
 /**
@@ -99,8 +90,7 @@ async function writeParkedView(state: RepoState, publication: Publication): Prom
   const view = join(publication.dir, 'view');
   await mkdir(view, { recursive: true });
   for (const name of await readdir(state.metadataDir)) {
-    if (/^(\d+\.root|root|targets|snapshot|timestamp)\.json$/.test(name))
-      await copyFile(join(state.metadataDir, name), join(view, name));
+    if (name.endsWith('.json')) await copyFile(join(state.metadataDir, name), join(view, name));
   }
   for (const file of publication.files) {
     if (file.startsWith('metadata/'))
@@ -114,7 +104,10 @@ async function writeParkedView(state: RepoState, publication: Publication): Prom
  */
 export async function assertWritable(state: RepoState): Promise<void> {
   for (const dir of [state.repoDir, state.metadataDir, state.targetsDir]) {
-    const st = await stat(dir).catch(() => undefined);
+    const st = await stat(dir).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined; // created by the change
+      throw err;
+    });
     if (st && (st.mode & 0o200) === 0) {
       throw new RepoError({
         code: 'REPO_READ_ONLY',
@@ -175,7 +168,7 @@ export async function runChange(state: RepoState, spec: ChangeSpec): Promise<Pub
     });
     const short = await signRoles(state, store, bumped, keyDirs, spec.extraKeyNames ?? []);
     if (short.length && !spec.partial) throw thresholdError(state, short, true);
-    await stageRoles(store, bumped, publication);
+    await stageStore(state, store, publication);
     if (spec.config) {
       state.config = spec.config(state.config);
       await saveConfig(state.configPath, state.config);

@@ -1,32 +1,29 @@
 // Inspecting a repository without changing it: `status` and `verify`.
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { HashingStream, isTufupError, makeTempDir, pathExists, sameDigest } from '@tufup/common';
+import {
+  HashingStream,
+  isAbortError,
+  isTufupError,
+  makeTempDir,
+  pathExists,
+  sameDigest,
+} from '@tufup/common';
 import {
   type MetadataStore,
+  type Problem,
+  Publication,
   ROLE_NAMES,
-  countSignatures,
   loadPublicKeyFile,
   parseExpires,
-  parseMetadata,
-  readArchiveCustom,
-  readPatchCustom,
-  tryParseTargetName,
-  verifyRootRotation,
+  verifyRepository,
 } from '@tufup/metadata';
-import { Publication } from '../publication.js';
-import type { ReleaseEntry, StatusReport, TargetEntry, VerifyProblem, VerifyReport } from '../reports.js';
+import type { ReleaseEntry, StatusReport, TargetEntry, VerifyReport } from '../reports.js';
 import { appReleases, targetEntries } from './releases.js';
 import type { RepoState } from './state.js';
-
-/** What python-tuf and tuf-js accept as a target path in a tufup repository: one flat file name. */
-function isSafeTargetName(name: string): boolean {
-  return name.length > 0 && name.length <= 255 && !/[/\\\0]/.test(name) && name !== '.' && name !== '..';
-}
 
 /**
  * How long before expiry `status` starts warning: a quarter of the role's signing period, at least 3 hours and at
@@ -52,17 +49,16 @@ export async function status(state: RepoState): Promise<StatusReport> {
       }
     }
   }
-  const warnings: string[] = [];
+  // The verifier's problems first (expired or under-signed roles, a broken root chain...), then the reminders.
+  const warnings = (await store.problems({ now })).problems.map(withHint);
   const roles = {} as StatusReport['roles'];
-  for (const role of ROLE_NAMES) {
-    const md = store.get(role);
-    const count = countSignatures(store.root.signed, role, md);
-    const days = (parseExpires(md.signed.expires).getTime() - now.getTime()) / 86_400_000;
+  for (const { role, expires, signatures: count } of store.status()) {
+    const days = (parseExpires(expires).getTime() - now.getTime()) / 86_400_000;
     const expiringSoon = days >= 0 && days < renewalWindowDays(state.config.expirationDays[role]);
     roles[role] = {
       role,
-      version: md.signed.version,
-      expires: md.signed.expires,
+      version: store.get(role).signed.version,
+      expires,
       expiresInDays: Math.round(days * 100) / 100,
       expired: days < 0,
       expiringSoon,
@@ -74,15 +70,11 @@ export async function status(state: RepoState): Promise<StatusReport> {
         signed: count.valid.includes(keyid),
       })),
     };
-    if (days < 0)
-      warnings.push(`${role}.json expired on ${md.signed.expires}: run \`tufup sign ${role} -e <key_dirs>\``);
-    else if (expiringSoon) {
+    if (expiringSoon) {
       warnings.push(
-        `${role}.json expires ${md.signed.expires} (in ${days.toFixed(1)} days): re-sign it with \`tufup sign ${role} -e <key_dirs>\``,
+        `${role}.json expires ${expires} (in ${days.toFixed(1)} days): re-sign it with \`tufup sign ${role} -e <key_dirs>\``,
       );
     }
-    if (count.valid.length < count.threshold)
-      warnings.push(`${role}.json has ${count.valid.length} of ${count.threshold} signatures`);
   }
   const apps = appReleases(targetEntries(store));
   for (const app of apps) {
@@ -115,232 +107,64 @@ export async function status(state: RepoState): Promise<StatusReport> {
   return report;
 }
 
-/** Everything a client would check, and more; problems make `ok` false. Never changes the repository. */
-export async function verify(state: RepoState, opts: { deep?: boolean } = {}): Promise<VerifyReport> {
-  const problems: VerifyProblem[] = [];
-  const warnings: VerifyProblem[] = [];
-  const checked = { rootVersions: 0, roles: 0, targets: 0, bytes: 0, patchesReplayed: 0 };
-  const problem = (code: string, message: string, file?: string) =>
-    problems.push({ code, message, ...(file ? { file } : {}) });
-  const warn = (code: string, message: string, file?: string) =>
-    warnings.push({ code, message, ...(file ? { file } : {}) });
-  const codeOf = (err: unknown) => (isTufupError(err) ? err.code : 'METADATA_CORRUPT');
-  const now = state.now();
-
-  // The root chain as a client walks it: 1.root.json trusted by itself, each next one a valid rotation.
-  const names = await readdir(state.metadataDir).catch(() => [] as string[]);
-  const versions = names
-    .map((n) => /^([1-9]\d*)\.root\.json$/.exec(n)?.[1])
-    .filter((v): v is string => v !== undefined)
-    .map(Number)
-    .sort((a, b) => a - b);
-  if (versions[0] !== 1) problem('ROOT_CHAIN_BROKEN', '1.root.json is missing', 'metadata/1.root.json');
-  let previous: ReturnType<typeof parseMetadata<'root'>> | undefined;
-  let latestRootText: string | undefined;
-  for (const v of versions) {
-    const file = `metadata/${v}.root.json`;
-    try {
-      const text = await readFile(join(state.metadataDir, `${v}.root.json`), 'utf8');
-      const root = parseMetadata('root', text);
-      checked.rootVersions++;
-      if (root.signed.version !== v)
-        problem('BAD_VERSION', `${file} holds version ${root.signed.version}`, file);
-      const self = countSignatures(root.signed, 'root', root);
-      if (self.valid.length < self.threshold) {
-        problem(
-          'THRESHOLD_NOT_MET',
-          `${file}: ${self.valid.length} of ${self.threshold} signatures by its own root keys`,
-          file,
-        );
-      }
-      if (previous) {
-        try {
-          verifyRootRotation(previous, root, { ignoreExpiry: true });
-        } catch (err) {
-          problem(codeOf(err), `${file}: ${(err as Error).message}`, file);
-        }
-      }
-      previous = root;
-      latestRootText = text;
-    } catch (err) {
-      problem(
-        err instanceof SyntaxError ? 'METADATA_CORRUPT' : codeOf(err),
-        `${file}: ${(err as Error).message}`,
-        file,
-      );
-      previous = undefined;
-    }
-  }
-  const rootJson = await readFile(join(state.metadataDir, 'root.json'), 'utf8').catch(() => undefined);
-  if (latestRootText !== undefined && rootJson !== latestRootText) {
-    problem('ROOT_MISMATCH', `root.json differs from ${versions.at(-1)}.root.json`, 'metadata/root.json');
-  }
-
-  let store: MetadataStore | undefined;
-  try {
-    store = await state.loadStore();
-  } catch (err) {
-    problem(codeOf(err), (err as Error).message);
-  }
-  if (store) {
-    const root = store.root.signed;
-    if (parseExpires(store.root.signed.expires).getTime() <= now.getTime()) {
-      problem('EXPIRED_METADATA', `root.json expired on ${store.root.signed.expires}`, 'metadata/root.json');
-    }
-    checked.roles++;
-    for (const role of ['targets', 'snapshot', 'timestamp'] as const) {
-      checked.roles++;
-      const md = store.get(role);
-      const file = `metadata/${role}.json`;
-      const count = countSignatures(root, role, md);
-      if (count.valid.length < count.threshold) {
-        problem(
-          'THRESHOLD_NOT_MET',
-          `${role}.json: ${count.valid.length} of ${count.threshold} valid signatures`,
-          file,
-        );
-      }
-      for (const keyid of count.invalid)
-        problem(
-          'BAD_SIGNATURE',
-          `${role}.json: the signature by ${keyid.slice(0, 12)}… does not verify`,
-          file,
-        );
-      for (const keyid of Object.keys(md.signatures)) {
-        if (!root.roles[role]?.keyIDs.includes(keyid)) {
-          warn(
-            'UNUSED_SIGNATURE',
-            `${role}.json: signature by ${keyid.slice(0, 12)}… is not by a key of this role`,
-            file,
-          );
-        }
-      }
-      if (parseExpires(md.signed.expires).getTime() <= now.getTime()) {
-        problem('EXPIRED_METADATA', `${role}.json expired on ${md.signed.expires}`, file);
-      }
-    }
-    const checkMeta = async (
-      owner: 'snapshot' | 'timestamp',
-      name: string,
-      target: 'targets' | 'snapshot',
-      meta: { version: number; length?: number; hashes?: Record<string, string> } | undefined,
-    ) => {
-      const file = `metadata/${owner}.json`;
-      if (!meta) return problem('BAD_VERSION', `${owner}.json does not list ${name}`, file);
-      const version = (store as MetadataStore).get(target).signed.version;
-      if (meta.version !== version) {
-        problem(
-          'BAD_VERSION',
-          `${owner}.json expects ${name} version ${meta.version}, but it is version ${version}`,
-          file,
-        );
-      }
-      if (meta.length === undefined && meta.hashes === undefined) return;
-      const bytes = await readFile(join(state.metadataDir, name));
-      if (meta.length !== undefined && meta.length !== bytes.length) {
-        problem(
-          'LENGTH_MISMATCH',
-          `${name} is ${bytes.length} bytes, ${owner}.json says ${meta.length}`,
-          file,
-        );
-      }
-      for (const [alg, hex] of Object.entries(meta.hashes ?? {})) {
-        try {
-          if (!sameDigest(createHash(alg).update(bytes).digest('hex'), hex))
-            problem('HASH_MISMATCH', `${name}: ${alg} differs from ${owner}.json`, file);
-        } catch {
-          problem('HASH_MISMATCH', `${owner}.json uses an unknown hash algorithm ${alg} for ${name}`, file);
-        }
-      }
-    };
-    await checkMeta('snapshot', 'targets.json', 'targets', store.snapshot.signed.meta['targets.json']);
-    await checkMeta('timestamp', 'snapshot.json', 'snapshot', store.timestamp.signed.snapshotMeta);
-    await verifyTargets(state, store, checked, problem, warn, Boolean(opts.deep));
-  }
-  const parked = await Publication.loadParked(state.repoDir).catch(() => undefined);
-  if (parked)
-    warn('PENDING_CHANGE', `a change waits for co-signers: ${parked.plan.summary ?? parked.plan.command}`);
-  return { ok: problems.length === 0, problems, warnings, checked };
+/** An expired role's problem says how to renew it. */
+function withHint(p: Problem): string {
+  const role = /^metadata\/(root|targets|snapshot|timestamp)\.json$/.exec(p.file ?? '')?.[1];
+  return p.code === 'EXPIRED_METADATA' && role
+    ? `${p.message}: run \`tufup sign ${role} -e <key_dirs>\``
+    : p.message;
 }
 
-async function verifyTargets(
+/**
+ * Everything a client would check, and more; problems make `ok` false. Never changes the repository.
+ * The metadata and target files are checked by @tufup/metadata's verifier (the same code as MetadataStore.verify);
+ * what is tufup's own (patch chains, a change waiting for co-signers) is checked here.
+ */
+export async function verify(state: RepoState, opts: { deep?: boolean } = {}): Promise<VerifyReport> {
+  const report = await checkMetadata(state);
+  const store = await loadStoreOrUndefined(state);
+  if (store) await checkReleases(state, store, report, Boolean(opts.deep));
+  await notePendingChange(state, report);
+  report.ok = report.problems.length === 0;
+  return report;
+}
+
+/** The root chain, every role's signatures, expiry and versions, every target file's length and hashes. */
+async function checkMetadata(state: RepoState): Promise<VerifyReport> {
+  const result = await verifyRepository(state.metadataDir, {
+    targetsDir: state.targetsDir,
+    now: state.now(),
+    expirationDays: state.config.expirationDays,
+    ...state.signalOpts(),
+  });
+  return {
+    ok: result.ok,
+    problems: [...result.problems],
+    warnings: [...result.warnings],
+    checked: { ...result.checked, patchesReplayed: 0 },
+  };
+}
+
+async function loadStoreOrUndefined(state: RepoState): Promise<MetadataStore | undefined> {
+  try {
+    return await state.loadStore();
+  } catch (err) {
+    if (isTufupError(err) && err.code === 'METADATA_CORRUPT') return undefined; // reported by checkMetadata
+    throw err;
+  }
+}
+
+/** Per app: each patch has a version before it and produces its own version's tar; --deep replays every patch. */
+async function checkReleases(
   state: RepoState,
   store: MetadataStore,
-  checked: VerifyReport['checked'],
-  problem: (code: string, message: string, file?: string) => void,
-  warn: (code: string, message: string, file?: string) => void,
+  report: VerifyReport,
   deep: boolean,
 ): Promise<void> {
-  const listed = new Set<string>();
-  for (const [name, t] of Object.entries(store.targets.signed.targets)) {
-    listed.add(name);
-    const file = `targets/${name}`;
-    if (!isSafeTargetName(name)) {
-      problem('INVALID_TARGET_PATH', `target path ${JSON.stringify(name)} is not a plain file name`, file);
-      continue;
-    }
-    const algs = Object.keys(t.hashes);
-    if (!algs.includes('sha256')) warn('WEAK_HASHES', `${name} has no sha256 hash`, file);
-    let hashers: Array<readonly [string, ReturnType<typeof createHash>]>;
-    try {
-      hashers = algs.map((a) => [a, createHash(a)] as const);
-    } catch {
-      problem('HASH_MISMATCH', `${name} uses an unknown hash algorithm (${algs.join(', ')})`, file);
-      continue;
-    }
-    try {
-      let size = 0;
-      for await (const chunk of createReadStream(join(state.targetsDir, name), {
-        highWaterMark: 1 << 20,
-        ...state.signalOpts(),
-      })) {
-        size += (chunk as Buffer).length;
-        for (const [, h] of hashers) h.update(chunk as Buffer);
-      }
-      checked.targets++;
-      checked.bytes += size;
-      if (size !== t.length)
-        problem('LENGTH_MISMATCH', `${name} is ${size} bytes, targets.json says ${t.length}`, file);
-      for (const [alg, h] of hashers) {
-        if (!sameDigest(h.digest('hex'), t.hashes[alg] as string))
-          problem('HASH_MISMATCH', `${name}: ${alg} differs from targets.json`, file);
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      problem('TARGET_FILE_MISSING', `${name} is in targets.json but not on disk`, file);
-    }
-  }
-  try {
-    for (const name of await readdir(state.targetsDir)) {
-      if (!listed.has(name) && !name.startsWith('.')) {
-        warn(
-          'UNREGISTERED_FILE',
-          `${name} is in the targets directory but not in targets.json`,
-          `targets/${name}`,
-        );
-      }
-    }
-  } catch {
-    problem('TARGET_FILE_MISSING', `${state.targetsDir} is missing`);
-  }
-  for (const [name, t] of Object.entries(store.targets.signed.targets)) {
-    const parsed = tryParseTargetName(name);
-    if (!parsed) {
-      warn(
-        'UNKNOWN_TARGET',
-        `${name} is not a tufup target name (<app>-<version>.tar.gz|.patch)`,
-        `targets/${name}`,
-      );
-      continue;
-    }
-    try {
-      if (parsed.kind === 'archive') readArchiveCustom(t.unrecognizedFields.custom);
-      else readPatchCustom(t.unrecognizedFields.custom);
-    } catch (err) {
-      problem('INVALID_CUSTOM_METADATA', `${name}: ${(err as Error).message}`, `targets/${name}`);
-    }
-  }
-  // Patch chains, per app: a patch needs a version before it, and must produce its own version's tar.
+  const problem = (code: string, message: string, file?: string) =>
+    report.problems.push({ code, message, ...(file ? { file } : {}) });
+  const warn = (code: string, message: string, file?: string) =>
+    report.warnings.push({ code, message, ...(file ? { file } : {}) });
   for (const app of appReleases(targetEntries(store))) {
     let prev: ReleaseEntry | undefined;
     for (const r of app.releases) {
@@ -370,7 +194,7 @@ async function verifyTargets(
           }
         }
         if (deep && prev?.archive && p.tarHash !== undefined && p.tarSize !== undefined) {
-          if (await replayPatch(state, prev.archive, p, problem)) checked.patchesReplayed++;
+          if (await replayPatch(state, prev.archive, p, problem)) report.checked.patchesReplayed++;
         }
       }
       prev = r;
@@ -381,6 +205,16 @@ async function verifyTargets(
         `${app.app}: no patch for ${app.patchChainBreaks.join(', ')}; clients crossing it download the full archive`,
       );
     }
+  }
+}
+
+async function notePendingChange(state: RepoState, report: VerifyReport): Promise<void> {
+  const parked = await Publication.loadParked(state.repoDir).catch(() => undefined);
+  if (parked) {
+    report.warnings.push({
+      code: 'PENDING_CHANGE',
+      message: `a change waits for co-signers: ${parked.plan.summary ?? parked.plan.command}`,
+    });
   }
 }
 
@@ -411,7 +245,7 @@ async function replayPatch(
     }
     return true;
   } catch (err) {
-    if (err instanceof Error && err.name === 'AbortError') throw err;
+    if (isAbortError(err)) throw err;
     return false;
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -21,8 +21,8 @@ import {
 } from '../config.js';
 import { RepoError } from '../errors.js';
 import { lockRepository } from '../lock.js';
-import { Publication, hasCommittedJournal, recoverInterrupted } from '../publication.js';
-import { stageRoles } from './change.js';
+import { Publication, hasCommittedJournal, recoverInterrupted } from '@tufup/metadata';
+import { stageStore } from './change.js';
 import { signRoles, thresholdError } from './signers.js';
 import { RepoState, isDirectory } from './state.js';
 import type { InitOptions, RepositoryContext, RoleVersion } from './types.js';
@@ -113,7 +113,7 @@ export async function initializeRepository(
     if (short.length) throw thresholdError(state, short, false);
     publication = await Publication.begin(config.repoDir, 'init');
     await mkdir(state.targetsDir, { recursive: true });
-    await stageRoles(store, [...ROLE_NAMES], publication);
+    await stageStore(state, store, publication);
     await saveConfig(configPath, config);
     await publication.commit();
     publication = undefined;

@@ -17,7 +17,7 @@ import {
 } from '@tufup/metadata';
 import { assertAppName } from '../config.js';
 import { RepoError } from '../errors.js';
-import type { Publication } from '../publication.js';
+import type { Publication } from '@tufup/metadata';
 import type { AppReleases, ReleaseEntry, TargetEntry } from '../reports.js';
 import { runChange } from './change.js';
 import { type RepoState, isDirectory } from './state.js';

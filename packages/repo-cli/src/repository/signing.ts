@@ -1,12 +1,18 @@
 // Signing published metadata: re-signing a role with a new expiry, and multi-party co-signing (of the published
 // role, or of a change parked until its thresholds are met).
-import { join } from 'node:path';
-import { writeFileAtomic } from '@tufup/common';
-import { ROLE_NAMES, type RoleName, countSignatures, expiresIn, serializeMetadata } from '@tufup/metadata';
+import { copyFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import {
+  Publication,
+  ROLE_NAMES,
+  type RoleName,
+  countSignatures,
+  expiresIn,
+  recoverInterrupted,
+} from '@tufup/metadata';
 import { RepoError } from '../errors.js';
 import { lockRepository } from '../lock.js';
-import { Publication, recoverInterrupted } from '../publication.js';
-import { assertWritable, roleFiles, runChange, stageRoles } from './change.js';
+import { assertWritable, runChange, stageStore } from './change.js';
 import { checkKeyDirs, findSigners, shortfall, validCount } from './signers.js';
 import type { RepoState } from './state.js';
 import type { PublishResult, SignOptions } from './types.js';
@@ -75,7 +81,7 @@ async function cosign(
     if (added <= 0) return { published: [], added: 0 };
     const publication = await Publication.begin(state.repoDir, `sign ${role}`);
     try {
-      await stageRoles(store, [role], publication);
+      await stageStore(state, store, publication);
       await publication.commit();
     } catch (err) {
       await publication.discard();
@@ -98,7 +104,7 @@ async function cosignParked(
   const viewDir = join(publication.dir, 'view');
   const store = await state.loadStore(viewDir);
   const staged = ROLE_NAMES.filter((r) =>
-    publication.has(roleFiles(r, store.get(r).signed.version)[0] as string),
+    publication.has(`metadata/${r === 'root' ? `${store.root.signed.version}.root` : r}.json`),
   );
   if (!staged.includes(role)) {
     throw new RepoError({
@@ -128,10 +134,8 @@ async function cosignParked(
     });
   }
   store.sign(role, fresh);
-  const text = serializeMetadata(store.get(role));
-  for (const file of roleFiles(role, md.signed.version)) {
-    await publication.writeFile(file, text);
-    await writeFileAtomic(join(viewDir, file.slice('metadata/'.length)), text);
+  for (const file of await stageStore(state, store, publication)) {
+    await copyFile(publication.stagedPath(file), join(viewDir, basename(file)));
   }
   const short = shortfall(store, staged);
   if (short.length) {

@@ -9,11 +9,21 @@
 // commit point leaves the repository as it was (the staging dir is discarded later); one killed after it is
 // completed ("rolled forward") by the next tufup that opens the repository. Renames are idempotent to replay.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import { fsyncDir, type Logger, silentLogger, writeFileAtomic } from '@tufup/common';
-import type { RoleName } from '@tufup/metadata';
-import { RepoError } from './errors.js';
+import {
+  type Logger,
+  fsyncDir,
+  isNotFound,
+  pathExists,
+  readFileOrUndefined,
+  readdirOrEmpty,
+  silentLogger,
+  writeFileAtomic,
+} from '@tufup/common';
+import { MetadataError } from './errors.js';
+import { rootFileVersion } from './files.js';
+import type { RoleName } from './roles.js';
 
 export const STAGING_DIRNAME = '.tufup-staging';
 const JOURNAL = 'journal.json';
@@ -38,7 +48,8 @@ export interface ChangePlan {
 function commitRank(file: string): number {
   if (file.startsWith('targets/')) return 0;
   const name = posix.basename(file);
-  if (/^\d+\.root\.json$/.test(name)) return 1 + Number.parseInt(name, 10) / 1e9;
+  const rootVersion = rootFileVersion(name);
+  if (rootVersion !== undefined) return 1 + rootVersion / 1e9;
   if (name === 'root.json') return 2;
   if (name === 'targets.json') return 3;
   if (name === 'snapshot.json') return 4;
@@ -46,17 +57,19 @@ function commitRank(file: string): number {
   return 6;
 }
 
+/**
+ * A file of a change is `<dir>/<name>` below the repository dir: `targets/...`, `metadata/...` (or the name of
+ * whatever dir a MetadataStore was given). Plans read back from disk are checked too, so none points elsewhere.
+ */
 function checkRelative(file: string): string {
-  const norm = posix.normalize(file);
-  if (
-    norm !== file ||
-    norm.startsWith('..') ||
-    posix.isAbsolute(norm) ||
-    !/^(targets|metadata)\/[^/]+$/.test(norm)
-  ) {
-    throw new RepoError({ code: 'INVALID_ARGUMENT', message: `not a repository file path: ${file}` });
-  }
-  return norm;
+  const parts = file.split('/');
+  const ok =
+    posix.normalize(file) === file &&
+    parts.length === 2 &&
+    parts.every((p) => p !== '' && p !== '.' && p !== '..' && !/[\\\0]/.test(p));
+  if (!ok)
+    throw new MetadataError({ code: 'INVALID_TARGET_PATH', message: `not a repository file path: ${file}` });
+  return file;
 }
 
 async function fsyncFile(path: string): Promise<void> {
@@ -194,38 +207,24 @@ export class Publication {
 }
 
 async function removeIfEmpty(dir: string): Promise<void> {
-  try {
-    if ((await readdir(dir)).length === 0) await rm(dir, { recursive: true, force: true });
-  } catch {
-    // already gone
-  }
+  if ((await readdirOrEmpty(dir)).length === 0) await rm(dir, { recursive: true, force: true });
 }
 
 async function stagingIds(repoDir: string): Promise<string[]> {
-  try {
-    return (await readdir(join(repoDir, STAGING_DIRNAME))).sort();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  return (await readdirOrEmpty(join(repoDir, STAGING_DIRNAME))).sort();
 }
 
 async function readPlan(path: string): Promise<ChangePlan | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = await readFileOrUndefined(path, 'utf8');
+  if (text === undefined) return undefined;
   let plan: ChangePlan;
   try {
     plan = JSON.parse(text) as ChangePlan;
   } catch (cause) {
-    throw new RepoError({ code: 'METADATA_CORRUPT', message: `unreadable change plan ${path}`, cause });
+    throw new MetadataError({ code: 'METADATA_CORRUPT', message: `unreadable change plan ${path}`, cause });
   }
   if (plan.format !== 1 || !Array.isArray(plan.files) || !Array.isArray(plan.deletes)) {
-    throw new RepoError({ code: 'METADATA_CORRUPT', message: `unknown change plan format in ${path}` });
+    throw new MetadataError({ code: 'METADATA_CORRUPT', message: `unknown change plan format in ${path}` });
   }
   for (const f of [...plan.files, ...plan.deletes]) checkRelative(f);
   return plan;
@@ -240,9 +239,9 @@ async function applyJournal(repoDir: string, dir: string, plan: ChangePlan): Pro
     try {
       await rename(from, to);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (!isNotFound(err)) throw err;
       // Already moved by an earlier (interrupted) run; but the destination dir may be what's missing.
-      if (await exists(from)) {
+      if (await pathExists(from)) {
         await mkdir(dirname(to), { recursive: true });
         await rename(from, to);
       }
@@ -257,15 +256,6 @@ async function applyJournal(repoDir: string, dir: string, plan: ChangePlan): Pro
   await removeIfEmpty(join(repoDir, STAGING_DIRNAME));
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export interface RecoveryReport {
   rolledForward: string[];
   discarded: string[];
@@ -275,7 +265,7 @@ export interface RecoveryReport {
 /** True when an interrupted committed change waits to be completed (readers then take the lock and recover). */
 export async function hasCommittedJournal(repoDir: string): Promise<boolean> {
   for (const id of await stagingIds(repoDir)) {
-    if (await exists(join(repoDir, STAGING_DIRNAME, id, JOURNAL))) return true;
+    if (await pathExists(join(repoDir, STAGING_DIRNAME, id, JOURNAL))) return true;
   }
   return false;
 }

@@ -1,0 +1,63 @@
+// Signatures on role metadata: the signed bytes, adding signatures, and counting the valid ones a role's keys made.
+import { canonicalize } from '@tufjs/canonical-json';
+import { type Key, type Root, Signature } from '@tufjs/models';
+import { MetadataError } from './errors.js';
+import type { Signer } from './keys.js';
+import type { AnyRoleMetadata, RoleName } from './roles.js';
+
+/** The bytes that get signed: OLPC canonical JSON of `signed` (what python-tuf and tuf-js sign). */
+export function canonical(md: AnyRoleMetadata): Buffer {
+  return Buffer.from(canonicalize(md.signed.toJSON()), 'utf8');
+}
+
+/**
+ * Adds a signature by each signer, keeping every other signature (multi-party threshold signing:
+ * a second signer adds to the first). A signer's earlier signature is replaced.
+ */
+export function addSignatures(md: AnyRoleMetadata, signers: readonly Signer[]): void {
+  const bytes = canonical(md);
+  for (const signer of signers) {
+    const sig = signer.sign(bytes);
+    if (typeof sig !== 'string' || !/^[0-9a-f]+$/i.test(sig)) {
+      throw new MetadataError({
+        code: 'BAD_SIGNATURE',
+        message: `signer ${signer.keyid} returned no hex signature`,
+      });
+    }
+    md.signatures[signer.keyid] = new Signature({ keyID: signer.keyid, sig });
+  }
+}
+
+/** Whether `key` made a valid signature over `md` (any key type tuf-js verifies). */
+export function hasValidSignature(md: AnyRoleMetadata, key: Key): boolean {
+  if (!md.signatures[key.keyID]) return false;
+  try {
+    key.verifySignature(md);
+    return true;
+  } catch {
+    // @tufjs/models reports a bad signature (or an unusable key) by throwing; both mean "not valid".
+    return false;
+  }
+}
+
+export interface SignatureCount {
+  /** keyids of the role's keys with a valid signature. */
+  valid: string[];
+  /** keyids of the role's keys whose signature is present but does not verify. */
+  invalid: string[];
+  threshold: number;
+}
+
+/** Counts the valid signatures on `md` by keys that `root` authorizes for `role`. */
+export function countSignatures(root: Root, role: RoleName, md: AnyRoleMetadata): SignatureCount {
+  const r = root.roles[role];
+  if (!r) throw new MetadataError({ code: 'UNKNOWN_ROLE', message: `root has no ${role} role` });
+  const valid: string[] = [];
+  const invalid: string[] = [];
+  for (const keyid of new Set(r.keyIDs)) {
+    const key = root.keys[keyid];
+    if (!key || !md.signatures[keyid]) continue;
+    (hasValidSignature(md, key) ? valid : invalid).push(keyid);
+  }
+  return { valid, invalid, threshold: r.threshold };
+}
