@@ -55,7 +55,7 @@ export interface ExtractArchiveResult {
 /**
  * Extract `archivePath` (gzip detected by its magic bytes, else plain tar) into `destDir`, which must be
  * empty or missing. Files, directories, symlinks and exec bits are restored; modes are reduced to
- * `(mode & 0o755) | owner rw(x)`. Refuses unsafe members with a coded ArchiveError and then removes
+ * `(mode & 0o755) | owner rw(x)`; the root member's (`./`) mode is applied to `destDir` itself. Refuses unsafe members with a coded ArchiveError and then removes
  * everything it wrote.
  */
 export async function extractArchive(
@@ -278,6 +278,9 @@ class MemberWriter {
       if (type !== 'directory') {
         throw new ArchiveError({ code: 'UNSAFE_PATH', message: `member ${name} (the root) is a ${type}` });
       }
+      // The root member (`./`) carries the bundle dir's mode: dest gets it like any other directory.
+      const rootMode = (header.mode & 0o755) | 0o700;
+      await io(`setting the mode of ${this.root}`, () => chmod(this.root, rootMode));
       return;
     }
     const target = header.linkname;
