@@ -10,6 +10,7 @@ import {
   type Installer,
   type Logger,
   makeTempDir,
+  nearestExisting,
   silentLogger,
   writeFileAtomic,
 } from '@tufup/common';
@@ -23,7 +24,6 @@ import {
   defaultStateDir,
   isTranslocatedPath,
   isWritableDir,
-  nearestExisting,
   userLogFile,
 } from './paths.js';
 import type { RelaunchPlan, WorkerCommand, WorkerRequest } from './request.js';

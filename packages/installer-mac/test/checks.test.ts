@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { withTempDir } from '@tufup/common';
 import { type MacInstallerOptions, startInstallWorker } from '@tufup/installer-mac';
-import { isAlive } from './support/app.js';
+import { isAlive, writeLockRecord } from './support/app.js';
 import { GONE_PID } from './support/crash-harness.js';
 import { listTree, makeNewTree, makeOldTree, sortedEntries } from './support/trees.js';
 
@@ -206,10 +206,7 @@ describe('refusals inside the worker', () => {
       const oldList = await listTree(s.dst);
       const stateDir = join(s.root, '.app.tufup');
       await mkdir(stateDir);
-      await writeFile(
-        join(stateDir, 'lock'),
-        JSON.stringify({ pid: process.pid, token: 'held', at: Date.now() }),
-      );
+      await writeLockRecord(join(stateDir, 'lock'), process.pid);
       const logFile = join(s.root, 'install.log');
       const started = await startInstallWorker(s.request, { logFile });
       while (isAlive(started.pid)) await new Promise((r) => setTimeout(r, 10));
