@@ -1,7 +1,7 @@
 // Processes: is a pid alive, wait for one to exit, run a command with its output captured (argv only, no shell).
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isProcessAlive } from '@tufup/common';
+import { errnoCode, isProcessAlive } from '@tufup/common';
 
 /**
  * Polls until `pid` has exited. Resolves true when it did, false when `timeoutMs` passed first. There is no
@@ -36,7 +36,7 @@ export function runCommand(
       args,
       { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 0, maxBuffer: 16 << 20, encoding: 'utf8' },
       (err, stdout, stderr) => {
-        if (err && typeof (err as { code?: unknown }).code === 'string') {
+        if (errnoCode(err) !== undefined) {
           reject(err); // could not start it at all (ENOENT, EACCES)
           return;
         }

@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync } from 'node:fs';
-import { access, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import {
@@ -16,6 +16,7 @@ import {
   type Logger,
   makeTempDir,
   nearestExisting,
+  pathExists,
   silentLogger,
   writeFileAtomic,
 } from '@tufup/common';
@@ -333,13 +334,7 @@ async function waitForStart(child: ChildProcess, marker: string, timeoutMs: numb
   });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (
-      await access(marker).then(
-        () => true,
-        () => false,
-      )
-    )
-      return;
+    if (await pathExists(marker)) return;
     if (spawnError) throw spawnError;
     if (exited !== undefined) {
       throw new InstallerWinError({
