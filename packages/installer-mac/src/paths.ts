@@ -104,9 +104,21 @@ export function checkPathLayout(p: SwapPaths): void {
   for (const entry of p.preserve) preserveSegments(entry);
 }
 
-/** Device of `path`, or of its nearest existing ancestor when it does not exist yet. */
+/**
+ * Device of `path`, or of its nearest existing ancestor when it does not exist yet. That ancestor is whatever is
+ * there, a dangling link too (common's lstat-based nearestExisting); one that cannot be followed is refused.
+ */
 async function deviceOf(path: string): Promise<number> {
-  return (await stat(await nearestExisting(path))).dev;
+  const found = await nearestExisting(path);
+  try {
+    return (await stat(found)).dev;
+  } catch (err) {
+    throw new InstallerMacError({
+      code: 'UNSAFE_PATH',
+      message: `${path} cannot be reached: ${found} is a dangling link or cannot be read`,
+      cause: err,
+    });
+  }
 }
 
 /**

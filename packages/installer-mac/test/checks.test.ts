@@ -127,6 +127,13 @@ describe('checks before anything is touched', () => {
     await withTempDir((base) =>
       refuses(base, 'UNSAFE_PATH', async (s) => ({ options: { logFile: join(s.dst, 'install.log') } })),
     );
+    // A state dir below a dangling link: its nearest existing ancestor is the link, which leads nowhere.
+    await withTempDir((base) =>
+      refuses(base, 'UNSAFE_PATH', async (s) => {
+        await symlink(join(s.root, 'gone'), join(s.root, 'dangling'));
+        return { options: { stateDir: join(s.root, 'dangling', 'state') } };
+      }),
+    );
     for (const entry of ['../outside', 'data/../../outside', '/etc/passwd', 'a\\b', './data']) {
       await withTempDir((base) =>
         refuses(base, 'UNSAFE_PATH', async () => ({ options: { preserve: [entry] } })),
