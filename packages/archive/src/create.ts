@@ -2,7 +2,7 @@
 import { type Stats, constants as fsConstants } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import {
@@ -10,11 +10,13 @@ import {
   type OnProgress,
   type SizeAndHash,
   fsyncDir,
+  isInsideOrSame,
   siblingTempPath,
   throttleProgress,
   throwIfAborted,
+  wrapError,
 } from '@tufup/common';
-import { ArchiveError, asArchiveError, io } from './errors.js';
+import { ArchiveError, io } from './errors.js';
 import { type StreamStages, writeAll, writeStagesAtomic } from './file-io.js';
 import { describeSymlinkProblem, splitMemberName, symlinkTargetProblem } from './paths.js';
 import { type MemberHeader, encodeMemberHeader, endOfArchive, paddingAfter } from './tar-format.js';
@@ -83,7 +85,7 @@ export async function createArchive(
   }
   const root = resolve(bundleDir);
   for (const out of [archivePath, opts.tarPath]) {
-    if (out !== undefined && isInside(root, resolve(out))) {
+    if (out !== undefined && isInsideOrSame(resolve(out), root)) {
       throw new ArchiveError({
         code: 'INVALID_OPTION',
         message: `output ${out} is inside the bundle ${bundleDir}`,
@@ -115,7 +117,7 @@ export async function createArchive(
     await writeStagesAtomic(archivePath, stages, opts.signal);
   } catch (err) {
     await tarCopy?.discard();
-    throw asArchiveError(err, `writing ${archivePath}`);
+    throw wrapError(err, ArchiveError, 'IO_ERROR', `writing ${archivePath}`);
   }
   if (tarCopy) {
     try {
@@ -124,7 +126,7 @@ export async function createArchive(
       await tarCopy.discard();
       // Both files or neither: the .tar.gz without its .tar is not the result that was asked for.
       await rm(archivePath, { force: true });
-      throw asArchiveError(err, `writing ${opts.tarPath}`);
+      throw wrapError(err, ArchiveError, 'IO_ERROR', `writing ${opts.tarPath}`);
     }
   }
   const tar = tarHash.digest();
@@ -134,11 +136,6 @@ export async function createArchive(
     gzip: { size: gzip.size, sha256: gzip.sha256 },
     members: members.length,
   };
-}
-
-function isInside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
 function fixedMtime(mtime: number | Date | undefined): number {

@@ -1,5 +1,5 @@
 // The coded errors of @tufup/archive: callers (repo-cli, client) switch on `code`.
-import { TufupError } from '@tufup/common';
+import { TufupError, wrapError } from '@tufup/common';
 
 export type ArchiveErrorCode =
   // creating an archive from a bundle directory
@@ -29,19 +29,11 @@ export type ArchiveErrorCode =
 
 export class ArchiveError extends TufupError<ArchiveErrorCode> {}
 
-/** Run an fs call, turning its error into IO_ERROR that says what we were doing. */
+/** Run an fs call, turning its error into IO_ERROR that says what we were doing (common's `wrapError`). */
 export async function io<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw new ArchiveError({ code: 'IO_ERROR', message: `${what}: ${(err as Error).message}`, cause: err });
+    throw wrapError(err, ArchiveError, 'IO_ERROR', what);
   }
-}
-
-/** Our own errors and aborts pass through; anything else becomes IO_ERROR. */
-export function asArchiveError(err: unknown, what: string): unknown {
-  if (err instanceof TufupError) return err;
-  if (err instanceof Error && err.name === 'AbortError') return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new ArchiveError({ code: 'IO_ERROR', message: `${what}: ${message}`, cause: err });
 }

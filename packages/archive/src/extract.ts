@@ -15,7 +15,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type OnProgress, throwIfAborted } from '@tufup/common';
+import { errnoCode, isNotFound, type OnProgress, throwIfAborted } from '@tufup/common';
 import { ArchiveError, type ArchiveErrorCode, io } from './errors.js';
 import { type NamePlatform, describeSymlinkProblem, splitMemberName, symlinkTargetProblem } from './paths.js';
 import { writeAll } from './file-io.js';
@@ -55,7 +55,7 @@ export interface ExtractArchiveResult {
 /**
  * Extract `archivePath` (gzip detected by its magic bytes, else plain tar) into `destDir`, which must be
  * empty or missing. Files, directories, symlinks and exec bits are restored; modes are reduced to
- * `(mode & 0o755) | owner rw(x)`. Refuses unsafe members with a coded ArchiveError and then removes
+ * `(mode & 0o755) | owner rw(x)`; the root member's (`./`) mode is applied to `destDir` itself. Refuses unsafe members with a coded ArchiveError and then removes
  * everything it wrote.
  */
 export async function extractArchive(
@@ -107,7 +107,7 @@ async function prepareDestination(destDir: string): Promise<Destination> {
       });
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if (!isNotFound(err)) throw err;
     await io(`creating ${destDir}`, () => mkdir(destDir, { recursive: true }));
     created = true;
   }
@@ -278,6 +278,9 @@ class MemberWriter {
       if (type !== 'directory') {
         throw new ArchiveError({ code: 'UNSAFE_PATH', message: `member ${name} (the root) is a ${type}` });
       }
+      // The root member (`./`) carries the bundle dir's mode: dest gets it like any other directory.
+      const rootMode = (header.mode & 0o755) | 0o700;
+      await io(`setting the mode of ${this.root}`, () => chmod(this.root, rootMode));
       return;
     }
     const target = header.linkname;
@@ -517,7 +520,7 @@ class MemberWriter {
       try {
         await symlink(target, link.abs, kind);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EPERM' && this.platform === 'win32') {
+        if (errnoCode(err) === 'EPERM' && this.platform === 'win32') {
           throw new ArchiveError({
             code: 'SYMLINK_NOT_PERMITTED',
             message:
@@ -542,7 +545,7 @@ class MemberWriter {
     abs: string,
     name: string,
   ): Promise<'directory' | 'symlink' | 'other'> {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoCode(err);
     // ELOOP: O_NOFOLLOW met a symlink; ENOTDIR: a parent is not a directory.
     if (code === 'ELOOP') return 'symlink';
     if (code === 'ENOTDIR') return 'other';

@@ -9,4 +9,3 @@ export {
 } from './create.js';
 export { gunzipToTar, isGzipFile, type GunzipToTarOptions } from './read.js';
 export { extractArchive, type ExtractArchiveOptions, type ExtractArchiveResult } from './extract.js';
-export { splitMemberName, symlinkTargetProblem, compareUtf8, type SymlinkTargetProblem } from './paths.js';

@@ -89,8 +89,3 @@ export function describeSymlinkProblem(problem: SymlinkTargetProblem): string {
       return 'the target has `..` after a name (write it as leading `..` components followed by names)';
   }
 }
-
-/** Order of UTF-8 bytes: the order of entries within a directory in every archive we make. */
-export function compareUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}

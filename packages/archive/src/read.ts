@@ -7,11 +7,12 @@ import {
   HashingStream,
   type OnProgress,
   type SizeAndHash,
-  TufupError,
+  errnoCode,
   throttleProgress,
   throwIfAborted,
+  wrapError,
 } from '@tufup/common';
-import { ArchiveError, asArchiveError, io } from './errors.js';
+import { ArchiveError, io } from './errors.js';
 import { type StreamStages, writeStagesAtomic, writeStagesScratch } from './file-io.js';
 import type { ByteSource } from './tar-reader.js';
 
@@ -233,14 +234,7 @@ class ProgressCounter extends Transform {
 
 /** zlib and tar parse failures become CORRUPT_ARCHIVE; our errors and aborts pass; the rest is IO_ERROR. */
 export function asReadError(err: unknown, path: string): unknown {
-  if (err instanceof TufupError || (err instanceof Error && err.name === 'AbortError')) return err;
-  const code = (err as { code?: unknown })?.code;
-  if (typeof code === 'string' && code.startsWith('Z_')) {
-    return new ArchiveError({
-      code: 'CORRUPT_ARCHIVE',
-      message: `${path} is not a valid gzip stream: ${(err as Error).message}`,
-      cause: err,
-    });
-  }
-  return asArchiveError(err, `reading ${path}`);
+  return errnoCode(err)?.startsWith('Z_')
+    ? wrapError(err, ArchiveError, 'CORRUPT_ARCHIVE', `${path} is not a valid gzip stream`)
+    : wrapError(err, ArchiveError, 'IO_ERROR', `reading ${path}`);
 }

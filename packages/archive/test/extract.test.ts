@@ -198,6 +198,7 @@ test("extracted modes do not depend on the extracting process's umask", async ()
       process.umask(old);
     }
     const tree = await readTree(join(tmp, 'x'));
+    assert.equal((await stat(join(tmp, 'x'))).mode & 0o777, 0o755, "the root `./`'s mode, not 0700");
     assert.equal(tree.get('bin')?.mode, 0o755);
     assert.equal(tree.get('lib/plugins/extra')?.mode, 0o755);
     assert.equal(tree.get('bin/example_app')?.mode, 0o755);
@@ -309,5 +310,33 @@ test('a file the worker thread cannot create fails the extraction with IO_ERROR 
     await mkdir(join(tmp, 'dest'));
     await rejectsWithCode(extractArchive(join(tmp, 'bad.tar'), join(tmp, 'dest')), 'IO_ERROR');
     assert.deepEqual(await readdir(join(tmp, 'dest')), []);
+  });
+});
+
+test("the root member's mode is applied to destDir (a staging dir made 0700 becomes the bundle's 0755)", async () => {
+  await withTempDir(async (tmp) => {
+    const cases: { rootMode?: number; want: number }[] = [
+      { rootMode: 0o755, want: 0o755 },
+      { rootMode: 0o750, want: 0o750 },
+      // Group/other write is dropped and the owner keeps rwx, as for every directory.
+      { rootMode: 0o777, want: 0o755 },
+      { rootMode: 0o500, want: 0o700 },
+      // No root member: destDir keeps the mode it was made with.
+      { want: 0o700 },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const members: RawMember[] = [
+        ...(c.rootMode !== undefined ? [{ name: './', typeflag: '5', mode: c.rootMode }] : []),
+        { name: './a.txt', typeflag: '0', mode: 0o644, data: 'a' },
+      ];
+      const tarPath = join(tmp, `${i}.tar`);
+      await writeFile(tarPath, rawTar(members));
+      const dest = join(tmp, `dest-${i}`);
+      await mkdir(dest, { mode: 0o700 });
+      await chmod(dest, 0o700); // as mkdtemp makes it, whatever the umask
+      await extractArchive(tarPath, dest);
+      assert.equal((await stat(dest)).mode & 0o777, c.want, `root member mode ${c.rootMode?.toString(8)}`);
+      assert.equal(await readFile(join(dest, 'a.txt'), 'utf8'), 'a');
+    }
   });
 });

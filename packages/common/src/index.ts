@@ -54,4 +54,11 @@ export {
   type LockHolder,
   type LockOptions,
 } from './lock.js';
-export { defaultStateDir, defaultLogFile, type InstallRequest, type Installer } from './installer.js';
+export {
+  defaultStateDir,
+  defaultLogFile,
+  installRequestProblem,
+  currentCommandLine,
+  type InstallRequest,
+  type Installer,
+} from './installer.js';

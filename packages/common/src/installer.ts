@@ -33,3 +33,34 @@ export function defaultLogFile(dstDir: string): string {
   const abs = resolve(dstDir);
   return join(dirname(abs), `.${basename(abs)}.tufup.log`);
 }
+
+/**
+ * What is wrong with the shape of an install request (the fields every installer needs: names, paths, pid),
+ * or undefined when nothing is. Each installer throws it as its own `INVALID_REQUEST`; `relaunch` is left to
+ * the installer, whose rules for a command differ by platform.
+ */
+export function installRequestProblem(r: InstallRequest): string | undefined {
+  if (r === null || typeof r !== 'object') return 'the install request must be an object';
+  if (typeof r.appName !== 'string' || r.appName.length === 0) return 'appName must be a non-empty string';
+  if (typeof r.version !== 'string' || r.version.length === 0) return 'version must be a non-empty string';
+  for (const k of ['srcDir', 'dstDir'] as const) {
+    if (typeof r[k] !== 'string' || r[k].length === 0 || r[k].includes('\0')) return `${k} must be a path`;
+  }
+  if (r.pid !== undefined && (!Number.isInteger(r.pid) || r.pid <= 0))
+    return 'pid must be a positive integer';
+  return undefined;
+}
+
+/**
+ * The command line this process was started with, in the form that starts it again: Node runs its script with
+ * the same flags; a single executable app repeats its own path as argv[1]; Electron has no script argument.
+ */
+export async function currentCommandLine(): Promise<{ command: string; args: string[] }> {
+  const sea = await import('node:sea').then(
+    (m) => m.isSea(),
+    () => false,
+  );
+  if (sea) return { command: process.execPath, args: process.argv.slice(2) };
+  if (process.versions.electron) return { command: process.execPath, args: process.argv.slice(1) };
+  return { command: process.execPath, args: [...process.execArgv, ...process.argv.slice(1)] };
+}

@@ -159,7 +159,9 @@ async function isStale(
   if (holder.host !== me.host) return false;
   if (!isProcessAlive(holder.pid)) return true;
   const started = Date.parse(holder.started);
-  return opts.staleAfterMs !== undefined && Number.isFinite(started) && Date.now() - started > opts.staleAfterMs;
+  return (
+    opts.staleAfterMs !== undefined && Number.isFinite(started) && Date.now() - started > opts.staleAfterMs
+  );
 }
 
 /** Whether a process with this pid exists (EPERM: it does, but belongs to another user). */

@@ -33,7 +33,10 @@ export async function pathExists(path: string): Promise<boolean> {
 
 /** The file's contents, or undefined when it does not exist. Other errors (EACCES, EISDIR...) throw. */
 export async function readFileOrUndefined(path: string): Promise<Buffer | undefined>;
-export async function readFileOrUndefined(path: string, encoding: BufferEncoding): Promise<string | undefined>;
+export async function readFileOrUndefined(
+  path: string,
+  encoding: BufferEncoding,
+): Promise<string | undefined>;
 export async function readFileOrUndefined(
   path: string,
   encoding?: BufferEncoding,

@@ -40,16 +40,3 @@ export type InstallerMacErrorCode =
   | 'ABORTED';
 
 export class InstallerMacError extends TufupError<InstallerMacErrorCode> {}
-
-export { errnoCode } from '@tufup/common';
-
-/** `err` when it already is one of ours, else a new error with `code` wrapping it. */
-export function asInstallerError(
-  err: unknown,
-  code: InstallerMacErrorCode,
-  message: string,
-): InstallerMacError {
-  if (err instanceof InstallerMacError) return err;
-  const detail = err instanceof Error ? `: ${err.message}` : '';
-  return new InstallerMacError({ code, message: `${message}${detail}`, cause: err });
-}

@@ -7,7 +7,6 @@ export {
   type StartedWorker,
 } from './launcher.js';
 export { recover, type RecoverOptions, type RecoverResult, type RecoverOutcome } from './swap.js';
-export { defaultStateDir, defaultLogFile, isTranslocatedPath } from './paths.js';
-export { ELEVATE_SCRIPT, osascriptArgs, type MacCommands } from './macos.js';
-export { runWorker, WORKER_EXIT } from './worker-main.js';
+export type { MacCommands } from './macos.js';
+export { runWorker } from './worker-main.js';
 export type { InstallRequest, Installer } from '@tufup/common';

@@ -1,11 +1,17 @@
 // The swap journal and the state dir lock: what an interrupted install left behind, and who may act on it.
 import { randomBytes } from 'node:crypto';
-import { link, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fsyncDir, writeFileAtomic } from '@tufup/common';
-import { errnoCode, InstallerMacError } from './errors.js';
-import { isInsideOrSame } from './paths.js';
-import { isProcessAlive } from './process.js';
+import {
+  fsyncDir,
+  isInsideOrSame,
+  type LockFile,
+  readdirOrEmpty,
+  readFileOrUndefined,
+  tryLockFile,
+  writeFileAtomic,
+} from '@tufup/common';
+import { InstallerMacError } from './errors.js';
 
 /**
  * - `preparing`: dstDir is untouched; preserved paths are being copied into srcDir. Recovery rolls back.
@@ -62,18 +68,11 @@ export async function writeJournal(stateDir: string, journal: Journal): Promise<
  * stale locks moved aside. Only the caller holding the lock may call this.
  */
 export async function removeStateLeftovers(stateDir: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await readdir(stateDir);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return;
-    throw err;
-  }
-  for (const name of names) {
+  for (const name of await readdirOrEmpty(stateDir)) {
     if (
       /^\.journal\.json\.[0-9a-f]+\.tmp$/.test(name) ||
-      /^lock\.stale-[0-9a-f]+$/.test(name) ||
-      /^lock\.[0-9a-f]+\.tmp$/.test(name)
+      /^lock\.[0-9a-f]+\.(tmp|stale)$/.test(name) ||
+      /^lock\.stale-[0-9a-f]+$/.test(name) // left by versions before the common lock
     ) {
       await rm(join(stateDir, name), { force: true });
     }
@@ -82,15 +81,13 @@ export async function removeStateLeftovers(stateDir: string): Promise<void> {
 
 /** Whether the state dir holds anything recovery must look at (a journal, or leftovers of a killed writer). */
 export async function stateNeedsAttention(stateDir: string): Promise<boolean> {
-  let names: string[];
-  try {
-    names = await readdir(stateDir);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return false;
-    throw err;
-  }
-  return names.some(
-    (n) => n === 'journal.json' || n === 'lock' || n.endsWith('.tmp') || n.startsWith('lock.stale-'),
+  return (await readdirOrEmpty(stateDir)).some(
+    (n) =>
+      n === 'journal.json' ||
+      n === 'lock' ||
+      n.endsWith('.tmp') ||
+      n.endsWith('.stale') ||
+      n.startsWith('lock.stale-'),
   );
 }
 
@@ -107,17 +104,17 @@ const PHASES: readonly string[] = ['preparing', 'swapping', 'swapped'];
  * wholesale besides srcDir), and srcDir must not overlap dstDir or the state dir.
  */
 export async function readJournal(stateDir: string): Promise<Journal | undefined> {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = await readFile(journalPath(stateDir), 'utf8');
+    text = await readFileOrUndefined(journalPath(stateDir), 'utf8');
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
     throw new InstallerMacError({
       code: 'JOURNAL_INVALID',
       message: 'cannot read the install journal',
       cause: err,
     });
   }
+  if (text === undefined) return undefined;
   let j: Partial<Journal>;
   try {
     j = JSON.parse(text) as Partial<Journal>;
@@ -161,111 +158,17 @@ export async function readJournal(stateDir: string): Promise<Journal | undefined
   return j as Journal;
 }
 
-export interface StateLock {
-  release(): Promise<void>;
-}
-
-interface LockContent {
-  pid: number;
-  token: string;
-  at: number;
-}
-
 /** A lock older than this is stale even if its pid is alive again (pid reuse); no swap step takes this long. */
 const STALE_LOCK_MS = 30 * 60_000;
 
 /**
- * Takes the state dir's lock (an O_EXCL file holding our pid). A lock whose process is gone is taken over.
- * Returns undefined when a live process holds it.
+ * Takes the state dir's lock (common's `tryLockFile`: the holder's record is linked into place, a lock whose
+ * process is gone or that is older than 30 minutes is taken over). Undefined when a live process holds it.
  */
-export async function acquireLock(stateDir: string): Promise<StateLock | undefined> {
-  const path = lockPath(stateDir);
-  const mine: LockContent = { pid: process.pid, token: randomBytes(8).toString('hex'), at: Date.now() };
-  // The content is written to a private temp file first and hard-linked into place: link() creates the lock
-  // atomically with its full content, so a writer killed half-way never leaves a torn lock behind.
-  const tmp = `${path}.${mine.token}.tmp`;
-  const fh = await open(tmp, 'wx', 0o644);
-  try {
-    await fh.writeFile(JSON.stringify(mine));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        await createFrom(tmp, path, JSON.stringify(mine));
-        return {
-          release: async () => {
-            const held = await readLock(path);
-            if (held !== 'missing' && held?.token === mine.token) await rm(path, { force: true });
-          },
-        };
-      } catch (err) {
-        if (errnoCode(err) !== 'EEXIST') throw err;
-      }
-      if (!(await takeOverIfStale(path, mine.token))) return undefined;
-    }
-    return undefined;
-  } finally {
-    await rm(tmp, { force: true });
-  }
-}
-
-/** Removes the lock at `path` if its holder is gone; false when a live process holds it. */
-async function takeOverIfStale(path: string, token: string): Promise<boolean> {
-  const held = await readLock(path);
-  if (held === 'missing') return true;
-  if (held === undefined) {
-    // Torn content only comes from the no-hard-link fallback, whose writer may be writing right now.
-    const age = await stat(path).then(
-      (s) => Date.now() - s.mtimeMs,
-      () => 0,
-    );
-    if (age < 2_000) return false;
-  } else if (isProcessAlive(held.pid) && Date.now() - held.at < STALE_LOCK_MS) {
-    return false;
-  }
-  // Move the stale lock aside (atomic: of two takers only one succeeds) and try again.
-  await rename(path, `${path}.stale-${token}`).then(
-    () => rm(`${path}.stale-${token}`, { force: true }),
-    (err) => {
-      if (errnoCode(err) !== 'ENOENT') throw err;
-    },
-  );
-  return true;
-}
-
-/** Creates `path` with the content of `tmp`, failing with EEXIST if it exists. */
-async function createFrom(tmp: string, path: string, content: string): Promise<void> {
-  try {
-    await link(tmp, path);
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') throw err;
-    // File systems without hard links (FAT, exFAT): exclusive create, then write.
-    const fh = await open(path, 'wx', 0o644);
-    try {
-      await fh.writeFile(content);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  }
-}
-
-async function readLock(path: string): Promise<LockContent | undefined | 'missing'> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return 'missing';
-    throw err;
-  }
-  try {
-    const v = JSON.parse(text) as LockContent;
-    return Number.isInteger(v.pid) && typeof v.token === 'string' && typeof v.at === 'number' ? v : undefined;
-  } catch {
-    return undefined;
-  }
+export async function acquireLock(stateDir: string): Promise<LockFile | undefined> {
+  const attempt = await tryLockFile(lockPath(stateDir), {
+    command: 'installer-mac swap',
+    staleAfterMs: STALE_LOCK_MS,
+  });
+  return attempt.held ? undefined : attempt.lock;
 }

@@ -6,10 +6,13 @@ import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import {
+  currentCommandLine,
   type InstallRequest,
   type Installer,
+  installRequestProblem,
   type Logger,
   makeTempDir,
+  nearestExisting,
   silentLogger,
   writeFileAtomic,
 } from '@tufup/common';
@@ -23,7 +26,6 @@ import {
   defaultStateDir,
   isTranslocatedPath,
   isWritableDir,
-  nearestExisting,
   userLogFile,
 } from './paths.js';
 import type { RelaunchPlan, WorkerCommand, WorkerRequest } from './request.js';
@@ -90,34 +92,13 @@ function defaultWorker(): WorkerCommand {
   };
 }
 
-/** The command line this process was started with, in the form that starts it again. */
-async function currentCommandLine(): Promise<{ command: string; args: string[] }> {
-  const sea = await import('node:sea').then(
-    (m) => m.isSea(),
-    () => false,
-  );
-  // A single executable app repeats its own path as argv[1]; Electron has no script argument of its own.
-  if (sea) return { command: process.execPath, args: process.argv.slice(2) };
-  if (process.versions.electron) return { command: process.execPath, args: process.argv.slice(1) };
-  return { command: process.execPath, args: [...process.execArgv, ...process.argv.slice(1)] };
-}
-
 function invalid(message: string): InstallerMacError {
   return new InstallerMacError({ code: 'INVALID_REQUEST', message });
 }
 
 function checkRequestShape(r: InstallRequest): void {
-  if (r === null || typeof r !== 'object') throw invalid('the install request must be an object');
-  if (typeof r.appName !== 'string' || r.appName.length === 0)
-    throw invalid('appName must be a non-empty string');
-  if (typeof r.version !== 'string' || r.version.length === 0)
-    throw invalid('version must be a non-empty string');
-  for (const k of ['srcDir', 'dstDir'] as const) {
-    if (typeof r[k] !== 'string' || r[k].length === 0 || r[k].includes('\0'))
-      throw invalid(`${k} must be a path`);
-  }
-  if (r.pid !== undefined && (!Number.isInteger(r.pid) || r.pid <= 0))
-    throw invalid('pid must be a positive integer');
+  const problem = installRequestProblem(r);
+  if (problem !== undefined) throw invalid(problem);
   const l = r.relaunch;
   if (
     l !== undefined &&

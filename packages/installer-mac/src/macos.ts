@@ -1,7 +1,6 @@
 // The macOS-only steps: quarantine release, admin rights through osascript, relaunching a .app with `open -n`.
-import type { Logger } from '@tufup/common';
+import { isInsideOrSame, type Logger } from '@tufup/common';
 import { q } from './log.js';
-import { isInsideOrSame } from './paths.js';
 import { runCommand } from './process.js';
 
 export interface MacCommands {

@@ -1,9 +1,10 @@
 // Where the installer keeps its state and log, and the path checks every entry point runs before it touches anything.
 import { constants } from 'node:fs';
-import { access, lstat, stat } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { errnoCode, InstallerMacError } from './errors.js';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { isInsideOrSame, lstatOrUndefined, nearestExisting } from '@tufup/common';
+import { InstallerMacError } from './errors.js';
 
 export { defaultLogFile, defaultStateDir } from '@tufup/common';
 
@@ -17,12 +18,6 @@ export function userLogFile(dstDir: string, platform: NodeJS.Platform): string {
   const stateHome = process.env.XDG_STATE_HOME;
   const base = stateHome && isAbsolute(stateHome) ? stateHome : join(homedir(), '.local', 'state');
   return join(base, 'tufup', name);
-}
-
-/** True when `child` is `parent` itself or lies below it (purely lexical, both resolved). */
-export function isInsideOrSame(child: string, parent: string): boolean {
-  const rel = relative(resolve(parent), resolve(child));
-  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 }
 
 /**
@@ -109,26 +104,20 @@ export function checkPathLayout(p: SwapPaths): void {
   for (const entry of p.preserve) preserveSegments(entry);
 }
 
-async function lstatOrUndefined(path: string) {
-  try {
-    return await lstat(path);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-/** Device of `path`, or of its nearest existing ancestor when it does not exist yet. */
+/**
+ * Device of `path`, or of its nearest existing ancestor when it does not exist yet. That ancestor is whatever is
+ * there, a dangling link too (common's lstat-based nearestExisting); one that cannot be followed is refused.
+ */
 async function deviceOf(path: string): Promise<number> {
-  let cur = path;
-  for (;;) {
-    try {
-      return (await stat(cur)).dev;
-    } catch (err) {
-      const parent = dirname(cur);
-      if (errnoCode(err) !== 'ENOENT' || parent === cur) throw err;
-      cur = parent;
-    }
+  const found = await nearestExisting(path);
+  try {
+    return (await stat(found)).dev;
+  } catch (err) {
+    throw new InstallerMacError({
+      code: 'UNSAFE_PATH',
+      message: `${path} cannot be reached: ${found} is a dangling link or cannot be read`,
+      cause: err,
+    });
   }
 }
 
@@ -206,15 +195,4 @@ export async function isWritableDir(dir: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** The nearest existing ancestor of `path` (itself when it exists). */
-export async function nearestExisting(path: string): Promise<string> {
-  let cur = path;
-  while ((await lstatOrUndefined(cur)) === undefined) {
-    const parent = dirname(cur);
-    if (parent === cur) break;
-    cur = parent;
-  }
-  return cur;
 }

@@ -1,17 +1,7 @@
 // Processes: is a pid alive, wait for one to exit, run a command with its output captured (argv only, no shell).
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errnoCode } from './errors.js';
-
-/** True while `pid` exists (also when it belongs to another user: EPERM still means it is there). */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoCode(err) === 'EPERM';
-  }
-}
+import { errnoCode, isProcessAlive } from '@tufup/common';
 
 /**
  * Polls until `pid` has exited. Resolves true when it did, false when `timeoutMs` passed first. There is no
@@ -46,7 +36,7 @@ export function runCommand(
       args,
       { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 0, maxBuffer: 16 << 20, encoding: 'utf8' },
       (err, stdout, stderr) => {
-        if (err && typeof (err as { code?: unknown }).code === 'string') {
+        if (errnoCode(err) !== undefined) {
           reject(err); // could not start it at all (ENOENT, EACCES)
           return;
         }

@@ -1,9 +1,9 @@
 // The journaled swap (old aside, new in, old deleted) and the recovery that finishes or undoes an interrupted one.
-import { lstat, mkdir, realpath, rename } from 'node:fs/promises';
+import { chmod, lstat, mkdir, realpath, rename } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fsyncDir, type Logger, silentLogger } from '@tufup/common';
-import { asInstallerError, errnoCode, InstallerMacError } from './errors.js';
+import { fsyncDir, type Logger, lstatOrUndefined, pathExists, silentLogger, wrapError } from '@tufup/common';
+import { InstallerMacError } from './errors.js';
 import {
   acquireLock,
   type Journal,
@@ -59,16 +59,6 @@ export async function canonicalPath(path: string): Promise<string> {
     return join(await realpath(dirname(abs)), basename(abs));
   } catch {
     return abs;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return false;
-    throw err;
   }
 }
 
@@ -128,7 +118,7 @@ async function removeBackup(stateDir: string, j: Journal, log: Logger, step: Ste
 async function preserveEntry(plan: SwapPlan, entry: string, log: Logger): Promise<void> {
   const segments = preserveSegments(entry);
   const from = join(plan.dstDir, ...segments);
-  if (!(await exists(from))) {
+  if (!(await pathExists(from))) {
     log.info(`preserve ${q(entry)}: not in the old version, the new version's copy (if any) stays`);
     return;
   }
@@ -138,10 +128,7 @@ async function preserveEntry(plan: SwapPlan, entry: string, log: Logger): Promis
     oldDir = join(oldDir, seg);
     newDir = join(newDir, seg);
     const oldSt = await lstat(oldDir);
-    const newSt = await lstat(newDir).catch((err) => {
-      if (errnoCode(err) === 'ENOENT') return undefined;
-      throw err;
-    });
+    const newSt = await lstatOrUndefined(newDir);
     // Checked again here, not only before: the trees could have changed since the app's checks.
     if (!oldSt.isDirectory() || (newSt !== undefined && !newSt.isDirectory())) {
       throw new InstallerMacError({
@@ -158,9 +145,23 @@ async function preserveEntry(plan: SwapPlan, entry: string, log: Logger): Promis
 }
 
 /**
+ * The swapped-in dir keeps the install dir's own mode (755 stays 755, a 750 install under /opt stays 750).
+ * The staged dir has whatever mode its maker gave it (a mkdtemp-style staging dir is 700; an archive's root
+ * carries the build machine's), but who may enter the install dir is the local administrator's decision,
+ * not the release's.
+ */
+async function keepInstallDirMode(plan: SwapPlan, log: Logger): Promise<void> {
+  const want = (await lstat(plan.dstDir)).mode & 0o7777;
+  const had = (await lstat(plan.srcDir)).mode & 0o7777;
+  if (want === had) return;
+  await chmod(plan.srcDir, want);
+  log.info(`gave the new version the install dir's mode ${want.toString(8)} (staged as ${had.toString(8)})`);
+}
+
+/**
  * Swaps plan.srcDir in as plan.dstDir, crash-safely:
- *   journal(preparing) → copy preserved paths into srcDir, clear quarantine, fsync the staged tree
- *   → journal(swapping)
+ *   journal(preparing) → copy preserved paths into srcDir, clear quarantine, give srcDir dstDir's mode,
+ *   fsync the staged tree → journal(swapping)
  *   → rename dstDir → backup → rename srcDir → dstDir → journal(swapped) → delete backup → delete journal.
  * Each rename is atomic and fsynced; after a crash at any point `recover()` restores exactly the old tree or
  * completes exactly the new one. Throws (having restored the old version) when the swap fails.
@@ -199,14 +200,16 @@ export async function performSwap(plan: SwapPlan, log: Logger, signal?: AbortSig
         await step(`preserved ${entry}`, signal);
       }
       if (plan.platform === 'darwin') await clearQuarantine(plan.xattrCommand, plan.srcDir, log);
+      await keepInstallDirMode(plan, log);
       const started = performance.now();
       const flushed = await flushTree(plan.srcDir, log);
       log.info(`${flushed} staged entries flushed to disk in ${Math.round(performance.now() - started)} ms`);
       await step('prepared', signal);
     } catch (err) {
       await rollbackPrepared(plan.stateDir, journal, log);
-      throw asInstallerError(
+      throw wrapError(
         err,
+        InstallerMacError,
         'SWAP_FAILED',
         'preparing the new version failed; the old version is untouched',
       );
@@ -219,7 +222,7 @@ export async function performSwap(plan: SwapPlan, log: Logger, signal?: AbortSig
       await rename(plan.dstDir, journal.backupDir);
     } catch (err) {
       await rollbackPrepared(plan.stateDir, journal, log);
-      throw asInstallerError(err, 'SWAP_FAILED', `could not move the old version aside`);
+      throw wrapError(err, InstallerMacError, 'SWAP_FAILED', `could not move the old version aside`);
     }
     await syncParents(plan.dstDir, journal.backupDir);
     log.info(`moved the old version aside`);
@@ -232,16 +235,18 @@ export async function performSwap(plan: SwapPlan, log: Logger, signal?: AbortSig
         await rename(journal.backupDir, plan.dstDir);
         await syncParents(plan.dstDir, journal.backupDir);
       } catch (err2) {
-        throw asInstallerError(
+        throw wrapError(
           err2,
+          InstallerMacError,
           'RECOVERY_FAILED',
           'could not put the old version back; recover() will retry',
         );
       }
       log.info('put the old version back');
       await rollbackPrepared(plan.stateDir, journal, log);
-      throw asInstallerError(
+      throw wrapError(
         err,
+        InstallerMacError,
         'SWAP_FAILED',
         'could not move the new version into place; the old one is back',
       );
@@ -281,7 +286,11 @@ export async function settleJournal(
       message: `the journal in ${stateDir} belongs to ${q(j.dstDir)}, not ${q(dstDir)}`,
     });
   }
-  const [dst, backup, src] = await Promise.all([exists(j.dstDir), exists(j.backupDir), exists(j.srcDir)]);
+  const [dst, backup, src] = await Promise.all([
+    pathExists(j.dstDir),
+    pathExists(j.backupDir),
+    pathExists(j.srcDir),
+  ]);
   log.info(
     `recovering the interrupted install of ${j.appName} ${j.version} (journal ${j.id}, phase ${j.phase}; ` +
       `install dir ${dst ? 'present' : 'missing'}, backup ${backup ? 'present' : 'missing'}, staged dir ${src ? 'present' : 'missing'})`,
@@ -322,8 +331,8 @@ export async function settleJournal(
         return await completeByRename();
       } catch (err) {
         log.error(`could not move the new version into place: ${(err as Error).message}`);
-        if (await exists(j.dstDir))
-          throw asInstallerError(err, 'RECOVERY_FAILED', 'recovery stopped half-way');
+        if (await pathExists(j.dstDir))
+          throw wrapError(err, InstallerMacError, 'RECOVERY_FAILED', 'recovery stopped half-way');
       }
     }
     await rename(j.backupDir, j.dstDir);
@@ -353,7 +362,7 @@ export async function recover(dstDir: string, opts: RecoverOptions = {}): Promis
   const dst = await canonicalPath(dstDir);
   const stateDir = await canonicalPath(opts.stateDir ?? defaultStateDir(dst));
   if (!(await stateNeedsAttention(stateDir))) return { outcome: 'clean' };
-  const quiet = !(await exists(journalPath(stateDir)));
+  const quiet = !(await pathExists(journalPath(stateDir)));
   let fileLog: LineLog | undefined;
   if (opts.logFile !== false && !quiet) {
     try {

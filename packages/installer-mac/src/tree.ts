@@ -15,8 +15,7 @@ import {
   utimes,
 } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '@tufup/common';
-import { errnoCode } from './errors.js';
+import { errnoCode, isNotFound, type Logger } from '@tufup/common';
 import { q } from './log.js';
 
 /**
@@ -116,7 +115,7 @@ export async function removeTreeStepwise(path: string, between: () => Promise<vo
   try {
     names = await readdir(path);
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return;
+    if (isNotFound(err)) return;
     if (errnoCode(err) !== 'EACCES') throw err;
     await makeDirsWritable(path);
     names = await readdir(path);
@@ -130,6 +129,6 @@ export async function removeTreeStepwise(path: string, between: () => Promise<vo
   try {
     await rmdir(path);
   } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw err;
+    if (!isNotFound(err)) throw err;
   }
 }

@@ -3,12 +3,12 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { describeErrorChain, type Logger } from '@tufup/common';
-import { errnoCode, InstallerMacError } from './errors.js';
+import { describeErrorChain, isNotFound, type Logger, nearestExisting, pathExists } from '@tufup/common';
+import { InstallerMacError } from './errors.js';
 import { journalPath } from './journal.js';
 import { LineLog, q } from './log.js';
 import { type MacCommands, openArgs, osascriptArgs } from './macos.js';
-import { isWritableDir, nearestExisting } from './paths.js';
+import { isWritableDir } from './paths.js';
 import { runCommand, waitForExit } from './process.js';
 import { readRequestFile, type RelaunchPlan, validateSwapPlan, type WorkerRequest } from './request.js';
 import { performSwap, type SwapPlan } from './swap.js';
@@ -162,11 +162,7 @@ async function discardStaged(plan: SwapPlan, log: Logger): Promise<void> {
 
 /** After a failure whose journal survived, the staged tree may still be needed by recover(): keep it. */
 async function discardStagedUnlessJournal(plan: SwapPlan, log: Logger): Promise<void> {
-  const journal = await stat(journalPath(plan.stateDir)).then(
-    () => true,
-    () => false,
-  );
-  if (journal)
+  if (await pathExists(journalPath(plan.stateDir)))
     log.warn(`an install journal remains in ${q(plan.stateDir)}; recover() will finish or undo it`);
   else await discardStaged(plan, log);
 }
@@ -280,6 +276,6 @@ async function removeRequestFile(requestFile: string, log: Logger): Promise<void
     await rm(requestFile, { force: true });
     if (basename(dirname(requestFile)).startsWith('tufup-install-')) await rmdir(dirname(requestFile));
   } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') log.warn(`could not delete the request file: ${(err as Error).message}`);
+    if (!isNotFound(err)) log.warn(`could not delete the request file: ${(err as Error).message}`);
   }
 }

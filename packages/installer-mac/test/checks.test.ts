@@ -1,12 +1,12 @@
 // What the installer refuses before it touches anything, each ending in the error's code.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, realpath, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { withTempDir } from '@tufup/common';
 import { type MacInstallerOptions, startInstallWorker } from '@tufup/installer-mac';
-import { isAlive } from './support/app.js';
+import { isAlive, writeLockRecord } from './support/app.js';
 import { GONE_PID } from './support/crash-harness.js';
 import { listTree, makeNewTree, makeOldTree, sortedEntries } from './support/trees.js';
 
@@ -127,6 +127,13 @@ describe('checks before anything is touched', () => {
     await withTempDir((base) =>
       refuses(base, 'UNSAFE_PATH', async (s) => ({ options: { logFile: join(s.dst, 'install.log') } })),
     );
+    // A state dir below a dangling link: its nearest existing ancestor is the link, which leads nowhere.
+    await withTempDir((base) =>
+      refuses(base, 'UNSAFE_PATH', async (s) => {
+        await symlink(join(s.root, 'gone'), join(s.root, 'dangling'));
+        return { options: { stateDir: join(s.root, 'dangling', 'state') } };
+      }),
+    );
     for (const entry of ['../outside', 'data/../../outside', '/etc/passwd', 'a\\b', './data']) {
       await withTempDir((base) =>
         refuses(base, 'UNSAFE_PATH', async () => ({ options: { preserve: [entry] } })),
@@ -206,10 +213,7 @@ describe('refusals inside the worker', () => {
       const oldList = await listTree(s.dst);
       const stateDir = join(s.root, '.app.tufup');
       await mkdir(stateDir);
-      await writeFile(
-        join(stateDir, 'lock'),
-        JSON.stringify({ pid: process.pid, token: 'held', at: Date.now() }),
-      );
+      await writeLockRecord(join(stateDir, 'lock'), process.pid);
       const logFile = join(s.root, 'install.log');
       const started = await startInstallWorker(s.request, { logFile });
       while (isAlive(started.pid)) await new Promise((r) => setTimeout(r, 10));

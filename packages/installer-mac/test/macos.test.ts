@@ -4,9 +4,9 @@ import { chmod, lchown, lstat, mkdir, readdir, readFile, realpath, writeFile } f
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { withTempDir } from '@tufup/common';
-import { ELEVATE_SCRIPT, isTranslocatedPath, osascriptArgs } from '@tufup/installer-mac';
 import { formatLogLine } from '../src/log.js';
-import { relaunchesThroughOpen } from '../src/macos.js';
+import { ELEVATE_SCRIPT, osascriptArgs, relaunchesThroughOpen } from '../src/macos.js';
+import { isTranslocatedPath } from '../src/paths.js';
 import { type AppConfig, INSTALLER_URL, readReport, startApp, WORKER_JS, waitFor } from './support/app.js';
 import { readCalls, serveElevation, writeFakeTools } from './support/fakes.js';
 import { expectedAfterPreserve, listTree, makeNewTree, makeOldTree, sortedEntries } from './support/trees.js';

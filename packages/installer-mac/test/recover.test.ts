@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { withTempDir } from '@tufup/common';
 import { InstallerMacError } from '../src/errors.js';
-import { defaultStateDir, recover } from '../src/index.js';
+import { defaultStateDir } from '@tufup/common';
+import { recover } from '../src/index.js';
 import { type Journal, journalPath, newJournal, writeJournal } from '../src/journal.js';
-import { expectedAfterPreserve, listTree, makeNewTree, makeOldTree, sortedEntries } from './support/trees.js';
+import { writeLockRecord } from './support/app.js';
+import { listTree, makeNewTree, makeOldTree, sortedEntries } from './support/trees.js';
 
 async function scene(base: string) {
   const root = await realpath(base);
@@ -193,16 +195,13 @@ describe('recover() after an interrupted swap', () => {
       await rename(s.dst, s.journal.backupDir);
       const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
       await new Promise((r) => holder.once('spawn', r));
-      await writeFile(
-        join(s.stateDir, 'lock'),
-        JSON.stringify({ pid: holder.pid, token: 'x', at: Date.now() }),
-      );
+      await writeLockRecord(join(s.stateDir, 'lock'), holder.pid as number);
       assert.deepEqual(await recover(s.dst), { outcome: 'busy' });
       assert.equal(existsSync(s.dst), false, 'nothing was done while busy');
       holder.kill('SIGKILL');
       await new Promise((r) => holder.once('exit', r));
       assert.equal((await recover(s.dst)).outcome, 'completed');
-      assert.deepEqual(await entries(s.dst), sortedEntries(expectedAfterPreserve(s.oldList, s.newList, [])));
+      assert.deepEqual(await entries(s.dst), sortedEntries(s.newList));
       assert.deepEqual(await readdir(s.stateDir), []);
     });
   });
@@ -211,10 +210,7 @@ describe('recover() after an interrupted swap', () => {
     await withTempDir(async (base) => {
       const s = await scene(base);
       await writeFile(join(s.stateDir, '.journal.json.0123456789ab.tmp'), '{"kind":"tufup-');
-      await writeFile(
-        join(s.stateDir, 'lock'),
-        JSON.stringify({ pid: 4_194_305, token: 'y', at: Date.now() }),
-      );
+      await writeLockRecord(join(s.stateDir, 'lock'), 4_194_305);
       assert.deepEqual(await recover(s.dst), { outcome: 'clean' });
       assert.deepEqual(await readdir(s.stateDir), []);
       assert.deepEqual(await entries(s.dst), sortedEntries(s.oldList));

@@ -29,8 +29,6 @@ export type InstallerWinErrorCode =
 
 export class InstallerWinError extends TufupError<InstallerWinErrorCode> {}
 
-export { errnoCode } from '@tufup/common';
-
 export function invalid(message: string): InstallerWinError {
   return new InstallerWinError({ code: 'INVALID_REQUEST', message });
 }

@@ -2,29 +2,27 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync } from 'node:fs';
-import { access, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import {
+  currentCommandLine,
   type InstallRequest,
   type Installer,
+  installRequestProblem,
+  defaultLogFile,
+  defaultStateDir,
+  isNotFound,
   type Logger,
   makeTempDir,
+  nearestExisting,
+  pathExists,
   silentLogger,
   writeFileAtomic,
 } from '@tufup/common';
 import { joinWindowsArgs } from './cmdline.js';
-import { errnoCode, InstallerWinError, invalid } from './errors.js';
-import {
-  checkPathLayout,
-  checkPreserveList,
-  checkSwapDirs,
-  defaultLogFile,
-  defaultStateDir,
-  isWritableDir,
-  nearestExisting,
-  userLogFile,
-} from './paths.js';
+import { InstallerWinError, invalid } from './errors.js';
+import { checkPathLayout, checkPreserveList, checkSwapDirs, isWritableDir, userLogFile } from './paths.js';
 import { recover } from './recover.js';
 import { encodeRequestFile } from './request-file.js';
 import { renderScript } from './script.js';
@@ -88,32 +86,6 @@ export function createWindowsInstaller(options: WindowsInstallerOptions = {}): I
   return async (request) => {
     await startInstallScript(request, options);
   };
-}
-
-/** The command line this process was started with, in the form that starts it again. */
-export async function currentCommandLine(): Promise<{ command: string; args: string[] }> {
-  const sea = await import('node:sea').then(
-    (m) => m.isSea(),
-    () => false,
-  );
-  // A single executable app repeats its own path as argv[1]; Electron has no script argument of its own.
-  if (sea) return { command: process.execPath, args: process.argv.slice(2) };
-  if (process.versions.electron) return { command: process.execPath, args: process.argv.slice(1) };
-  return { command: process.execPath, args: [...process.execArgv, ...process.argv.slice(1)] };
-}
-
-function checkRequestShape(r: InstallRequest): void {
-  if (r === null || typeof r !== 'object') throw invalid('the install request must be an object');
-  if (typeof r.appName !== 'string' || r.appName.length === 0)
-    throw invalid('appName must be a non-empty string');
-  if (typeof r.version !== 'string' || r.version.length === 0)
-    throw invalid('version must be a non-empty string');
-  for (const k of ['srcDir', 'dstDir'] as const) {
-    if (typeof r[k] !== 'string' || r[k].length === 0 || r[k].includes('\0'))
-      throw invalid(`${k} must be a path`);
-  }
-  if (r.pid !== undefined && (!Number.isInteger(r.pid) || r.pid <= 0))
-    throw invalid('pid must be a positive integer');
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -227,7 +199,8 @@ export async function startInstallScript(
   options: WindowsInstallerOptions = {},
 ): Promise<StartedScript> {
   const log = options.logger ?? silentLogger;
-  checkRequestShape(request);
+  const problem = installRequestProblem(request);
+  if (problem !== undefined) throw invalid(problem);
   const waitTimeoutMs = positive('waitTimeoutMs', options.waitTimeoutMs, 60_000);
   const lockRetryTimeoutMs = positive('lockRetryTimeoutMs', options.lockRetryTimeoutMs, 30_000);
   const rollbackTimeoutMs = positive('rollbackTimeoutMs', options.rollbackTimeoutMs, 300_000);
@@ -345,8 +318,7 @@ async function rotateLog(logFile: string, log: Logger): Promise<void> {
   try {
     if ((await stat(logFile)).size > ROTATE_LOG_BYTES) await rename(logFile, `${logFile}.1`);
   } catch (err) {
-    if (errnoCode(err) !== 'ENOENT')
-      log.warn(`cannot rotate the install log ${logFile}: ${(err as Error).message}`);
+    if (!isNotFound(err)) log.warn(`cannot rotate the install log ${logFile}: ${(err as Error).message}`);
   }
 }
 
@@ -362,13 +334,7 @@ async function waitForStart(child: ChildProcess, marker: string, timeoutMs: numb
   });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (
-      await access(marker).then(
-        () => true,
-        () => false,
-      )
-    )
-      return;
+    if (await pathExists(marker)) return;
     if (spawnError) throw spawnError;
     if (exited !== undefined) {
       throw new InstallerWinError({

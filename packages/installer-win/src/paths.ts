@@ -2,22 +2,15 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, rmdir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { errnoCode, InstallerWinError, invalid } from './errors.js';
-
-export { defaultLogFile, defaultStateDir } from '@tufup/common';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { isInsideOrSame, nearestExisting } from '@tufup/common';
+import { InstallerWinError, invalid } from './errors.js';
 
 /** The per-user log, used when dstDir's parent needs administrator rights (e.g. under Program Files). */
 export function userLogFile(dstDir: string): string {
   const local = process.env.LOCALAPPDATA;
   const base = local && isAbsolute(local) ? local : join(homedir(), 'AppData', 'Local');
   return join(base, 'tufup', 'logs', `${basename(resolve(dstDir))}.tufup.log`);
-}
-
-/** True when `child` is `parent` itself or lies below it (lexical; case-insensitive where the platform is). */
-export function isInsideOrSame(child: string, parent: string): boolean {
-  const rel = relative(resolve(parent), resolve(child));
-  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 }
 
 // Names Windows maps to devices whatever the extension, and characters no Windows file name may contain.
@@ -128,27 +121,20 @@ export async function checkSwapDirs(p: SwapPaths): Promise<void> {
   };
   const src = await kind(p.srcDir, 'SOURCE_MISSING');
   const dst = await kind(p.dstDir, 'DESTINATION_MISSING');
-  const stateParent = await stat(await nearestExisting(dirname(p.stateDir)));
+  // common's nearestExisting stops at anything that is there, a dangling link too; following that fails here,
+  // with a coded error, instead of checking some ancestor the script could not create the state dir in.
+  const stateParent = await stat(await nearestExisting(dirname(p.stateDir))).catch((err: unknown) => {
+    throw new InstallerWinError({
+      code: 'UNSAFE_PATH',
+      message: `the state dir's parent ${JSON.stringify(dirname(p.stateDir))} cannot be reached (a dangling link?)`,
+      cause: err,
+    });
+  });
   if (src.dev !== dst.dev || stateParent.dev !== dst.dev) {
     throw new InstallerWinError({
       code: 'CROSS_DEVICE',
       message: 'srcDir, dstDir and the state dir must be on one volume (a rename cannot cross volumes)',
     });
-  }
-}
-
-/** The path itself or its closest existing ancestor. */
-export async function nearestExisting(path: string): Promise<string> {
-  let cur = resolve(path);
-  for (;;) {
-    try {
-      await stat(cur);
-      return cur;
-    } catch (err) {
-      const parent = dirname(cur);
-      if (parent === cur || errnoCode(err) !== 'ENOENT') return cur;
-      cur = parent;
-    }
   }
 }
 

@@ -1,10 +1,19 @@
 // recover(): run at app start-up; finishes or rolls back a swap the script could not complete, from the journal.
 import { appendFileSync, closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
-import { lstat, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
+import { readFile, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { type Logger, silentLogger } from '@tufup/common';
-import { errnoCode, InstallerWinError } from './errors.js';
-import { defaultLogFile, defaultStateDir, isInsideOrSame } from './paths.js';
+import {
+  defaultLogFile,
+  defaultStateDir,
+  errnoCode,
+  isInsideOrSame,
+  isNotFound,
+  type Logger,
+  pathExists,
+  readdirOrEmpty,
+  silentLogger,
+} from '@tufup/common';
+import { InstallerWinError } from './errors.js';
 import { parseRequestFile } from './request-file.js';
 
 export interface RecoverOptions {
@@ -28,15 +37,6 @@ export interface RecoverResult {
   /** Old versions that could not be deleted yet (files still locked); a later recover() tries again. */
   leftovers?: string[];
 }
-
-const exists = (p: string) =>
-  lstat(p).then(
-    () => true,
-    (err) => {
-      if (errnoCode(err) === 'ENOENT') return false;
-      throw err;
-    },
-  );
 
 /** Appends one line to the (UTF-16LE, like the script's) install log; a log that cannot be written is not fatal. */
 function fileLogger(path: string | undefined, inner: Logger): Logger {
@@ -75,14 +75,7 @@ function fileLogger(path: string | undefined, inner: Logger): Logger {
 
 async function removeLeftovers(stateDir: string, log: Logger): Promise<string[]> {
   const left: string[] = [];
-  let names: string[];
-  try {
-    names = await readdir(stateDir);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return left;
-    throw err;
-  }
-  for (const name of names) {
+  for (const name of await readdirOrEmpty(stateDir)) {
     if (!name.startsWith('old-') && name !== 'journal.txt.tmp') continue;
     const p = join(stateDir, name);
     try {
@@ -120,7 +113,7 @@ export async function recover(dstDir: string, opts: RecoverOptions = {}): Promis
   const dst = resolve(dstDir);
   const stateDir = resolve(opts.stateDir ?? defaultStateDir(dst));
   const base = opts.logger ?? silentLogger;
-  if (!(await exists(stateDir))) return { outcome: 'clean' };
+  if (!(await pathExists(stateDir))) return { outcome: 'clean' };
   const lock = lockRecovery(stateDir);
   if (lock === undefined) return { outcome: 'busy' };
   try {
@@ -137,7 +130,7 @@ async function recoverLocked(
   base: Logger,
 ): Promise<RecoverResult> {
   const journalFile = join(stateDir, 'journal.txt');
-  const hasJournal = await exists(journalFile);
+  const hasJournal = await pathExists(journalFile);
 
   // A live script keeps the guard dir as its current directory, and Windows will not delete such a dir.
   const guard = join(stateDir, 'running');
@@ -147,7 +140,7 @@ async function recoverLocked(
     const code = errnoCode(err);
     if (code === 'EBUSY') return { outcome: 'busy' };
     if (code === 'ENOTEMPTY') await rm(guard, { recursive: true, force: true });
-    else if (code !== 'ENOENT') {
+    else if (!isNotFound(err)) {
       if (!hasJournal) return { outcome: 'clean' };
       throw new InstallerWinError({
         code: 'RECOVERY_FAILED',
@@ -203,14 +196,18 @@ async function recoverLocked(
     opts.logFile === false ? undefined : (opts.logFile ?? j.get('logFile') ?? defaultLogFile(dst));
   const log = fileLogger(logPath, base);
   const phase = j.phases.at(-1) ?? 'none';
-  const [hasDst, hasBackup, hasSrc] = await Promise.all([exists(dst), exists(backup), exists(src)]);
+  const [hasDst, hasBackup, hasSrc] = await Promise.all([
+    pathExists(dst),
+    pathExists(backup),
+    pathExists(src),
+  ]);
   log.info(
     `recovering an interrupted install of ${version} (last phase ${phase}; install dir ${hasDst ? 'present' : 'missing'}, ` +
       `backup ${hasBackup ? 'present' : 'missing'}, staged ${hasSrc ? 'present' : 'missing'})`,
   );
 
   const finish = async (outcome: 'completed' | 'rolled-back'): Promise<RecoverResult> => {
-    if (outcome === 'rolled-back' && (await exists(src))) {
+    if (outcome === 'rolled-back' && (await pathExists(src))) {
       await rm(src, { recursive: true, force: true, maxRetries: 2 }).catch((err) =>
         log.warn(`cannot remove the staged version ${JSON.stringify(src)}: ${(err as Error).message}`),
       );

@@ -1,9 +1,10 @@
 // Acceptance under wine: the Windows node.exe runs an app that calls the installer; wscript.exe runs the script.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createArchive, extractArchive } from '@tufup/archive';
 import { makeTempDir } from '@tufup/common';
 import {
   type CaseOptions,
@@ -111,6 +112,23 @@ describe('installer-win under wine', { concurrency: 6, timeout: 600_000 }, () =>
       await assertCleanAfterSwap(c);
     });
   }
+
+  it("a version staged as the client stages it (archive extracted into a 0700 dir) lands with the install dir's 755", async () => {
+    const c = await prepareCase(ctx, parent, { name: 'mode case' });
+    await chmod(c.dstDir, 0o755);
+    // Windows has no mode bits; under wine the renames keep the Unix mode of the staged dir, which the
+    // archive's root member gives it (it used to stay mkdtemp's 0700).
+    const bundle = join(c.root, 'bundle-2.0');
+    await rename(c.srcDir, bundle);
+    await createArchive(bundle, join(c.root, 'app-2.0.tar.gz'));
+    await mkdir(c.srcDir, { mode: 0o700 });
+    await chmod(c.srcDir, 0o700);
+    await extractArchive(join(c.root, 'app-2.0.tar.gz'), c.srcDir);
+    const { tree } = await install(c, '2.0');
+    assert.deepEqual(tree, c.expectedNew);
+    assert.equal((await stat(c.dstDir)).mode & 0o777, 0o755);
+    await assertCleanAfterSwap(c);
+  });
 
   it('keeps preserved files and folders, and starts a relaunch command whose folder has every class at once', async () => {
     const all = ' &^%PATH%!()é日😀';
@@ -316,7 +334,13 @@ describe('installer-win under wine', { concurrency: 6, timeout: 600_000 }, () =>
       let run = await killRun(ctx, parent, `kill ${i} &%!(`, target, offsetMs);
       // A fast machine can finish the script before a late kill: then try again, earlier in the window.
       for (let retry = 1; run.scripts === 0 && retry <= 2; retry++) {
-        run = await killRun(ctx, parent, `kill ${i}.${retry} &%!(`, target, Math.round(offsetMs / 2 ** retry));
+        run = await killRun(
+          ctx,
+          parent,
+          `kill ${i}.${retry} &%!(`,
+          target,
+          Math.round(offsetMs / 2 ** retry),
+        );
       }
       assert.ok(
         run.scripts > 0,

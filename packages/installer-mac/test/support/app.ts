@@ -1,6 +1,8 @@
 // The test app: a tiny Node program that reports its version and, as version 1.0, asks the installer for 2.0.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -129,4 +131,10 @@ export function startApp(
     stderr += d;
   });
   return { child, stderr: () => stderr };
+}
+
+/** A lock record in the form common's tryLockFile writes, naming `pid` on this host as the holder. */
+export async function writeLockRecord(path: string, pid: number): Promise<void> {
+  const holder = { pid, host: hostname(), started: new Date().toISOString(), command: 'test', token: 'f00d' };
+  await writeFile(path, JSON.stringify(holder));
 }

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { chmod, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ELEVATE_SCRIPT } from '@tufup/installer-mac';
+import { ELEVATE_SCRIPT } from '../../src/macos.js';
 
 export interface ToolCall {
   tool: string;

@@ -29,13 +29,17 @@ export async function listTree(root: string): Promise<Map<string, string>> {
   return out;
 }
 
-/** What dstDir must look like after installing `newList` with `preserve` over `oldList`. */
+/**
+ * What dstDir must look like after installing `newList` with `preserve` over `oldList`: the new tree, with the
+ * preserved paths of the old one, in a root dir that keeps the old root's mode.
+ */
 export function expectedAfterPreserve(
   oldList: Map<string, string>,
   newList: Map<string, string>,
   preserve: string[],
 ): Map<string, string> {
   const out = new Map(newList);
+  out.set('.', oldList.get('.') as string);
   for (const p of preserve) {
     if (!oldList.has(p)) continue;
     for (const k of [...out.keys()]) if (k === p || k.startsWith(`${p}/`)) out.delete(k);
