@@ -5,13 +5,13 @@ export type {
   CheckOptions,
   ClientOptions,
   TargetSummary,
+  TufConfig,
   UpdateInfo,
   UpdateResult,
 } from './options.js';
 export { ClientError, HttpError, TargetDownloadError, type ClientErrorCode } from './errors.js';
 export { HttpTransport, type FetcherOptions } from './http/transport.js';
 export type { DownloadReport, MetadataRequest, TargetRequest, Transport } from './transport.js';
-export type { TufConfig } from './tuf/refresh.js';
 export type { FullArchiveReason } from './planner.js';
 export type {
   DownloadProgressEvent,

@@ -7,7 +7,6 @@ import type { FetcherOptions } from './http/transport.js';
 import type { FullArchiveReason, UpdatePlan } from './planner.js';
 import type { OnUpdateProgress } from './progress.js';
 import type { Transport } from './transport.js';
-import type { TufConfig } from './tuf/refresh.js';
 
 export interface ClientOptions {
   /** The app's name as in its target file names (`<appName>-<version>.tar.gz`). */
@@ -39,6 +38,20 @@ export interface ClientOptions {
   /** TUF refresh limits (max metadata lengths, root rotations...). */
   tufConfig?: TufConfig;
   logger?: Logger;
+}
+
+/** tuf-js Updater settings the client passes on (the fetching ones belong to the transport). */
+export interface TufConfig {
+  /** Most new root versions walked in one refresh (default 256). */
+  maxRootRotations?: number;
+  maxDelegations?: number;
+  /** Largest metadata files accepted, in bytes (defaults 512 000, 16 384, 2 000 000, 5 000 000). */
+  rootMaxLength?: number;
+  timestampMaxLength?: number;
+  snapshotMaxLength?: number;
+  targetsMaxLength?: number;
+  /** With consistent snapshots, download targets as `<hash>.<name>` (default true). */
+  prefixTargetsWithHash?: boolean;
 }
 
 export interface CheckOptions {

@@ -3,23 +3,10 @@ import { type Logger, isAbortError, throwIfAborted } from '@tufup/common';
 import { parseMetadata, verifyRootRotation } from '@tufup/metadata';
 import { type Config, type Fetcher, type TargetFile, Updater } from 'tuf-js';
 import { HttpError } from '../errors.js';
+import type { TufConfig } from '../options.js';
 import type { Transport } from '../transport.js';
 import { refreshFailure } from './errors.js';
 import { MetadataScratch } from './metadata-dir.js';
-
-/** tuf-js Updater settings the client passes on (the fetching ones belong to the transport). */
-export interface TufConfig {
-  /** Most new root versions walked in one refresh (default 256). */
-  maxRootRotations?: number;
-  maxDelegations?: number;
-  /** Largest metadata files accepted, in bytes (defaults 512 000, 16 384, 2 000 000, 5 000 000). */
-  rootMaxLength?: number;
-  timestampMaxLength?: number;
-  snapshotMaxLength?: number;
-  targetsMaxLength?: number;
-  /** With consistent snapshots, download targets as `<hash>.<name>` (default true). */
-  prefixTargetsWithHash?: boolean;
-}
 
 const DEFAULT_MAX_ROOT_ROTATIONS = 256;
 const DEFAULT_ROOT_MAX_LENGTH = 512_000;
