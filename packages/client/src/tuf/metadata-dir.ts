@@ -1,6 +1,16 @@
 // Crash-safe trusted metadata: tuf-js works on a scratch copy; what it changed is moved in by atomic renames.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { type Logger, fsyncDir, isNotFound, isProcessAlive } from '@tufup/common';
 import { ClientError, asClientError } from '../errors.js';
@@ -16,6 +26,9 @@ const COMMIT_ORDER = ['root.json', 'timestamp.json', 'snapshot.json', 'targets.j
  * same volume), and afterwards every file it changed is fsynced and renamed over the trusted one, root
  * first. Any moment's state of `metadataDir` is then a set of whole files tuf-js verified, which it accepts
  * (or re-fetches) at the next start. Scratch dirs of processes that died are removed.
+ *
+ * The files are a few KB, so they are read and written synchronously, as tuf-js does: a thread-pool round
+ * trip per file would cost the no-update check more than the copying itself.
  */
 export class MetadataScratch {
   readonly dir: string;
@@ -31,14 +44,14 @@ export class MetadataScratch {
   static async create(trustedDir: string, logger: Logger): Promise<MetadataScratch> {
     const originals = new Map<string, Buffer>();
     try {
-      for (const entry of await readdir(trustedDir, { withFileTypes: true })) {
+      for (const entry of readdirSync(trustedDir, { withFileTypes: true })) {
         const { name } = entry;
         const stale = SCRATCH.exec(name);
         if (stale && entry.isDirectory() && !isProcessAlive(Number(stale[1]))) {
-          await rm(join(trustedDir, name), { recursive: true, force: true });
+          rmSync(join(trustedDir, name), { recursive: true, force: true });
           logger.debug(`removed ${name}, left by a refresh that did not finish`);
         } else if (entry.isFile() && name.endsWith('.json') && !name.startsWith('.')) {
-          originals.set(name, await readFile(join(trustedDir, name)));
+          originals.set(name, readFileSync(join(trustedDir, name)));
         }
       }
     } catch (err) {
@@ -49,10 +62,10 @@ export class MetadataScratch {
     if (!originals.has('root.json')) throw missingRoot(trustedDir, undefined);
     const dir = join(trustedDir, `.tuf-refresh-${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
-      await mkdir(dir);
-      for (const [name, bytes] of originals) await writeFile(join(dir, name), bytes);
+      mkdirSync(dir);
+      for (const [name, bytes] of originals) writeFileSync(join(dir, name), bytes);
     } catch (err) {
-      await rm(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
       throw asClientError(err, 'CACHE_IO_FAILED', `cannot prepare the metadata refresh in ${trustedDir}`);
     }
     return new MetadataScratch(trustedDir, dir, originals);
@@ -61,7 +74,7 @@ export class MetadataScratch {
   /** A file as tuf-js left it in the scratch dir (undefined when it has none). */
   async read(name: string): Promise<Buffer | undefined> {
     try {
-      return await readFile(join(this.dir, name));
+      return readFileSync(join(this.dir, name));
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -70,22 +83,22 @@ export class MetadataScratch {
 
   /** Move every file tuf-js wrote (changed or new) over the trusted one, durably, root first. Returns their names. */
   async commit(): Promise<string[]> {
-    const names = (await readdir(this.dir)).filter((n) => n.endsWith('.json'));
+    const names = readdirSync(this.dir).filter((n) => n.endsWith('.json'));
     const rank = (n: string) => (COMMIT_ORDER.includes(n) ? COMMIT_ORDER.indexOf(n) : COMMIT_ORDER.length);
     names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
     const moved: string[] = [];
     try {
       for (const name of names) {
         const path = join(this.dir, name);
-        const bytes = await readFile(path);
+        const bytes = readFileSync(path);
         if (this.#originals.get(name)?.equals(bytes)) continue;
-        const fh = await open(path, 'r+');
+        const fd = openSync(path, 'r+');
         try {
-          await fh.sync();
+          fsyncSync(fd);
         } finally {
-          await fh.close();
+          closeSync(fd);
         }
-        await rename(path, join(this.#trustedDir, name));
+        renameSync(path, join(this.#trustedDir, name));
         moved.push(name);
       }
       if (moved.length) await fsyncDir(this.#trustedDir);
@@ -100,7 +113,7 @@ export class MetadataScratch {
   }
 
   async discard(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
