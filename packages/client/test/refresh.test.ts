@@ -8,6 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Logger, makeTempDir } from '@tufup/common';
 import { parseMetadata } from '@tufup/metadata';
+import { HttpTransport } from '../src/http/transport.js';
+import type { Transport } from '../src/transport.js';
 import { type AppDirs, appDirs, cacheArchive, makeClient, shipRoot } from './support/app.js';
 import { TestRepo, makeBundle } from './support/repo.js';
 import { TestServer } from './support/server.js';
@@ -122,6 +124,58 @@ describe('Client refresh', () => {
       assert.equal(await client.checkForUpdates(), undefined);
       assert.equal(client.lastRefreshError?.code, 'HTTP_ERROR');
       assert.match(client.lastRefreshError?.message ?? '', /snapshot\.json: HTTP 403/);
+    });
+    it('classifies an expired snapshot (which tuf-js rethrows as text) as METADATA_EXPIRED', async () => {
+      const r = await TestRepo.create(join(tmp, `repo-expired-${n++}`), APP);
+      await r.addBundle('1.0', join(tmp, 'bundles', '1.0'));
+      const past = new Date(Date.now() - 2 * 86400_000);
+      await r.publish({
+        force: ['snapshot'],
+        expires: { snapshot: past },
+        now: new Date(past.getTime() - 3600_000),
+      });
+      const s = await TestServer.start(join(r.dir, 'repository'));
+      try {
+        const dirs = await appDirs(join(tmp, `case-${n++}`), APP);
+        await shipRoot(dirs, r.firstRoot);
+        const client = makeClient(dirs, s.url, APP, '1.0');
+        assert.equal(await client.checkForUpdates(), undefined);
+        assert.equal(client.lastRefreshError?.code, 'METADATA_EXPIRED', client.lastRefreshError?.message);
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('sends every request through the Transport it is given, and stops the root walk on its 404', async () => {
+      const dirs = await installed();
+      await repo.rotateKeys(['root']);
+      const http = new HttpTransport({ retryDelayMs: 5 });
+      const calls: string[] = [];
+      const transport: Transport = {
+        fetchMetadata: async (url, request) => {
+          calls.push(`metadata ${new URL(url).pathname}`);
+          return http.fetchMetadata(url, request);
+        },
+        downloadTarget: async (url, request) => {
+          calls.push(`target ${new URL(url).pathname}`);
+          return http.downloadTarget(url, request);
+        },
+      };
+      const before = server.requests.length;
+      const client = makeClient(dirs, server.url, APP, '1.0', { transport, refreshRequired: true });
+      assert.equal((await client.checkForUpdates({ patch: false }))?.version, '2.0');
+      await client.downloadAndApplyUpdate({ install: async ({ srcDir }) => rm(srcDir, { recursive: true }) });
+      const root = await rootVersion(join(repo.metadataDir, 'root.json'));
+      assert.deepEqual(calls, [
+        `metadata /metadata/${root}.root.json`,
+        `metadata /metadata/${root + 1}.root.json`,
+        'metadata /metadata/timestamp.json',
+        'metadata /metadata/snapshot.json',
+        'metadata /metadata/targets.json',
+        `target /targets/${APP}-2.0.tar.gz`,
+      ]);
+      assert.equal(server.requests.length - before, calls.length, 'nothing reached the server another way');
+      http.close();
     });
   });
 
