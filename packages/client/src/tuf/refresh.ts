@@ -1,6 +1,6 @@
 // A TUF refresh with tuf-js over our Transport: root walk, timestamp, snapshot, targets, every file verified.
 import { type Logger, isAbortError, throwIfAborted } from '@tufup/common';
-import { parseMetadata, verifyRootRotation } from '@tufup/metadata';
+import { Metadata, type Root, verifyRootRotation } from '@tufup/metadata';
 import { type Config, type Fetcher, type TargetFile, Updater } from 'tuf-js';
 import { HttpError } from '../errors.js';
 import type { TufConfig } from '../options.js';
@@ -163,11 +163,16 @@ class RefreshFetcher implements Fetcher {
   }
 }
 
-type RootMetadata = ReturnType<typeof parseMetadata<'root'>>;
+type RootMetadata = Metadata<Root>;
 
+/** Parsed as tuf-js parses it (@tufjs/models' Metadata.fromJSON), so nothing it accepts is refused here. */
 function parseRoot(bytes: Uint8Array): RootMetadata | undefined {
   try {
-    return parseMetadata('root', Buffer.from(bytes).toString('utf8'));
+    const json = JSON.parse(Buffer.from(bytes).toString('utf8')) as Parameters<typeof Metadata.fromJSON>[1];
+    return Metadata.fromJSON(
+      'root' as Parameters<typeof Metadata.fromJSON>[0],
+      json,
+    ) as unknown as RootMetadata;
   } catch {
     return undefined;
   }
