@@ -1,11 +1,20 @@
 // The target cache (targetDir): names of what it holds, verifying the current version's archive, pruning.
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipToTar } from '@tufup/archive';
-import { hashFile, type Logger, type SizeAndHash, sameDigest, siblingTempPath } from '@tufup/common';
+import {
+  hashFile,
+  isAbortError,
+  isNoSpace,
+  type Logger,
+  readdirOrEmpty,
+  type SizeAndHash,
+  sameDigest,
+  siblingTempPath,
+} from '@tufup/common';
 import { type TargetName, compareVersions, formatTargetName, tryParseTargetName } from '@tufup/metadata';
-import { ClientError, isAbort, isNoSpace, wrapError } from './errors.js';
+import { ClientError, asClientError } from './errors.js';
 import type { SignedTarget } from './targets.js';
 
 /** What a cache entry is, found from its name alone. */
@@ -69,7 +78,7 @@ export class UpdateCache {
     try {
       await mkdir(this.dir, { recursive: true });
     } catch (err) {
-      throw wrapError(err, 'CACHE_IO_FAILED', `cannot create the target cache ${this.dir}`);
+      throw asClientError(err, 'CACHE_IO_FAILED', `cannot create the target cache ${this.dir}`);
     }
   }
 
@@ -118,7 +127,7 @@ export class UpdateCache {
     const reasons: string[] = [];
     if (patch?.tarSize !== undefined && patch.tarHash && (await isFile(tar))) {
       const got = await hashFile(tar, opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
-        throw wrapError(err, 'CACHE_IO_FAILED', `cannot read ${tar}`);
+        throw asClientError(err, 'CACHE_IO_FAILED', `cannot read ${tar}`);
       });
       opts.onVerify?.(got.size, got.size, basename(tar));
       if (got.size === patch.tarSize && sameDigest(got.sha256, patch.tarHash))
@@ -141,9 +150,9 @@ export class UpdateCache {
         patch?.tarHash !== undefined ? Promise.resolve() : archive!.info.verify(createReadStream(gz)),
       ]);
       for (const r of [unpacked, archiveCheck]) {
-        if (r.status === 'rejected' && (isAbort(r.reason) || isNoSpace(r.reason))) {
+        if (r.status === 'rejected' && (isAbortError(r.reason) || isNoSpace(r.reason))) {
           await rm(out, { force: true });
-          throw wrapError(r.reason, 'CACHE_IO_FAILED', `cannot unpack ${gz}`);
+          throw asClientError(r.reason, 'CACHE_IO_FAILED', `cannot unpack ${gz}`);
         }
       }
       if (archiveCheck.status === 'rejected') {
@@ -203,10 +212,9 @@ export class UpdateCache {
   async #entries(): Promise<CacheEntry[]> {
     let names: string[];
     try {
-      names = await readdir(this.dir);
+      names = await readdirOrEmpty(this.dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw wrapError(err, 'CACHE_IO_FAILED', `cannot list the target cache ${this.dir}`);
+      throw asClientError(err, 'CACHE_IO_FAILED', `cannot list the target cache ${this.dir}`);
     }
     const out: CacheEntry[] = [];
     for (const name of names) {

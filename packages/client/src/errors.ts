@@ -1,5 +1,5 @@
-// The coded error every @tufup/client failure is thrown as, and the mapping of lower-level errors onto it.
-import { TufupError } from '@tufup/common';
+// The coded errors every @tufup/client failure is thrown as.
+import { TufupError, isAbortError, isNoSpace } from '@tufup/common';
 
 /** Stable codes callers switch on; the message is for humans and may change. */
 export type ClientErrorCode =
@@ -9,8 +9,10 @@ export type ClientErrorCode =
   | 'INVALID_OPTIONS'
   /** Signed metadata (root, timestamp, snapshot or targets) has expired: a freeze attack or a repo not re-signed. */
   | 'METADATA_EXPIRED'
-  /** Signed metadata failed TUF verification: bad signatures, rollback, wrong version, malformed. */
+  /** Signed metadata failed TUF verification: bad signatures, rollback, wrong version, malformed, too large. */
   | 'METADATA_INVALID'
+  /** The verified targets metadata has no release of `appName`: a wrong app name or repository URL. */
+  | 'APP_NOT_FOUND'
   /** The server could not be reached, timed out, cut the connection or sent too slowly (slow retrieval), also after retries. */
   | 'NETWORK_ERROR'
   /** The server answered with an error status (404, 403, 5xx after retries...). */
@@ -25,9 +27,9 @@ export type ClientErrorCode =
   | 'EXTRACT_FAILED'
   /** The installer function rejected. */
   | 'INSTALL_FAILED'
-  /** The disk is full (ENOSPC / EDQUOT) while downloading, patching or staging. */
+  /** The disk is full (ENOSPC / EDQUOT) while refreshing, downloading, patching or staging. */
   | 'NO_SPACE'
-  /** A cache or staging file could not be read, written or removed. */
+  /** A cache, metadata or staging file could not be read, written or removed. */
   | 'CACHE_IO_FAILED'
   /** downloadAndApplyUpdate() without a preceding checkForUpdates() that found an update. */
   | 'NO_UPDATE_PLANNED'
@@ -35,6 +37,21 @@ export type ClientErrorCode =
   | 'BUSY';
 
 export class ClientError extends TufupError<ClientErrorCode> {}
+
+/**
+ * The server answered `url` with an error `status` (after retries where they apply). A `Transport` throws it
+ * for a missing file (404 or 403): that is how the root walk learns that no newer root exists.
+ */
+export class HttpError extends ClientError {
+  readonly status: number;
+  readonly url: string;
+
+  constructor(url: string, status: number, message = `${url}: HTTP ${status}`) {
+    super({ code: 'HTTP_ERROR', message });
+    this.status = status;
+    this.url = url;
+  }
+}
 
 /** A target that could not be downloaded or did not verify; `target` is its file name. */
 export class TargetDownloadError extends ClientError {
@@ -46,47 +63,17 @@ export class TargetDownloadError extends ClientError {
   }
 }
 
-/** The error objects in `err`'s cause chain, outermost first. */
-export function causeChain(err: unknown): unknown[] {
-  const out: unknown[] = [];
-  const seen = new Set<unknown>();
-  let cur: unknown = err;
-  while (cur !== undefined && cur !== null && !seen.has(cur)) {
-    out.push(cur);
-    seen.add(cur);
-    cur = cur instanceof Error ? cur.cause : undefined;
-  }
-  return out;
-}
-
-/** True when the disk (or the user's quota) is full somewhere in `err`'s cause chain. */
-export function isNoSpace(err: unknown): boolean {
-  return causeChain(err).some((e) => {
-    const code = (e as { code?: unknown }).code;
-    return code === 'ENOSPC' || code === 'EDQUOT';
-  });
-}
-
-/** True for an AbortSignal's reason (AbortError), which callers expect unwrapped. */
-export function isAbort(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
-}
-
 /**
- * tuf-js and @tufjs/models don't set `name` on their error classes (and @tufjs/models' errors are not
- * exported from its index), so they are recognised by constructor name.
+ * `err` as a ClientError with `code` (a full disk anywhere in its causes: NO_SPACE). Ours and aborts pass
+ * unchanged. Unlike common's `wrapError`, other packages' coded errors (archive, patch, an installer's) are
+ * wrapped too: callers of the client switch on ClientError codes only.
  */
-export function tufErrorKind(err: unknown): string | undefined {
-  if (!(err instanceof Error)) return undefined;
-  return err.constructor?.name;
-}
-
-/** Wrap `err` as a ClientError with `code`, unless it already is one, is an abort, or is a full disk. */
-export function wrapError(err: unknown, code: ClientErrorCode, message: string): Error {
-  if (err instanceof ClientError || isAbort(err)) return err as Error;
-  if (isNoSpace(err)) {
-    return new ClientError({ code: 'NO_SPACE', message: `${message}: the disk is full`, cause: err });
-  }
+export function asClientError(err: unknown, code: ClientErrorCode, message: string): Error {
+  if (err instanceof ClientError || isAbortError(err)) return err as Error;
   const detail = err instanceof Error ? err.message : String(err);
-  return new ClientError({ code, message: `${message}: ${detail}`, cause: err });
+  return new ClientError({
+    code: isNoSpace(err) ? 'NO_SPACE' : code,
+    message: `${message}: ${detail}`,
+    cause: err,
+  });
 }

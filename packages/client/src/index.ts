@@ -1,29 +1,18 @@
 // @tufup/client: the in-app updater (check, download, patch, verify, stage, hand off to an installer).
-export {
-  Client,
-  type ApplyOptions,
-  type CheckOptions,
-  type ClientOptions,
-  type TargetSummary,
-  type UpdateInfo,
-  type UpdateResult,
-} from './client.js';
-export { ClientError, TargetDownloadError, type ClientErrorCode } from './errors.js';
-export {
-  HttpFetcher,
-  type DownloadReport,
-  type FetcherOptions,
-  type TargetDownloadContext,
-} from './fetcher.js';
-export {
-  MAX_PATCH_RATIO,
-  isContiguous,
-  planUpdate,
-  type AppTarget,
-  type FullArchiveReason,
-  type PlanInput,
-  type UpdatePlan,
-} from './planner.js';
+export { Client } from './client.js';
+export type {
+  ApplyOptions,
+  CheckOptions,
+  ClientOptions,
+  TargetSummary,
+  TufConfig,
+  UpdateInfo,
+  UpdateResult,
+} from './options.js';
+export { ClientError, HttpError, TargetDownloadError, type ClientErrorCode } from './errors.js';
+export { HttpTransport, type FetcherOptions } from './http/transport.js';
+export type { DownloadReport, MetadataRequest, TargetRequest, Transport } from './transport.js';
+export type { FullArchiveReason } from './planner.js';
 export type {
   DownloadProgressEvent,
   DownloadTotalProgressEvent,

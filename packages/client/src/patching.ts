@@ -1,8 +1,15 @@
 // Applying a patch chain onto the current tar, each step checked against the signed tar size and sha256.
 import { rename, rm } from 'node:fs/promises';
-import { type SizeAndHash, siblingTempPath, sameDigest, throwIfAborted } from '@tufup/common';
+import {
+  type SizeAndHash,
+  isAbortError,
+  isNoSpace,
+  siblingTempPath,
+  sameDigest,
+  throwIfAborted,
+} from '@tufup/common';
 import { apply } from '@tufup/patch';
-import { ClientError, isAbort, isNoSpace, wrapError } from './errors.js';
+import { ClientError, asClientError } from './errors.js';
 
 export interface PatchStep {
   /** The patch target's file name (for messages and progress). */
@@ -80,8 +87,8 @@ export async function applyPatchChain(
         }
       } catch (err) {
         await rm(next, { force: true });
-        if (isAbort(err)) throw err;
-        if (isNoSpace(err)) throw wrapError(err, 'NO_SPACE', `cannot apply ${step.filename}`);
+        if (isAbortError(err)) throw err;
+        if (isNoSpace(err)) throw asClientError(err, 'NO_SPACE', `cannot apply ${step.filename}`);
         throw new PatchChainError(step.filename, err);
       }
       if (prevIsTemp) await rm(prev, { force: true });
@@ -101,7 +108,7 @@ export async function applyPatchChain(
     try {
       await rename(prev, outPath);
     } catch (err) {
-      throw wrapError(err, 'CACHE_IO_FAILED', `cannot move the patched tar to ${outPath}`);
+      throw asClientError(err, 'CACHE_IO_FAILED', `cannot move the patched tar to ${outPath}`);
     }
     prevIsTemp = false;
     return last;

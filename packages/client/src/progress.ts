@@ -84,3 +84,44 @@ export class ProgressReporter {
     this.#listener(event);
   }
 }
+
+/** Download progress per file and overall; after a patch failure the archive is added to the total. */
+export class DownloadTracker {
+  readonly #progress: ProgressReporter;
+  #total: number;
+  /** Bytes of files finished (or given up on), counted into the overall figure. */
+  #base = 0;
+  #shown = 0;
+
+  constructor(progress: ProgressReporter, total: number) {
+    this.#progress = progress;
+    this.#total = total;
+  }
+
+  bytes(target: { filename: string; length: number }, bytes: number): void {
+    this.#progress.emit({
+      phase: 'download',
+      file: target.filename,
+      done: bytes,
+      total: target.length,
+      unit: 'bytes',
+    });
+    this.#overall(this.#base + bytes);
+  }
+
+  finished(target: { filename: string; length: number }): void {
+    this.bytes(target, target.length);
+    this.#base += target.length;
+  }
+
+  /** What was fetched for the failed patches stays done; the archive comes on top. */
+  fallBackTo(archiveLength: number): void {
+    this.#base = this.#shown;
+    this.#total = this.#shown + archiveLength;
+  }
+
+  #overall(done: number): void {
+    if (done > this.#shown) this.#shown = done;
+    this.#progress.emit({ phase: 'download-total', done, total: this.#total, unit: 'bytes' });
+  }
+}

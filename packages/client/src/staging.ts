@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { extractArchive } from '@tufup/archive';
 import { type Logger, type OnProgress, makeTempDir } from '@tufup/common';
 import { compareVersions, isValidVersion } from '@tufup/metadata';
-import { wrapError } from './errors.js';
+import { asClientError } from './errors.js';
 
 /**
  * Where staging dirs go and how they are named: `<parent>/.<install dir name>.tufup-staging-<version>-<random>`,
@@ -36,7 +36,7 @@ export class StagingArea {
     try {
       dir = await makeTempDir(`${this.#prefix}${version}-`, this.parent);
     } catch (err) {
-      throw wrapError(err, 'EXTRACT_FAILED', `cannot create a staging dir in ${this.parent}`);
+      throw asClientError(err, 'EXTRACT_FAILED', `cannot create a staging dir in ${this.parent}`);
     }
     try {
       await extractArchive(archive, dir, {
@@ -46,7 +46,7 @@ export class StagingArea {
       });
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
-      throw wrapError(err, 'EXTRACT_FAILED', `cannot extract ${basename(archive)} for staging`);
+      throw asClientError(err, 'EXTRACT_FAILED', `cannot extract ${basename(archive)} for staging`);
     }
     return dir;
   }

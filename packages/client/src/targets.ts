@@ -1,11 +1,10 @@
-// The app's signed targets after a TUF refresh: names from targets.json, every detail from tuf-js' trusted set.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// The app's signed targets after a TUF refresh: names from the verified targets metadata, details from tuf-js.
 import type { Logger } from '@tufup/common';
 import { readArchiveCustom, readPatchCustom, tryParseTargetName } from '@tufup/metadata';
-import type { TargetFile, Updater } from 'tuf-js';
+import type { TargetFile } from 'tuf-js';
 import { ClientError } from './errors.js';
 import type { AppTarget } from './planner.js';
+import type { TrustedMetadata } from './tuf/refresh.js';
 
 /** An app target together with the verified tuf-js TargetFile used to download it. */
 export interface SignedTarget extends AppTarget {
@@ -13,35 +12,14 @@ export interface SignedTarget extends AppTarget {
 }
 
 /**
- * tuf-js 5 has no call that lists targets. After `refresh()` the verified targets.json is the file in
- * `metadataDir`; its names are only used as lookup keys: every length, hash and custom field comes from
- * `getTargetInfo`, i.e. from the metadata tuf-js verified in memory. A name that isn't there is ignored.
+ * The targets of `appName` in the verified metadata; every length, hash and custom field comes from tuf-js'
+ * verified in-memory copy. APP_NOT_FOUND when there is none: a wrong app name or repository is no "up to date".
  */
-export async function readAppTargets(
-  updater: Updater,
-  metadataDir: string,
-  appName: string,
-  logger: Logger,
-): Promise<SignedTarget[]> {
-  let names: string[];
-  try {
-    const json = JSON.parse(await readFile(join(metadataDir, 'targets.json'), 'utf8')) as {
-      signed?: { targets?: Record<string, unknown> };
-    };
-    names = Object.keys(json.signed?.targets ?? {});
-  } catch (err) {
-    throw new ClientError({
-      code: 'METADATA_INVALID',
-      message: `cannot read the verified targets.json in ${metadataDir}`,
-      cause: err,
-    });
-  }
+export function readAppTargets(metadata: TrustedMetadata, appName: string, logger: Logger): SignedTarget[] {
   const out: SignedTarget[] = [];
-  for (const path of names) {
+  for (const [path, info] of metadata.targets) {
     const parsed = tryParseTargetName(path);
     if (!parsed || parsed.name !== appName) continue;
-    const info = await updater.getTargetInfo(path);
-    if (!info) continue;
     try {
       if (parsed.kind === 'archive') {
         const custom = readArchiveCustom(info.unrecognizedFields.custom);
@@ -63,6 +41,12 @@ export async function readAppTargets(
       // unusable, and an archive with a malformed `required` must not be trusted either way.
       logger.warn(`ignoring target ${path}: ${(err as Error).message}`);
     }
+  }
+  if (!out.some((t) => t.kind === 'archive')) {
+    throw new ClientError({
+      code: 'APP_NOT_FOUND',
+      message: `the repository's verified targets metadata has no release of ${JSON.stringify(appName)}: check appName and the repository URLs`,
+    });
   }
   return out;
 }

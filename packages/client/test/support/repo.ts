@@ -133,6 +133,25 @@ export class TestRepo {
     await this.#store.save(opts.now ? { now: opts.now } : {});
   }
 
+  /**
+   * A root rotation: new keys for `roles` in a new root version, signed by the old and the new root key; the
+   * roles that follow (targets, snapshot, timestamp) are bumped and signed with their current keys.
+   */
+  async rotateKeys(roles: RoleName[] = ['root', 'timestamp']): Promise<void> {
+    const oldRoot = this.#keys.root;
+    for (const role of roles) {
+      const next = generateEd25519Key();
+      this.#store.replaceKey(this.#keys[role].keyid, next.publicKey());
+      this.#keys[role] = next;
+    }
+    for (const role of this.#store.bump({ force: ['root'] })) {
+      const signers =
+        role === 'root' && oldRoot !== this.#keys.root ? [oldRoot, this.#keys.root] : [this.#keys[role]];
+      this.#store.sign(role, signers);
+    }
+    await this.#store.save();
+  }
+
   /** Publish an expired timestamp (written as if it were `now`, i.e. before its expiry). */
   async expireTimestamp(): Promise<void> {
     const past = new Date(Date.now() - 2 * 86400_000);

@@ -40,6 +40,8 @@ export class TestServer {
   readonly requests: LoggedRequest[] = [];
   /** When false, Range requests get 200 + the whole file (no fault needed per request). */
   rangeSupport = true;
+  /** Called with each request's path before it is answered (e.g. to act at a given point of a client's run). */
+  onRequest: ((path: string) => void) | undefined;
   readonly #server: http.Server;
   #rules: FaultRule[] = [];
   #port = 0;
@@ -88,6 +90,7 @@ export class TestServer {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     const log: LoggedRequest = { path, range: req.headers.range, status: 0, headers: req.headers };
     this.requests.push(log);
+    this.onRequest?.(path);
     const send = (status: number, headers: http.OutgoingHttpHeaders = {}) => {
       log.status = status;
       res.writeHead(status, headers);

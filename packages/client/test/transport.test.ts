@@ -1,4 +1,4 @@
-// HttpFetcher against a real server on 127.0.0.1: retries, timeouts, headers, redirects, resume, file:// URLs.
+// HttpTransport against a real server on 127.0.0.1: retries, timeouts, headers, redirects, resume, file:// URLs.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
@@ -6,14 +6,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { makeTempDir } from '@tufup/common';
-import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/error.js';
-import { ClientError } from '../src/errors.js';
-import { HttpFetcher } from '../src/fetcher.js';
+import { ClientError, HttpError } from '../src/errors.js';
+import { HttpTransport } from '../src/http/transport.js';
 import { TestServer } from './support/server.js';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-describe('HttpFetcher', () => {
+describe('HttpTransport', () => {
   let dir: string;
   let server: TestServer;
   let other: TestServer;
@@ -22,7 +21,7 @@ describe('HttpFetcher', () => {
   const fast = { retryDelayMs: 5, maxRetryDelayMs: 20 };
 
   before(async () => {
-    dir = await makeTempDir('tufup-fetcher-');
+    dir = await makeTempDir('tufup-transport-');
     data = randomBytes(300 * 1024);
     await writeFile(join(dir, 'blob.bin'), data);
     await writeFile(join(dir, 'small.json'), '{"ok":true}');
@@ -39,217 +38,246 @@ describe('HttpFetcher', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** Download blob.bin as a target into `partial`, returning what the verifying handler saw. */
-  async function downloadTarget(fetcher: HttpFetcher, partial: string, onBytes?: (n: number) => void) {
-    return fetcher.withTarget({ partialPath: partial, ...(onBytes ? { onBytes } : {}) }, () =>
-      fetcher.downloadFile(`${server.url}/blob.bin`, data.length, async (file) =>
-        sha256(await readFile(file)),
-      ),
-    );
+  /** Download blob.bin as a target into `partial`: what it did, and the sha256 of what it left there. */
+  async function downloadTarget(transport: HttpTransport, partial: string, onBytes?: (n: number) => void) {
+    const report = await transport.downloadTarget(`${server.url}/blob.bin`, {
+      partialPath: partial,
+      maxLength: data.length,
+      onBytes,
+    });
+    return { report, sha256: sha256(await readFile(partial)) };
   }
 
   it('downloads metadata bytes with our user agent and custom headers', async () => {
-    const fetcher = new HttpFetcher({
+    const transport = new HttpTransport({
       ...fast,
       userAgent: 'my-app/1.0',
       headers: { authorization: 'Bearer t0k3n' },
     });
-    const got = await fetcher.downloadBytes(`${server.url}/small.json`, 1000);
+    const got = await transport.fetchMetadata(`${server.url}/small.json`, { maxLength: 1000 });
     assert.equal(got.toString(), '{"ok":true}');
     const req = server.requestsFor('/small.json').at(-1)!;
     assert.match(req.headers['user-agent'] ?? '', /^my-app\/1\.0 tufup-ts\/\d/);
     assert.equal(req.headers.authorization, 'Bearer t0k3n');
-    fetcher.close();
+    transport.close();
   });
 
-  it('reports a missing file as tuf-js DownloadHTTPError 404 without retrying', async () => {
-    const fetcher = new HttpFetcher(fast);
+  it('reports a missing file as HttpError 404 without retrying', async () => {
+    const transport = new HttpTransport(fast);
     const before = server.requests.length;
-    const err = await fetcher.downloadBytes(`${server.url}/3.root.json`, 1000).catch((e: unknown) => e);
-    assert.ok(err instanceof DownloadHTTPError);
-    assert.equal(err.statusCode, 404);
+    const err = await transport
+      .fetchMetadata(`${server.url}/3.root.json`, { maxLength: 1000 })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof HttpError);
+    assert.equal(err.status, 404);
+    assert.equal(err.code, 'HTTP_ERROR');
     assert.equal(server.requests.length - before, 1);
-    fetcher.close();
+    transport.close();
   });
 
   it('retries 5xx with backoff and succeeds', async () => {
-    const fetcher = new HttpFetcher(fast);
+    const transport = new HttpTransport(fast);
     server.failNext('/small.json', { kind: 'status', status: 503 }, 2);
     const before = server.requestsFor('/small.json').length;
-    assert.equal((await fetcher.downloadBytes(`${server.url}/small.json`, 1000)).toString(), '{"ok":true}');
+    assert.equal(
+      (await transport.fetchMetadata(`${server.url}/small.json`, { maxLength: 1000 })).toString(),
+      '{"ok":true}',
+    );
     assert.equal(server.requestsFor('/small.json').length - before, 3);
-    fetcher.close();
+    transport.close();
   });
 
   it('gives up after its retries with the last HTTP status', async () => {
-    const fetcher = new HttpFetcher({ ...fast, retries: 2 });
+    const transport = new HttpTransport({ ...fast, retries: 2 });
     server.failNext('/small.json', { kind: 'status', status: 500 }, 3);
-    const err = await fetcher.downloadBytes(`${server.url}/small.json`, 1000).catch((e: unknown) => e);
-    assert.ok(err instanceof DownloadHTTPError);
-    assert.equal(err.statusCode, 500);
-    fetcher.close();
+    const err = await transport
+      .fetchMetadata(`${server.url}/small.json`, { maxLength: 1000 })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof HttpError);
+    assert.equal(err.status, 500);
+    transport.close();
   });
 
   it('retries a connection cut mid-body for metadata', async () => {
-    const fetcher = new HttpFetcher(fast);
+    const transport = new HttpTransport(fast);
     server.failNext('/blob.bin', { kind: 'cut', afterBytes: 1000 });
-    const got = await fetcher.downloadBytes(`${server.url}/blob.bin`, data.length);
+    const got = await transport.fetchMetadata(`${server.url}/blob.bin`, { maxLength: data.length });
     assert.equal(sha256(got), sha256(data));
-    fetcher.close();
+    transport.close();
   });
 
   it('times out a stalled server, retries, and fails with NETWORK_ERROR when it keeps stalling', async () => {
-    const fetcher = new HttpFetcher({ ...fast, timeoutMs: 400, retries: 1 });
+    const transport = new HttpTransport({ ...fast, timeoutMs: 400, retries: 1 });
     server.failNext('/small.json', { kind: 'stall', ms: 2000 }, 1);
-    assert.equal((await fetcher.downloadBytes(`${server.url}/small.json`, 1000)).toString(), '{"ok":true}');
+    assert.equal(
+      (await transport.fetchMetadata(`${server.url}/small.json`, { maxLength: 1000 })).toString(),
+      '{"ok":true}',
+    );
     server.failNext('/small.json', { kind: 'stall', ms: 2000 }, 2);
-    const err = await fetcher.downloadBytes(`${server.url}/small.json`, 1000).catch((e: unknown) => e);
+    const err = await transport
+      .fetchMetadata(`${server.url}/small.json`, { maxLength: 1000 })
+      .catch((e: unknown) => e);
     assert.ok(err instanceof ClientError);
     assert.equal(err.code, 'NETWORK_ERROR');
-    fetcher.close();
+    transport.close();
   });
 
   it('fails with NETWORK_ERROR when nothing listens', async () => {
     const dead = await TestServer.start(dir);
     const url = `${dead.url}/small.json`;
     await dead.close();
-    const fetcher = new HttpFetcher({ ...fast, retries: 1 });
-    const err = await fetcher.downloadBytes(url, 1000).catch((e: unknown) => e);
+    const transport = new HttpTransport({ ...fast, retries: 1 });
+    const err = await transport.fetchMetadata(url, { maxLength: 1000 }).catch((e: unknown) => e);
     assert.ok(err instanceof ClientError);
     assert.equal(err.code, 'NETWORK_ERROR');
   });
 
   it('refuses a body longer than the maximum length', async () => {
-    const fetcher = new HttpFetcher(fast);
-    const err = await fetcher.downloadBytes(`${server.url}/blob.bin`, 1000).catch((e: unknown) => e);
-    assert.ok(err instanceof DownloadLengthMismatchError);
-    fetcher.close();
+    const transport = new HttpTransport(fast);
+    const err = await transport
+      .fetchMetadata(`${server.url}/blob.bin`, { maxLength: 1000 })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof ClientError);
+    assert.equal(err.code, 'METADATA_INVALID');
+    transport.close();
   });
 
   it('resumes a target download cut mid-way with a Range request from the cut offset', async () => {
-    const fetcher = new HttpFetcher(fast);
+    const transport = new HttpTransport(fast);
     const partial = join(dir, 'resume.partial');
     server.failNext('/blob.bin', { kind: 'cut', afterBytes: 100_000 });
     const seen: number[] = [];
     const before = server.requestsFor('/blob.bin').length;
-    assert.equal(await downloadTarget(fetcher, partial, (n) => seen.push(n)), sha256(data));
+    const got = await downloadTarget(transport, partial, (n) => seen.push(n));
+    assert.equal(got.sha256, sha256(data));
     const reqs = server.requestsFor('/blob.bin').slice(before);
     assert.equal(reqs.length, 2);
     assert.equal(reqs[0]!.range, undefined);
     const offset = Number(/^bytes=(\d+)-$/.exec(reqs[1]!.range ?? '')?.[1]);
     assert.ok(offset > 0 && offset <= 100_000, `resumed from ${offset}`);
     assert.equal(reqs[1]!.status, 206);
-    assert.equal(fetcher.lastDownload?.resumedFrom, offset);
+    assert.equal(got.report.resumedFrom, offset);
+    assert.equal(got.report.attempts, 2);
     assert.equal(seen.at(-1), data.length);
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]! || seen[i] === offset);
-    await assert.rejects(stat(partial), { code: 'ENOENT' });
-    fetcher.close();
+    assert.equal((await stat(partial)).size, data.length, 'the whole body is left for the caller to verify');
+    transport.close();
   });
 
   it('resumes from a partial file left by an earlier run', async () => {
-    const fetcher = new HttpFetcher(fast);
+    const transport = new HttpTransport(fast);
     const partial = join(dir, 'earlier.partial');
     await writeFile(partial, data.subarray(0, 123_456));
     const before = server.requestsFor('/blob.bin').length;
-    assert.equal(await downloadTarget(fetcher, partial), sha256(data));
+    assert.equal((await downloadTarget(transport, partial)).sha256, sha256(data));
     const reqs = server.requestsFor('/blob.bin').slice(before);
     assert.deepEqual(
       reqs.map((r) => [r.range, r.status]),
       [['bytes=123456-', 206]],
     );
-    fetcher.close();
+    transport.close();
   });
 
   it('restarts from byte 0 when the server ignores Range', async () => {
-    const fetcher = new HttpFetcher(fast);
+    const transport = new HttpTransport(fast);
     const partial = join(dir, 'norange.partial');
     await writeFile(partial, data.subarray(0, 50_000));
     server.rangeSupport = false;
+    let got: Awaited<ReturnType<typeof downloadTarget>>;
     try {
-      assert.equal(await downloadTarget(fetcher, partial), sha256(data));
+      got = await downloadTarget(transport, partial);
     } finally {
       server.rangeSupport = true;
     }
-    assert.equal(fetcher.lastDownload?.restarted, true);
-    assert.equal(fetcher.lastDownload?.resumedFrom, 0);
-    fetcher.close();
+    assert.equal(got.sha256, sha256(data));
+    assert.equal(got.report.restarted, true);
+    assert.equal(got.report.resumedFrom, 0);
+    transport.close();
   });
 
-  it('deletes a partial whose bytes fail verification, so the next attempt starts over', async () => {
-    const fetcher = new HttpFetcher(fast);
-    const partial = join(dir, 'bad.partial');
-    await writeFile(partial, Buffer.alloc(10_000, 7));
-    const err = await fetcher
-      .withTarget({ partialPath: partial }, () =>
-        fetcher.downloadFile(`${server.url}/blob.bin`, data.length, async (file) => {
-          if (sha256(await readFile(file)) !== sha256(data)) throw new Error('hash mismatch');
-        }),
-      )
+  it('deletes the partial when the body is longer than the signed length (no prefix worth resuming)', async () => {
+    const transport = new HttpTransport(fast);
+    const partial = join(dir, 'long.partial');
+    const err = await transport
+      .downloadTarget(`${server.url}/blob.bin`, { partialPath: partial, maxLength: 1000 })
       .catch((e: unknown) => e);
-    assert.equal((err as Error).message, 'hash mismatch');
+    assert.ok(err instanceof ClientError, String(err));
+    assert.equal(err.code, 'TARGET_MISMATCH');
     await assert.rejects(stat(partial), { code: 'ENOENT' });
-    fetcher.close();
+    transport.close();
+  });
+
+  it('leaves a complete partial from an earlier run alone without a request', async () => {
+    const transport = new HttpTransport(fast);
+    const partial = join(dir, 'complete.partial');
+    await writeFile(partial, data);
+    const before = server.requestsFor('/blob.bin').length;
+    const got = await downloadTarget(transport, partial);
+    assert.equal(got.sha256, sha256(data));
+    assert.equal(got.report.resumedFrom, data.length);
+    assert.equal(server.requestsFor('/blob.bin').length, before);
+    transport.close();
   });
 
   it('keeps the partial when aborted, for a later resume', async () => {
-    const fetcher = new HttpFetcher(fast);
+    const transport = new HttpTransport(fast);
     const partial = join(dir, 'abort.partial');
     const ac = new AbortController();
-    const err = await fetcher
-      .withTarget(
-        {
-          partialPath: partial,
-          signal: ac.signal,
-          onBytes: (n) => {
-            if (n > 0) ac.abort();
-          },
+    const err = await transport
+      .downloadTarget(`${server.url}/blob.bin`, {
+        partialPath: partial,
+        maxLength: data.length,
+        signal: ac.signal,
+        onBytes: (n) => {
+          if (n > 0) ac.abort();
         },
-        () => fetcher.downloadFile(`${server.url}/blob.bin`, data.length, async () => 'done'),
-      )
+      })
       .catch((e: unknown) => e);
     assert.equal((err as Error).name, 'AbortError');
     const size = (await stat(partial)).size;
     assert.ok(size > 0 && size < data.length);
-    fetcher.close();
+    transport.close();
   });
 
   it('follows a redirect but does not send its headers to another origin', async () => {
-    const fetcher = new HttpFetcher({ ...fast, headers: { authorization: 'secret' } });
+    const transport = new HttpTransport({ ...fast, headers: { authorization: 'secret' } });
     server.failNext('/small.json', { kind: 'redirect', location: `${other.url}/small.json` });
-    assert.equal((await fetcher.downloadBytes(`${server.url}/small.json`, 1000)).toString(), '{"ok":true}');
+    assert.equal(
+      (await transport.fetchMetadata(`${server.url}/small.json`, { maxLength: 1000 })).toString(),
+      '{"ok":true}',
+    );
     const there = other.requestsFor('/small.json').at(-1)!;
     assert.equal(there.headers.authorization, undefined);
-    fetcher.close();
+    transport.close();
   });
 
   it('reads file:// URLs, with Range resume and 404 for a missing file', async () => {
-    const fetcher = new HttpFetcher(fast);
+    const transport = new HttpTransport(fast);
     const base = pathToFileURL(dir).href;
-    assert.equal((await fetcher.downloadBytes(`${base}/small.json`, 1000)).toString(), '{"ok":true}');
-    const err = await fetcher.downloadBytes(`${base}/2.root.json`, 1000).catch((e: unknown) => e);
-    assert.ok(err instanceof DownloadHTTPError);
-    assert.equal(err.statusCode, 404);
+    assert.equal(
+      (await transport.fetchMetadata(`${base}/small.json`, { maxLength: 1000 })).toString(),
+      '{"ok":true}',
+    );
+    const err = await transport
+      .fetchMetadata(`${base}/2.root.json`, { maxLength: 1000 })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof HttpError);
+    assert.equal(err.status, 404);
     const partial = join(dir, 'file.partial');
     await writeFile(partial, data.subarray(0, 7777));
-    const got = await fetcher.withTarget({ partialPath: partial }, () =>
-      fetcher.downloadFile(`${base}/blob.bin`, data.length, async (file) => sha256(await readFile(file))),
-    );
-    assert.equal(got, sha256(data));
-    assert.equal(fetcher.lastDownload?.resumedFrom, 7777);
+    const report = await transport.downloadTarget(`${base}/blob.bin`, {
+      partialPath: partial,
+      maxLength: data.length,
+    });
+    assert.equal(sha256(await readFile(partial)), sha256(data));
+    assert.equal(report.resumedFrom, 7777);
   });
 
-  it('serves BaseFetcher.fetch as a web ReadableStream', async () => {
-    const fetcher = new HttpFetcher(fast);
-    const stream = await fetcher.fetch(`${server.url}/small.json`);
-    const text = await new Response(stream).text();
-    assert.equal(text, '{"ok":true}');
-    fetcher.close();
-  });
   describe('slow retrieval', () => {
     const occurrences = (text: string, part: string) => text.split(part).length - 1;
 
     it('fails metadata that arrives a byte at a time within the idle timeout at its deadline, without retrying past it', async () => {
-      const fetcher = new HttpFetcher({
+      const transport = new HttpTransport({
         ...fast,
         timeoutMs: 1000,
         retries: 3,
@@ -259,7 +287,9 @@ describe('HttpFetcher', () => {
       server.failNext('/drip.bin', { kind: 'drip', bytes: 1, intervalMs: 100 }, 4);
       const before = server.requestsFor('/drip.bin').length;
       const started = Date.now();
-      const err = await fetcher.downloadBytes(`${server.url}/drip.bin`, 10_000).catch((e: unknown) => e);
+      const err = await transport
+        .fetchMetadata(`${server.url}/drip.bin`, { maxLength: 10_000 })
+        .catch((e: unknown) => e);
       const elapsed = Date.now() - started;
       assert.ok(err instanceof ClientError, String(err));
       assert.equal(err.code, 'NETWORK_ERROR');
@@ -267,23 +297,25 @@ describe('HttpFetcher', () => {
       assert.ok(elapsed >= 550 && elapsed < 1500, `failed after ${elapsed} ms`);
       assert.equal(server.requestsFor('/drip.bin').length - before, 1, 'no attempt after the deadline');
       server.clearFaults();
-      fetcher.close();
+      transport.close();
     });
 
     it('counts the wait for the response headers into the metadata deadline', async () => {
-      const fetcher = new HttpFetcher({ ...fast, timeoutMs: 5000, metadataTimeoutMs: 300 });
+      const transport = new HttpTransport({ ...fast, timeoutMs: 5000, metadataTimeoutMs: 300 });
       server.failNext('/small.json', { kind: 'stall', ms: 1500 });
       const started = Date.now();
-      const err = await fetcher.downloadBytes(`${server.url}/small.json`, 1000).catch((e: unknown) => e);
+      const err = await transport
+        .fetchMetadata(`${server.url}/small.json`, { maxLength: 1000 })
+        .catch((e: unknown) => e);
       assert.ok(err instanceof ClientError, String(err));
       assert.equal(err.code, 'NETWORK_ERROR');
       assert.ok(Date.now() - started < 1000, `failed after ${Date.now() - started} ms`);
       server.clearFaults();
-      fetcher.close();
+      transport.close();
     });
 
     it('fails a target slower than minBytesPerSecond, retries it as a resume, then gives NETWORK_ERROR', async () => {
-      const fetcher = new HttpFetcher({
+      const transport = new HttpTransport({
         ...fast,
         timeoutMs: 1000,
         retries: 1,
@@ -294,10 +326,8 @@ describe('HttpFetcher', () => {
       const partial = join(dir, 'drip.partial');
       const before = server.requestsFor('/drip.bin').length;
       const started = Date.now();
-      const err = await fetcher
-        .withTarget({ partialPath: partial }, () =>
-          fetcher.downloadFile(`${server.url}/drip.bin`, drip.length, async () => 'done'),
-        )
+      const err = await transport
+        .downloadTarget(`${server.url}/drip.bin`, { partialPath: partial, maxLength: drip.length })
         .catch((e: unknown) => e);
       const elapsed = Date.now() - started;
       assert.ok(err instanceof ClientError, String(err));
@@ -310,49 +340,51 @@ describe('HttpFetcher', () => {
       const kept = (await stat(partial)).size;
       assert.ok(kept > 0 && kept < drip.length, `partial of ${kept} bytes kept for a later resume`);
       server.clearFaults();
-      fetcher.close();
+      transport.close();
     });
 
     it('accepts a slow transfer that stays above the floor in every window', async () => {
-      const fetcher = new HttpFetcher({ ...fast, minBytesPerSecond: 2000, rateWindowMs: 150 });
+      const transport = new HttpTransport({ ...fast, minBytesPerSecond: 2000, rateWindowMs: 150 });
       // 500 bytes every 50 ms: about 10 000 bytes/s over 400 ms, so several windows are judged.
       server.failNext('/drip.bin', { kind: 'drip', bytes: 500, intervalMs: 50 }, 2);
       const started = Date.now();
-      assert.equal(sha256(await fetcher.downloadBytes(`${server.url}/drip.bin`, 10_000)), sha256(drip));
-      assert.ok(Date.now() - started >= 300, 'the transfer did span several windows');
-      const got = await fetcher.withTarget({ partialPath: join(dir, 'ok-drip.partial') }, () =>
-        fetcher.downloadFile(`${server.url}/drip.bin`, drip.length, async (file) =>
-          sha256(await readFile(file)),
-        ),
+      assert.equal(
+        sha256(await transport.fetchMetadata(`${server.url}/drip.bin`, { maxLength: 10_000 })),
+        sha256(drip),
       );
-      assert.equal(got, sha256(drip));
-      fetcher.close();
+      assert.ok(Date.now() - started >= 300, 'the transfer did span several windows');
+      const okDrip = join(dir, 'ok-drip.partial');
+      await transport.downloadTarget(`${server.url}/drip.bin`, {
+        partialPath: okDrip,
+        maxLength: drip.length,
+      });
+      assert.equal(sha256(await readFile(okDrip)), sha256(drip));
+      transport.close();
     });
 
     it('fails a body that stops mid-way at the idle timeout, saying so', async () => {
-      const fetcher = new HttpFetcher({ ...fast, timeoutMs: 300, retries: 0, minBytesPerSecond: 0 });
+      const transport = new HttpTransport({ ...fast, timeoutMs: 300, retries: 0, minBytesPerSecond: 0 });
       server.failNext('/drip.bin', { kind: 'drip', bytes: 1000, intervalMs: 1200 });
       const started = Date.now();
-      const err = await fetcher
-        .withTarget({ partialPath: join(dir, 'stopped.partial') }, () =>
-          fetcher.downloadFile(`${server.url}/drip.bin`, drip.length, async () => 'done'),
-        )
+      const err = await transport
+        .downloadTarget(`${server.url}/drip.bin`, {
+          partialPath: join(dir, 'stopped.partial'),
+          maxLength: drip.length,
+        })
         .catch((e: unknown) => e);
       assert.ok(err instanceof ClientError, String(err));
       assert.equal(err.code, 'NETWORK_ERROR');
       assert.match(err.message, /drip\.bin: no data for 300 ms \(1 attempt\)$/);
       assert.ok(Date.now() - started < 1500, `failed after ${Date.now() - started} ms`);
-      fetcher.close();
+      transport.close();
     });
 
     it('names the URL once in a network error', async () => {
-      const fetcher = new HttpFetcher({ ...fast, retries: 0 });
+      const transport = new HttpTransport({ ...fast, retries: 0 });
       const url = `${server.url}/blob.bin`;
       server.failNext('/blob.bin', { kind: 'cut', afterBytes: 1000 });
-      const cut = await fetcher
-        .withTarget({ partialPath: join(dir, 'once.partial') }, () =>
-          fetcher.downloadFile(url, data.length, async () => 'done'),
-        )
+      const cut = await transport
+        .downloadTarget(url, { partialPath: join(dir, 'once.partial'), maxLength: data.length })
         .catch((e: unknown) => e);
       assert.ok(cut instanceof ClientError, String(cut));
       assert.match(cut.message, /connection lost mid-download/);
@@ -361,11 +393,11 @@ describe('HttpFetcher', () => {
       const dead = await TestServer.start(dir);
       const deadUrl = `${dead.url}/small.json`;
       await dead.close();
-      const refused = await fetcher.downloadBytes(deadUrl, 1000).catch((e: unknown) => e);
+      const refused = await transport.fetchMetadata(deadUrl, { maxLength: 1000 }).catch((e: unknown) => e);
       assert.ok(refused instanceof ClientError, String(refused));
       assert.equal(refused.code, 'NETWORK_ERROR');
       assert.equal(occurrences(refused.message, dead.url), 1, refused.message);
-      fetcher.close();
+      transport.close();
     });
   });
 });

@@ -1,0 +1,159 @@
+// What a Client is built with and what its calls take and return, and the checks on the constructor's options.
+import { isAbsolute } from 'node:path';
+import type { InstallRequest, Installer, Logger } from '@tufup/common';
+import { type Channel, isValidAppName, isValidVersion } from '@tufup/metadata';
+import { ClientError, type ClientErrorCode } from './errors.js';
+import type { FetcherOptions } from './http/transport.js';
+import type { FullArchiveReason, UpdatePlan } from './planner.js';
+import type { OnUpdateProgress } from './progress.js';
+import type { Transport } from './transport.js';
+
+export interface ClientOptions {
+  /** The app's name as in its target file names (`<appName>-<version>.tar.gz`). */
+  appName: string;
+  /** Where the app is installed; the client never writes inside it (the installer does). */
+  installDir: string;
+  /** The running version (PEP 440). */
+  currentVersion: string;
+  /** Holds the trusted root.json shipped with the app; the refreshed metadata is kept here (crash-safe). */
+  metadataDir: string;
+  metadataBaseUrl: string;
+  /** The target cache: downloads, the current version's archive, partial downloads. */
+  targetDir: string;
+  targetBaseUrl: string;
+  /** Throw when the metadata refresh fails, instead of reporting "no update" (default false, as tufup). */
+  refreshRequired?: boolean;
+  /** Extra request headers, e.g. `{ authorization: 'Bearer ...' }` (see FetcherOptions.headers). */
+  headers?: FetcherOptions['headers'];
+  /** Prepended to the User-Agent, e.g. `my-app/1.2.3`. */
+  userAgent?: string;
+  /** Timeouts, retries and backoff of the built-in transport. */
+  fetcherOptions?: Omit<FetcherOptions, 'headers' | 'userAgent' | 'logger'>;
+  /** A Transport to use instead of the built-in HttpTransport (then `headers`, `userAgent`, `fetcherOptions` are unused). */
+  transport?: Transport;
+  /** Parent of the staging dirs (default: the install dir's parent). Must be on the install dir's volume. */
+  stagingParentDir?: string;
+  /** Patches are used while their total is at most this fraction of the archive (default 0.8, as tufup). */
+  maxPatchRatio?: number;
+  /** TUF refresh limits (max metadata lengths, root rotations...). */
+  tufConfig?: TufConfig;
+  logger?: Logger;
+}
+
+/** tuf-js Updater settings the client passes on (the fetching ones belong to the transport). */
+export interface TufConfig {
+  /** Most new root versions walked in one refresh (default 256). */
+  maxRootRotations?: number;
+  maxDelegations?: number;
+  /** Largest metadata files accepted, in bytes (defaults 512 000, 16 384, 2 000 000, 5 000 000). */
+  rootMaxLength?: number;
+  timestampMaxLength?: number;
+  snapshotMaxLength?: number;
+  targetsMaxLength?: number;
+  /** With consistent snapshots, download targets as `<hash>.<name>` (default true). */
+  prefixTargetsWithHash?: boolean;
+}
+
+export interface CheckOptions {
+  /** Channel: also accept pre-releases ('a' → a, b, rc; 'b' → b, rc; 'rc' → rc). Default: finals only. */
+  pre?: Channel;
+  /** Allow patches (default true). */
+  patch?: boolean;
+  /** Go past required releases straight to the newest (default false). */
+  ignoreRequired?: boolean;
+  /**
+   * Ends the check early (e.g. `AbortSignal.timeout(ms)` to bound it as a whole): rejects with the signal's
+   * reason, also with `refreshRequired` false.
+   */
+  signal?: AbortSignal;
+}
+
+/** A target as the caller sees it. */
+export interface TargetSummary {
+  filename: string;
+  version: string;
+  length: number;
+}
+
+export interface UpdateInfo {
+  version: string;
+  /** The release's archive (downloaded only when patches are not used). */
+  archive: TargetSummary;
+  /** The patch chain in application order; empty when the full archive is downloaded. */
+  patches: TargetSummary[];
+  /** Why the full archive, when `patches` is empty. */
+  fullArchiveReason?: FullArchiveReason;
+  downloadSize: number;
+  required: boolean;
+  /** The release's user metadata (release notes...), null when none. */
+  custom: unknown;
+}
+
+export interface ApplyOptions {
+  install: Installer;
+  /** Asked after the new version is staged and before `install`; false means: not now. */
+  confirm?: (info: UpdateInfo) => boolean | Promise<boolean>;
+  onProgress?: OnUpdateProgress;
+  signal?: AbortSignal;
+  /** Passed on in the InstallRequest. */
+  pid?: number;
+  relaunch?: InstallRequest['relaunch'];
+}
+
+export interface UpdateResult {
+  version: string;
+  /** How the new version was obtained. */
+  mode: 'patch' | 'full';
+  /** Targets fetched from the server (cached ones are not listed), in download order. */
+  downloaded: string[];
+  /** False when `confirm` declined. */
+  installed: boolean;
+  /** Set when patches were planned but failed, and the full archive was used instead in the same call. */
+  patchFailure?: ClientError;
+  /** The staging dir handed to the installer. */
+  stagingDir?: string;
+}
+
+export function infoOf(plan: UpdatePlan): UpdateInfo {
+  const summary = (t: { filename: string; version: string; length: number }): TargetSummary => ({
+    filename: t.filename,
+    version: t.version,
+    length: t.length,
+  });
+  return {
+    version: plan.version,
+    archive: summary(plan.archive),
+    patches: plan.patches.map(summary),
+    ...(plan.fullArchiveReason ? { fullArchiveReason: plan.fullArchiveReason } : {}),
+    downloadSize: plan.downloadSize,
+    required: plan.required,
+    custom: plan.custom,
+  };
+}
+
+export function validateOptions(o: ClientOptions): void {
+  const fail = (message: string, code: ClientErrorCode = 'INVALID_OPTIONS'): never => {
+    throw new ClientError({ code, message });
+  };
+  if (!o || typeof o !== 'object') fail('options are required');
+  if (!isValidAppName(o.appName)) fail(`appName must match [A-Za-z0-9_-]+: ${JSON.stringify(o.appName)}`);
+  if (!isValidVersion(o.currentVersion))
+    fail(`currentVersion is not a PEP 440 version: ${JSON.stringify(o.currentVersion)}`);
+  for (const key of ['installDir', 'metadataDir', 'targetDir'] as const) {
+    if (typeof o[key] !== 'string' || !isAbsolute(o[key])) fail(`${key} must be an absolute path`);
+  }
+  if (o.stagingParentDir !== undefined && !isAbsolute(o.stagingParentDir))
+    fail('stagingParentDir must be an absolute path');
+  for (const key of ['metadataBaseUrl', 'targetBaseUrl'] as const) {
+    let url: URL | undefined;
+    try {
+      url = new URL(o[key]);
+    } catch {
+      fail(`${key} is not a URL: ${JSON.stringify(o[key])}`);
+    }
+    if (url && !['http:', 'https:', 'file:'].includes(url.protocol))
+      fail(`${key} must be http(s) or file: ${o[key]}`);
+  }
+  if (o.maxPatchRatio !== undefined && !(o.maxPatchRatio >= 0))
+    fail('maxPatchRatio must be a non-negative number');
+}

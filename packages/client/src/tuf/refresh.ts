@@ -1,0 +1,205 @@
+// A TUF refresh with tuf-js over our Transport: root walk, timestamp, snapshot, targets, every file verified.
+import { type Logger, isAbortError, throwIfAborted } from '@tufup/common';
+import { Metadata, type Root, verifyRootRotation } from '@tufup/metadata';
+import { type Config, type Fetcher, type TargetFile, Updater } from 'tuf-js';
+import { HttpError } from '../errors.js';
+import type { TufConfig } from '../options.js';
+import type { Transport } from '../transport.js';
+import { refreshFailure } from './errors.js';
+import { MetadataScratch } from './metadata-dir.js';
+
+const DEFAULT_MAX_ROOT_ROTATIONS = 256;
+const DEFAULT_ROOT_MAX_LENGTH = 512_000;
+
+export interface RefreshOptions {
+  metadataDir: string;
+  metadataBaseUrl: string;
+  transport: Transport;
+  config?: TufConfig | undefined;
+  signal?: AbortSignal | undefined;
+  logger: Logger;
+}
+
+/** The verified metadata of one refresh: what the client reads targets from. */
+export interface TrustedMetadata {
+  /** The top-level targets by path: signed length, hashes and custom metadata, as tuf-js verified them. */
+  targets: ReadonlyMap<string, TargetFile>;
+  /** Where a target is downloaded from (hash-prefixed with consistent snapshots). */
+  targetUrl(baseUrl: string, target: TargetFile): string;
+}
+
+/**
+ * Refresh the trusted metadata in `metadataDir` (crash-safe: see MetadataScratch). Throws a ClientError
+ * (classified in tuf/errors.ts), or the signal's reason when aborted.
+ */
+export async function refreshTrustedMetadata(opts: RefreshOptions): Promise<TrustedMetadata> {
+  throwIfAborted(opts.signal);
+  const scratch = await MetadataScratch.create(opts.metadataDir, opts.logger);
+  const fetcher = new RefreshFetcher(opts.transport, opts.signal);
+  try {
+    const trustedRoot = (await scratch.read('root.json'))!;
+    const config = opts.config ?? {};
+    const rotations = await fetcher.fetchNewRoots(opts.metadataBaseUrl, trustedRoot, config);
+    try {
+      const updater = new Updater({
+        metadataDir: scratch.dir,
+        metadataBaseUrl: opts.metadataBaseUrl,
+        fetcher,
+        config: { ...config, maxRootRotations: rotations } satisfies Partial<Config>,
+      });
+      await updater.refresh();
+      // Read before the commit moves the files tuf-js wrote out of the scratch dir.
+      return await trusted(updater, scratch, config);
+    } catch (err) {
+      // tuf-js may report an aborted request as something else: the abort is what happened.
+      throwIfAborted(opts.signal);
+      if (isAbortError(err)) throw err;
+      throw refreshFailure(err, fetcher.lastRequestFailure);
+    } finally {
+      // Also after a failure: what tuf-js verified and saved before it (a new root...) stays trusted.
+      const moved = await scratch.commit();
+      if (moved.length) opts.logger.debug(`trusted metadata updated: ${moved.join(', ')}`);
+    }
+  } finally {
+    await scratch.discard();
+  }
+}
+
+async function trusted(
+  updater: Updater,
+  scratch: MetadataScratch,
+  config: TufConfig,
+): Promise<TrustedMetadata> {
+  // tuf-js has no call that lists targets: the names come from the targets.json it verified and saved,
+  // every detail from its verified in-memory copy. consistent_snapshot comes from the root it saved.
+  const listed = signedOf(await scratch.read('targets.json'))?.targets;
+  const targets = new Map<string, TargetFile>();
+  for (const name of listed && typeof listed === 'object' ? Object.keys(listed) : []) {
+    const info = await updater.getTargetInfo(name);
+    if (info) targets.set(name, info);
+  }
+  const consistent = signedOf(await scratch.read('root.json'))?.consistent_snapshot === true;
+  const prefix = consistent && (config.prefixTargetsWithHash ?? true);
+  return {
+    targets,
+    targetUrl: (baseUrl, target) => {
+      let path = target.path;
+      if (prefix) {
+        const hash = Object.values(target.hashes)[0];
+        const slash = path.lastIndexOf('/');
+        path = `${path.slice(0, slash + 1)}${hash}.${path.slice(slash + 1)}`;
+      }
+      return joinUrl(baseUrl, path);
+    },
+  };
+}
+
+/**
+ * tuf-js' view of our Transport for one refresh (its signal is this refresh's). It remembers the failure of
+ * the last request, which tuf-js rethrows only as text for snapshot and targets (see refreshFailure).
+ */
+class RefreshFetcher implements Fetcher {
+  readonly #transport: Transport;
+  readonly #signal: AbortSignal | undefined;
+  /** The root walk's files, fetched ahead (see fetchNewRoots): bytes, or the error to throw. */
+  readonly #roots = new Map<string, Uint8Array | Error>();
+  #lastRequestFailure: unknown;
+
+  constructor(transport: Transport, signal: AbortSignal | undefined) {
+    this.#transport = transport;
+    this.#signal = signal;
+  }
+
+  get lastRequestFailure(): unknown {
+    return this.#lastRequestFailure;
+  }
+
+  /**
+   * tuf-js ends its root walk only on a 403/404 of its own `DownloadHTTPError` class, which its index does not
+   * export. So the walk's fetching is done here: `N+1.root.json`, `N+2.root.json`… until the server has no
+   * more (403/404), one fails to download, or one is not a valid rotation of the one before (by
+   * @tufup/metadata's rule, so a server can't make us fetch roots that tuf-js would stop at). tuf-js then
+   * walks exactly these (`maxRootRotations` = their number) and verifies and persists each, as before.
+   */
+  async fetchNewRoots(baseUrl: string, trustedRoot: Uint8Array, config: TufConfig): Promise<number> {
+    let previous = parseRoot(trustedRoot);
+    if (!previous) return 0; // tuf-js rejects the trusted root itself, with its own message
+    const max = config.maxRootRotations ?? DEFAULT_MAX_ROOT_ROTATIONS;
+    const maxLength = config.rootMaxLength ?? DEFAULT_ROOT_MAX_LENGTH;
+    for (let n = 0; n < max; n++) {
+      const url = joinUrl(baseUrl, `${previous.signed.version + 1}.root.json`);
+      let bytes: Uint8Array;
+      try {
+        bytes = await this.#transport.fetchMetadata(url, { maxLength, signal: this.#signal });
+      } catch (err) {
+        if (err instanceof HttpError && (err.status === 403 || err.status === 404)) return n;
+        this.#roots.set(url, err as Error);
+        return n + 1;
+      }
+      this.#roots.set(url, bytes);
+      const next = parseRoot(bytes);
+      if (!next || !isRotation(previous, next)) return n + 1;
+      previous = next;
+    }
+    return max;
+  }
+
+  async downloadBytes(url: string, maxLength: number): Promise<Buffer> {
+    this.#lastRequestFailure = undefined;
+    const ahead = this.#roots.get(url);
+    try {
+      if (ahead instanceof Error) throw ahead;
+      const bytes = ahead ?? (await this.#transport.fetchMetadata(url, { maxLength, signal: this.#signal }));
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch (err) {
+      this.#lastRequestFailure = err;
+      throw err;
+    }
+  }
+
+  /** Unused: targets are the client's own downloads (tuf-js only refreshes and looks up). */
+  async downloadFile<T>(url: string): Promise<T> {
+    throw new Error(`tuf-js was asked to download ${url}; targets are downloaded by the client`);
+  }
+}
+
+type RootMetadata = Metadata<Root>;
+
+/** Parsed as tuf-js parses it (@tufjs/models' Metadata.fromJSON), so nothing it accepts is refused here. */
+function parseRoot(bytes: Uint8Array): RootMetadata | undefined {
+  try {
+    const json = JSON.parse(Buffer.from(bytes).toString('utf8')) as Parameters<typeof Metadata.fromJSON>[1];
+    return Metadata.fromJSON(
+      'root' as Parameters<typeof Metadata.fromJSON>[0],
+      json,
+    ) as unknown as RootMetadata;
+  } catch {
+    return undefined;
+  }
+}
+
+function isRotation(trusted: RootMetadata, next: RootMetadata): boolean {
+  try {
+    verifyRootRotation(trusted, next, { ignoreExpiry: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** tuf-js' URL join, so the URLs it asks for match the ones fetched ahead. */
+function joinUrl(base: string, path: string): string {
+  return new URL(
+    (base.endsWith('/') ? base : `${base}/`) + (path.startsWith('/') ? path.slice(1) : path),
+  ).toString();
+}
+
+/** The `signed` object of a metadata file tuf-js verified and saved (undefined when absent). */
+function signedOf(bytes: Buffer | undefined): Record<string, unknown> | undefined {
+  if (!bytes) return undefined;
+  try {
+    return (JSON.parse(bytes.toString('utf8')) as { signed?: Record<string, unknown> }).signed;
+  } catch {
+    return undefined;
+  }
+}
