@@ -13,7 +13,7 @@ import {
 } from '../../examples/hello-sea/build.js';
 import { windowsNodeExe } from '../../packages/installer-win/test/support/node-exe.js';
 import { pidsWithCommandLine, startWine, winPath } from '../../packages/installer-win/test/support/wine.js';
-import { type AppEvent, type PublishedRepo, tufup } from './scenario.js';
+import { type AppEvent, installHelloApp, type PublishedRepo, tufup, waitForEvents } from './scenario.js';
 
 export type { SeaPlatform };
 
@@ -177,4 +177,46 @@ export async function waitIdle(installDir: string, signal?: AbortSignal): Promis
 export function msBetween(a: AppEvent | undefined, b: AppEvent | undefined): number {
   if (!a || !b) throw new Error('missing event');
   return Date.parse(b.time) - Date.parse(a.time);
+}
+
+export interface SeaRun {
+  installDir: string;
+  dataDir: string;
+  events: AppEvent[];
+}
+
+/**
+ * Install `from` (its archive in the target cache, as after an install from it), start it, and follow its
+ * events until `to` says it is up to date and every process of the install dir has ended.
+ */
+export async function installAndRun(
+  pub: PublishedSea,
+  platform: SeaPlatform,
+  dir: string,
+  updateUrl: string,
+  opts: {
+    from: string;
+    to: string;
+    winePrefix?: string;
+    signal?: AbortSignal;
+    timeoutMs?: number;
+    onEvent?: (e: AppEvent) => void;
+  },
+): Promise<SeaRun> {
+  const app = pub.apps.get(platform)!;
+  const installDir = join(dir, 'apps', app.appName);
+  const dataDir = join(dir, 'user-data');
+  await installHelloApp(app, opts.from, installDir, dataDir, { updateUrl }, { appName: app.appName });
+  launchHelloSea(platform, installDir, dataDir, opts.winePrefix);
+  const events = await waitForEvents(
+    dataDir,
+    (ev) => ev.some((e) => e.version === opts.to && e.event === 'up-to-date'),
+    {
+      timeoutMs: opts.timeoutMs ?? Number.POSITIVE_INFINITY,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+    },
+  );
+  await waitIdle(installDir, opts.signal);
+  return { installDir, dataDir, events };
 }

@@ -9,14 +9,13 @@ import { after, before, test } from 'node:test';
 import { makeTempDir } from '@tufup/common';
 import { winePrefix } from '../../packages/installer-win/test/support/wine.js';
 import { type NginxServer, startNginx } from '../support/nginx.js';
-import { installHelloApp, treeDigest, waitForEvents } from '../support/scenario.js';
+import { treeDigest } from '../support/scenario.js';
 import {
-  launchHelloSea,
+  installAndRun,
   msBetween,
   type PublishedSea,
   publishHelloSea,
   type SeaPlatform,
-  waitIdle,
 } from '../support/sea.js';
 
 const hasWine = spawnSync('wine', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -47,25 +46,19 @@ after(async () => {
 /** Install 1.0, start it, follow it to 2.0 being up to date; check the update went by patch and the result. */
 async function updateOnce(platform: SeaPlatform, signal: AbortSignal, prefix?: string) {
   const app = pub.apps.get(platform)!;
-  const installDir = join(work, `apps-${platform}`, app.appName);
-  const dataDir = join(work, `user-data-${platform}`);
-  await installHelloApp(
-    app,
-    '1.0',
-    installDir,
-    dataDir,
-    { updateUrl: server.baseUrl },
-    { appName: app.appName },
-  );
-
-  launchHelloSea(platform, installDir, dataDir, prefix);
   // No deadline here but the test's own: a stuck update fails through `signal`, with the logs.
-  const events = await waitForEvents(
-    dataDir,
-    (ev) => ev.some((e) => e.version === '2.0' && e.event === 'up-to-date'),
-    { timeoutMs: Number.POSITIVE_INFINITY, signal },
+  const { installDir, dataDir, events } = await installAndRun(
+    pub,
+    platform,
+    join(work, platform),
+    server.baseUrl,
+    {
+      from: '1.0',
+      to: '2.0',
+      signal,
+      ...(prefix ? { winePrefix: prefix } : {}),
+    },
   );
-  await waitIdle(installDir, signal);
 
   const started = events.filter((e) => e.event === 'started');
   assert.deepEqual(
