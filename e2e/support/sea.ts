@@ -2,7 +2,7 @@
 // release once per platform, publish them with the real `tufup` binary, install, run, and measure.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -218,5 +218,21 @@ export async function installAndRun(
     },
   );
   await waitIdle(installDir, opts.signal);
+  // installer-win's script has no command line naming the install dir: its log's last line says it is done.
+  if (platform === 'win-x64') await installerWinFinished(join(dataDir, 'installer.log'), opts.signal);
   return { installDir, dataDir, events };
+}
+
+/** Until installer-win's log (UTF-16LE) has its `finished: <result>` line; returns the result. */
+export async function installerWinFinished(logFile: string, signal?: AbortSignal): Promise<string> {
+  for (;;) {
+    const text = await readFile(logFile).then(
+      (b) => b.toString('utf16le'),
+      () => '',
+    );
+    const done = /\] finished: (\S+)/.exec(text);
+    if (done) return done[1]!;
+    if (signal?.aborted) throw new Error(`installer-win did not finish; its log:\n${text}`);
+    await sleep(200);
+  }
 }
