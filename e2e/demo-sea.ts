@@ -1,11 +1,11 @@
 // The single-executable demo: build hello-sea 1.0 and 2.0 as Node SEAs (~100 MB each), publish them with the real
 // `tufup` CLI, serve the repository on 127.0.0.1, install 1.0, run it, and watch it update itself by a patch
 // of a few hundred bytes. `--wine` also runs the Windows node.exe-based executable under wine.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { winePrefix } from '../packages/installer-win/test/support/wine.js';
-import { startDemoServer } from './support/nginx.js';
+import { endDemo, runDemo, startDemoServer } from './support/demo.js';
 import { installAndRun, msBetween, publishHelloSea, type SeaPlatform } from './support/sea.js';
 
 const say = (line: string) => console.log(line);
@@ -46,13 +46,8 @@ async function main() {
     }
     say('== done: each executable updated itself by patch and was relaunched by its installer');
   } finally {
-    await server.stop();
-    if (!process.env.TUFUP_DEMO_KEEP) await rm(work, { recursive: true, force: true });
-    else say(`(kept ${work})`);
+    await endDemo(work, server);
   }
 }
 
-main().catch((err) => {
-  console.error(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exit(1);
-});
+runDemo(main);

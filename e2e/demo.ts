@@ -1,9 +1,9 @@
 // The main job for a newcomer: publish three releases of hello-app with the real `tufup` CLI, serve the
 // repository on 127.0.0.1, install 1.0, run it, and watch it update itself to 2.0 and then 3.0.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDemoServer } from './support/nginx.js';
+import { endDemo, runDemo, startDemoServer } from './support/demo.js';
 import {
   APP_NAME,
   installHelloApp,
@@ -48,13 +48,8 @@ async function main() {
     );
     say(`== done: ${APP_NAME} went 1.0 -> 2.0 (required) -> 3.0, each relaunched by the installer`);
   } finally {
-    await server.stop();
-    if (!process.env.TUFUP_DEMO_KEEP) await rm(work, { recursive: true, force: true });
-    else say(`(kept ${work})`);
+    await endDemo(work, server);
   }
 }
 
-main().catch((err) => {
-  console.error(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exit(1);
-});
+runDemo(main);

@@ -1,10 +1,9 @@
 // Starts Debian's nginx on 127.0.0.1 serving one directory, with a generated config, for e2e tests and the demo.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startStaticServer } from './static-server.js';
 
 export interface NginxServer {
   /** e.g. http://127.0.0.1:12345 */
@@ -109,23 +108,4 @@ async function reachable(port: number): Promise<boolean> {
     });
     sock.once('error', () => resolve(false));
   });
-}
-
-/** Whether Debian's nginx is on the PATH. */
-export function hasNginx(): boolean {
-  try {
-    execFileSync('nginx', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** What the demos serve with: nginx when it is installed, else the small Node server. */
-export async function startDemoServer(
-  root: string,
-  workDir: string,
-): Promise<{ baseUrl: string; stop(): Promise<void>; kind: string }> {
-  if (hasNginx()) return { ...(await startNginx(root, workDir)), kind: 'nginx' };
-  return { ...(await startStaticServer(root)), kind: 'node static server' };
 }
