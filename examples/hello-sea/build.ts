@@ -119,9 +119,13 @@ async function layOutResources(pkg: { name: string; root: string }, resourcesDir
   const pj = JSON.parse(await readFile(join(pkg.root, 'package.json'), 'utf8')) as Record<string, unknown>;
   const { name, version, type } = pj;
   await writeFile(join(dest, 'package.json'), `${JSON.stringify({ name, version, type })}\n`);
-  for (const rel of await filesUnder(pkg.root, (n) => n.endsWith('.wasm'))) {
-    await mkdir(dirname(join(dest, rel)), { recursive: true });
-    await copyFile(join(pkg.root, rel), join(dest, rel));
+  // Only what the package publishes (its `files` dirs), never a test's leftovers.
+  const published = ((pj.files as string[] | undefined) ?? ['dist']).filter((f) => /^[\w.-]+$/.test(f));
+  for (const top of published) {
+    for (const rel of await filesUnder(join(pkg.root, top), (n) => n.endsWith('.wasm'))) {
+      await mkdir(dirname(join(dest, top, rel)), { recursive: true });
+      await copyFile(join(pkg.root, top, rel), join(dest, top, rel));
+    }
   }
   const workers = await filesUnder(join(pkg.root, 'dist'), (n) => n.endsWith('-worker.js'));
   for (const rel of workers) {
@@ -179,9 +183,16 @@ export async function buildHelloSea(o: BuildOptions): Promise<BuiltBundle> {
     const config = join(work, 'sea-config.json');
     await writeFile(
       config,
-      JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: false }),
+      // `main` relative to the work dir: the blob records the script's path as given, and a temp dir's random
+      // name in it would make every build of the same version differ.
+      JSON.stringify({
+        main: 'main.cjs',
+        output: blob,
+        disableExperimentalSEAWarning: true,
+        useCodeCache: false,
+      }),
     );
-    await run(process.execPath, ['--experimental-sea-config', config]);
+    await run(process.execPath, ['--experimental-sea-config', config], { cwd: work });
 
     // 3. The bundle dir.
     await rm(o.outDir, { recursive: true, force: true });
