@@ -1,10 +1,9 @@
 // The main job for a newcomer: publish three releases of hello-app with the real `tufup` CLI, serve the
 // repository on 127.0.0.1, install 1.0, run it, and watch it update itself to 2.0 and then 3.0.
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNginx } from './support/nginx.js';
+import { endDemo, runDemo, startDemoServer } from './support/demo.js';
 import {
   APP_NAME,
   installHelloApp,
@@ -12,18 +11,8 @@ import {
   publishHelloApp,
   waitForEvents,
 } from './support/scenario.js';
-import { startStaticServer } from './support/static-server.js';
 
 const say = (line: string) => console.log(line);
-
-function hasNginx(): boolean {
-  try {
-    execFileSync('nginx', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function main() {
   const work = await mkdtemp(join(tmpdir(), 'tufup-demo-'));
@@ -40,10 +29,8 @@ async function main() {
   );
 
   say('== 2. serve the repository on 127.0.0.1');
-  const server = hasNginx()
-    ? await startNginx(pub.repoDir, join(work, 'nginx'))
-    : await startStaticServer(pub.repoDir);
-  say(`   ${hasNginx() ? 'nginx' : 'node static server'} at ${server.baseUrl}`);
+  const server = await startDemoServer(pub.repoDir, join(work, 'nginx'));
+  say(`   ${server.kind} at ${server.baseUrl}`);
   try {
     say('== 3. install hello-app 1.0 and run it');
     const installDir = join(work, 'installed', APP_NAME);
@@ -61,13 +48,8 @@ async function main() {
     );
     say(`== done: ${APP_NAME} went 1.0 -> 2.0 (required) -> 3.0, each relaunched by the installer`);
   } finally {
-    await server.stop();
-    if (!process.env.TUFUP_DEMO_KEEP) await rm(work, { recursive: true, force: true });
-    else say(`(kept ${work})`);
+    await endDemo(work, server);
   }
 }
 
-main().catch((err) => {
-  console.error(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exit(1);
-});
+runDemo(main);

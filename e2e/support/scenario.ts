@@ -2,7 +2,7 @@
 // the real `tufup` binary, install one, run it, and follow what it reports across relaunches.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cp, lstat, mkdir, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -151,7 +151,7 @@ export async function installHelloApp(
   installDir: string,
   dataDir: string,
   settings: { updateUrl: string; pre?: string },
-  opts: { cacheArchive?: boolean } = {},
+  opts: { cacheArchive?: boolean; appName?: string } = {},
 ): Promise<void> {
   const bundle = pub.bundles.get(version);
   if (!bundle) throw new Error(`no bundle for ${version}`);
@@ -160,7 +160,7 @@ export async function installHelloApp(
   await writeFile(join(dataDir, 'settings.json'), JSON.stringify(settings));
   if (opts.cacheArchive !== false) {
     // As with python tufup, the current version's archive in the target cache is what patches apply to.
-    const archive = `${APP_NAME}-${version}.tar.gz`;
+    const archive = `${opts.appName ?? APP_NAME}-${version}.tar.gz`;
     await cp(join(pub.repoDir, 'targets', archive), join(dataDir, 'targets', archive));
   }
 }
@@ -183,11 +183,15 @@ export async function readEvents(dataDir: string): Promise<AppEvent[]> {
     .map((l) => JSON.parse(l) as AppEvent);
 }
 
-/** Poll the app's events.log until `done` holds (the app relaunches itself, so no single process to await). */
+/**
+ * Poll the app's events.log until `done` holds (the app relaunches itself, so no single process to await).
+ * Gives up after `timeoutMs` (default 60 s; `Infinity` for none) or when `signal` aborts (a test's `t.signal`,
+ * so that the test runner's own timeout is the only deadline), with what the app and installer logged.
+ */
 export async function waitForEvents(
   dataDir: string,
   done: (events: AppEvent[]) => boolean,
-  opts: { timeoutMs?: number; onEvent?: (e: AppEvent) => void } = {},
+  opts: { timeoutMs?: number; signal?: AbortSignal; onEvent?: (e: AppEvent) => void } = {},
 ): Promise<AppEvent[]> {
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   let seen = 0;
@@ -199,11 +203,11 @@ export async function waitForEvents(
       const failed = events.filter((e) => e.event === 'failed');
       throw new Error(`the app failed: ${JSON.stringify(failed)}`);
     }
-    if (Date.now() > deadline) {
+    if (Date.now() > deadline || opts.signal?.aborted) {
       const installerLog = await readFile(join(dataDir, 'installer.log'), 'utf8').catch(() => '(none)');
       const output = await readFile(join(dataDir, 'app-output.log'), 'utf8').catch(() => '(none)');
       throw new Error(
-        `timed out; events so far:\n${JSON.stringify(events, null, 1)}\ninstaller log:\n${installerLog}\napp output:\n${output}`,
+        `${opts.signal?.aborted ? 'aborted' : 'timed out'}; events so far:\n${JSON.stringify(events, null, 1)}\ninstaller log:\n${installerLog}\napp output:\n${output}`,
       );
     }
     await sleep(100);
