@@ -61,6 +61,7 @@ export {
 } from './roles.js';
 export { readMetadataFile, writeMetadataFile } from './files.js';
 export { addSignatures, countSignatures, type SignatureCount } from './signatures.js';
+export { verifyRootRotation } from './verify.js';
 export type {
   Problem,
   VerifyFilesOptions,
