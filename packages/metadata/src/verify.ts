@@ -8,7 +8,7 @@ import { isNotFound, lstatOrUndefined, readdirOrEmpty, sameDigest } from '@tufup
 import { readArchiveCustom, readPatchCustom } from './custom.js';
 import { MetadataError, type MetadataErrorCode, type MetadataWarningCode } from './errors.js';
 import type { RootFile } from './files.js';
-import { type AnyRoleMetadata, ROLE_NAMES, type RoleName, assertRoleName, parseExpires } from './roles.js';
+import { type AnyRoleMetadata, ROLE_NAMES, type RoleName, parseExpires } from './roles.js';
 import { countSignatures } from './signatures.js';
 import { tryParseTargetName } from './target-names.js';
 
@@ -366,29 +366,4 @@ function checkCustomMetadata(f: Findings, targets: Metadata<Targets>): void {
 /** What python-tuf and tuf-js accept as a target path in a tufup repository: one flat file name. */
 function isPlainFileName(name: string): boolean {
   return name.length > 0 && name.length <= 255 && !/[/\\\0]/.test(name) && name !== '.' && name !== '..';
-}
-
-// ---- throwing forms, for one role or one rotation ----------------------------------------------
-
-/**
- * Verifies `md` as `role` against `root`: the right type, a threshold of valid signatures by the role's keys
- * (THRESHOLD_NOT_MET "n of t", or BAD_SIGNATURE when a listed key's signature is invalid), not expired.
- */
-export function verifyRole(root: Root, role: RoleName, md: AnyRoleMetadata, opts: VerifyOptions = {}): void {
-  assertRoleName(role);
-  const f = new Findings();
-  checkRole(f, root, role, md, opts);
-  f.throwFirst();
-}
-
-/** Verifies that clients trusting `trusted` accept `next` (see checkRotation); its expiry unless told otherwise. */
-export function verifyRootRotation(
-  trusted: Metadata<Root>,
-  next: Metadata<Root>,
-  opts: VerifyOptions = {},
-): void {
-  const f = new Findings();
-  checkRotation(f, trusted, next, `metadata/${next.signed.version}.root.json`);
-  if (f.problems.length === 0) checkExpiry(f, 'root', next, 'metadata/root.json', opts);
-  f.throwFirst();
 }

@@ -23,8 +23,8 @@ import {
 } from '../src/index.js';
 import { pythonJsonDumps } from '../src/python-json.js';
 import { createRoot, createTargets } from '../src/roles.js';
-import { checkRootChain, Findings, verifyRole, verifyRootRotation } from '../src/verify.js';
-import { assertCode, FIXTURE_METADATA, loadFixtureKeys } from './helpers.js';
+import { checkRootChain, Findings } from '../src/verify.js';
+import { assertCode, FIXTURE_METADATA, loadFixtureKeys, verifyRole, verifyRootRotation } from './helpers.js';
 
 /** The problems the verifier finds walking a root chain. */
 function chainProblems(chain: readonly RootFile[]) {

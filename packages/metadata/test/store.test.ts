@@ -16,8 +16,14 @@ import {
   readPatchCustom,
   type RoleName,
 } from '../src/index.js';
-import { verifyRootRotation } from '../src/verify.js';
-import { assertCode, copyFixtureMetadata, FIXTURE, FIXTURE_METADATA, loadFixtureKeys } from './helpers.js';
+import {
+  assertCode,
+  copyFixtureMetadata,
+  FIXTURE,
+  FIXTURE_METADATA,
+  loadFixtureKeys,
+  verifyRootRotation,
+} from './helpers.js';
 
 const DAYS = { root: 3650, targets: 3650, snapshot: 3650, timestamp: 3650 };
 // The fixture was generated at 2026-11-26T20:45:2xZ; its expiry dates are that + 3650 days.
