@@ -1,0 +1,32 @@
+// Progress of `targets add` in a CI log (no TTY): every phase starts, reports while it runs, and ends.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { withTempDir } from '@tufup/common';
+import { makeBundle, ok } from './helpers.js';
+
+test('without a TTY, targets add prints periodic progress lines during its long phases', async () => {
+  await withTempDir(async (dir) => {
+    await ok(['init', '--non-interactive', '--app-name', 'my_app'], { cwd: dir });
+    // Big enough that archiving and diffing take many intervals of 2 ms, on any machine.
+    const size = 12 * 1024 * 1024;
+    await makeBundle(join(dir, 'b1'), '1.0', size);
+    await makeBundle(join(dir, 'b2'), '2.0', size);
+    await ok(['targets', 'add', '1.0', 'b1', 'keystore'], { cwd: dir });
+    const r = await ok(['targets', 'add', '2.0', 'b2', 'keystore'], {
+      cwd: dir,
+      env: { TUFUP_PROGRESS_INTERVAL_MS: '2' },
+    });
+    const lines = r.stderr.split('\n');
+    for (const phase of ['archive', 'gunzip', 'diff', 'encode']) {
+      const start = lines.findIndex((l) => l.startsWith(`${phase}: `));
+      const end = lines.findIndex((l) => l.startsWith(`${phase}: done (`));
+      assert.ok(start >= 0 && end > start, `${phase} starts and ends:\n${r.stderr}`);
+    }
+    // While a phase runs: its percentage, done and total, and the time since it started.
+    const periodic = lines.filter((l) => /^[a-z-]+: \d+% \(.+ \/ .+\), \d+ s$/.test(l));
+    assert.ok(periodic.length >= 2, `periodic lines:\n${r.stderr}`);
+    // Nothing else on stderr but progress and the published roles, and no terminal control codes.
+    assert.doesNotMatch(r.stderr, /\x1b|\r/);
+  });
+});
