@@ -26,6 +26,12 @@ test('without a TTY, targets add prints periodic progress lines during its long 
     // While a phase runs: its percentage, done and total, and the time since it started.
     const periodic = lines.filter((l) => /^[a-z-]+: \d+% \(.+ \/ .+\), \d+ s$/.test(l));
     assert.ok(periodic.length >= 2, `periodic lines:\n${r.stderr}`);
+    // The diff's suffix sort reports nothing for seconds; it runs on a worker thread, so the timer's lines
+    // still come while it works (on the main thread they could not: it would block the timer).
+    const diffStart = lines.findIndex((l) => l.startsWith('diff: '));
+    const diffEnd = lines.findIndex((l) => l.startsWith('diff: done ('));
+    const during = lines.slice(diffStart + 1, diffEnd).filter((l) => /^diff: \d+% /.test(l));
+    assert.ok(during.length >= 2, `periodic lines during the diff:\n${r.stderr}`);
     // Nothing else on stderr but progress and the published roles, and no terminal control codes.
     assert.doesNotMatch(r.stderr, /\x1b|\r/);
   });

@@ -215,8 +215,8 @@ async function makePatch(
   await gunzipToTar(prevPath, oldTar, state.progressOpts());
   const patchPath = publication.stagedPath(`targets/${patchName}`);
   state.logger.debug(`diffing ${previous.version} → ${patchName} (${state.config.patchFormat})`);
-  const { diff } = await import('@tufup/patch');
-  const made = await diff(oldTar, newTar, patchPath, {
+  const { diffOffThread } = await import('../diff-thread.js');
+  const made = await diffOffThread(oldTar, newTar, patchPath, {
     format: state.config.patchFormat,
     ...state.progressOpts(),
   });
