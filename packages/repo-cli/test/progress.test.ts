@@ -1,9 +1,10 @@
 // Progress of `targets add` in a CI log (no TTY): every phase starts, reports while it runs, and ends.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { withTempDir } from '@tufup/common';
-import { makeBundle, ok } from './helpers.js';
+import { BIN, childEnv, makeBundle, ok, treeHash } from './helpers.js';
 
 test('without a TTY, targets add prints periodic progress lines during its long phases', async () => {
   await withTempDir(async (dir) => {
@@ -34,5 +35,36 @@ test('without a TTY, targets add prints periodic progress lines during its long 
     assert.ok(during.length >= 2, `periodic lines during the diff:\n${r.stderr}`);
     // Nothing else on stderr but progress and the published roles, and no terminal control codes.
     assert.doesNotMatch(r.stderr, /\x1b|\r/);
+  });
+});
+
+test('SIGINT during the diff stops it at once: exit 130, the repository as before', async () => {
+  await withTempDir(async (dir) => {
+    await ok(['init', '--non-interactive', '--app-name', 'my_app'], { cwd: dir });
+    const size = 12 * 1024 * 1024;
+    await makeBundle(join(dir, 'b1'), '1.0', size);
+    await makeBundle(join(dir, 'b2'), '2.0', size);
+    await ok(['targets', 'add', '1.0', 'b1', 'keystore'], { cwd: dir });
+    const before = await treeHash(dir);
+    const child = spawn(process.execPath, [BIN, 'targets', 'add', '2.0', 'b2', 'keystore'], {
+      cwd: dir,
+      env: childEnv(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // Wait for the line that says the diff has started (its suffix sort takes seconds), then interrupt.
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (/^diff: /m.test(stderr)) resolve();
+      });
+      child.on('close', () => resolve());
+    });
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    assert.match(stderr, /error \[INTERRUPTED\]/);
+    assert.doesNotMatch(stderr, /diff: done/, 'interrupted before the diff ended');
+    assert.deepEqual(await treeHash(dir), before);
   });
 });
