@@ -6,14 +6,20 @@ import { test } from 'node:test';
 import { withTempDir } from '@tufup/common';
 import { BIN, childEnv, makeBundle, ok, treeHash } from './helpers.js';
 
+/**
+ * A repository with release 1.0 of a 12 MiB bundle, and bundle b2 for 2.0: big enough that archiving takes many
+ * intervals of 2 ms and the diff's suffix sort seconds, on any machine.
+ */
+async function firstReleaseAndNext(dir: string): Promise<void> {
+  await ok(['init', '--non-interactive', '--app-name', 'my_app'], { cwd: dir });
+  await makeBundle(join(dir, 'b1'), '1.0', 12 << 20);
+  await makeBundle(join(dir, 'b2'), '2.0', 12 << 20);
+  await ok(['targets', 'add', '1.0', 'b1', 'keystore'], { cwd: dir });
+}
+
 test('without a TTY, targets add prints periodic progress lines during its long phases', async () => {
   await withTempDir(async (dir) => {
-    await ok(['init', '--non-interactive', '--app-name', 'my_app'], { cwd: dir });
-    // Big enough that archiving and diffing take many intervals of 2 ms, on any machine.
-    const size = 12 * 1024 * 1024;
-    await makeBundle(join(dir, 'b1'), '1.0', size);
-    await makeBundle(join(dir, 'b2'), '2.0', size);
-    await ok(['targets', 'add', '1.0', 'b1', 'keystore'], { cwd: dir });
+    await firstReleaseAndNext(dir);
     const r = await ok(['targets', 'add', '2.0', 'b2', 'keystore'], {
       cwd: dir,
       env: { TUFUP_PROGRESS_INTERVAL_MS: '2' },
@@ -40,11 +46,7 @@ test('without a TTY, targets add prints periodic progress lines during its long 
 
 test('SIGINT during the diff stops it at once: exit 130, the repository as before', async () => {
   await withTempDir(async (dir) => {
-    await ok(['init', '--non-interactive', '--app-name', 'my_app'], { cwd: dir });
-    const size = 12 * 1024 * 1024;
-    await makeBundle(join(dir, 'b1'), '1.0', size);
-    await makeBundle(join(dir, 'b2'), '2.0', size);
-    await ok(['targets', 'add', '1.0', 'b1', 'keystore'], { cwd: dir });
+    await firstReleaseAndNext(dir);
     const before = await treeHash(dir);
     const child = spawn(process.execPath, [BIN, 'targets', 'add', '2.0', 'b2', 'keystore'], {
       cwd: dir,
