@@ -96,6 +96,10 @@ export const EXIT_BY_CODE: Readonly<Record<KnownErrorCode, ExitCode>> = {
   BAD_SIGNATURE: EXIT.REPOSITORY,
   EXPIRED_METADATA: EXIT.REPOSITORY,
   BAD_VERSION: EXIT.REPOSITORY,
+  ROOT_CHAIN_BROKEN: EXIT.REPOSITORY,
+  ROOT_MISMATCH: EXIT.REPOSITORY,
+  LENGTH_MISMATCH: EXIT.REPOSITORY, // a file in the repository that is not what its metadata says
+  HASH_MISMATCH: EXIT.REPOSITORY,
   IO_ERROR: EXIT.REPOSITORY, // archive and patch: a read or write failed (disk, permissions)
   // a release in the repository that does not read back (previous archive, patches for verify --deep)
   CORRUPT_ARCHIVE: EXIT.REPOSITORY,

@@ -111,7 +111,10 @@ export async function addBundle(
           code: 'BUNDLE_NOT_DIRECTORY',
           message: `bundle path ${opts.bundleDir} is not a directory (give the directory that holds the app)`,
         })
-      : new RepoError({ code: 'BUNDLE_NOT_FOUND', message: `bundle directory ${opts.bundleDir} does not exist` });
+      : new RepoError({
+          code: 'BUNDLE_NOT_FOUND',
+          message: `bundle directory ${opts.bundleDir} does not exist`,
+        });
   }
   if ((await readdir(bundleDir)).length === 0) {
     throw new RepoError({ code: 'BUNDLE_EMPTY', message: `bundle directory ${opts.bundleDir} is empty` });
