@@ -2,26 +2,34 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
-import { describeErrorChain, type Logger } from '@tufup/common';
-import { assertRoleName, type RoleName } from '@tufup/metadata';
+import { assertRoleName } from '@tufup/metadata';
 import type { PatchFormat } from '@tufup/patch';
-import { CONFIG_FILENAME, PATCH_FORMATS, type PerRole } from './config.js';
-import { EXIT, RepoError, errorCodeOf, exitCodeFor } from './errors.js';
-import { passphraseSource } from './passphrase.js';
-import { makeStyle, progressDisplay, useColor, type Style } from './terminal.js';
-import type { InitOptions, PublishResult, RepositoryContext } from './repository/types.js';
+import { PATCH_FORMATS, type PerRole } from './config.js';
+import { EXIT, RepoError } from './errors.js';
+import type { InitOptions } from './repository/types.js';
 import { formatList, formatStatus, formatVerify } from './report-format.js';
+import type {
+  InitReport,
+  KeysReport,
+  PruneReport,
+  RemoveLatestReport,
+  SignReport,
+  TargetsAddReport,
+} from './reports.js';
 import { runInteractiveInit } from './init-prompts.js';
+import {
+  normalizeSignArgs,
+  parseMeta,
+  positiveInt,
+  rejectEmptyStrings,
+  rolePairs,
+  strings,
+  usageMessage,
+} from './cli-args.js';
+import { type CliIo, type Globals, Session, publishFields } from './session.js';
 
-export interface CliIo {
-  stdin?: NodeJS.ReadStream;
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-  /** Aborted on SIGINT/SIGTERM: long operations stop, clean up their staging and exit 130. */
-  signal?: AbortSignal;
-}
+export type { CliIo } from './session.js';
+export { normalizeSignArgs } from './cli-args.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -30,154 +38,13 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-interface Globals {
-  config?: string;
-  verbose?: boolean;
-  [option: string]: unknown;
-}
-
-/** Per-run state the command handlers share. */
-class Session {
-  readonly style: Style;
-  readonly errStyle: Style;
-  verbose = false;
-  constructor(readonly io: CliIo) {
-    this.style = makeStyle(useColor(io.stdout, io.env));
-    this.errStyle = makeStyle(useColor(io.stderr, io.env));
-  }
-
-  out(line = ''): void {
-    this.io.stdout.write(`${line}\n`);
-  }
-
-  note(line: string): void {
-    this.io.stderr.write(`${line}\n`);
-  }
-
-  get logger(): Logger {
-    const s = this.errStyle;
-    const write = (line: string) => this.io.stderr.write(`${line}\n`);
-    return {
-      debug: (m) => {
-        if (this.verbose) write(s.dim(`debug: ${m}`));
-      },
-      info: (m) => write(m),
-      warn: (m) => write(`${s.yellow('warning')}: ${m}`),
-      error: (m) => write(`${s.red('error')}: ${m}`),
-    };
-  }
-
-  configPath(argv: Globals): string {
-    return resolve(this.io.cwd, argv.config ?? CONFIG_FILENAME);
-  }
-
-  context(withProgress: boolean): RepositoryContext & { finish(): void } {
-    const display = withProgress
-      ? progressDisplay(this.io.stderr, { label: (p) => (p === 'tar' || p === 'gzip' ? 'archive' : p) })
-      : undefined;
-    return {
-      logger: this.logger,
-      passphrases: passphraseSource({ env: this.io.env, signal: this.io.signal }),
-      ...(display ? { onProgress: display.onProgress } : {}),
-      ...(this.io.signal ? { signal: this.io.signal } : {}),
-      cwd: this.io.cwd,
-      finish: () => display?.done(),
-    };
-  }
-
-  async openRepo(argv: Globals, withProgress = false) {
-    const ctx = this.context(withProgress);
-    // Loaded on demand: --help, --version and usage errors don't pay for the metadata stack.
-    const { Repository } = await import('./repository.js');
-    const repo = await Repository.open(this.configPath(argv), ctx);
-    return { repo, ctx };
-  }
-
-  reportPublish(result: PublishResult): void {
-    for (const r of result.published) this.note(`${r.role}.json: version ${r.version}`);
-    if (result.parked) {
-      for (const u of result.parked.unsignedRoles) {
-        this.note(
-          `${this.errStyle.yellow('pending')}: ${u.role} has ${u.have} of ${u.need} signatures; the other key holders run: tufup sign ${u.role} <key_dirs...>`,
-        );
-      }
-    }
-  }
-}
-
-/** `ROLE=VALUE` pairs of a repeatable option into a per-role map (unknown role: UNKNOWN_ROLE). */
-function rolePairs(values: unknown, option: string): Array<[RoleName, string]> {
-  const list = values === undefined ? [] : Array.isArray(values) ? values : [values];
-  return list.map((v) => {
-    const text = String(v);
-    const eq = text.indexOf('=');
-    if (eq <= 0 || eq === text.length - 1) {
-      throw new RepoError({ code: 'USAGE', message: `--${option} takes ROLE=VALUE, got "${text}"` });
-    }
-    return [assertRoleName(text.slice(0, eq)), text.slice(eq + 1)];
-  });
-}
-
-function positiveInt(value: string, what: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
-    throw new RepoError({
-      code: 'INVALID_ARGUMENT',
-      message: `${what} must be a positive integer, got "${value}"`,
-    });
-  }
-  return Number(value);
-}
-
-function strings(v: unknown): string[] {
-  if (v === undefined) return [];
-  return (Array.isArray(v) ? v : [v]).map(String);
-}
-
-/** `-m/--meta`: python tufup accepts only a JSON object here. */
-function parseMeta(text: string | undefined): Record<string, unknown> | undefined {
-  if (text === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new RepoError({ code: 'INVALID_META_JSON', message: `--meta is not valid JSON: ${text}`, cause });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new RepoError({
-      code: 'INVALID_META_JSON',
-      message: '--meta must be a JSON object, e.g. \'{"changes": ["..."]}\'',
-    });
-  }
-  return value as Record<string, unknown>;
-}
-
-/**
- * python tufup's `sign -e` takes an optional number. To keep `tufup sign timestamp -e keystore` meaning "default
- * days, key dir keystore" (and not "-e keystore"), the token after -e is its value only when it is a number.
- */
-export function normalizeSignArgs(args: string[]): string[] {
-  const out: string[] = [];
-  const signAt = args.indexOf('sign');
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    if (signAt >= 0 && i > signAt && (a === '-e' || a === '--expiration-days')) {
-      const next = args[i + 1];
-      if (next !== undefined && /^\d+$/.test(next)) {
-        out.push(`--expiration-days=${next}`);
-        i++;
-      } else {
-        out.push('--expiration-days=default');
-      }
-      continue;
-    }
-    out.push(a);
-  }
-  return out;
-}
+/** What `emit` adds itself. */
+type Doc<T> = Omit<T, 'ok' | 'command' | 'warnings'>;
 
 const EPILOG =
   'Exit codes: 0 ok, 1 internal error, 2 usage, 3 repository/config, 4 keys/signing, 5 release input, ' +
   '6 verification failed, 7 repository locked, 130 interrupted.\n' +
+  '--json: one JSON document on stdout, also on failure ({"ok": false, "error": {"code", "message", "exit"}}).\n' +
   'Passphrases of encrypted keys: TUFUP_PASSPHRASE_<KEYNAME> or TUFUP_PASSPHRASE, else a prompt on a terminal.';
 
 function buildParser(session: Session, args: string[]): Argv {
@@ -195,6 +62,13 @@ function buildParser(session: Session, args: string[]): Argv {
     type: 'boolean',
     default: false,
   } as const;
+  /** A command's builder, which first tells the session which command runs (for usage errors and JSON). */
+  const enter =
+    <T>(command: string, usage: string, build: (y: Argv) => Argv<T>) =>
+    (y: Argv): Argv<T> => {
+      session.enter(command, usage);
+      return build(y);
+    };
 
   return yargs(args)
     .scriptName('tufup')
@@ -204,7 +78,7 @@ function buildParser(session: Session, args: string[]): Argv {
     .help('help')
     .alias('help', 'h')
     .option('config', {
-      describe: `repository config file (default: ./${CONFIG_FILENAME})`,
+      describe: 'repository config file (default: ./.tufup-repo-config)',
       type: 'string',
       global: true,
     })
@@ -214,13 +88,20 @@ function buildParser(session: Session, args: string[]): Argv {
       alias: ['d', 'debug'],
       global: true,
     })
+    .option('json', {
+      describe: 'print one JSON document on stdout (on failure too: ok false, error code and exit code)',
+      type: 'boolean',
+      default: false,
+      global: true,
+    })
     .middleware((argv) => {
       session.verbose = Boolean(argv.verbose);
+      rejectEmptyStrings(argv, session);
     })
     .command(
       'init',
       'create a repository: config, keys and the first signed metadata',
-      (y) =>
+      enter('init', '', (y) =>
         y
           .option('non-interactive', {
             describe: 'take everything from options (for CI)',
@@ -261,6 +142,7 @@ function buildParser(session: Session, args: string[]): Argv {
             '$0 init --non-interactive --app-name my_app --threshold root=2 --key root=root --key root=root2 --encrypted root',
             'two root keys, both needed; root encrypted (passphrase from TUFUP_PASSPHRASE_ROOT)',
           ),
+      ),
       async (argv) => {
         const interactive = !argv['non-interactive'];
         if (interactive) {
@@ -273,11 +155,10 @@ function buildParser(session: Session, args: string[]): Argv {
           }
           const answers = await runInteractiveInit(session.configPath(argv), io);
           if (!answers) return;
-          const { result } = await initWith(session, argv, answers);
-          session.out(`initialized ${result.repo.config.repoDir}`);
+          await initWith(session, argv, answers);
           return;
         }
-        if (!argv['app-name']) {
+        if (argv['app-name'] === undefined) {
           throw new RepoError({ code: 'USAGE', message: 'init --non-interactive needs --app-name NAME' });
         }
         const keyMap: Partial<PerRole<string[]>> = {};
@@ -289,7 +170,7 @@ function buildParser(session: Session, args: string[]): Argv {
         for (const [role, n] of rolePairs(argv['expiration-days'], 'expiration-days')) {
           expirationDays[role] = positiveInt(n, `expiration days of ${role}`);
         }
-        const { result } = await initWith(session, argv, {
+        await initWith(session, argv, {
           appName: argv['app-name'],
           repoDir: argv['repo-dir'],
           keysDir: argv['keys-dir'],
@@ -299,13 +180,12 @@ function buildParser(session: Session, args: string[]): Argv {
           encryptedKeys: strings(argv.encrypted),
           patchFormat: argv['patch-format'] as PatchFormat,
         });
-        session.out(`initialized ${result.repo.config.repoDir}`);
       },
     )
     .command(
       'keys <new_key_name> [action..]',
       'create a key pair, add a key to a role, or replace a key',
-      (y) =>
+      enter('keys', '<new_key_name> [action..]', (y) =>
         y
           .usage(
             '$0 keys <new_key_name> [-c] [-e] [add <role> <key_dirs...> | replace <old_key_name> <key_dirs...>]',
@@ -340,39 +220,41 @@ function buildParser(session: Session, args: string[]): Argv {
             '$0 keys root_new -c -e replace root_old keystore',
             'rotate a root key (signed by old and new keys)',
           ),
+      ),
       async (argv) => {
         const name = String(argv.new_key_name);
         const action = strings(argv.action);
-        const { repo, ctx } = await session.openRepo(argv);
-        try {
-          if (action.length === 0) {
-            if (!argv.create) {
-              throw new RepoError({
-                code: 'USAGE',
-                message:
-                  'nothing to do: pass -c to create the key, and/or "add <role> <key_dirs...>" or "replace <old_key_name> <key_dirs...>"',
-              });
-            }
-          } else if (action[0] !== 'add' && action[0] !== 'replace') {
-            throw new RepoError({
-              code: 'USAGE',
-              message: `unknown keys action "${action[0]}" (add or replace)`,
-            });
-          } else if (action.length < 3) {
+        if (action.length === 0) {
+          if (!argv.create) {
             throw new RepoError({
               code: 'USAGE',
               message:
-                action[0] === 'add'
-                  ? 'usage: keys <name> add <role> <key_dirs...>'
-                  : 'usage: keys <name> replace <old_key_name> <key_dirs...>',
+                'nothing to do: pass -c to create the key, and/or "add <role> <key_dirs...>" or "replace <old_key_name> <key_dirs...>"',
             });
           }
-          const role = action[0] === 'add' ? assertRoleName(action[1] as string) : undefined;
-          let created = false;
+        } else if (action[0] !== 'add' && action[0] !== 'replace') {
+          throw new RepoError({
+            code: 'USAGE',
+            message: `unknown keys action "${action[0]}" (add or replace)`,
+          });
+        } else if (action.length < 3) {
+          throw new RepoError({
+            code: 'USAGE',
+            message:
+              action[0] === 'add'
+                ? `missing ${action.length < 2 ? 'ROLE and ' : ''}KEY_DIRS (usage: tufup keys <name> add <role> <key_dirs...>)`
+                : `missing ${action.length < 2 ? 'OLD_KEY_NAME and ' : ''}KEY_DIRS (usage: tufup keys <name> replace <old_key_name> <key_dirs...>)`,
+          });
+        }
+        const role = action[0] === 'add' ? assertRoleName(action[1] as string) : undefined;
+        const { repo, ctx } = await session.openRepo(argv);
+        let created: KeysReport['created'];
+        const doc: Doc<KeysReport> = { key: name, published: [] };
+        try {
           if (argv.create) {
             const made = await repo.createKeyPair(name, { encrypted: Boolean(argv.encrypted) });
-            created = true;
-            session.note(`created key ${name} (${made.keyid.slice(0, 12)}…): ${made.publicPath}`);
+            created = { ...made, encrypted: Boolean(argv.encrypted) };
+            doc.created = created;
           }
           try {
             if (action[0] === 'add' && role) {
@@ -383,8 +265,7 @@ function buildParser(session: Session, args: string[]): Argv {
                 encrypted: Boolean(argv.encrypted),
                 partial: Boolean(argv.partial),
               });
-              session.reportPublish(result);
-              session.out(`key ${name} added to ${role}`);
+              Object.assign(doc, publishFields(result), { addedTo: role });
             } else if (action[0] === 'replace') {
               const result = await repo.replaceKey({
                 oldKeyName: action[1] as string,
@@ -393,25 +274,42 @@ function buildParser(session: Session, args: string[]): Argv {
                 encrypted: Boolean(argv.encrypted),
                 partial: Boolean(argv.partial),
               });
-              session.reportPublish(result);
-              session.out(`key ${action[1]} replaced by ${name} in ${result.roles.join(', ')}`);
+              Object.assign(doc, publishFields(result), {
+                replaced: { oldKey: action[1], roles: result.roles, removedFromRoot: result.removedFromRoot },
+              });
             }
           } catch (err) {
-            // All or nothing: a key made for a step that failed would only confuse the next attempt.
-            if (created) await repo.deleteKeyPair(name);
+            // All or nothing: a key made for a step that failed would only confuse the next attempt. Nothing
+            // has claimed it was created, so only a key that could not be removed is worth a word.
+            if (created) {
+              await repo.deleteKeyPair(name).catch((rmErr: unknown) => {
+                session.logger.warn(
+                  `key pair ${name} was created for this step and could not be removed (${(rmErr as Error).message}): delete ${created?.privatePath} and its .pub`,
+                );
+              });
+            }
             throw err;
           }
         } finally {
           ctx.finish();
         }
+        // Only now, when every step succeeded, is each claim true.
+        if (created)
+          session.note(`created key ${name} (${created.keyid.slice(0, 12)}…): ${created.publicPath}`);
+        session.reportPublish(doc);
+        if (doc.addedTo) session.out(`key ${name} added to ${doc.addedTo}`);
+        if (doc.replaced)
+          session.out(`key ${doc.replaced.oldKey} replaced by ${name} in ${doc.replaced.roles.join(', ')}`);
+        session.emit(doc);
       },
     )
-    .command('targets', 'add, remove, list and prune releases', (y) =>
-      y
+    .command('targets', 'add, remove, list and prune releases', (y) => {
+      session.enter('targets');
+      return y
         .command(
           'add <app_version> <bundle_dir> <key_dirs..>',
           'archive a bundle dir as a new release, with a patch from the previous one, and publish it',
-          (y2) =>
+          enter('targets add', '<app_version> <bundle_dir> <key_dirs..>', (y2) =>
             keyDirsPositional(
               y2
                 .positional('app_version', {
@@ -447,6 +345,7 @@ function buildParser(session: Session, args: string[]): Argv {
                 `$0 targets add -r -m '{"changes": ["fix a"]}' 2.0 dist/my_app keystore`,
                 'a required release with release notes',
               ),
+          ),
           async (argv) => {
             const meta = parseMeta(argv.meta);
             const { repo, ctx } = await session.openRepo(argv, true);
@@ -458,13 +357,20 @@ function buildParser(session: Session, args: string[]): Argv {
                 skipPatch: Boolean(argv['skip-patch']),
                 required: Boolean(argv.required),
                 ...(meta !== undefined ? { userMeta: meta } : {}),
-                ...(argv['app-name'] ? { appName: argv['app-name'] } : {}),
+                ...(argv['app-name'] !== undefined ? { appName: argv['app-name'] } : {}),
                 partial: Boolean(argv.partial),
               });
-              ctx.finish();
+              ctx.finish(true);
               session.reportPublish(result);
               session.out(`added ${result.archive.filename} (${result.archive.length} bytes)`);
               if (result.patch) session.out(`added ${result.patch.filename} (${result.patch.length} bytes)`);
+              session.emit({
+                app: result.archive.app,
+                version: result.archive.version,
+                archive: result.archive,
+                ...(result.patch ? { patch: result.patch } : {}),
+                ...publishFields(result),
+              } satisfies Doc<TargetsAddReport>);
             } finally {
               ctx.finish();
             }
@@ -473,43 +379,51 @@ function buildParser(session: Session, args: string[]): Argv {
         .command(
           'remove-latest <key_dirs..>',
           'withdraw the latest release (archive and patch) of the app',
-          (y2) =>
+          enter('targets remove-latest', '<key_dirs..>', (y2) =>
             keyDirsPositional(y2)
               .option('app-name', { describe: 'another app of this repository', type: 'string' })
               .option('partial', partialOption)
               .example('$0 targets remove-latest keystore', 'roll back a bad release'),
+          ),
           async (argv) => {
             const { repo, ctx } = await session.openRepo(argv);
+            const appName = argv['app-name'] ?? repo.config.appName;
             const result = await repo.removeLatest({
               keyDirs: strings(argv.key_dirs),
-              ...(argv['app-name'] ? { appName: argv['app-name'] } : {}),
+              appName,
               partial: Boolean(argv.partial),
             });
-            ctx.finish();
+            ctx.finish(true);
             session.reportPublish(result);
             session.out(`removed ${result.removed.join(', ')}`);
+            session.emit({
+              app: appName,
+              version: result.version,
+              removed: result.removed,
+              ...publishFields(result),
+            } satisfies Doc<RemoveLatestReport>);
           },
         )
         .command(
           'list',
           'list the releases in the repository',
-          (y2) =>
+          enter('targets list', '', (y2) =>
             y2
-              .option('json', { describe: 'machine-readable output', type: 'boolean', default: false })
               .option('app-name', { describe: 'only this app', type: 'string' })
               .example('$0 targets list', 'versions, sizes, patches, required flags')
               .example('$0 targets list --json', 'the same as JSON'),
+          ),
           async (argv) => {
             const { repo } = await session.openRepo(argv);
             const apps = await repo.listApps(argv['app-name']);
-            if (argv.json) session.out(JSON.stringify(apps, null, 2));
+            if (session.json) session.emitReport(apps);
             else session.out(formatList(apps, session.style));
           },
         )
         .command(
           'prune <key_dirs..>',
           'delete old releases, keeping what the newest N versions need',
-          (y2) =>
+          enter('targets prune', '<key_dirs..>', (y2) =>
             keyDirsPositional(y2)
               .option('keep', {
                 describe: 'how many of the newest versions to keep',
@@ -522,47 +436,55 @@ function buildParser(session: Session, args: string[]): Argv {
                 '$0 targets prune --keep 3 keystore',
                 'keep the newest 3 versions (their archives and patches)',
               ),
+          ),
           async (argv) => {
             const keep = positiveInt(String(argv.keep), '--keep');
             const { repo, ctx } = await session.openRepo(argv);
+            const appName = argv['app-name'] ?? repo.config.appName;
             const result = await repo.prune({
               keep,
               keyDirs: strings(argv.key_dirs),
-              ...(argv['app-name'] ? { appName: argv['app-name'] } : {}),
+              appName,
               partial: Boolean(argv.partial),
             });
-            ctx.finish();
+            ctx.finish(true);
             session.reportPublish(result);
             session.out(result.removed.length ? `removed ${result.removed.join(', ')}` : 'nothing to prune');
+            session.emit({
+              app: appName,
+              keep,
+              removed: result.removed,
+              ...publishFields(result),
+            } satisfies Doc<PruneReport>);
           },
         )
         .demandCommand(1, 'targets needs a subcommand: add, remove-latest, list or prune')
-        .example('$0 targets add 1.0 dist/my_app keystore', 'publish a release'),
-    )
+        .example('$0 targets add 1.0 dist/my_app keystore', 'publish a release');
+    })
     .command(
       'sign <role> <key_dirs..>',
       "refresh a role's expiry (-e), or add your signature to it (multi-party threshold signing)",
-      (y) =>
+      enter('sign', '<role> <key_dirs..>', (y) =>
         keyDirsPositional(
           y.positional('role', { describe: 'root, targets, snapshot or timestamp', type: 'string' }),
         )
           .option('expiration-days', {
             alias: 'e',
             describe:
-              "set the expiry to now + N days (bare -e: the config's days), bump the version and re-sign what depends on it",
+              "set the expiry to now + N days (bare -e: the config's days), bump the version and re-sign what depends on it. Without -e, sign only adds missing signatures, and fails (NOTHING_TO_SIGN, exit 4) when it would add none",
             type: 'string',
           })
           .option('partial', partialOption)
           .example('$0 sign timestamp -e keystore', 'daily cron/CI job: keep timestamp.json from expiring')
           .example('$0 sign root -e 365 keys_alice --partial', 'start a root re-sign that needs two keys…')
           .example('$0 sign root keys_bob', '…and add the second signature, which publishes it'),
+      ),
       async (argv) => {
         const role = assertRoleName(String(argv.role));
         const raw = argv['expiration-days'];
         let expirationDays: number | 'default' | undefined;
         if (raw !== undefined)
-          expirationDays =
-            raw === 'default' || raw === '' ? 'default' : positiveInt(String(raw), '--expiration-days');
+          expirationDays = raw === 'default' ? 'default' : positiveInt(String(raw), '--expiration-days');
         const { repo, ctx } = await session.openRepo(argv);
         const result = await repo.sign({
           role,
@@ -570,34 +492,39 @@ function buildParser(session: Session, args: string[]): Argv {
           ...(expirationDays !== undefined ? { expirationDays } : {}),
           partial: Boolean(argv.partial),
         });
-        ctx.finish();
+        ctx.finish(true);
         session.reportPublish(result);
         if (result.added !== undefined)
           session.out(`${role}: added ${result.added} signature${result.added === 1 ? '' : 's'}`);
         else session.out(`${role}: re-signed, expires ${result.expires}`);
+        session.emit({
+          role,
+          ...(result.added !== undefined ? { added: result.added } : {}),
+          ...(result.expires !== undefined ? { expires: result.expires } : {}),
+          ...publishFields(result),
+        } satisfies Doc<SignReport>);
       },
     )
     .command(
       'status',
       'show versions, expiry and signatures of each role, and the releases',
-      (y) =>
+      enter('status', '', (y) =>
         y
-          .option('json', { describe: 'machine-readable output', type: 'boolean', default: false })
           .example('$0 status', 'what expires when, what is signed, which releases')
           .example('$0 status --json | jq .roles.timestamp.expires', 'for monitoring'),
+      ),
       async (argv) => {
         const { repo } = await session.openRepo(argv);
         const status = await repo.status();
-        if (argv.json) session.out(JSON.stringify(status, null, 2));
+        if (session.json) session.emitReport(status);
         else session.out(formatStatus(status, session.style));
       },
     )
     .command(
       'verify',
       'check signatures, thresholds, expiry, every target file, snapshot/timestamp and the patch chains',
-      (y) =>
+      enter('verify', '', (y) =>
         y
-          .option('json', { describe: 'machine-readable output', type: 'boolean', default: false })
           .option('deep', {
             describe: 'also apply every patch to the previous version and compare',
             type: 'boolean',
@@ -605,11 +532,12 @@ function buildParser(session: Session, args: string[]): Argv {
           })
           .example('$0 verify', 'before uploading the repository')
           .example('$0 verify --deep --json', 'including a patch replay, as JSON'),
+      ),
       async (argv) => {
         const { repo, ctx } = await session.openRepo(argv);
         const report = await repo.verify({ deep: Boolean(argv.deep) });
-        ctx.finish();
-        if (argv.json) session.out(JSON.stringify(report, null, 2));
+        ctx.finish(true);
+        if (session.json) session.emitReport(report);
         else session.out(formatVerify(report, session.style));
         if (!report.ok) {
           throw new RepoError({
@@ -632,41 +560,43 @@ function buildParser(session: Session, args: string[]): Argv {
     .exitProcess(false)
     .fail((msg, err) => {
       if (err) throw err;
-      throw new RepoError({ code: 'USAGE', message: `${msg} (see tufup --help)` });
+      throw new RepoError({ code: 'USAGE', message: usageMessage(msg, session) });
     });
 }
 
-async function initWith(session: Session, argv: Globals, answers: InitOptions) {
+async function initWith(session: Session, argv: Globals, answers: InitOptions): Promise<void> {
   const ctx = session.context(false);
   const { Repository } = await import('./repository.js');
   const result = await Repository.initialize(session.configPath(argv), answers, ctx);
   for (const k of result.createdKeys) session.note(`created key ${k}`);
   for (const k of result.reusedKeys) session.note(`using existing key ${k}`);
   session.reportPublish({ published: result.published });
-  return { result };
+  const { config } = result.repo;
+  session.out(`initialized ${config.repoDir}`);
+  session.emit({
+    configPath: session.configPath(argv),
+    repoDir: config.repoDir,
+    keysDir: config.keysDir,
+    appName: config.appName,
+    patchFormat: config.patchFormat,
+    createdKeys: result.createdKeys,
+    reusedKeys: result.reusedKeys,
+    published: result.published,
+  } satisfies Doc<InitReport>);
 }
 
 /** Runs one `tufup` invocation; returns the exit code. Never throws. */
 export async function main(args: string[], io: CliIo): Promise<number> {
-  const session = new Session(io);
-  const normalized = normalizeSignArgs(args);
+  const session = new Session(io, args);
   try {
-    if (normalized.length === 0) {
-      // python tufup prints its help when called without arguments.
+    if (args.length === 0) {
+      // python tufup prints its help when called without arguments; nothing was done, so it is a usage error.
       await buildParser(session, ['--help']).parseAsync();
-      return EXIT.OK;
+      return EXIT.USAGE;
     }
-    await buildParser(session, normalized).parseAsync();
+    await buildParser(session, normalizeSignArgs(args)).parseAsync();
     return EXIT.OK;
   } catch (err) {
-    const code = errorCodeOf(err);
-    const message = err instanceof Error ? err.message : String(err);
-    const s = session.errStyle;
-    io.stderr.write(`${s.red('error')} [${code}]: ${message.split('\n')[0]}\n`);
-    if (session.verbose || code === 'INTERNAL') {
-      if (session.verbose) io.stderr.write(`${describeErrorChain(err, true)}\n`);
-      else io.stderr.write('(run with --verbose for details)\n');
-    }
-    return exitCodeFor(err);
+    return session.fail(err);
   }
 }

@@ -1,5 +1,8 @@
 // The repo-cli's error codes and how every coded error (ours or a dependency's) maps to a process exit code.
-import { TufupError, errnoCode, isTufupError } from '@tufup/common';
+import type { ArchiveErrorCode } from '@tufup/archive';
+import { TufupError, errnoCode, isAbortError, isTufupError } from '@tufup/common';
+import type { MetadataErrorCode } from '@tufup/metadata';
+import type { PatchErrorCode } from '@tufup/patch';
 
 export type RepoErrorCode =
   | 'USAGE'
@@ -27,6 +30,7 @@ export type RepoErrorCode =
   | 'VERSION_NOT_NEWER'
   | 'INVALID_META_JSON'
   | 'BUNDLE_NOT_FOUND'
+  | 'BUNDLE_NOT_DIRECTORY'
   | 'BUNDLE_EMPTY'
   | 'NO_TARGETS'
   | 'TARGET_FILE_MISSING'
@@ -53,10 +57,26 @@ export const EXIT = {
   INTERRUPTED: 130,
 } as const;
 
-const exitByCode: Record<string, number> = {
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** Every code an error reaching the CLI can carry: ours and those of the packages we call. */
+export type KnownErrorCode = RepoErrorCode | MetadataErrorCode | ArchiveErrorCode | PatchErrorCode;
+
+/**
+ * The one table from error code to exit code. It is keyed by every code of every package the CLI runs, so a
+ * new code anywhere fails the build until it is given its exit code here (and in the README's table). A code
+ * that two packages share (INVALID_VERSION, IO_ERROR...) means the same family in both. @tufup/common throws
+ * no coded errors of its own.
+ */
+export const EXIT_BY_CODE: Readonly<Record<KnownErrorCode, ExitCode>> = {
+  // usage: the command line itself is wrong
   USAGE: EXIT.USAGE,
-  INVALID_ARGUMENT: EXIT.USAGE,
-  UNKNOWN_ROLE: EXIT.USAGE,
+  INVALID_ARGUMENT: EXIT.USAGE, // repo-cli and patch
+  UNKNOWN_ROLE: EXIT.USAGE, // repo-cli and metadata
+  INVALID_KEY_NAME: EXIT.USAGE,
+  INVALID_THRESHOLD: EXIT.USAGE,
+  INVALID_EXPIRES: EXIT.USAGE, // e.g. sign -e 3000000: a date past year 9999
+  // repository and config state
   CONFIG_NOT_FOUND: EXIT.REPOSITORY,
   CONFIG_INVALID: EXIT.REPOSITORY,
   CONFIG_EXISTS: EXIT.REPOSITORY,
@@ -64,54 +84,107 @@ const exitByCode: Record<string, number> = {
   REPO_EXISTS: EXIT.REPOSITORY,
   REPO_PENDING: EXIT.REPOSITORY,
   REPO_READ_ONLY: EXIT.REPOSITORY,
-  IO_ERROR: EXIT.REPOSITORY,
   METADATA_CORRUPT: EXIT.REPOSITORY,
+  METADATA_EXISTS: EXIT.REPOSITORY,
   TARGET_FILE_MISSING: EXIT.REPOSITORY,
   NO_TARGETS: EXIT.REPOSITORY,
-  REPO_LOCKED: EXIT.BUSY,
+  FILE_NOT_FOUND: EXIT.REPOSITORY,
+  INVALID_METADATA: EXIT.REPOSITORY,
+  INVALID_CUSTOM_METADATA: EXIT.REPOSITORY,
+  INVALID_TARGET_PATH: EXIT.REPOSITORY,
+  TARGET_NOT_FOUND: EXIT.REPOSITORY,
+  BAD_SIGNATURE: EXIT.REPOSITORY,
+  EXPIRED_METADATA: EXIT.REPOSITORY,
+  BAD_VERSION: EXIT.REPOSITORY,
+  ROOT_CHAIN_BROKEN: EXIT.REPOSITORY,
+  ROOT_MISMATCH: EXIT.REPOSITORY,
+  LENGTH_MISMATCH: EXIT.REPOSITORY, // a file in the repository that is not what its metadata says
+  HASH_MISMATCH: EXIT.REPOSITORY,
+  IO_ERROR: EXIT.REPOSITORY, // archive and patch: a read or write failed (disk, permissions)
+  // a release in the repository that does not read back (previous archive, patches for verify --deep)
+  CORRUPT_ARCHIVE: EXIT.REPOSITORY,
+  SIZE_LIMIT_EXCEEDED: EXIT.REPOSITORY,
+  UNSAFE_PATH: EXIT.REPOSITORY,
+  UNSAFE_SYMLINK_TARGET: EXIT.REPOSITORY,
+  ENTRY_THROUGH_SYMLINK: EXIT.REPOSITORY,
+  PARENT_NOT_DIRECTORY: EXIT.REPOSITORY,
+  REPLACES_DIRECTORY: EXIT.REPOSITORY,
+  DUPLICATE_ENTRY: EXIT.REPOSITORY,
+  HARDLINK_ENTRY: EXIT.REPOSITORY,
+  SPECIAL_FILE_ENTRY: EXIT.REPOSITORY,
+  UNSUPPORTED_ENTRY: EXIT.REPOSITORY,
+  SYMLINK_NOT_PERMITTED: EXIT.REPOSITORY,
+  DEST_NOT_EMPTY: EXIT.REPOSITORY,
+  UNSUPPORTED_FORMAT: EXIT.REPOSITORY,
+  UNSUPPORTED_VERSION: EXIT.REPOSITORY,
+  BASE_MISMATCH: EXIT.REPOSITORY,
+  CORRUPT_PATCH: EXIT.REPOSITORY,
+  TRUNCATED_PATCH: EXIT.REPOSITORY,
+  DECOMPRESSION_LIMIT: EXIT.REPOSITORY,
+  OUTPUT_MISMATCH: EXIT.REPOSITORY,
+  // keys and signing
   KEY_DIR_NOT_FOUND: EXIT.KEYS,
   KEY_NOT_FOUND: EXIT.KEYS,
   KEY_EXISTS: EXIT.KEYS,
+  KEY_FILE_EXISTS: EXIT.KEYS,
   KEY_NOT_IN_ROLE: EXIT.KEYS,
   KEY_IN_USE: EXIT.KEYS,
-  PASSPHRASE_REQUIRED: EXIT.KEYS,
+  KEY_MISMATCH: EXIT.KEYS,
+  KEY_NOT_AUTHORIZED: EXIT.KEYS,
+  INVALID_KEY: EXIT.KEYS,
+  UNKNOWN_KEY: EXIT.KEYS,
+  UNSUPPORTED_KEY_TYPE: EXIT.KEYS,
+  PASSPHRASE_REQUIRED: EXIT.KEYS, // repo-cli and metadata
+  INVALID_PASSPHRASE: EXIT.KEYS,
   WRONG_PASSPHRASE: EXIT.KEYS,
-  THRESHOLD_NOT_MET: EXIT.KEYS,
+  KEY_DECRYPTION_FAILED: EXIT.KEYS,
+  THRESHOLD_NOT_MET: EXIT.KEYS, // repo-cli and metadata
   NOTHING_TO_SIGN: EXIT.KEYS,
-  INVALID_VERSION: EXIT.INPUT,
+  // release input: version, bundle, --meta
+  INVALID_VERSION: EXIT.INPUT, // repo-cli and metadata
+  INVALID_CHANNEL: EXIT.INPUT,
+  INVALID_TARGET_NAME: EXIT.INPUT,
   VERSION_NOT_NEWER: EXIT.INPUT,
   INVALID_META_JSON: EXIT.INPUT,
   BUNDLE_NOT_FOUND: EXIT.INPUT,
+  BUNDLE_NOT_DIRECTORY: EXIT.INPUT,
   BUNDLE_EMPTY: EXIT.INPUT,
-  INVALID_TARGET_NAME: EXIT.INPUT,
+  UNSUPPORTED_FILE_TYPE: EXIT.INPUT, // a FIFO, socket or device in the bundle
+  HARDLINK_IN_BUNDLE: EXIT.INPUT,
+  SYMLINK_OUTSIDE_BUNDLE: EXIT.INPUT,
+  UNPORTABLE_NAME: EXIT.INPUT,
+  FILE_CHANGED: EXIT.INPUT, // the bundle changed while it was archived
+  INVALID_OPTION: EXIT.INPUT, // e.g. a bundle dir that contains the repository, a bad SOURCE_DATE_EPOCH
+  FILE_TOO_LARGE: EXIT.INPUT,
+  // the rest
   VERIFY_FAILED: EXIT.VERIFY,
+  REPO_LOCKED: EXIT.BUSY,
   INTERRUPTED: EXIT.INTERRUPTED,
-  ABORT_ERR: EXIT.INTERRUPTED,
 };
 
-/** Families for codes that other @tufup packages define, recognised by their wording. */
-const exitByPattern: Array<[RegExp, number]> = [
-  [/PASSPHRASE|DECRYPT|KEY|SIGNATURE|THRESHOLD/, EXIT.KEYS],
-  [/VERSION|BUNDLE|ARCHIVE|SYMLINK|PATH|NAME/, EXIT.INPUT],
-  [/METADATA|EXPIRED|ROLE|JSON|HASH|LENGTH|PATCH|CORRUPT/, EXIT.REPOSITORY],
-];
+/** A Node system error (ENOENT, EACCES...) that escaped wrapping: it has an errno and names its syscall. */
+function isSystemError(err: unknown): boolean {
+  const e = err as { errno?: unknown; syscall?: unknown } | null;
+  return err instanceof Error && typeof e?.errno === 'number' && typeof e.syscall === 'string';
+}
 
-/** The exit code for an error: by its code when it has one (ours or another package's), else INTERNAL. */
-export function exitCodeFor(err: unknown): number {
-  if (isTufupError(err) || (err instanceof Error && err.name === 'AbortError')) {
-    const code = err.name === 'AbortError' ? 'ABORT_ERR' : (err as TufupError).code;
-    const direct = exitByCode[code];
-    if (direct !== undefined) return direct;
-    for (const [pattern, exit] of exitByPattern) if (pattern.test(code)) return exit;
+/**
+ * The exit code for an error: an abort is INTERRUPTED; a coded error of ours exits by its code in EXIT_BY_CODE;
+ * a system error that escaped wrapping is a repository/environment failure; anything else (a bug) is INTERNAL.
+ */
+export function exitCodeFor(err: unknown): ExitCode {
+  if (isAbortError(err)) return EXIT.INTERRUPTED;
+  if (isTufupError(err) && Object.hasOwn(EXIT_BY_CODE, err.code)) {
+    return EXIT_BY_CODE[err.code as KnownErrorCode];
   }
-  if (/^E[A-Z]+$/.test(errnoCode(err) ?? '')) return EXIT.REPOSITORY; // a raw fs error (ENOENT, EACCES...) that escaped wrapping
+  if (isSystemError(err)) return EXIT.REPOSITORY;
   return EXIT.INTERNAL;
 }
 
 /** The stable code shown in `error [CODE]: message`; errors without one are internal. */
 export function errorCodeOf(err: unknown): string {
-  if (err instanceof Error && err.name === 'AbortError') return 'INTERRUPTED';
+  if (isAbortError(err)) return 'INTERRUPTED';
   if (isTufupError(err)) return err.code;
-  const errno = errnoCode(err);
-  return errno && /^E[A-Z]+$/.test(errno) ? errno : 'INTERNAL';
+  if (isSystemError(err)) return errnoCode(err) ?? 'INTERNAL';
+  return 'INTERNAL';
 }

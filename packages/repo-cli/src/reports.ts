@@ -95,3 +95,79 @@ export interface VerifyReport {
     patchesReplayed: number;
   };
 }
+
+// ---- the --json documents of the commands that change the repository ------------------------------
+
+/** Every --json document of a command that changes the repository carries these. */
+export interface CommandReport {
+  ok: true;
+  /** The command, e.g. `targets add`. */
+  command: string;
+  /** Metadata files written: each role with its new version (empty when the change waits for co-signers). */
+  published: Array<{ role: RoleName; version: number }>;
+  /** Set when the change was staged for co-signing instead of published. */
+  parked?: { unsignedRoles: Array<{ role: RoleName; have: number; need: number }> };
+  /** Warnings logged on the way (also on stderr). */
+  warnings: string[];
+}
+
+export interface InitReport extends CommandReport {
+  configPath: string;
+  repoDir: string;
+  keysDir: string;
+  appName: string;
+  patchFormat: string;
+  /** Key pairs written (`<keysDir>/<name>` and `<name>.pub`). */
+  createdKeys: string[];
+  /** Key pairs that were in keysDir already and were used as they are. */
+  reusedKeys: string[];
+}
+
+export interface TargetsAddReport extends CommandReport {
+  app: string;
+  version: string;
+  /** The archive written to the targets dir: name, length, sha256, required, user metadata. */
+  archive: TargetEntry;
+  /** The patch from the previous release, when one was made: name, length, sha256, size and sha256 of its tar. */
+  patch?: TargetEntry;
+}
+
+export interface RemoveLatestReport extends CommandReport {
+  app: string;
+  /** The version withdrawn. */
+  version: string;
+  /** Target files removed (archive and patch). */
+  removed: string[];
+}
+
+export interface PruneReport extends CommandReport {
+  app: string;
+  keep: number;
+  removed: string[];
+}
+
+export interface KeysReport extends CommandReport {
+  key: string;
+  /** `-c`: the key pair written. */
+  created?: { keyid: string; privatePath: string; publicPath: string; encrypted: boolean };
+  /** `add ROLE`: the role the key now signs for. */
+  addedTo?: RoleName;
+  /** `replace OLD`: the key replaced, the roles it was replaced in, and whether it left root's keys. */
+  replaced?: { oldKey: string; roles: RoleName[]; removedFromRoot: boolean };
+}
+
+export interface SignReport extends CommandReport {
+  role: RoleName;
+  /** Without -e: signatures added. */
+  added?: number;
+  /** With -e: the role's new expiry. */
+  expires?: string;
+}
+
+/** The --json document of any command that failed (stdout; the one-line error is on stderr as always). */
+export interface CommandError {
+  ok: false;
+  command?: string;
+  error: { code: string; message: string; exit: number };
+  warnings: string[];
+}

@@ -45,24 +45,47 @@ function amount(e: ProgressEvent, v: number): string {
 
 export interface ProgressDisplay {
   onProgress: OnProgress;
-  /** Ends the current line (call once the operation is over, also on failure). */
-  done(): void;
+  /**
+   * Ends the display (call once the operation is over, also on failure). `completed`: the operation succeeded,
+   * so its last phase is shown as finished (a bar at 100 %, a done line) even when no final event came.
+   */
+  done(completed?: boolean): void;
 }
 
+export interface ProgressDisplayOptions {
+  /** Draw bars (default: the stream is a TTY). */
+  tty?: boolean;
+  label?: (phase: string) => string;
+  /** Without a TTY: a line at least this often while a phase runs (default 3 s). */
+  intervalMs?: number;
+  now?: () => number;
+}
+
+/** Without a TTY, a phase prints a line at least this often (the issue's bound is 5 s; timers may run late). */
+export const DEFAULT_PROGRESS_INTERVAL_MS = 3000;
+
 /**
- * Progress for long phases (archive, diff) on `stream`. On a TTY: one bar redrawn in place. Elsewhere (CI
- * logs): one plain line when a phase starts and one when it ends, never a flood.
+ * Progress for long phases (archive, gunzip, diff, encode) on `stream`. On a TTY: one bar redrawn in place,
+ * drawn at 100 % when its phase ends. Elsewhere (CI logs): a line when a phase starts, a line with the
+ * percentage and elapsed time every `intervalMs` while it runs, and a line when it ends. Lines come from the
+ * progress events (a computation that blocks the event loop still reports) and from a timer (a phase whose
+ * events stall still shows it is alive).
  */
 export function progressDisplay(
   stream: NodeJS.WriteStream,
-  opts: { tty?: boolean; label?: (phase: string) => string } = {},
+  opts: ProgressDisplayOptions = {},
 ): ProgressDisplay {
   const tty = opts.tty ?? Boolean(stream.isTTY);
   const label = opts.label ?? ((p: string) => p);
-  let phase: string | undefined;
-  let lastDraw = 0;
+  const intervalMs = opts.intervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
+  const now = opts.now ?? Date.now;
+  let last: ProgressEvent | undefined;
+  let phaseStart = 0;
+  let lastLine = 0;
+  let lastDraw = Number.NEGATIVE_INFINITY;
   let lineOpen = false;
   let finished = false;
+  let timer: NodeJS.Timeout | undefined;
 
   const endLine = () => {
     if (lineOpen) stream.write('\n');
@@ -78,37 +101,73 @@ export function progressDisplay(
     const size = e.total ? `${amount(e, e.done)} / ${amount(e, e.total)}` : amount(e, e.done);
     stream.write(`\r\x1b[2K${label(e.phase).padEnd(8)} ${bar} ${size}`);
     lineOpen = true;
+    lastDraw = now();
+  };
+  const line = (text: string) => {
+    stream.write(`${text}\n`);
+    lastLine = now();
+  };
+  const periodic = () => {
+    const e = last;
+    if (!e || finished) return;
+    const elapsed = `${Math.round((now() - phaseStart) / 1000)} s`;
+    const pct = e.total
+      ? `${Math.floor(Math.min(1, e.done / e.total) * 100)}% (${amount(e, e.done)} / ${amount(e, e.total)})`
+      : amount(e, e.done);
+    line(`${label(e.phase)}: ${pct}, ${elapsed}`);
+  };
+  /** The current phase is over: a bar at 100 %, or a done line. */
+  const finishPhase = () => {
+    const e = last;
+    if (!e || finished) return;
+    finished = true;
+    const end = e.total !== undefined ? { ...e, done: e.total } : e;
+    if (tty) {
+      draw(end);
+      endLine();
+    } else line(`${label(e.phase)}: done (${amount(end, end.done)})`);
   };
 
   const onProgress: OnProgress = (e) => {
-    const isFinal = e.total !== undefined && e.done >= e.total;
-    if (e.phase !== phase) {
+    if (e.phase !== last?.phase) {
+      // Phases run one after another: a new one means the previous one completed.
+      finishPhase();
       if (tty) endLine();
-      else if (phase !== undefined && !finished) stream.write(`${label(phase)}: done\n`);
-      phase = e.phase;
+      phaseStart = now();
       finished = false;
-      lastDraw = 0;
+      lastDraw = Number.NEGATIVE_INFINITY;
+      last = e;
       if (!tty)
-        stream.write(
-          `${label(e.phase)}: ${e.total ? amount(e, e.total) : 'started'}${e.file ? ` (${e.file})` : ''}\n`,
+        line(`${label(e.phase)}: ${e.total ? amount(e, e.total) : 'started'}${e.file ? ` (${e.file})` : ''}`);
+      if (!tty && timer === undefined && intervalMs > 0) {
+        // A quarter of the interval, so a line is never more than 1.25 intervals late.
+        timer = setInterval(
+          () => {
+            if (now() - lastLine >= intervalMs) periodic();
+          },
+          Math.max(1, Math.floor(intervalMs / 4)),
         );
-    }
-    if (tty) {
-      const now = Date.now();
-      if (isFinal || now - lastDraw >= 80) {
-        lastDraw = now;
-        draw(e);
+        timer.unref();
       }
-    } else if (isFinal && !finished) {
-      finished = true;
-      stream.write(`${label(e.phase)}: done (${amount(e, e.done)})\n`);
     }
+    last = e;
+    const isFinal = e.total !== undefined && e.done >= e.total;
+    if (finished) return;
+    if (tty) {
+      if (isFinal) finishPhase();
+      else if (now() - lastDraw >= 80) draw(e);
+    } else if (isFinal) finishPhase();
+    else if (now() - lastLine >= intervalMs) periodic();
   };
   return {
     onProgress,
-    done() {
+    done(completed = false) {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+      if (completed) finishPhase();
       if (tty) endLine();
-      phase = undefined;
+      last = undefined;
+      finished = false;
     },
   };
 }

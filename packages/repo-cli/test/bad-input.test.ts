@@ -1,5 +1,6 @@
 // Hostile and mistaken input: each failure is a one-line coded message, a non-zero exit, and no change on disk.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmod, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -17,22 +18,25 @@ interface Case {
   before?: (dir: string) => Promise<void>;
   /** Something the message must say. */
   says?: RegExp;
+  /** Something stderr must not say (a claim of what did not happen). */
+  neverSays?: RegExp;
 }
 
 test('bad input fails with a coded one-line message, a non-zero exit and the repository byte-identical', async () => {
   await withTempDir(async (tmp) => {
     const dir = join(tmp, 'base');
     await mkdir(dir);
-    // A repository with an encrypted targets key and one release.
+    // A repository with encrypted root and targets keys and one release.
     const env = { TUFUP_PASSPHRASE_TARGETS: 'right horse' };
-    await ok(['init', '--non-interactive', '--app-name', 'my_app', '--encrypted', 'targets'], {
-      cwd: dir,
-      env,
-    });
+    await ok(
+      ['init', '--non-interactive', '--app-name', 'my_app', '--encrypted', 'targets', '--encrypted', 'root'],
+      { cwd: dir, env: { ...env, TUFUP_PASSPHRASE_ROOT: 'root horse' } },
+    );
     await makeBundle(join(dir, 'b1'), '1.0', 4096);
     await makeBundle(join(dir, 'b2'), '2.0', 4096);
     await mkdir(join(dir, 'empty-bundle'));
     await mkdir(join(dir, 'no-keys-here'));
+    await writeFile(join(dir, 'a-file'), 'not a directory\n');
     await ok(['targets', 'add', '1.0', 'b1', 'keystore'], { cwd: dir, env });
     const rel = join('repository', 'metadata', 'targets.json');
     const targetsJson = join(dir, rel);
@@ -142,8 +146,129 @@ test('bad input fails with a coded one-line message, a non-zero exit and the rep
         code: 'KEY_NOT_FOUND',
         exit: 4,
       },
+      {
+        name: 'a bundle with a FIFO',
+        args: ['targets', 'add', '2.0', 'b-fifo', 'keystore'],
+        env,
+        code: 'UNSUPPORTED_FILE_TYPE',
+        exit: 5,
+        says: /fifo|FIFO/,
+        // A bundle holds only files, directories and symlinks (made per case: cp copies no FIFO).
+        before: async (d) => {
+          await makeBundle(join(d, 'b-fifo'), '2.0', 4096);
+          execFileSync('mkfifo', [join(d, 'b-fifo', 'pipe')]);
+        },
+      },
+      {
+        name: 'a bundle dir that contains the repository',
+        args: ['targets', 'add', '2.0', '.', 'keystore'],
+        env,
+        code: 'INVALID_OPTION',
+        exit: 5,
+      },
+      {
+        name: 'a bundle path that is a file',
+        args: ['targets', 'add', '2.0', 'a-file', 'keystore'],
+        env,
+        code: 'BUNDLE_NOT_DIRECTORY',
+        exit: 5,
+        says: /not a directory/,
+        neverSays: /does not exist/,
+      },
+      {
+        name: 'an expiry past year 9999',
+        args: ['sign', 'timestamp', '-e', '3000000', 'keystore'],
+        code: 'INVALID_EXPIRES',
+        exit: 2,
+      },
+      {
+        name: 'an expiry far past year 9999',
+        args: ['sign', 'timestamp', '-e', '100000000', 'keystore'],
+        code: 'INVALID_EXPIRES',
+        exit: 2,
+      },
+      {
+        // A cron job that forgot -e must not "succeed" while the timestamp runs out.
+        name: 'sign without -e that would add no signature',
+        args: ['sign', 'timestamp', 'keystore'],
+        code: 'NOTHING_TO_SIGN',
+        exit: 4,
+        says: /-e/,
+      },
+      {
+        name: 'a new key for a role, and a wrong root passphrase',
+        args: ['keys', 'k4', '-c', 'add', 'snapshot', 'keystore'],
+        env: { ...env, TUFUP_PASSPHRASE_ROOT: 'wrong horse' },
+        code: 'WRONG_PASSPHRASE',
+        exit: 4,
+        neverSays: /created key/,
+      },
+      {
+        name: 'an empty --app-name',
+        args: ['targets', 'add', '--app-name', '', '2.0', 'b2', 'keystore'],
+        env,
+        code: 'INVALID_ARGUMENT',
+        exit: 2,
+        says: /--app-name is empty/,
+      },
+      {
+        name: 'an empty --app-name for prune',
+        args: ['targets', 'prune', '--keep', '1', '--app-name=', 'keystore'],
+        env,
+        code: 'INVALID_ARGUMENT',
+        exit: 2,
+        says: /--app-name is empty/,
+      },
+      {
+        name: 'an empty bundle dir',
+        args: ['targets', 'add', '2.0', '', 'keystore'],
+        env,
+        code: 'INVALID_ARGUMENT',
+        exit: 2,
+        says: /BUNDLE_DIR is empty/,
+      },
+      {
+        name: 'an empty key dir',
+        args: ['sign', 'timestamp', '-e', 'keystore', ''],
+        code: 'INVALID_ARGUMENT',
+        exit: 2,
+        says: /KEY_DIRS is empty/,
+      },
+      {
+        name: 'an empty -e',
+        args: ['sign', 'timestamp', '-e', '', 'keystore'],
+        code: 'INVALID_ARGUMENT',
+        exit: 2,
+        says: /--expiration-days is empty/,
+      },
+      {
+        name: 'an empty --config',
+        args: ['status', '--config', ''],
+        code: 'INVALID_ARGUMENT',
+        exit: 2,
+        says: /--config is empty/,
+      },
+      {
+        name: 'missing arguments are named',
+        args: ['targets', 'add', '2.0'],
+        code: 'USAGE',
+        exit: 2,
+        says: /^missing BUNDLE_DIR and KEY_DIRS/,
+      },
+      {
+        name: 'a missing key dir is named',
+        args: ['sign', 'timestamp'],
+        code: 'USAGE',
+        exit: 2,
+        says: /^missing KEY_DIRS/,
+      },
+      {
+        name: 'no arguments at all',
+        args: [],
+        code: '',
+        exit: 2,
+      },
       { name: 'unknown command', args: ['publish'], code: 'USAGE', exit: 2 },
-      { name: 'missing arguments', args: ['targets', 'add', '2.0'], code: 'USAGE', exit: 2 },
       {
         name: 'init over an existing repository',
         args: ['init', '--non-interactive', '--app-name', 'x'],
@@ -217,8 +342,10 @@ test('bad input fails with a coded one-line message, a non-zero exit and the rep
       const after = await treeHash(caseDir);
       assert.equal(r.code, c.exit, `${c.name}: exit ${r.code}, stderr: ${r.stderr}`);
       const line = errorLine(r.stderr);
-      assert.equal(line?.code, c.code, `${c.name}: ${r.stderr}`);
+      if (c.code === '') assert.match(r.stdout, /Commands:/, `${c.name}: the help`);
+      else assert.equal(line?.code, c.code, `${c.name}: ${r.stderr}`);
       if (c.says) assert.match(line?.message ?? '', c.says, c.name);
+      if (c.neverSays) assert.doesNotMatch(r.stderr, c.neverSays, c.name);
       // One line: no stack traces without --verbose.
       assert.equal(
         r.stderr.split('\n').filter((l) => l.startsWith('    at ')).length,
@@ -268,6 +395,41 @@ test('a stale lock of a dead process is taken over', async () => {
     assert.deepEqual(
       Object.keys(await treeHash(join(dir, 'repository'))).filter((p) => p.startsWith('.')),
       [],
+    );
+  });
+});
+
+test('an empty --app-name is a value, not the default app: remove-latest refuses and removes nothing', async () => {
+  await withTempDir(async (dir) => {
+    // The issue's repro: main_app 1.0 and 2.0, other_app 1.0, then `--app-name "$APP"` with APP unset.
+    await ok(['init', '--non-interactive', '--app-name', 'main_app'], { cwd: dir });
+    await makeBundle(join(dir, 'b1'), '1.0', 4096);
+    await makeBundle(join(dir, 'b2'), '2.0', 4096);
+    await ok(['targets', 'add', '1.0', 'b1', 'keystore'], { cwd: dir });
+    await ok(['targets', 'add', '2.0', 'b2', 'keystore'], { cwd: dir });
+    await ok(['targets', 'add', '--app-name', 'other_app', '1.0', 'b1', 'keystore'], { cwd: dir });
+    const before = await treeHash(dir);
+    for (const args of [
+      ['targets', 'remove-latest', '--app-name', '', 'keystore'],
+      ['targets', 'prune', '--keep', '1', '--app-name', '', 'keystore'],
+      ['targets', 'add', '--app-name', '', '3.0', 'b2', 'keystore'],
+      ['targets', 'list', '--app-name', ''],
+    ]) {
+      const r = await tufup(args, { cwd: dir });
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(errorLine(r.stderr)?.code, 'INVALID_ARGUMENT', r.stderr);
+      assert.deepEqual(await treeHash(dir), before, `${args.join(' ')} changed the tree`);
+    }
+    const list = JSON.parse((await ok(['targets', 'list', '--json'], { cwd: dir })).stdout) as Array<{
+      app: string;
+      latest: string;
+    }>;
+    assert.deepEqual(
+      list.map((a) => [a.app, a.latest]),
+      [
+        ['main_app', '2.0'],
+        ['other_app', '1.0'],
+      ],
     );
   });
 });

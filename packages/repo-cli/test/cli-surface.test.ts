@@ -66,9 +66,9 @@ test('every command has --help with at least one example', async () => {
       `tufup ${cmd.join(' ')} --help has no example:\n${r.stdout}`,
     );
   }
-  // No arguments: python tufup prints its help.
+  // No arguments: the help (as python tufup), and exit 2: nothing was done.
   const bare = await runInProcess([]);
-  assert.equal(bare.code, 0);
+  assert.equal(bare.code, 2);
   assert.match(bare.stdout, /Commands:/);
 });
 

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import { ArchiveError } from '@tufup/archive';
 import { TufupError } from '@tufup/common';
 import { MetadataError } from '@tufup/metadata';
 import { normalizeSignArgs } from '../src/cli.js';
@@ -112,6 +113,16 @@ test('exit codes follow the error family, whichever package threw', () => {
   assert.equal(exitCodeFor(new TufupError({ code: 'SYMLINK_OUTSIDE_BUNDLE', message: 'x' })), EXIT.INPUT);
   assert.equal(exitCodeFor(new DOMException('stop', 'AbortError')), EXIT.INTERRUPTED);
   assert.equal(exitCodeFor(new TypeError('bug')), EXIT.INTERNAL);
+  // The issue's cases, once exit 1: input errors by the one table.
+  assert.equal(exitCodeFor(new ArchiveError({ code: 'UNSUPPORTED_FILE_TYPE', message: 'x' })), EXIT.INPUT);
+  assert.equal(exitCodeFor(new ArchiveError({ code: 'INVALID_OPTION', message: 'x' })), EXIT.INPUT);
+  assert.equal(exitCodeFor(new MetadataError({ code: 'INVALID_EXPIRES', message: 'x' })), EXIT.USAGE);
+  // A code no package declares, and an object that merely has a code, are not ours: internal.
+  assert.equal(exitCodeFor(new TufupError({ code: 'NO_SUCH_CODE', message: 'x' })), EXIT.INTERNAL);
+  assert.equal(exitCodeFor(Object.assign(new Error('x'), { code: 'VERIFY_FAILED' })), EXIT.INTERNAL);
+  // A system error that escaped wrapping is the environment's (disk, permissions), not a bug in the input.
+  const enoent = Object.assign(new Error('ENOENT: x'), { code: 'ENOENT', errno: -2, syscall: 'open' });
+  assert.equal(exitCodeFor(enoent), EXIT.REPOSITORY);
 });
 
 class Capture extends Writable {
@@ -147,4 +158,67 @@ test('progress: a redrawn bar on a terminal, a start and a done line per phase e
   assert.match(tty.text, /\r\x1b\[2Karchive +\[#{28}\] 100% 4\.0 KiB \/ 4\.0 KiB/);
   assert.match(tty.text, /\r\x1b\[2Kdiff +\[#{28}\] 100%/);
   assert.ok(tty.text.endsWith('\n'));
+});
+
+test('progress without a TTY: a line at least every interval while a phase runs, from events or the timer', async () => {
+  let clock = 0;
+  const plain = new Capture(false);
+  const p = progressDisplay(plain as unknown as NodeJS.WriteStream, { intervalMs: 1000, now: () => clock });
+  p.onProgress({ phase: 'diff', done: 0, total: 1000 });
+  // Events that come while the event loop is busy (a synchronous diff) print once the interval has passed.
+  for (const [t, done] of [
+    [400, 100],
+    [999, 200],
+    [1000, 300],
+    [1500, 400],
+    [2600, 500],
+  ] as const) {
+    clock = t;
+    p.onProgress({ phase: 'diff', done, total: 1000 });
+  }
+  assert.equal(
+    plain.text,
+    'diff: 1000 B\ndiff: 30% (300 B / 1000 B), 1 s\ndiff: 50% (500 B / 1000 B), 3 s\n',
+  );
+  // Events that stall: the timer prints the last state again, and we wait for that line, not for a time.
+  plain.text = '';
+  clock = 3600;
+  // The display's timer is unref'd (it never keeps a process alive); this one keeps the test alive meanwhile.
+  const keepAlive = setInterval(() => {}, 1000);
+  const line = await new Promise<string>((resolve) => {
+    const write = plain.write.bind(plain);
+    plain.write = ((chunk: string) => {
+      resolve(chunk);
+      return write(chunk);
+    }) as typeof plain.write;
+  });
+  clearInterval(keepAlive);
+  assert.equal(line, 'diff: 50% (500 B / 1000 B), 4 s\n');
+  // The phase ends without a final event (the operation succeeded): a done line at its total.
+  p.done(true);
+  assert.match(plain.text, /diff: done \(1000 B\)\n$/);
+});
+
+test('progress on a TTY: a bar ends at 100 % when its phase ends, and stays where it was on failure', () => {
+  const events = [
+    { phase: 'diff', done: 0, total: 100 },
+    { phase: 'diff', done: 100, total: 100 },
+    // The encoder's last event is at 45 %: its phase is over when the next one starts.
+    { phase: 'encode', done: 0, total: 200 },
+    { phase: 'encode', done: 90, total: 200 },
+    { phase: 'compress', done: 0, total: 50 },
+    { phase: 'compress', done: 10, total: 50 },
+  ];
+  const tty = new Capture(true);
+  const t = progressDisplay(tty as unknown as NodeJS.WriteStream, { now: () => 0 });
+  for (const e of events) t.onProgress(e);
+  t.done(true);
+  assert.match(tty.text, /encode +\[#{28}\] 100% 200 B \/ 200 B\n/);
+  assert.match(tty.text, /compress +\[#{28}\] 100% 50 B \/ 50 B\n$/);
+  const failed = new Capture(true);
+  const f = progressDisplay(failed as unknown as NodeJS.WriteStream, { now: () => 0 });
+  for (const e of events.slice(0, 4)) f.onProgress(e);
+  f.done(false);
+  assert.doesNotMatch(failed.text, /encode +\[#{28}\] 100%/);
+  assert.ok(failed.text.endsWith('\n'));
 });

@@ -107,7 +107,9 @@ export async function treeHash(root: string): Promise<Record<string, string>> {
       else if (st.isDirectory()) {
         out[rel] = `dir ${mode}`;
         await walk(p);
-      } else
+      } else if (!st.isFile())
+        out[rel] = `special ${mode}`; // a FIFO or socket: reading it would block
+      else
         out[rel] = `file ${mode} ${createHash('sha256')
           .update(await readFile(p))
           .digest('hex')}`;

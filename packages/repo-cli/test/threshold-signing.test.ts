@@ -98,8 +98,12 @@ test('root threshold 2: one key is refused, --partial stages the change, the sec
     // A client that trusts 1.root.json accepts 2.root.json (signed by both old keys and both new ones).
     await tufDownload(join(dir, 'repository'), join(meta, '1.root.json'), join(dir, 'client'), []);
 
-    // Co-signing what is already fully signed adds nothing and succeeds.
-    const again = await run(['sign', 'root', 'bob-keys']);
-    assert.match(again.stdout, /root: added 0 signatures/);
+    // Co-signing what is already fully signed adds nothing: that is a failure with a hint, not a silent exit 0
+    // (a cron job that forgot -e would otherwise "succeed" until clients freeze), and nothing is written.
+    const signedTree = await treeHash(dir);
+    const again = await tufup(['sign', 'root', 'bob-keys'], { cwd: dir });
+    assert.equal(again.code, 4, again.stderr);
+    assert.match(again.stderr, /^error \[NOTHING_TO_SIGN\]: .*-e/);
+    assert.deepEqual(await treeHash(dir), signedTree);
   });
 });

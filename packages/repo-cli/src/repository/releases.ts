@@ -106,10 +106,15 @@ export async function addBundle(
   const patchName = formatTargetName(appName, version, 'patch');
   const bundleDir = resolve(state.ctx.cwd ?? process.cwd(), opts.bundleDir);
   if (!(await isDirectory(bundleDir))) {
-    throw new RepoError({
-      code: 'BUNDLE_NOT_FOUND',
-      message: `bundle directory ${opts.bundleDir} does not exist or is not a directory`,
-    });
+    throw (await pathExists(bundleDir))
+      ? new RepoError({
+          code: 'BUNDLE_NOT_DIRECTORY',
+          message: `bundle path ${opts.bundleDir} is not a directory (give the directory that holds the app)`,
+        })
+      : new RepoError({
+          code: 'BUNDLE_NOT_FOUND',
+          message: `bundle directory ${opts.bundleDir} does not exist`,
+        });
   }
   if ((await readdir(bundleDir)).length === 0) {
     throw new RepoError({ code: 'BUNDLE_EMPTY', message: `bundle directory ${opts.bundleDir} is empty` });
@@ -213,8 +218,8 @@ async function makePatch(
   await gunzipToTar(prevPath, oldTar, state.progressOpts());
   const patchPath = publication.stagedPath(`targets/${patchName}`);
   state.logger.debug(`diffing ${previous.version} → ${patchName} (${state.config.patchFormat})`);
-  const { diff } = await import('@tufup/patch');
-  const made = await diff(oldTar, newTar, patchPath, {
+  const { diffOffThread } = await import('../diff-thread.js');
+  const made = await diffOffThread(oldTar, newTar, patchPath, {
     format: state.config.patchFormat,
     ...state.progressOpts(),
   });

@@ -78,7 +78,13 @@ async function cosign(
       [...signers.values()].filter((k) => !before.has(k.keyid)),
     );
     const added = validCount(store, role) - before.size;
-    if (added <= 0) return { published: [], added: 0 };
+    if (added <= 0) {
+      // Exiting 0 here would let a cron job that forgot -e "succeed" while the role runs out.
+      throw new RepoError({
+        code: 'NOTHING_TO_SIGN',
+        message: `${role} is already signed by every key of it given: nothing changed (to refresh its expiry, add -e: tufup sign ${role} -e <key_dirs...>)`,
+      });
+    }
     const publication = await Publication.begin(state.repoDir, `sign ${role}`);
     try {
       await stageStore(state, store, publication);
