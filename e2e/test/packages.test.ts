@@ -1,7 +1,7 @@
 // Each public package as `npm pack` would publish it: its listing, its package.json, its README's install line.
 import assert from 'node:assert/strict';
-import { builtinModules } from 'node:module';
 import { readFile } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import {
