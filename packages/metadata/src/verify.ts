@@ -367,3 +367,19 @@ function checkCustomMetadata(f: Findings, targets: Metadata<Targets>): void {
 function isPlainFileName(name: string): boolean {
   return name.length > 0 && name.length <= 255 && !/[/\\\0]/.test(name) && name !== '.' && name !== '..';
 }
+
+/**
+ * Throws the first problem with a client trusting `trusted` accepting `next`: signed by a threshold of the old
+ * root's keys and of its own, the next version; then its expiry unless `ignoreExpiry`. The client checks each
+ * root it fetches with this before handing the chain to tuf-js.
+ */
+export function verifyRootRotation(
+  trusted: Metadata<Root>,
+  next: Metadata<Root>,
+  opts: VerifyOptions = {},
+): void {
+  const f = new Findings();
+  checkRotation(f, trusted, next, `metadata/${next.signed.version}.root.json`);
+  if (f.problems.length === 0) checkExpiry(f, 'root', next, 'metadata/root.json', opts);
+  f.throwFirst();
+}
