@@ -44,7 +44,6 @@ async function installThroughApp(
       if (r.some((l) => l.error)) throw new Error(`app failed: ${JSON.stringify(r)} ${app.stderr()}`);
       return r.some((l) => l.version === '2.0') ? r : undefined;
     },
-    20_000,
   );
   const logFile = join(base, `.${names.dst}.tufup.log`);
   const log = await waitFor('the worker to log its result', async () => {

@@ -26,7 +26,7 @@ async function installWithModes(base: string, installMode: number, stagedMode: n
     { appName: 'demo', version: '2.0', srcDir: src, dstDir: dst, pid: GONE_PID, relaunch: false },
     { logFile },
   );
-  await waitForExit(started.pid, 60_000);
+  await waitForExit(started.pid);
   const log = await readFile(logFile, 'utf8');
   assert.match(log, /result: installed 2\.0/, log);
   return { dst, oldList, newList, log, mode: (await stat(dst)).mode & 0o7777 };

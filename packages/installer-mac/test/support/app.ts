@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isProcessAlive } from '@tufup/common';
 
 const PKG = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The built package, as an app would load it (the worker it starts is dist/worker.js). */
@@ -85,32 +86,25 @@ export function readReport(file: string): ReportLine[] {
     .map((l) => JSON.parse(l) as ReportLine);
 }
 
-/** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. */
+/**
+ * Polls `check` until it returns a value (not undefined). No deadline of its own: on a loaded machine a swap may
+ * take long, and the test runner's timeout ends a test that never gets there.
+ */
 export async function waitFor<T>(
-  what: string,
+  _what: string,
   check: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 15_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
     if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
   }
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export const isAlive = isProcessAlive;
 
-export async function waitForExit(pid: number, timeoutMs = 15_000): Promise<void> {
-  await waitFor(`process ${pid} to exit`, () => (isAlive(pid) ? undefined : true), timeoutMs);
+export async function waitForExit(pid: number): Promise<void> {
+  await waitFor(`process ${pid} to exit`, () => (isAlive(pid) ? undefined : true));
 }
 
 /** Starts the app the way a user would: node <dstDir>/.../app.mjs <report> <srcDir> <config JSON>. */

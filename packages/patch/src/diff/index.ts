@@ -111,6 +111,8 @@ export async function diff(
     onProgress: (done) => progress?.({ phase: 'encode', done, total: newBuf.length, unit: 'bytes' }),
     ...(signal ? { signal } : {}),
   });
+  // The encoder reports inside covers only; the phase's end is reported here, so a bar reaches 100 %.
+  progress?.({ phase: 'encode', done: newBuf.length, total: newBuf.length, unit: 'bytes' });
   const hash = createHash('sha256');
   for (const p of parts) hash.update(p);
   const size = await writeNativePatch(parts, patchPath, signal);
