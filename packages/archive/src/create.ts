@@ -2,7 +2,7 @@
 import { type Stats, constants as fsConstants } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import {
@@ -10,14 +10,12 @@ import {
   type OnProgress,
   type SizeAndHash,
   fsyncDir,
-  isInsideOrSame,
   siblingTempPath,
   throttleProgress,
   throwIfAborted,
-  wrapError,
 } from '@tufup/common';
-import { ArchiveError, io } from './errors.js';
-import { type StreamStages, writeAll, writeStagesAtomic } from './file-io.js';
+import { ArchiveError, asArchiveError, io } from './errors.js';
+import { type StreamStages, writeAll, writeStagesAtomic, writeStagesScratch } from './file-io.js';
 import { describeSymlinkProblem, splitMemberName, symlinkTargetProblem } from './paths.js';
 import { type MemberHeader, encodeMemberHeader, endOfArchive, paddingAfter } from './tar-format.js';
 
@@ -83,9 +81,110 @@ export async function createArchive(
   if (!Number.isInteger(level) || level < 0 || level > 9) {
     throw new ArchiveError({ code: 'INVALID_OPTION', message: `gzipLevel must be 0-9, got ${level}` });
   }
+  const tar = await scanTar(bundleDir, [archivePath, opts.tarPath], opts);
+
+  const tarHash = new HashingStream();
+  const gzipHash = new HashingStream();
+  const tarCopy = opts.tarPath ? await TarCopy.open(opts.tarPath) : undefined;
+  try {
+    const stages: StreamStages = [
+      tar.stream(),
+      tarHash,
+      ...(tarCopy ? [tarCopy.stream] : []),
+      createGzip({ level, chunkSize: GZIP_CHUNK }),
+      new GzipOsNormalizer(),
+      gzipHash,
+    ];
+    await writeStagesAtomic(archivePath, stages, opts.signal);
+  } catch (err) {
+    await tarCopy?.discard();
+    throw asArchiveError(err, `writing ${archivePath}`);
+  }
+  if (tarCopy) {
+    try {
+      await tarCopy.commit();
+    } catch (err) {
+      await tarCopy.discard();
+      // Both files or neither: the .tar.gz without its .tar is not the result that was asked for.
+      await rm(archivePath, { force: true });
+      throw asArchiveError(err, `writing ${opts.tarPath}`);
+    }
+  }
+  const tarDigest = tarHash.digest();
+  const gzip = gzipHash.digest();
+  return {
+    tar: { size: tarDigest.size, sha256: tarDigest.sha256 },
+    gzip: { size: gzip.size, sha256: gzip.sha256 },
+    members: tar.members,
+  };
+}
+
+export interface CreateTarOptions
+  extends Pick<
+    CreateArchiveOptions,
+    'mtime' | 'keepMtimes' | 'keepModes' | 'allowExternalSymlinks' | 'onProgress' | 'signal'
+  > {
+  /**
+   * The size the tar must have (e.g. a signed tar_size): when the scanned bundle would make a tar of any
+   * other size (tars come in 10 KiB records), fail with TAR_SIZE_MISMATCH before reading any file content.
+   */
+  expectSize?: number;
+  /**
+   * false: `tarPath` is a scratch file of the caller's (a fresh name, deleted after use): no fsync and
+   * rename; still created exclusively and removed on failure. Default true.
+   */
+  durable?: boolean;
+}
+
+export interface CreateTarResult {
+  tar: SizeAndHash;
+  members: number;
+}
+
+/**
+ * The plain tar `createArchive` would make of `bundleDir` (the same bytes, without the gzip pass), with its
+ * size and sha256: the client rebuilds the tar of an installed version this way and checks it against the
+ * signed tar_hash, so that a fresh install can be patched without its archive.
+ */
+export async function createTar(
+  bundleDir: string,
+  tarPath: string,
+  opts: CreateTarOptions = {},
+): Promise<CreateTarResult> {
+  const tar = await scanTar(bundleDir, [tarPath], opts);
+  if (opts.expectSize !== undefined && tar.size !== opts.expectSize) {
+    throw new ArchiveError({
+      code: 'TAR_SIZE_MISMATCH',
+      message: `${bundleDir} makes a tar of ${tar.size} bytes, not the expected ${opts.expectSize}`,
+    });
+  }
+  const hash = new HashingStream();
+  try {
+    const stages: StreamStages = [tar.stream(), hash];
+    if (opts.durable === false) await writeStagesScratch(tarPath, stages, opts.signal);
+    else await writeStagesAtomic(tarPath, stages, opts.signal);
+  } catch (err) {
+    throw asArchiveError(err, `writing ${tarPath}`);
+  }
+  const { size, sha256 } = hash.digest();
+  return { tar: { size, sha256 }, members: tar.members };
+}
+
+/** A scanned bundle: what its tar will be, and the tar's bytes as a stream, read when consumed. */
+interface ScannedTar {
+  size: number;
+  members: number;
+  stream(): Readable;
+}
+
+async function scanTar(
+  bundleDir: string,
+  outputs: readonly (string | undefined)[],
+  opts: CreateTarOptions,
+): Promise<ScannedTar> {
   const root = resolve(bundleDir);
-  for (const out of [archivePath, opts.tarPath]) {
-    if (out !== undefined && isInsideOrSame(resolve(out), root)) {
+  for (const out of outputs) {
+    if (out !== undefined && isInside(root, resolve(out))) {
       throw new ArchiveError({
         code: 'INVALID_OPTION',
         message: `output ${out} is inside the bundle ${bundleDir}`,
@@ -99,43 +198,20 @@ export async function createArchive(
     allowExternalSymlinks: opts.allowExternalSymlinks ?? false,
     signal: opts.signal,
   });
-  const tarSize = predictTarSize(members);
-
-  const tarHash = new HashingStream();
-  const gzipHash = new HashingStream();
-  const tarCopy = opts.tarPath ? await TarCopy.open(opts.tarPath) : undefined;
-  const progress = throttleProgress(opts.onProgress);
-  try {
-    const stages: StreamStages = [
-      Readable.from(tarBytes(members, tarSize, progress, opts.signal), { objectMode: false }),
-      tarHash,
-      ...(tarCopy ? [tarCopy.stream] : []),
-      createGzip({ level, chunkSize: GZIP_CHUNK }),
-      new GzipOsNormalizer(),
-      gzipHash,
-    ];
-    await writeStagesAtomic(archivePath, stages, opts.signal);
-  } catch (err) {
-    await tarCopy?.discard();
-    throw wrapError(err, ArchiveError, 'IO_ERROR', `writing ${archivePath}`);
-  }
-  if (tarCopy) {
-    try {
-      await tarCopy.commit();
-    } catch (err) {
-      await tarCopy.discard();
-      // Both files or neither: the .tar.gz without its .tar is not the result that was asked for.
-      await rm(archivePath, { force: true });
-      throw wrapError(err, ArchiveError, 'IO_ERROR', `writing ${opts.tarPath}`);
-    }
-  }
-  const tar = tarHash.digest();
-  const gzip = gzipHash.digest();
+  const size = predictTarSize(members);
   return {
-    tar: { size: tar.size, sha256: tar.sha256 },
-    gzip: { size: gzip.size, sha256: gzip.sha256 },
+    size,
     members: members.length,
+    stream: () =>
+      Readable.from(tarBytes(members, size, throttleProgress(opts.onProgress), opts.signal), {
+        objectMode: false,
+      }),
   };
+}
+
+function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
 function fixedMtime(mtime: number | Date | undefined): number {

@@ -9,6 +9,7 @@ export type ArchiveErrorCode =
   | 'SYMLINK_OUTSIDE_BUNDLE'
   | 'UNPORTABLE_NAME'
   | 'FILE_CHANGED'
+  | 'TAR_SIZE_MISMATCH'
   | 'INVALID_OPTION'
   // reading and extracting
   | 'DEST_NOT_EMPTY'
