@@ -1,6 +1,7 @@
 // createArchive: a bundle directory → reproducible .tar.gz (and optionally the plain .tar), sizes and sha256s in one pass.
 import { createHash } from 'node:crypto';
-import { type Stats, constants as fsConstants } from 'node:fs';
+import { type Stats, closeSync, constants as fsConstants, openSync, readSync } from 'node:fs';
+import { setImmediate } from 'node:timers/promises';
 import { lstat, mkdir, open, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -15,7 +16,7 @@ import {
   throttleProgress,
   throwIfAborted,
 } from '@tufup/common';
-import { ArchiveError, asArchiveError, io } from './errors.js';
+import { ArchiveError, asArchiveError, io, ioSync } from './errors.js';
 import { type StreamStages, writeAll, writeStagesAtomic } from './file-io.js';
 import { describeSymlinkProblem, splitMemberName, symlinkTargetProblem } from './paths.js';
 import { type MemberHeader, encodeMemberHeader, endOfArchive, paddingAfter } from './tar-format.js';
@@ -64,6 +65,8 @@ const TAR_CHUNK = 1024 * 1024;
 /** Files up to this size are read whole, up to READ_AHEAD_MEMBERS members ahead of the one being written. */
 const SMALL_FILE = 256 * 1024;
 const READ_AHEAD_MEMBERS = 16;
+/** createTar reads small files synchronously, this many between turns of the event loop. */
+const SMALL_FILES_PER_TURN = 64;
 const GZIP_CHUNK = 64 * 1024;
 const STAT_CONCURRENCY = 64;
 /** createTar's ring: the chunk being hashed, the one being written, the one being filled. */
@@ -438,7 +441,10 @@ async function* tarBytes(
   // trips of thousands of small files would dominate.
   const readsAhead = new Map<number, Promise<Buffer>>();
   let scheduled = 0;
+  const smallSync = out.recycles;
+  let smallSinceTurn = 0;
   const readAhead = (from: number) => {
+    if (smallSync) return;
     for (; scheduled < members.length && scheduled < from + READ_AHEAD_MEMBERS; scheduled++) {
       const m = members[scheduled]!;
       if (m.type !== 'file' || m.size === 0 || m.size > SMALL_FILE) continue;
@@ -455,8 +461,16 @@ async function* tarBytes(
     const member = members[i]!;
     yield* out.append(encodeMemberHeader(member));
     if (member.type !== 'file' || member.size === 0) continue;
-    const early = readsAhead.get(i);
-    if (early) {
+    const early = smallSync ? undefined : readsAhead.get(i);
+    if (smallSync && member.size <= SMALL_FILE) {
+      yield* appendSmallFile(out, member.sourcePath!, member.size);
+      // Sync reads keep libuv's pool out of thousands of tiny reads; a turn of the event loop now and then
+      // keeps the process responsive (a batch blocks it for about a millisecond).
+      if (++smallSinceTurn >= SMALL_FILES_PER_TURN) {
+        smallSinceTurn = 0;
+        await setImmediate();
+      }
+    } else if (early) {
       readsAhead.delete(i);
       yield* out.append(await early);
     } else {
@@ -471,6 +485,39 @@ async function* tarBytes(
   yield* out.append(endOfArchive(out.total));
   if (out.length > 0) yield out.take();
   report();
+}
+
+/**
+ * All of a small file appended to `out` with synchronous reads straight into its chunk (no buffer of its own),
+ * checked to still be `size` bytes long; yields each chunk that fills up.
+ */
+function* appendSmallFile(out: ChunkBuilder, path: string, size: number): Generator<Buffer> {
+  const fd = ioSync(`opening ${path}`, () => openSync(path, fsConstants.O_RDONLY));
+  try {
+    let remaining = size;
+    for (;;) {
+      // One byte more than is left (when the chunk has room), so a file that grew shows.
+      const want = Math.min(out.space, remaining + 1);
+      const n = ioSync(`reading ${path}`, () => readSync(fd, out.buffer, out.length, want, null));
+      if (n > remaining) {
+        throw new ArchiveError({ code: 'FILE_CHANGED', message: `${path} grew while it was archived` });
+      }
+      if (n === 0) {
+        if (remaining === 0) return;
+        throw new ArchiveError({
+          code: 'FILE_CHANGED',
+          message: `${path} became shorter while it was archived`,
+        });
+      }
+      out.grow(n);
+      remaining -= n;
+      if (out.space === 0) yield out.take();
+      // A regular file reads short only at its end.
+      if (remaining === 0 && n < want) return;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** All of a small file, checked to still be `size` bytes long. */
@@ -515,6 +562,11 @@ class ChunkBuilder {
   length = 0;
   /** Bytes appended so far, over all chunks. */
   total = 0;
+
+  /** Whether buffers are recycled (the caller consumes chunks in step: createTar). */
+  get recycles(): boolean {
+    return this.#ringSize > 1;
+  }
 
   constructor(ring = 1) {
     this.#ringSize = ring;

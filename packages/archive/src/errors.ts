@@ -38,3 +38,12 @@ export async function io<T>(what: string, fn: () => Promise<T>): Promise<T> {
     throw wrapError(err, ArchiveError, 'IO_ERROR', what);
   }
 }
+
+/** `io` for a synchronous fs call. */
+export function ioSync<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw wrapError(err, ArchiveError, 'IO_ERROR', what);
+  }
+}
