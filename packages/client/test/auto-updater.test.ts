@@ -6,8 +6,6 @@ import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { extractArchive } from '@tufup/archive';
-import { makeTempDir } from '@tufup/common';
 import type { InstallRequest } from '@tufup/common';
 import {
   AutoUpdater,
@@ -15,8 +13,9 @@ import {
   type DownloadProgress,
   type UpdaterClock,
 } from '../src/index.js';
-import { type AppDirs, appDirs, makeClient, renameInstaller, shipRoot, treeOf } from './support/app.js';
-import { TestRepo, makeBundle } from './support/repo.js';
+import { type AppDirs, makeClient, renameInstaller, treeOf } from './support/app.js';
+import type { TestRepo } from './support/repo.js';
+import { ServedReleases } from './support/served.js';
 import { TestServer } from './support/server.js';
 
 const APP = 'bg_app';
@@ -59,34 +58,20 @@ class ManualClock implements UpdaterClock {
 }
 
 describe('AutoUpdater', () => {
-  let tmp: string;
+  let served: ServedReleases;
   let repo: TestRepo;
   let server: TestServer;
-  const bundles: Record<string, string> = {};
+  let bundles: Record<string, string>;
+  const installed = (version: string) => served.freshInstall(version);
 
   before(async () => {
-    tmp = await makeTempDir('tufup-auto-updater-');
-    repo = await TestRepo.create(join(tmp, 'repo'), APP);
-    for (const v of ['1.0', '2.0']) {
-      bundles[v] = join(tmp, 'bundles', v);
-      await makeBundle(bundles[v], v, { big: true });
-      await repo.addBundle(v, bundles[v], { user: { notes: `release ${v}` } });
-    }
-    server = await TestServer.start(join(repo.dir, 'repository'));
+    served = await ServedReleases.start(APP, ['1.0', '2.0'], {
+      user: (v: string) => ({ notes: `release ${v}` }),
+    });
+    ({ repo, server, bundles } = served);
   });
 
-  after(async () => {
-    await server.close();
-    await rm(tmp, { recursive: true, force: true });
-  });
-
-  let n = 0;
-  async function installed(version: string): Promise<AppDirs> {
-    const dirs = await appDirs(join(tmp, `case-${n++}`), APP);
-    await extractArchive(join(repo.targetsDir, `${APP}-${version}.tar.gz`), dirs.installDir);
-    await shipRoot(dirs, repo.firstRoot);
-    return dirs;
-  }
+  after(() => served.close());
 
   function updater(dirs: AppDirs, version: string, opts: Partial<AutoUpdaterOptions> = {}): AutoUpdater {
     return new AutoUpdater({
@@ -183,7 +168,7 @@ describe('AutoUpdater', () => {
     assert.equal(await upToDate.checkForUpdates(), undefined);
     assert.deepEqual(seen.names, ['checking-for-update', 'update-not-available']);
 
-    const gone = await TestServer.start(tmp);
+    const gone = await TestServer.start(served.tmp);
     const deadUrl = gone.url;
     await gone.close();
     const offline = new AutoUpdater({

@@ -1,47 +1,31 @@
 // First install: nothing cached, so the client rebuilds the running version's tar from the install dir and patches it.
 import assert from 'node:assert/strict';
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { extractArchive } from '@tufup/archive';
-import { hashFile, makeTempDir } from '@tufup/common';
+import { hashFile } from '@tufup/common';
 import type { UpdateProgressEvent } from '../src/index.js';
-import { type AppDirs, appDirs, makeClient, renameInstaller, shipRoot, treeOf } from './support/app.js';
-import { TestRepo, makeBundle } from './support/repo.js';
+import { makeClient, renameInstaller, treeOf } from './support/app.js';
+import { TestRepo } from './support/repo.js';
+import { ServedReleases } from './support/served.js';
 import { TestServer } from './support/server.js';
 
 const APP = 'fresh_app';
 
 describe('first update after a fresh install (empty targetDir)', () => {
-  let tmp: string;
+  let served: ServedReleases;
   let repo: TestRepo;
   let server: TestServer;
-  const bundles: Record<string, string> = {};
+  let bundles: Record<string, string>;
+  let tmp: string;
+  const freshInstall = (version: string, r?: TestRepo) => served.freshInstall(version, r);
 
   before(async () => {
-    tmp = await makeTempDir('tufup-first-install-');
-    repo = await TestRepo.create(join(tmp, 'repo'), APP);
-    for (const v of ['0.9', '1.0', '2.0', '3.0']) {
-      bundles[v] = join(tmp, 'bundles', v);
-      await makeBundle(bundles[v], v, { big: true });
-      await repo.addBundle(v, bundles[v]);
-    }
-    server = await TestServer.start(join(repo.dir, 'repository'));
+    served = await ServedReleases.start(APP, ['0.9', '1.0', '2.0', '3.0']);
+    ({ repo, server, bundles, tmp } = served);
   });
 
-  after(async () => {
-    await server.close();
-    await rm(tmp, { recursive: true, force: true });
-  });
-
-  let n = 0;
-  /** An app at `version` as a user's installer leaves it: the files and the shipped root.json, no cache. */
-  async function freshInstall(version: string, r: TestRepo = repo): Promise<AppDirs> {
-    const dirs = await appDirs(join(tmp, `case-${n++}`), APP);
-    await extractArchive(join(r.targetsDir, `${APP}-${version}.tar.gz`), dirs.installDir);
-    await shipRoot(dirs, r.firstRoot);
-    return dirs;
-  }
+  after(() => served.close());
 
   /** Bytes the server sent for targets since `from` (every response here is whole: no faults injected). */
   async function targetBytesSince(from: number): Promise<Record<string, number>> {
