@@ -1,6 +1,6 @@
 // createArchive: a bundle directory → reproducible .tar.gz (and optionally the plain .tar), sizes and sha256s in one pass.
 import { createHash } from 'node:crypto';
-import { type Stats, closeSync, constants as fsConstants, openSync, readSync } from 'node:fs';
+import { type Stats, closeSync, constants as fsConstants, lstatSync, openSync, readSync } from 'node:fs';
 import { setImmediate } from 'node:timers/promises';
 import { lstat, mkdir, open, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -157,7 +157,7 @@ export async function createTar(
   tarPath: string,
   opts: CreateTarOptions = {},
 ): Promise<CreateTarResult> {
-  const tar = await scanTar(bundleDir, [tarPath], opts);
+  const tar = await scanTar(bundleDir, [tarPath], opts, true);
   if (opts.expectSize !== undefined && tar.size !== opts.expectSize) {
     throw new ArchiveError({
       code: 'TAR_SIZE_MISMATCH',
@@ -216,6 +216,7 @@ async function scanTar(
   bundleDir: string,
   outputs: readonly (string | undefined)[],
   opts: CreateTarOptions,
+  syncIo = false,
 ): Promise<ScannedTar> {
   const root = resolve(bundleDir);
   for (const out of outputs) {
@@ -232,6 +233,7 @@ async function scanTar(
     keepModes: opts.keepModes ?? false,
     allowExternalSymlinks: opts.allowExternalSymlinks ?? false,
     signal: opts.signal,
+    syncIo,
   });
   const size = predictTarSize(members);
   const chunks = (ring: number) =>
@@ -276,6 +278,18 @@ interface ScanOptions {
   keepModes: boolean;
   allowExternalSymlinks: boolean;
   signal: AbortSignal | undefined;
+  /** lstat synchronously, as createTar reads small files (see tarBytes). */
+  syncIo: boolean;
+}
+
+/** lstat of each name, synchronously (no thread-pool hop per entry), a turn of the event loop every 256. */
+async function lstatEach(dir: string, names: readonly string[]): Promise<Stats[]> {
+  const out: Stats[] = [];
+  for (const [i, name] of names.entries()) {
+    if (i > 0 && i % 256 === 0) await setImmediate();
+    out.push(ioSync(`reading ${join(dir, name)}`, () => lstatSync(join(dir, name))));
+  }
+  return out;
 }
 
 /** Every member of the archive in archive order; refuses what cannot be archived before anything is written. */
@@ -318,9 +332,11 @@ async function scanDirectory(
     }
     return name;
   });
-  const stats = await mapLimited(names, STAT_CONCURRENCY, (name) =>
-    io(`reading ${join(absDir, name)}`, () => lstat(join(absDir, name))),
-  );
+  const stats = opts.syncIo
+    ? await lstatEach(absDir, names)
+    : await mapLimited(names, STAT_CONCURRENCY, (name) =>
+        io(`reading ${join(absDir, name)}`, () => lstat(join(absDir, name))),
+      );
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
     const st = stats[i]!;
