@@ -2,9 +2,10 @@
 import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import type { InstallRequest, Installer, Logger } from '@tufup/common';
-import { silentLogger } from '@tufup/common';
-import type { CheckOptions, Client, UpdateInfo, UpdateResult } from './client.js';
-import { ClientError, isAbort, wrapError } from './errors.js';
+import { isAbortError, silentLogger } from '@tufup/common';
+import type { Client } from './client.js';
+import { ClientError } from './errors.js';
+import type { CheckOptions, UpdateInfo, UpdateResult } from './index.js';
 import type { UpdateProgressEvent } from './progress.js';
 
 /** The `download-progress` payload, as electron-updater's `ProgressInfo`. */
@@ -299,7 +300,7 @@ export class AutoUpdater extends EventEmitter<AutoUpdaterEvents> {
         ...(signal ? { signal } : {}),
       });
     } catch (err) {
-      if (!isAbort(err) && err instanceof ClientError && err.code === 'NO_UPDATE_PLANNED')
+      if (!isAbortError(err) && err instanceof ClientError && err.code === 'NO_UPDATE_PLANNED')
         this.#found = undefined;
       throw this.#report(err);
     }
@@ -344,7 +345,10 @@ export class AutoUpdater extends EventEmitter<AutoUpdaterEvents> {
         await this.#opts.install(request);
       } catch (err) {
         await rm(update.stagingDir, { recursive: true, force: true });
-        throw this.#report(wrapError(err, 'INSTALL_FAILED', `installing ${update.info.version} failed`));
+        const message = `installing ${update.info.version} failed: ${(err as Error)?.message ?? String(err)}`;
+        throw this.#report(
+          err instanceof ClientError ? err : new ClientError({ code: 'INSTALL_FAILED', message, cause: err }),
+        );
       }
       this.#handedOff = true;
       return true;
@@ -364,7 +368,7 @@ export class AutoUpdater extends EventEmitter<AutoUpdaterEvents> {
   /** Emit `error` (or log it when nobody listens) and give it back for rethrowing; aborts pass silently. */
   #report(err: unknown): Error {
     const error = err instanceof Error ? err : new Error(String(err));
-    if (isAbort(error)) return error;
+    if (isAbortError(error)) return error;
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else this.#logger.warn(`update failed: ${error.message}`);
     return error;

@@ -1,8 +1,8 @@
 // First install: the running version's tar rebuilt from the install dir, a patch base once it equals the signed tar.
 import { rm } from 'node:fs/promises';
 import { ArchiveError, DEFAULT_MTIME, createTar } from '@tufup/archive';
-import { type SizeAndHash, sameDigest, siblingTempPath } from '@tufup/common';
-import { isAbort, isNoSpace, wrapError } from './errors.js';
+import { type SizeAndHash, isAbortError, isNoSpace, sameDigest, siblingTempPath } from '@tufup/common';
+import { ClientError } from './errors.js';
 
 /** Where the running version is installed, and how its archive was made. */
 export interface InstalledBundle {
@@ -52,8 +52,14 @@ export async function rebuildInstalledTar(
     return { ok: false, reason: `the install dir ${installed.dir} differs from the signed tar (modified?)` };
   } catch (err) {
     await rm(out, { force: true });
-    if (isAbort(err)) throw err;
-    if (isNoSpace(err)) throw wrapError(err, 'NO_SPACE', `cannot rebuild the tar of ${installed.dir}`);
+    if (isAbortError(err)) throw err;
+    if (isNoSpace(err)) {
+      throw new ClientError({
+        code: 'NO_SPACE',
+        message: `cannot rebuild the tar of ${installed.dir}: the disk is full`,
+        cause: err,
+      });
+    }
     const detail = err instanceof ArchiveError ? `${err.code}: ${err.message}` : (err as Error).message;
     return { ok: false, reason: `the install dir cannot be rebuilt into the signed tar (${detail})` };
   }
