@@ -116,6 +116,20 @@ describe('first update after a fresh install (empty targetDir)', () => {
     assert.deepEqual(await readdir(dirs.targetDir), [`${APP}-3.0.tar.gz`]);
   });
 
+  it('a corrupted tar kept by an earlier update is deleted and the intact install dir patched instead', async () => {
+    const dirs = await freshInstall('2.0');
+    const tar = await readFile(join(repo.workDir, '2.0.tar'));
+    tar[tar.length >> 1] = tar[tar.length >> 1]! ^ 0x01;
+    await writeFile(join(dirs.targetDir, `${APP}-2.0.tar`), tar);
+    const client = makeClient(dirs, server.url, APP, '2.0');
+    await client.checkForUpdates();
+    const result = await client.downloadAndApplyUpdate({ install: renameInstaller() });
+    assert.equal(result.mode, 'patch');
+    assert.deepEqual(result.downloaded, [`${APP}-3.0.patch`]);
+    assert.deepEqual(await treeOf(dirs.installDir), await treeOf(bundles['3.0']!));
+    assert.deepEqual(await readdir(dirs.targetDir), [`${APP}-3.0.tar`]);
+  });
+
   it('an install with a file added falls back too, told by the tar size before any file is read', async () => {
     const dirs = await freshInstall('2.0');
     await writeFile(join(dirs.installDir, 'user-settings.json'), 'x'.repeat(20_000));
