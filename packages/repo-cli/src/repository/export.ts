@@ -15,10 +15,8 @@ import {
   MetadataStore,
   compareVersions,
   isValidVersion,
-  loadRootHistory,
   readPatchCustom,
   tryParseTargetName,
-  verifyRootChain,
 } from '@tufup/metadata';
 import { RepoError } from '../errors.js';
 
@@ -146,9 +144,8 @@ export async function exportRelease(
 /** The repository's metadata, verified as a client would (1.root.json → the latest root → every role). */
 async function verifiedMetadata(metadataDir: string): Promise<MetadataStore> {
   try {
-    verifyRootChain(await loadRootHistory(metadataDir), { ignoreExpiry: true });
     const store = await MetadataStore.load(metadataDir);
-    store.verify({ ignoreExpiry: true });
+    await store.verify({ ignoreExpiry: true });
     return store;
   } catch (cause) {
     if (isTufupError(cause) && cause.name !== 'MetadataError') throw cause;
