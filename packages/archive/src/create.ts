@@ -4,7 +4,7 @@ import { type Stats, closeSync, constants as fsConstants, lstatSync, openSync, r
 import { setImmediate } from 'node:timers/promises';
 import { lstat, mkdir, open, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import {
@@ -15,8 +15,10 @@ import {
   siblingTempPath,
   throttleProgress,
   throwIfAborted,
+  isInsideOrSame,
+  wrapError,
 } from '@tufup/common';
-import { ArchiveError, asArchiveError, io, ioSync } from './errors.js';
+import { ArchiveError, io, ioSync } from './errors.js';
 import { type StreamStages, writeAll, writeStagesAtomic } from './file-io.js';
 import { describeSymlinkProblem, splitMemberName, symlinkTargetProblem } from './paths.js';
 import { type MemberHeader, encodeMemberHeader, endOfArchive, paddingAfter } from './tar-format.js';
@@ -104,7 +106,7 @@ export async function createArchive(
     await writeStagesAtomic(archivePath, stages, opts.signal);
   } catch (err) {
     await tarCopy?.discard();
-    throw asArchiveError(err, `writing ${archivePath}`);
+    throw wrapError(err, ArchiveError, 'IO_ERROR', `writing ${archivePath}`);
   }
   if (tarCopy) {
     try {
@@ -113,7 +115,7 @@ export async function createArchive(
       await tarCopy.discard();
       // Both files or neither: the .tar.gz without its .tar is not the result that was asked for.
       await rm(archivePath, { force: true });
-      throw asArchiveError(err, `writing ${opts.tarPath}`);
+      throw wrapError(err, ArchiveError, 'IO_ERROR', `writing ${opts.tarPath}`);
     }
   }
   const tarDigest = tarHash.digest();
@@ -198,7 +200,7 @@ export async function createTar(
       // already closed
     });
     await rm(out, { force: true });
-    throw asArchiveError(err, `writing ${tarPath}`);
+    throw wrapError(err, ArchiveError, 'IO_ERROR', `writing ${tarPath}`);
   }
   return { tar: { size, sha256: hash.digest('hex') }, members: tar.members };
 }
@@ -220,7 +222,7 @@ async function scanTar(
 ): Promise<ScannedTar> {
   const root = resolve(bundleDir);
   for (const out of outputs) {
-    if (out !== undefined && isInside(root, resolve(out))) {
+    if (out !== undefined && isInsideOrSame(resolve(out), root)) {
       throw new ArchiveError({
         code: 'INVALID_OPTION',
         message: `output ${out} is inside the bundle ${bundleDir}`,
@@ -244,11 +246,6 @@ async function scanTar(
     stream: () => Readable.from(chunks(1), { objectMode: false }),
     chunks,
   };
-}
-
-function isInside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
 function fixedMtime(mtime: number | Date | undefined): number {
