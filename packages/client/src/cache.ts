@@ -15,6 +15,7 @@ import {
 } from '@tufup/common';
 import { type TargetName, compareVersions, formatTargetName, tryParseTargetName } from '@tufup/metadata';
 import { ClientError, asClientError } from './errors.js';
+import { type InstalledBundle, rebuildInstalledTar } from './first-install.js';
 import type { SignedTarget } from './targets.js';
 
 /** What a cache entry is, found from its name alone. */
@@ -49,11 +50,14 @@ export class UpdateCache {
   readonly dir: string;
   readonly appName: string;
   readonly #logger: Logger;
+  /** The running version's install dir: the patch base of last resort (a fresh install has no cache). */
+  readonly #installed: InstalledBundle | undefined;
 
-  constructor(dir: string, appName: string, logger: Logger) {
+  constructor(dir: string, appName: string, logger: Logger, installed?: InstalledBundle) {
     this.dir = dir;
     this.appName = appName;
     this.#logger = logger;
+    this.#installed = installed;
   }
 
   targetPath(filename: string): string {
@@ -101,19 +105,23 @@ export class UpdateCache {
 
   /**
    * Cheap check (no hashing) that there is something for patches to apply to: a `.tar` whose signed hash is
-   * known, or a `.tar.gz` that is either the signed archive or can be checked via the signed tar hash.
+   * known, a `.tar.gz` that is either the signed archive or can be checked via the signed tar hash, or an
+   * install dir that can be rebuilt into the signed tar.
    */
   async hasCurrentBase(version: string, targets: readonly SignedTarget[]): Promise<boolean> {
     const { patch, archive, fileVersion } = signedOf(version, targets);
     if (patch && (await isFile(this.tarPath(fileVersion)))) return true;
-    return (patch !== undefined || archive !== undefined) && (await isFile(this.archivePath(fileVersion)));
+    if ((patch !== undefined || archive !== undefined) && (await isFile(this.archivePath(fileVersion))))
+      return true;
+    return hasSignedTar(patch) && this.#installed !== undefined && (await isDirectory(this.#installed.dir));
   }
 
   /**
    * The current version's uncompressed tar, verified against signed data before anything is applied to it:
    * the cached `.tar` against the signed tar size/sha256 (known when the version was published with a
    * patch); else the `.tar.gz`, unpacked and checked against that tar hash (so a `.tar.gz` python tufup
-   * rebuilt after a patch update is fine too) or, without one, against the signed archive hashes.
+   * rebuilt after a patch update is fine too) or, without one, against the signed archive hashes; else (a
+   * fresh install, nothing cached) the install dir, archived again and checked against that tar hash.
    * Throws CACHE_INVALID when none verifies; a cached file that fails is deleted.
    */
   async currentTar(
@@ -178,6 +186,19 @@ export class UpdateCache {
       await rm(gz, { force: true });
     } else if (reasons.length === 0) {
       reasons.push(`neither ${basename(tar)} nor ${basename(gz)} is cached`);
+    }
+    if (hasSignedTar(patch) && this.#installed) {
+      const rebuilt = await rebuildInstalledTar(
+        this.#installed,
+        tar,
+        { size: patch.tarSize, sha256: patch.tarHash },
+        opts.signal ? { signal: opts.signal } : {},
+      );
+      if (rebuilt.ok) {
+        opts.onVerify?.(rebuilt.verified.size, rebuilt.verified.size, basename(this.#installed.dir));
+        return { path: rebuilt.path, temporary: true, verified: rebuilt.verified };
+      }
+      reasons.push(rebuilt.reason);
     }
     if (!patch && !archive) reasons.push(`version ${version} is not in the signed targets`);
     throw new ClientError({
@@ -259,6 +280,20 @@ export function signedOf(
 
 function basename(path: string): string {
   return path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+}
+
+function hasSignedTar(
+  patch: SignedTarget | undefined,
+): patch is SignedTarget & { tarSize: number; tarHash: string } {
+  return patch?.tarSize !== undefined && patch.tarHash !== undefined;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 async function isFile(path: string): Promise<boolean> {

@@ -8,6 +8,7 @@ import { UpdateCache, signedOf } from './cache.js';
 import { cleanUpdateCache } from './cleanup.js';
 import { type TargetFetcher, fetchTarget } from './downloads.js';
 import { ClientError, TargetDownloadError, asClientError } from './errors.js';
+import { DEFAULT_ARCHIVE_MTIME } from './first-install.js';
 import { HttpTransport } from './http/transport.js';
 import {
   type ApplyOptions,
@@ -84,7 +85,10 @@ export class Client {
         ...(options.userAgent ? { userAgent: options.userAgent } : {}),
         logger: this.#logger,
       });
-    this.#cache = new UpdateCache(options.targetDir, options.appName, this.#logger);
+    this.#cache = new UpdateCache(options.targetDir, options.appName, this.#logger, {
+      dir: options.installDir,
+      mtime: options.archiveMtime ?? DEFAULT_ARCHIVE_MTIME,
+    });
     this.#staging = new StagingArea(options.installDir, this.#logger, options.stagingParentDir);
     if (!existsSync(join(options.metadataDir, 'root.json'))) {
       throw new ClientError({

@@ -23,3 +23,14 @@ export type {
   VerifyProgressEvent,
 } from './progress.js';
 export { cleanUpdateCache, type CleanCacheOptions } from './cleanup.js';
+export {
+  AutoUpdater,
+  DEFAULT_CHECK_INTERVAL_MS,
+  systemClock,
+  type AutoUpdaterEvents,
+  type AutoUpdaterOptions,
+  type DownloadProgress,
+  type DownloadedUpdate,
+  type UpdaterClock,
+} from './auto-updater.js';
+export { DEFAULT_ARCHIVE_MTIME } from './first-install.js';

@@ -35,6 +35,12 @@ export interface ClientOptions {
   stagingParentDir?: string;
   /** Patches are used while their total is at most this fraction of the archive (default 0.8, as tufup). */
   maxPatchRatio?: number;
+  /**
+   * The mtime (seconds) the repository gave archive members: the default of `tufup targets add` unless it
+   * ran with SOURCE_DATE_EPOCH. With nothing cached (a fresh install) the client archives `installDir`
+   * again with it and patches that when it equals the signed tar (see first-install.ts).
+   */
+  archiveMtime?: number;
   /** TUF refresh limits (max metadata lengths, root rotations...). */
   tufConfig?: TufConfig;
   logger?: Logger;
@@ -156,4 +162,6 @@ export function validateOptions(o: ClientOptions): void {
   }
   if (o.maxPatchRatio !== undefined && !(o.maxPatchRatio >= 0))
     fail('maxPatchRatio must be a non-negative number');
+  if (o.archiveMtime !== undefined && !(Number.isSafeInteger(o.archiveMtime) && o.archiveMtime >= 0))
+    fail('archiveMtime must be whole seconds since the epoch');
 }

@@ -406,9 +406,11 @@ describe('Client', () => {
     ]);
   });
 
-  it('a corrupted tar kept by an earlier update is refused (CACHE_INVALID) and the same call installs the full archive', async () => {
+  it('a corrupted tar kept by an earlier update (and a changed install dir) is refused (CACHE_INVALID) and the same call installs the full archive', async () => {
     const dirs = await appDirs(join(tmp, `case-${n++}`), APP);
     await extractArchive(join(repo.targetsDir, `${APP}-2.0.tar.gz`), dirs.installDir);
+    // Changed too, so that rebuilding the tar from the install dir can't stand in for the bad one.
+    await writeFile(join(dirs.installDir, 'README.txt'), 'edited by the user\n');
     await shipRoot(dirs, repo.firstRoot);
     // The 2.0 tar as a patch update to 2.0 leaves it, one byte flipped: same size, wrong sha256.
     const tar = await readFile(join(repo.workDir, '2.0.tar'));

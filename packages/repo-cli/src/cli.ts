@@ -547,6 +547,29 @@ function buildParser(session: Session, args: string[]): Argv {
         }
       },
     )
+    .command(
+      'export <app_version> <out_dir>',
+      'write the verified bundle of a published version, with root.json, for your own installer',
+      (y) =>
+        y
+          .positional('app_version', { describe: 'a published version', type: 'string' })
+          .positional('out_dir', { describe: 'a new (or empty) directory', type: 'string' })
+          .option('app-name', { describe: "default: the config's app_name", type: 'string' })
+          .example('$0 export 1.0 out/my_app', 'what a zip, dmg or msi of version 1.0 should contain'),
+      async (argv) => {
+        const { repo, ctx } = await session.openRepo(argv, true);
+        const { exportRelease } = await import('./repository/export.js');
+        const r = await exportRelease(repo, String(argv.app_version), resolve(io.cwd, String(argv.out_dir)), {
+          ...ctx,
+          ...(argv['app-name'] ? { appName: argv['app-name'] } : {}),
+        }).finally(() => ctx.finish());
+        session.out(`exported ${r.archive} to ${r.outDir}: ${r.files} files, ${r.bytes} bytes of tar`);
+        if (r.rootJson === 'added')
+          session.note(
+            'root.json is not in the archive, so it was added to the bundle: this install differs from the archive and its first update downloads the full archive (copy metadata/root.json into the bundle before `tufup targets add` to make it a patch)',
+          );
+      },
+    )
     .example('$0 init', "create a repository, answering questions (python tufup's way)")
     .example('$0 targets add 1.0 dist/my_app keystore', 'publish release 1.0 of the bundle in dist/my_app')
     .example('$0 sign timestamp -e keystore', 'the daily job: re-sign timestamp.json before it expires')

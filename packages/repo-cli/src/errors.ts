@@ -34,6 +34,8 @@ export type RepoErrorCode =
   | 'BUNDLE_EMPTY'
   | 'NO_TARGETS'
   | 'TARGET_FILE_MISSING'
+  | 'RELEASE_NOT_FOUND'
+  | 'OUTPUT_NOT_EMPTY'
   | 'VERIFY_FAILED'
   | 'INTERRUPTED';
 
@@ -156,6 +158,8 @@ export const EXIT_BY_CODE: Readonly<Record<KnownErrorCode, ExitCode>> = {
   FILE_CHANGED: EXIT.INPUT, // the bundle changed while it was archived
   INVALID_OPTION: EXIT.INPUT, // e.g. a bundle dir that contains the repository, a bad SOURCE_DATE_EPOCH
   FILE_TOO_LARGE: EXIT.INPUT,
+  RELEASE_NOT_FOUND: EXIT.INPUT,
+  OUTPUT_NOT_EMPTY: EXIT.INPUT,
   // the rest
   VERIFY_FAILED: EXIT.VERIFY,
   REPO_LOCKED: EXIT.BUSY,

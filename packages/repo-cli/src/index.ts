@@ -3,6 +3,12 @@ export { Repository } from './repository.js';
 export type * from './repository/types.js';
 export { CONFIG_FILENAME, type PerRole, type RepoConfig } from './config.js';
 export { EXIT, RepoError, exitCodeFor, type RepoErrorCode } from './errors.js';
+export {
+  exportRelease,
+  type ExportOptions,
+  type ExportResult,
+  type ExportSource,
+} from './repository/export.js';
 export { passphraseEnvVar, passphraseSource, type PassphraseSource } from './passphrase.js';
 export { main, type CliIo } from './cli.js';
 export type * from './reports.js';
