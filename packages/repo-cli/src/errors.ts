@@ -156,6 +156,7 @@ export const EXIT_BY_CODE: Readonly<Record<KnownErrorCode, ExitCode>> = {
   SYMLINK_OUTSIDE_BUNDLE: EXIT.INPUT,
   UNPORTABLE_NAME: EXIT.INPUT,
   FILE_CHANGED: EXIT.INPUT, // the bundle changed while it was archived
+  TAR_SIZE_MISMATCH: EXIT.INPUT, // a bundle whose tar is not the expected size (createTar's expectSize)
   INVALID_OPTION: EXIT.INPUT, // e.g. a bundle dir that contains the repository, a bad SOURCE_DATE_EPOCH
   FILE_TOO_LARGE: EXIT.INPUT,
   RELEASE_NOT_FOUND: EXIT.INPUT,
