@@ -71,3 +71,4 @@ export type {
 export type * from './store-options.js';
 export { MetadataStore, verifyRepository } from './store.js';
 export { Publication, hasCommittedJournal, recoverInterrupted } from './publication.js';
+export { metadataFileNames, targetFilePath } from './layout.js';
