@@ -32,6 +32,8 @@ const args = [
   'tsx',
   '--test',
   '--test-concurrency=2',
+  // The one deadline of a test: tests wait for events, not for time; this only ends a hang (20 minutes).
+  '--test-timeout=1200000',
   '--test-reporter=spec',
   ...passThrough,
   ...files,

@@ -49,7 +49,7 @@ function normalized(tree: Awaited<ReturnType<typeof treeDigest>>) {
   );
 }
 
-test('hello-app 1.0 updates itself to 2.0 (required) and then 3.0 through nginx, relaunched each time', async () => {
+test('hello-app 1.0 updates itself to 2.0 (required) and then 3.0 through nginx, relaunched each time', async (t) => {
   const installDir = join(work, 'apps', APP_NAME);
   const dataDir = join(work, 'user-data');
   await installHelloApp(pub, '1.0', installDir, dataDir, { updateUrl: server.baseUrl });
@@ -59,9 +59,7 @@ test('hello-app 1.0 updates itself to 2.0 (required) and then 3.0 through nginx,
   const events = await waitForEvents(
     dataDir,
     (ev) => ev.some((e) => e.version === '3.0' && e.event === 'up-to-date'),
-    {
-      timeoutMs: 90_000,
-    },
+    { signal: t.signal },
   );
   const starts = events.filter((e) => e.event === 'started').map((e) => e.version);
   assert.deepEqual(starts, ['1.0', '2.0', '3.0'], 'each version started once, in order');
@@ -78,7 +76,7 @@ test('hello-app 1.0 updates itself to 2.0 (required) and then 3.0 through nginx,
   assert.ok((await readFile(join(dataDir, 'installer.log'), 'utf8')).length > 0, 'installer log exists');
 });
 
-test('under wine, Windows node.exe runs hello-app 1.0, installer-win swaps in 2.0 then 3.0 and relaunches it', async () => {
+test('under wine, Windows node.exe runs hello-app 1.0, installer-win swaps in 2.0 then 3.0 and relaunches it', async (t) => {
   const [nodeExe, prefix] = await Promise.all([windowsNodeExe(), winePrefix()]);
   const installDir = join(work, 'win-apps', APP_NAME);
   const dataDir = join(work, 'win-user-data');
@@ -92,9 +90,7 @@ test('under wine, Windows node.exe runs hello-app 1.0, installer-win swaps in 2.
   const events = await waitForEvents(
     dataDir,
     (ev) => ev.some((e) => e.version === '3.0' && e.event === 'up-to-date'),
-    {
-      timeoutMs: 240_000,
-    },
+    { signal: t.signal },
   );
   assert.deepEqual(
     events.filter((e) => e.event === 'started').map((e) => e.version),
