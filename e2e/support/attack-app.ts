@@ -112,22 +112,3 @@ export async function assertUnharmed(app: InstalledApp, installer: { calls: Inst
   assert.equal(installer.calls.length, 0, 'the installer was not called');
   assert.deepEqual(await readdir(join(app.dir, 'apps')), [ATTACK_APP], 'no staging dir left beside the app');
 }
-
-/** How `promise` stands after at most `ms`: 'resolved', 'rejected' or 'still running' (the timer is cleared). */
-export async function settlesWithin(
-  promise: Promise<unknown>,
-  ms: number,
-): Promise<'resolved' | 'rejected' | 'still running'> {
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    promise.then(
-      () => 'resolved' as const,
-      () => 'rejected' as const,
-    ),
-    new Promise<'still running'>((r) => {
-      timer = setTimeout(r, ms, 'still running');
-    }),
-  ]);
-  clearTimeout(timer);
-  return outcome;
-}

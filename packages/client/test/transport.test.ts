@@ -108,12 +108,12 @@ describe('HttpTransport', () => {
 
   it('times out a stalled server, retries, and fails with NETWORK_ERROR when it keeps stalling', async () => {
     const transport = new HttpTransport({ ...fast, timeoutMs: 400, retries: 1 });
-    server.failNext('/small.json', { kind: 'stall', ms: 2000 }, 1);
+    server.failNext('/small.json', { kind: 'stall', ms: Number.POSITIVE_INFINITY }, 1);
     assert.equal(
       (await transport.fetchMetadata(`${server.url}/small.json`, { maxLength: 1000 })).toString(),
       '{"ok":true}',
     );
-    server.failNext('/small.json', { kind: 'stall', ms: 2000 }, 2);
+    server.failNext('/small.json', { kind: 'stall', ms: Number.POSITIVE_INFINITY }, 2);
     const err = await transport
       .fetchMetadata(`${server.url}/small.json`, { maxLength: 1000 })
       .catch((e: unknown) => e);
@@ -294,7 +294,7 @@ describe('HttpTransport', () => {
       assert.ok(err instanceof ClientError, String(err));
       assert.equal(err.code, 'NETWORK_ERROR');
       assert.match(err.message, /within 600 ms/);
-      assert.ok(elapsed >= 550 && elapsed < 1500, `failed after ${elapsed} ms`);
+      assert.ok(elapsed >= 550, `failed after ${elapsed} ms, before the deadline`);
       assert.equal(server.requestsFor('/drip.bin').length - before, 1, 'no attempt after the deadline');
       server.clearFaults();
       transport.close();
@@ -302,14 +302,14 @@ describe('HttpTransport', () => {
 
     it('counts the wait for the response headers into the metadata deadline', async () => {
       const transport = new HttpTransport({ ...fast, timeoutMs: 5000, metadataTimeoutMs: 300 });
-      server.failNext('/small.json', { kind: 'stall', ms: 1500 });
-      const started = Date.now();
+      // The server never answers: the metadata deadline, not the 5 s idle timeout, ends the wait.
+      server.failNext('/small.json', { kind: 'stall', ms: Number.POSITIVE_INFINITY });
       const err = await transport
         .fetchMetadata(`${server.url}/small.json`, { maxLength: 1000 })
         .catch((e: unknown) => e);
       assert.ok(err instanceof ClientError, String(err));
       assert.equal(err.code, 'NETWORK_ERROR');
-      assert.ok(Date.now() - started < 1000, `failed after ${Date.now() - started} ms`);
+      assert.match(err.message, /within 300 ms/);
       server.clearFaults();
       transport.close();
     });
@@ -325,15 +325,12 @@ describe('HttpTransport', () => {
       server.failNext('/drip.bin', { kind: 'drip', bytes: 1, intervalMs: 50 }, 2);
       const partial = join(dir, 'drip.partial');
       const before = server.requestsFor('/drip.bin').length;
-      const started = Date.now();
       const err = await transport
         .downloadTarget(`${server.url}/drip.bin`, { partialPath: partial, maxLength: drip.length })
         .catch((e: unknown) => e);
-      const elapsed = Date.now() - started;
       assert.ok(err instanceof ClientError, String(err));
       assert.equal(err.code, 'NETWORK_ERROR');
       assert.match(err.message, /too slow: \d+ bytes in 250 ms, below the minimum of 1000 bytes\/s/);
-      assert.ok(elapsed < 1500, `failed after ${elapsed} ms`);
       const reqs = server.requestsFor('/drip.bin').slice(before);
       assert.equal(reqs.length, 2);
       assert.match(reqs[1]!.range ?? '', /^bytes=\d+-$/, 'the retry resumed what had arrived');
@@ -364,8 +361,8 @@ describe('HttpTransport', () => {
 
     it('fails a body that stops mid-way at the idle timeout, saying so', async () => {
       const transport = new HttpTransport({ ...fast, timeoutMs: 300, retries: 0, minBytesPerSecond: 0 });
-      server.failNext('/drip.bin', { kind: 'drip', bytes: 1000, intervalMs: 1200 });
-      const started = Date.now();
+      // The pause after the first 1000 bytes never ends: only the idle timeout can end the download.
+      server.failNext('/drip.bin', { kind: 'drip', bytes: 1000, intervalMs: Number.POSITIVE_INFINITY });
       const err = await transport
         .downloadTarget(`${server.url}/drip.bin`, {
           partialPath: join(dir, 'stopped.partial'),
@@ -375,7 +372,6 @@ describe('HttpTransport', () => {
       assert.ok(err instanceof ClientError, String(err));
       assert.equal(err.code, 'NETWORK_ERROR');
       assert.match(err.message, /drip\.bin: no data for 300 ms \(1 attempt\)$/);
-      assert.ok(Date.now() - started < 1500, `failed after ${Date.now() - started} ms`);
       transport.close();
     });
 

@@ -15,7 +15,7 @@ export type Fault =
   | { kind: 'corrupt'; offset: number }
   /** Answer a Range request with the whole file and 200, as servers without Range support do. */
   | { kind: 'ignore-range' }
-  /** Send nothing for `ms` (to trigger client timeouts), then serve normally. */
+  /** Send nothing for `ms` (`Infinity`: until the client gives up and closes), then serve normally. */
   | { kind: 'stall'; ms: number }
   /** Answer 302 to `location`. */
   | { kind: 'redirect'; location: string }
@@ -98,7 +98,10 @@ export class TestServer {
     const rule = this.#rules.find((r) => r.remaining > 0 && r.match(path));
     if (rule) rule.remaining--;
     const fault = rule?.fault;
-    if (fault?.kind === 'stall') await new Promise((r) => setTimeout(r, fault.ms));
+    if (fault?.kind === 'stall') {
+      await pause(fault.ms, res);
+      if (res.destroyed) return;
+    }
     if (fault?.kind === 'redirect') {
       send(302, { location: fault.location, 'content-length': 0 });
       res.end();
@@ -178,7 +181,7 @@ export class TestServer {
       if (fault?.kind === 'drip') {
         for (let at = 0; at < chunk.length && !closed; at += fault.bytes) {
           res.write(chunk.subarray(at, at + fault.bytes));
-          await new Promise((r) => setTimeout(r, fault.intervalMs));
+          await pause(fault.intervalMs, res);
         }
         if (closed) {
           stream.destroy();
@@ -189,4 +192,18 @@ export class TestServer {
     }
     res.end();
   }
+}
+
+/** Waits `ms` (`Infinity`: forever) or until the response closes, whichever is first; no timer is left behind. */
+function pause(ms: number, res: http.ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      res.off('close', done);
+      resolve();
+    };
+    const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
+    res.once('close', done);
+  });
 }
