@@ -61,11 +61,18 @@ const EXPIRES = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
 /** `YYYY-MM-DDTHH:MM:SSZ` in UTC, milliseconds dropped (python-tuf rejects them). */
 export function formatExpires(date: Date): string {
   if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
-    throw new MetadataError({ code: 'INVALID_EXPIRES', message: 'expiry is not a valid date' });
+    throw new MetadataError({
+      code: 'INVALID_EXPIRES',
+      message:
+        'expiry is not a valid date: TUF dates must fall in the years 0000-9999 (fewer expiration days?)',
+    });
   }
   const iso = new Date(Math.floor(date.getTime() / 1000) * 1000).toISOString();
   if (!iso.endsWith('.000Z') || iso.length !== 24) {
-    throw new MetadataError({ code: 'INVALID_EXPIRES', message: `expiry out of range: ${iso}` });
+    throw new MetadataError({
+      code: 'INVALID_EXPIRES',
+      message: `expiry ${iso} is out of range: TUF dates must fall in the years 0000-9999 (fewer expiration days?)`,
+    });
   }
   return `${iso.slice(0, 19)}Z`;
 }

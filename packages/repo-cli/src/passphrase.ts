@@ -50,6 +50,8 @@ export function passphraseSource(opts: PassphraseSourceOptions = {}): Passphrase
     canRetry: (keyName) => fromEnv(keyName) === undefined && interactive,
     async forKey(keyName, attempt = 1) {
       const given = fromEnv(keyName);
+      // An empty variable is almost always a CI secret that is not defined for this job, not a passphrase.
+      if (given === '') throw emptyEnvPassphrase(keyName, env);
       if (given !== undefined) return given;
       if (!interactive) throw required(keyName);
       return ask(`${attempt > 1 ? 'Wrong passphrase. ' : ''}Passphrase for key "${keyName}":`);
@@ -73,6 +75,14 @@ export function passphraseSource(opts: PassphraseSourceOptions = {}): Passphrase
       }
     },
   };
+}
+
+function emptyEnvPassphrase(keyName: string, env: NodeJS.ProcessEnv): RepoError {
+  const name = env[passphraseEnvVar(keyName)] !== undefined ? passphraseEnvVar(keyName) : 'TUFUP_PASSPHRASE';
+  return new RepoError({
+    code: 'PASSPHRASE_REQUIRED',
+    message: `key "${keyName}" is encrypted and ${name} is set but empty (is the CI secret defined for this job?)`,
+  });
 }
 
 function emptyPassphrase(keyName: string): RepoError {

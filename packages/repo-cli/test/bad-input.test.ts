@@ -66,6 +66,14 @@ test('bad input fails with a coded one-line message, a non-zero exit and the rep
         exit: 4,
       },
       {
+        name: 'an empty passphrase variable (an undefined CI secret)',
+        args: ['targets', 'add', '2.0', 'b2', 'keystore'],
+        env: { TUFUP_PASSPHRASE_TARGETS: '' },
+        code: 'PASSPHRASE_REQUIRED',
+        exit: 4,
+        says: /TUFUP_PASSPHRASE_TARGETS is set but empty/,
+      },
+      {
         name: 'no passphrase and no terminal',
         args: ['targets', 'add', '2.0', 'b2', 'keystore'],
         code: 'PASSPHRASE_REQUIRED',
@@ -180,12 +188,14 @@ test('bad input fails with a coded one-line message, a non-zero exit and the rep
         args: ['sign', 'timestamp', '-e', '3000000', 'keystore'],
         code: 'INVALID_EXPIRES',
         exit: 2,
+        says: /years 0000-9999/,
       },
       {
         name: 'an expiry far past year 9999',
         args: ['sign', 'timestamp', '-e', '100000000', 'keystore'],
         code: 'INVALID_EXPIRES',
         exit: 2,
+        says: /years 0000-9999/,
       },
       {
         // A cron job that forgot -e must not "succeed" while the timestamp runs out.
