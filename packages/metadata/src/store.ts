@@ -421,7 +421,10 @@ export class MetadataStore {
       f.problem('ROOT_MISMATCH', `root.json differs from ${version}.root.json`, 'metadata/root.json');
     }
     if (opts.targetsDir !== undefined) {
-      await checkTargetFiles(f, this.targets, opts.targetsDir, opts.signal ? { signal: opts.signal } : {});
+      await checkTargetFiles(f, this.targets, opts.targetsDir, {
+        consistentSnapshot: this.root.signed.consistentSnapshot,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
     }
     return f.result();
   }
