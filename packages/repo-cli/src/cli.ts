@@ -524,7 +524,10 @@ function buildParser(session: Session, args: string[]): Argv {
           y.positional('layout', { describe: 'the layout to migrate to', choices: ['consistent-snapshot'] }),
         )
           .option('partial', partialOption)
-          .example('$0 migrate consistent-snapshot keystore', 'versioned metadata, hash-prefixed target files'),
+          .example(
+            '$0 migrate consistent-snapshot keystore',
+            'versioned metadata, hash-prefixed target files',
+          ),
       ),
       async (argv) => {
         const { repo, ctx } = await session.openRepo(argv);

@@ -183,7 +183,9 @@ async function checkReleases(
         if (!r.archive)
           warn('PATCH_WITHOUT_ARCHIVE', `${p.filename} has no archive of the same version`, file);
         else if (p.tarHash !== undefined && p.tarSize !== undefined) {
-          const tar = await gunzipHash(fileOf(state, store, r.archive), state.ctx.signal).catch(() => undefined);
+          const tar = await gunzipHash(fileOf(state, store, r.archive), state.ctx.signal).catch(
+            () => undefined,
+          );
           if (tar && (tar.size !== p.tarSize || !sameDigest(tar.sha256, p.tarHash))) {
             problem(
               'PATCH_TARGET_MISMATCH',

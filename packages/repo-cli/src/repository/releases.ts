@@ -246,7 +246,8 @@ async function makePatch(
  * snapshots: the hash is known only once it is written).
  */
 async function placeTargetFile(publication: Publication, name: string, file: string): Promise<void> {
-  if (file !== name) await rename(publication.stagedPath(`targets/${name}`), publication.stagedPath(`targets/${file}`));
+  if (file !== name)
+    await rename(publication.stagedPath(`targets/${name}`), publication.stagedPath(`targets/${file}`));
   publication.add(`targets/${file}`);
 }
 
