@@ -9,12 +9,13 @@ import {
   type Targets,
   type Timestamp,
 } from '@tufjs/models';
-import { hashFile, readdirOrEmpty, throwIfAborted } from '@tufup/common';
+import { hashFile, readFileOrUndefined, readdirOrEmpty, throwIfAborted } from '@tufup/common';
 import { toJsonObject } from './custom.js';
 import { MetadataError } from './errors.js';
 import type { PublicKey, Signer } from './keys.js';
 import { PublicKey as PublicKeyClass } from './keys.js';
 import { OnDisk, readMetadataDir, readRootFiles, rootFileVersion } from './files.js';
+import { metadataFileNames } from './layout.js';
 import { Publication } from './publication.js';
 import { roleKeys, withKey, withThreshold, withoutKey } from './root-keys.js';
 import type {
@@ -420,6 +421,7 @@ export class MetadataStore {
     ) {
       f.problem('ROOT_MISMATCH', `root.json differs from ${version}.root.json`, 'metadata/root.json');
     }
+    if (this.root.signed.consistentSnapshot) await this.#checkVersionedFiles(f);
     if (opts.targetsDir !== undefined) {
       await checkTargetFiles(f, this.targets, opts.targetsDir, {
         consistentSnapshot: this.root.signed.consistentSnapshot,
@@ -517,6 +519,25 @@ export class MetadataStore {
   }
 
   // ---- internals --------------------------------------------------------------------------------
+
+  /** With consistent snapshots clients read `N.targets.json` and `N.snapshot.json`: each there, equal to the plain file. */
+  async #checkVersionedFiles(f: Findings): Promise<void> {
+    for (const role of ['targets', 'snapshot'] as const) {
+      const loaded = this.#disk.get(role);
+      if (loaded?.text === undefined || this.#isChanged(role)) continue; // only what is on disk
+      const [name] = metadataFileNames(role, loaded.version, true) as [string];
+      const text = await readFileOrUndefined(join(this.dir, name), 'utf8');
+      if (text === undefined) {
+        f.problem(
+          'FILE_NOT_FOUND',
+          `${name} is missing: with consistent snapshots clients read it, not ${role}.json`,
+          `metadata/${name}`,
+        );
+      } else if (text !== loaded.text) {
+        f.problem('METADATA_CORRUPT', `${name} differs from ${role}.json`, `metadata/${name}`);
+      }
+    }
+  }
 
   /** Root's expiry, then targets, snapshot and timestamp against root, then what snapshot and timestamp name. */
   #checkRoles(f: Findings, opts: VerifyOptions): void {

@@ -1,7 +1,7 @@
 // TUF consistent snapshots through the real `tufup` binary: `init --consistent-snapshot`, every command on the
 // hash-prefixed layout, and `migrate consistent-snapshot` of an existing (and of python tufup's) repository.
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { withTempDir } from '@tufup/common';
@@ -105,6 +105,17 @@ test('init --consistent-snapshot: versioned metadata, <sha256>.<name> targets, a
       bad.stdout,
     );
     await writeFile(join(targetsDir, victim!), good);
+    // The versioned metadata clients read must be there.
+    const versioned = join(meta, `${targetsVersion}.targets.json`);
+    const versionedText = await readFile(versioned);
+    await rm(versioned);
+    const missing = await tufup(['verify', '--json'], { cwd: repoDir });
+    assert.equal(missing.code, 6);
+    assert.deepEqual(
+      JSON.parse(missing.stdout).problems.map((p: { code: string; file: string }) => `${p.code} ${p.file}`),
+      [`FILE_NOT_FOUND metadata/${targetsVersion}.targets.json`],
+    );
+    await writeFile(versioned, versionedText);
 
     // remove-latest and prune remove the prefixed files with their targets.
     await run(['targets', 'remove-latest', 'keystore']);
