@@ -10,6 +10,8 @@ import { Client, type UpdateResult } from '@tufup/client';
 import { makeTempDir } from '@tufup/common';
 import { renameInstaller, treeOf } from '../../packages/client/test/support/app.js';
 import { TestServer } from '../../packages/client/test/support/server.js';
+import { copyFixture } from '../../packages/repo-cli/test/helpers.js';
+import { assertTreeIsBundle, readFixtureManifest } from '../support/attack-fixture.js';
 import { tufup } from '../support/scenario.js';
 
 const APP = 'demo_app';
@@ -167,5 +169,59 @@ test('init --consistent-snapshot, served twice: a first install updates through 
   } finally {
     await primary.close();
     await mirror.close();
+  }
+});
+
+test("python tufup's repository, migrated: our client on 3.0, trusting python's 1.root.json, patches to 4.0a1", async () => {
+  const repo = await copyFixture(join(work, 'python-fixture'));
+  await tufup(['migrate', 'consistent-snapshot', 'keystore'], {
+    cwd: repo,
+    env: { TUFUP_PASSPHRASE_ROOT: 'correct horse' },
+  });
+  const repoDir = join(repo, 'repository');
+  const manifest = await readFixtureManifest();
+  const app = manifest.app_name;
+  const server = await TestServer.start(repoDir);
+  try {
+    const dir = join(work, 'python-client');
+    const installed = {
+      installDir: join(dir, 'app'),
+      metadataDir: join(dir, 'metadata'),
+      targetDir: join(dir, 'targets'),
+    };
+    await mkdir(installed.metadataDir, { recursive: true });
+    await mkdir(installed.targetDir, { recursive: true });
+    // What a python-made install holds: the 3.0 files, its archive in the cache (by its plain name), 1.root.json.
+    const archive = (await readdir(join(repoDir, 'targets'))).find((n) => n.endsWith(`.${app}-3.0.tar.gz`));
+    await extractArchive(join(repoDir, 'targets', archive!), installed.installDir);
+    await cp(join(repoDir, 'targets', archive!), join(installed.targetDir, `${app}-3.0.tar.gz`));
+    await writeFile(
+      join(installed.metadataDir, 'root.json'),
+      await readFile(join(repoDir, 'metadata', '1.root.json')),
+    );
+    const client = new Client({
+      appName: app,
+      currentVersion: '3.0',
+      ...installed,
+      metadataBaseUrl: `${server.url}/metadata/`,
+      targetBaseUrl: `${server.url}/targets/`,
+      refreshRequired: true,
+    });
+    assert.equal((await client.checkForUpdates({ pre: 'a' }))?.version, '4.0a1');
+    const r = await client.downloadAndApplyUpdate({ install: renameInstaller() });
+    assert.equal(r.mode, 'patch');
+    assert.deepEqual(r.downloaded, [`${app}-4.0a1.patch`]);
+    await assertTreeIsBundle(installed.installDir, manifest.bundles.find((b) => b.version === '4.0a1')!);
+    const paths = server.requests.map((q) => `${q.status} ${q.path}`);
+    for (const want of [
+      '200 /metadata/2.root.json',
+      '200 /metadata/3.root.json',
+      '404 /metadata/4.root.json',
+    ]) {
+      assert.ok(paths.includes(want), `${want}\n${paths.join('\n')}`);
+    }
+    assert.ok(paths.some((p) => new RegExp(`^200 /targets/[0-9a-f]{64}\\.${app}-4\\.0a1\\.patch$`).test(p)));
+  } finally {
+    await server.close();
   }
 });
