@@ -228,3 +228,50 @@ async function mkdirp(d: string): Promise<string> {
   await mkdir(d, { recursive: true });
   return d;
 }
+
+test('migrate --partial with a root threshold of 2: parked until the second root key holder signs, then published', async () => {
+  await withTempDir(async (dir) => {
+    const run = (args: string[]) => ok(args, { cwd: dir });
+    await run([
+      'init',
+      '--non-interactive',
+      '--app-name',
+      'my_app',
+      '--key',
+      'root=root',
+      '--key',
+      'root=root2',
+      '--threshold',
+      'root=2',
+    ]);
+    await makeBundle(join(dir, 'bundle-1.0'), '1.0');
+    await run(['targets', 'add', '1.0', join(dir, 'bundle-1.0'), 'keystore']);
+    // Bob holds root2; Alice has every other key.
+    await mkdir(join(dir, 'bob'));
+    await rename(join(dir, 'keystore', 'root2'), join(dir, 'bob', 'root2'));
+    const targetsDir = join(dir, 'repository', 'targets');
+
+    const parked = JSON.parse(
+      (await run(['migrate', 'consistent-snapshot', 'keystore', '--partial', '--json'])).stdout,
+    );
+    assert.deepEqual(parked.published, []);
+    assert.deepEqual(
+      parked.parked.unsignedRoles.map((u: { role: string }) => u.role),
+      ['root'],
+    );
+    // Nothing published yet: the flat layout is still what is served.
+    assert.deepEqual(await readdir(targetsDir), ['my_app-1.0.tar.gz']);
+    assert.equal(
+      (await readJson<Doc>(join(dir, 'repository', 'metadata', 'root.json'))).signed.consistent_snapshot,
+      false,
+    );
+
+    await run(['sign', 'root', 'bob']);
+    assert.equal(
+      (await readJson<Doc>(join(dir, 'repository', 'metadata', '2.root.json'))).signed.consistent_snapshot,
+      true,
+    );
+    assert.deepEqual(await readdir(targetsDir), await prefixedNames(join(dir, 'repository')));
+    assert.equal(JSON.parse((await run(['verify', '--json'])).stdout).ok, true);
+  });
+});
