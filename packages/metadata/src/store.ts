@@ -511,8 +511,7 @@ export class MetadataStore {
         if (this.#disk.get('root')?.text !== text) await write(`${md.signed.version}.root.json`, text);
         if (this.#disk.rootJsonText !== text) await write('root.json', text);
       } else if (this.#disk.get(role)?.text !== text) {
-        if (consistent && role !== 'timestamp') await write(`${md.signed.version}.${role}.json`, text);
-        await write(`${role}.json`, text);
+        for (const name of metadataFileNames(role, md.signed.version, consistent)) await write(name, text);
       }
     }
     return staged;
