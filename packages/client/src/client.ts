@@ -9,6 +9,7 @@ import { cleanUpdateCache } from './cleanup.js';
 import { type TargetFetcher, fetchTarget } from './downloads.js';
 import { ClientError, TargetDownloadError, asClientError } from './errors.js';
 import { DEFAULT_ARCHIVE_MTIME } from './first-install.js';
+import { MirrorTransport } from './http/mirrors.js';
 import { HttpTransport } from './http/transport.js';
 import {
   type ApplyOptions,
@@ -77,7 +78,7 @@ export class Client {
     this.installDir = options.installDir;
     this.currentVersion = options.currentVersion;
     this.#logger = options.logger ?? silentLogger;
-    this.#transport =
+    const transport =
       options.transport ??
       new HttpTransport({
         ...options.fetcherOptions,
@@ -85,6 +86,9 @@ export class Client {
         ...(options.userAgent ? { userAgent: options.userAgent } : {}),
         logger: this.#logger,
       });
+    this.#transport = options.mirrors?.length
+      ? new MirrorTransport(transport, [options, ...options.mirrors], this.#logger)
+      : transport;
     this.#cache = new UpdateCache(options.targetDir, options.appName, this.#logger, {
       dir: options.installDir,
       mtime: options.archiveMtime ?? DEFAULT_ARCHIVE_MTIME,

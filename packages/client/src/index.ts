@@ -11,6 +11,7 @@ export type {
 } from './options.js';
 export { ClientError, HttpError, TargetDownloadError, type ClientErrorCode } from './errors.js';
 export { HttpTransport, type FetcherOptions } from './http/transport.js';
+export { MirrorTransport, type Mirror } from './http/mirrors.js';
 export type { DownloadReport, MetadataRequest, TargetRequest, Transport } from './transport.js';
 export type { FullArchiveReason } from './planner.js';
 export type {

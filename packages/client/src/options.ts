@@ -3,6 +3,7 @@ import { isAbsolute } from 'node:path';
 import type { InstallRequest, Installer, Logger } from '@tufup/common';
 import { type Channel, isValidAppName, isValidVersion } from '@tufup/metadata';
 import { ClientError, type ClientErrorCode } from './errors.js';
+import type { Mirror } from './http/mirrors.js';
 import type { FetcherOptions } from './http/transport.js';
 import type { FullArchiveReason, UpdatePlan } from './planner.js';
 import type { OnUpdateProgress } from './progress.js';
@@ -43,6 +44,15 @@ export interface ClientOptions {
   archiveMtime?: number;
   /** TUF refresh limits (max metadata lengths, root rotations...). */
   tufConfig?: TufConfig;
+
+  // ---- mirrors ----
+  /**
+   * Other copies of the repository, asked in order after `metadataBaseUrl` / `targetBaseUrl` for a file the
+   * server before could not serve (network error, timeout, 5xx, 408, 429; for a target file also 404/403/410).
+   * Never after a verification failure: a file that fails its signature or hash check fails the update.
+   * See MirrorTransport. Wraps `transport` too.
+   */
+  mirrors?: Mirror[];
   logger?: Logger;
 }
 
@@ -150,16 +160,21 @@ export function validateOptions(o: ClientOptions): void {
   }
   if (o.stagingParentDir !== undefined && !isAbsolute(o.stagingParentDir))
     fail('stagingParentDir must be an absolute path');
-  for (const key of ['metadataBaseUrl', 'targetBaseUrl'] as const) {
-    let url: URL | undefined;
-    try {
-      url = new URL(o[key]);
-    } catch {
-      fail(`${key} is not a URL: ${JSON.stringify(o[key])}`);
+  if (o.mirrors !== undefined && !Array.isArray(o.mirrors)) fail('mirrors must be an array');
+  const bases = [o, ...(o.mirrors ?? [])];
+  bases.forEach((base, i) => {
+    for (const key of ['metadataBaseUrl', 'targetBaseUrl'] as const) {
+      const name = i === 0 ? key : `mirrors[${i - 1}].${key}`;
+      let url: URL | undefined;
+      try {
+        url = new URL(base?.[key]);
+      } catch {
+        fail(`${name} is not a URL: ${JSON.stringify(base?.[key])}`);
+      }
+      if (url && !['http:', 'https:', 'file:'].includes(url.protocol))
+        fail(`${name} must be http(s) or file: ${base[key]}`);
     }
-    if (url && !['http:', 'https:', 'file:'].includes(url.protocol))
-      fail(`${key} must be http(s) or file: ${o[key]}`);
-  }
+  });
   if (o.maxPatchRatio !== undefined && !(o.maxPatchRatio >= 0))
     fail('maxPatchRatio must be a non-negative number');
   if (o.archiveMtime !== undefined && !(Number.isSafeInteger(o.archiveMtime) && o.archiveMtime >= 0))

@@ -51,8 +51,10 @@ function commitRank(file: string): number {
   const rootVersion = rootFileVersion(name);
   if (rootVersion !== undefined) return 1 + rootVersion / 1e9;
   if (name === 'root.json') return 2;
-  if (name === 'targets.json') return 3;
-  if (name === 'snapshot.json') return 4;
+  // With consistent snapshots `N.targets.json` / `N.snapshot.json` (what clients read) come with their plain copy.
+  const role = /^(?:\d+\.)?(targets|snapshot)\.json$/.exec(name)?.[1];
+  if (role === 'targets') return 3;
+  if (role === 'snapshot') return 4;
   if (name === 'timestamp.json') return 5;
   return 6;
 }

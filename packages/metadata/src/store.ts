@@ -9,12 +9,13 @@ import {
   type Targets,
   type Timestamp,
 } from '@tufjs/models';
-import { hashFile, readdirOrEmpty, throwIfAborted } from '@tufup/common';
+import { hashFile, readFileOrUndefined, readdirOrEmpty, throwIfAborted } from '@tufup/common';
 import { toJsonObject } from './custom.js';
 import { MetadataError } from './errors.js';
 import type { PublicKey, Signer } from './keys.js';
 import { PublicKey as PublicKeyClass } from './keys.js';
 import { OnDisk, readMetadataDir, readRootFiles, rootFileVersion } from './files.js';
+import { metadataFileNames } from './layout.js';
 import { Publication } from './publication.js';
 import { roleKeys, withKey, withThreshold, withoutKey } from './root-keys.js';
 import type {
@@ -420,8 +421,12 @@ export class MetadataStore {
     ) {
       f.problem('ROOT_MISMATCH', `root.json differs from ${version}.root.json`, 'metadata/root.json');
     }
+    if (this.root.signed.consistentSnapshot) await this.#checkVersionedFiles(f);
     if (opts.targetsDir !== undefined) {
-      await checkTargetFiles(f, this.targets, opts.targetsDir, opts.signal ? { signal: opts.signal } : {});
+      await checkTargetFiles(f, this.targets, opts.targetsDir, {
+        consistentSnapshot: this.root.signed.consistentSnapshot,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
     }
     return f.result();
   }
@@ -506,14 +511,32 @@ export class MetadataStore {
         if (this.#disk.get('root')?.text !== text) await write(`${md.signed.version}.root.json`, text);
         if (this.#disk.rootJsonText !== text) await write('root.json', text);
       } else if (this.#disk.get(role)?.text !== text) {
-        if (consistent && role !== 'timestamp') await write(`${md.signed.version}.${role}.json`, text);
-        await write(`${role}.json`, text);
+        for (const name of metadataFileNames(role, md.signed.version, consistent)) await write(name, text);
       }
     }
     return staged;
   }
 
   // ---- internals --------------------------------------------------------------------------------
+
+  /** With consistent snapshots clients read `N.targets.json` and `N.snapshot.json`: each there, equal to the plain file. */
+  async #checkVersionedFiles(f: Findings): Promise<void> {
+    for (const role of ['targets', 'snapshot'] as const) {
+      const loaded = this.#disk.get(role);
+      if (loaded?.text === undefined || this.#isChanged(role)) continue; // only what is on disk
+      const [name] = metadataFileNames(role, loaded.version, true) as [string];
+      const text = await readFileOrUndefined(join(this.dir, name), 'utf8');
+      if (text === undefined) {
+        f.problem(
+          'FILE_NOT_FOUND',
+          `${name} is missing: with consistent snapshots clients read it, not ${role}.json`,
+          `metadata/${name}`,
+        );
+      } else if (text !== loaded.text) {
+        f.problem('METADATA_CORRUPT', `${name} differs from ${role}.json`, `metadata/${name}`);
+      }
+    }
+  }
 
   /** Root's expiry, then targets, snapshot and timestamp against root, then what snapshot and timestamp name. */
   #checkRoles(f: Findings, opts: VerifyOptions): void {

@@ -10,6 +10,7 @@ import { MetadataError, type MetadataErrorCode, type MetadataWarningCode } from 
 import type { RootFile } from './files.js';
 import { type AnyRoleMetadata, ROLE_NAMES, type RoleName, parseExpires } from './roles.js';
 import { countSignatures } from './signatures.js';
+import { targetFilePath } from './layout.js';
 import { tryParseTargetName } from './target-names.js';
 
 /** One finding: a stable code, a message for people, and the repository file it is about (`metadata/2.root.json`). */
@@ -284,12 +285,14 @@ export async function checkTargetFiles(
   f: Findings,
   targets: Metadata<Targets>,
   targetsDir: string,
-  opts: { signal?: AbortSignal } = {},
+  opts: { signal?: AbortSignal; consistentSnapshot?: boolean } = {},
 ): Promise<void> {
   const listed = new Set<string>();
   for (const [name, t] of Object.entries(targets.signed.targets)) {
-    listed.add(name);
-    const file = `targets/${name}`;
+    // With consistent snapshots the file is `<hash>.<name>` (the hash clients put in front: the first listed).
+    const onDisk = targetFilePath(name, Object.values(t.hashes)[0] ?? '', Boolean(opts.consistentSnapshot));
+    listed.add(onDisk);
+    const file = `targets/${onDisk}`;
     if (!isPlainFileName(name)) {
       f.problem('INVALID_TARGET_PATH', `target path ${JSON.stringify(name)} is not a plain file name`, file);
       continue;
@@ -303,7 +306,7 @@ export async function checkTargetFiles(
     const hashers = algs.map((alg) => [alg, createHash(alg)] as const);
     let size = 0;
     try {
-      const stream = createReadStream(join(targetsDir, name), {
+      const stream = createReadStream(join(targetsDir, onDisk), {
         highWaterMark: 1 << 20,
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
@@ -313,7 +316,8 @@ export async function checkTargetFiles(
       }
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      f.problem('TARGET_FILE_MISSING', `${name} is in targets.json but not on disk`, file);
+      const where = onDisk === name ? 'it is' : `${onDisk} is`;
+      f.problem('TARGET_FILE_MISSING', `${name} is in targets.json but ${where} not on disk`, file);
       continue;
     }
     f.checked.targets++;

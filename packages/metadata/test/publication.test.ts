@@ -48,3 +48,31 @@ test('recovery completes a committed change that was interrupted halfway through
     assert.deepEqual((await readdir(repo)).sort(), ['metadata', 'targets']);
   });
 });
+
+test('with consistent snapshots the versioned files move in with their role: N.targets.json before the snapshot, timestamp last', async () => {
+  await withTempDir(async (repo) => {
+    const publication = await Publication.begin(repo, 'test');
+    for (const name of [
+      'timestamp.json',
+      '5.snapshot.json',
+      'snapshot.json',
+      '5.targets.json',
+      'targets.json',
+      '3.root.json',
+      'root.json',
+    ])
+      await publication.writeFile(`metadata/${name}`, name);
+    await publication.writeFile('targets/0123.app-2.0.tar.gz', 'archive');
+    assert.deepEqual(publication.plan().files, [
+      'targets/0123.app-2.0.tar.gz',
+      'metadata/3.root.json',
+      'metadata/root.json',
+      'metadata/5.targets.json',
+      'metadata/targets.json',
+      'metadata/5.snapshot.json',
+      'metadata/snapshot.json',
+      'metadata/timestamp.json',
+    ]);
+    await publication.discard();
+  });
+});

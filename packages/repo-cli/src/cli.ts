@@ -11,6 +11,7 @@ import { formatList, formatStatus, formatVerify } from './report-format.js';
 import type {
   InitReport,
   KeysReport,
+  MigrateReport,
   PruneReport,
   RemoveLatestReport,
   SignReport,
@@ -137,6 +138,12 @@ function buildParser(session: Session, args: string[]): Argv {
             choices: PATCH_FORMATS as PatchFormat[],
             default: 'native' as PatchFormat,
           })
+          .option('consistent-snapshot', {
+            describe:
+              'TUF consistent snapshots: N.snapshot.json, N.targets.json and <sha256>.<name> target files (safe behind a CDN)',
+            type: 'boolean',
+            default: false,
+          })
           .example('$0 init', 'ask for everything, like python tufup')
           .example(
             '$0 init --non-interactive --app-name my_app --threshold root=2 --key root=root --key root=root2 --encrypted root',
@@ -155,7 +162,10 @@ function buildParser(session: Session, args: string[]): Argv {
           }
           const answers = await runInteractiveInit(session.configPath(argv), io);
           if (!answers) return;
-          await initWith(session, argv, answers);
+          await initWith(session, argv, {
+            ...answers,
+            consistentSnapshot: Boolean(argv['consistent-snapshot']),
+          });
           return;
         }
         if (argv['app-name'] === undefined) {
@@ -179,6 +189,7 @@ function buildParser(session: Session, args: string[]): Argv {
           expirationDays,
           encryptedKeys: strings(argv.encrypted),
           patchFormat: argv['patch-format'] as PatchFormat,
+          consistentSnapshot: Boolean(argv['consistent-snapshot']),
         });
       },
     )
@@ -506,6 +517,35 @@ function buildParser(session: Session, args: string[]): Argv {
       },
     )
     .command(
+      'migrate <layout> <key_dirs..>',
+      'switch an existing repository to TUF consistent snapshots (needs the root keys)',
+      enter('migrate', '<layout> <key_dirs..>', (y) =>
+        keyDirsPositional(
+          y.positional('layout', { describe: 'the layout to migrate to', choices: ['consistent-snapshot'] }),
+        )
+          .option('partial', partialOption)
+          .example(
+            '$0 migrate consistent-snapshot keystore',
+            'versioned metadata, hash-prefixed target files',
+          ),
+      ),
+      async (argv) => {
+        const { repo, ctx } = await session.openRepo(argv);
+        const result = await repo.migrateToConsistentSnapshot({
+          keyDirs: strings(argv.key_dirs),
+          partial: Boolean(argv.partial),
+        });
+        ctx.finish(true);
+        session.reportPublish(result);
+        session.out(`consistent snapshots: ${result.renamed} target files renamed to <sha256>.<name>`);
+        session.emit({
+          to: 'consistent-snapshot',
+          renamed: result.renamed,
+          ...publishFields(result),
+        } satisfies Doc<MigrateReport>);
+      },
+    )
+    .command(
       'status',
       'show versions, expiry and signatures of each role, and the releases',
       enter('status', '', (y) =>
@@ -602,6 +642,7 @@ async function initWith(session: Session, argv: Globals, answers: InitOptions): 
     keysDir: config.keysDir,
     appName: config.appName,
     patchFormat: config.patchFormat,
+    consistentSnapshot: Boolean(answers.consistentSnapshot),
     createdKeys: result.createdKeys,
     reusedKeys: result.reusedKeys,
     published: result.published,

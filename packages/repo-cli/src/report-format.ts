@@ -32,7 +32,8 @@ function expiry(days: number): string {
 export function formatStatus(st: StatusReport, s: Style): string {
   const lines: string[] = [];
   lines.push(`${s.bold('repository')} ${st.repoDir}`);
-  lines.push(`app ${st.appName}, ${st.patchFormat} patches, config ${st.configPath}`);
+  const layout = st.consistentSnapshot ? ', consistent snapshots' : '';
+  lines.push(`app ${st.appName}, ${st.patchFormat} patches${layout}, config ${st.configPath}`);
   lines.push('');
   for (const name of ROLE_NAMES) {
     const r = st.roles[name];

@@ -117,6 +117,8 @@ export interface InitReport extends CommandReport {
   keysDir: string;
   appName: string;
   patchFormat: string;
+  /** Root's `consistent_snapshot`: versioned metadata and hash-prefixed target file names. */
+  consistentSnapshot: boolean;
   /** Key pairs written (`<keysDir>/<name>` and `<name>.pub`). */
   createdKeys: string[];
   /** Key pairs that were in keysDir already and were used as they are. */
@@ -154,6 +156,13 @@ export interface KeysReport extends CommandReport {
   addedTo?: RoleName;
   /** `replace OLD`: the key replaced, the roles it was replaced in, and whether it left root's keys. */
   replaced?: { oldKey: string; roles: RoleName[]; removedFromRoot: boolean };
+}
+
+export interface MigrateReport extends CommandReport {
+  /** What the repository was migrated to. */
+  to: 'consistent-snapshot';
+  /** Target files now served under their hash-prefixed names (`<sha256>.<name>`). */
+  renamed: number;
 }
 
 export interface SignReport extends CommandReport {

@@ -5,6 +5,7 @@ import type { RepoConfig } from './config.js';
 import type { AppReleases, StatusReport, TargetEntry, VerifyReport } from './reports.js';
 import { status, verify } from './repository/inspect.js';
 import { addKey, createKeyPair, deleteKeyPair, replaceKey } from './repository/keys.js';
+import { migrateToConsistentSnapshot } from './repository/migrate.js';
 import { initializeRepository, openRepository } from './repository/open.js';
 import { addBundle, listApps, prune, removeLatest } from './repository/releases.js';
 import { sign } from './repository/signing.js';
@@ -13,6 +14,7 @@ import type {
   AddBundleOptions,
   AddKeyOptions,
   InitOptions,
+  MigrateOptions,
   PruneOptions,
   PublishResult,
   RemoveLatestOptions,
@@ -122,6 +124,14 @@ export class Repository {
   /** Re-sign a role with a new expiry (`expirationDays`), or add signatures to it (multi-party signing). */
   async sign(opts: SignOptions): Promise<PublishResult & { added?: number; expires?: string }> {
     return sign(this.#state, opts);
+  }
+
+  /**
+   * Switch to TUF consistent snapshots (root bumped, signed by the root keys; target files renamed to
+   * `<sha256>.<name>`; targets, snapshot and timestamp re-signed). ALREADY_MIGRATED when it uses them already.
+   */
+  async migrateToConsistentSnapshot(opts: MigrateOptions): Promise<PublishResult & { renamed: number }> {
+    return migrateToConsistentSnapshot(this.#state, opts);
   }
 
   // ---- inspecting -----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // A TUF refresh with tuf-js over our Transport: root walk, timestamp, snapshot, targets, every file verified.
 import { type Logger, isAbortError, throwIfAborted } from '@tufup/common';
-import { Metadata, type Root, verifyRootRotation } from '@tufup/metadata';
+import { Metadata, type Root, targetFilePath, verifyRootRotation } from '@tufup/metadata';
 import { type Config, type Fetcher, type TargetFile, Updater } from 'tuf-js';
 import { HttpError } from '../errors.js';
 import type { TufConfig } from '../options.js';
@@ -82,15 +82,9 @@ async function trusted(
   const prefix = consistent && (config.prefixTargetsWithHash ?? true);
   return {
     targets,
-    targetUrl: (baseUrl, target) => {
-      let path = target.path;
-      if (prefix) {
-        const hash = Object.values(target.hashes)[0];
-        const slash = path.lastIndexOf('/');
-        path = `${path.slice(0, slash + 1)}${hash}.${path.slice(slash + 1)}`;
-      }
-      return joinUrl(baseUrl, path);
-    },
+    // The first listed hash, as tuf-js and python-tuf take it (tufup lists sha256 only).
+    targetUrl: (baseUrl, target) =>
+      joinUrl(baseUrl, targetFilePath(target.path, Object.values(target.hashes)[0] ?? '', prefix)),
   };
 }
 

@@ -61,13 +61,6 @@ function assertTrusted(store: MetadataStore, roles: Iterable<RoleName>): void {
       });
     }
   }
-  if (store.root.signed.consistentSnapshot) {
-    throw new RepoError({
-      code: 'METADATA_CORRUPT',
-      message:
-        'root.json sets consistent_snapshot: repositories with versioned metadata file names are not supported',
-    });
-  }
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   tryParseTargetName,
 } from '@tufup/metadata';
 import { RepoError } from '../errors.js';
+import { findTargetFile } from './target-files.js';
 
 /** What an export reads of a repository (a `Repository` is one). */
 export interface ExportSource {
@@ -96,8 +97,13 @@ export async function exportRelease(
     ? readPatchCustom(store.getTarget(patch.path)?.unrecognizedFields.custom).tarSize
     : undefined;
   const signed = store.getTarget(archive.path)!;
-  const source = join(repo.targetsDir, archive.path);
-  if (!(await pathExists(source))) {
+  const source = await findTargetFile(
+    repo.targetsDir,
+    archive.path,
+    signed.hashes.sha256 ?? '',
+    store.root.signed.consistentSnapshot,
+  );
+  if (source === undefined) {
     throw new RepoError({
       code: 'TARGET_FILE_MISSING',
       message: `${archive.path} is in targets.json but not in ${repo.targetsDir}`,

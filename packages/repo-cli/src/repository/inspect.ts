@@ -23,6 +23,7 @@ import {
 } from '@tufup/metadata';
 import type { ReleaseEntry, StatusReport, TargetEntry, VerifyReport } from '../reports.js';
 import { appReleases, targetEntries } from './releases.js';
+import { targetFileName } from './target-files.js';
 import type { RepoState } from './state.js';
 
 /**
@@ -182,7 +183,7 @@ async function checkReleases(
         if (!r.archive)
           warn('PATCH_WITHOUT_ARCHIVE', `${p.filename} has no archive of the same version`, file);
         else if (p.tarHash !== undefined && p.tarSize !== undefined) {
-          const tar = await gunzipHash(join(state.targetsDir, r.archive.filename), state.ctx.signal).catch(
+          const tar = await gunzipHash(fileOf(state, store, r.archive), state.ctx.signal).catch(
             () => undefined,
           );
           if (tar && (tar.size !== p.tarSize || !sameDigest(tar.sha256, p.tarHash))) {
@@ -194,7 +195,7 @@ async function checkReleases(
           }
         }
         if (deep && prev?.archive && p.tarHash !== undefined && p.tarSize !== undefined) {
-          if (await replayPatch(state, prev.archive, p, problem)) report.checked.patchesReplayed++;
+          if (await replayPatch(state, store, prev.archive, p, problem)) report.checked.patchesReplayed++;
         }
       }
       prev = r;
@@ -221,6 +222,7 @@ async function notePendingChange(state: RepoState, report: VerifyReport): Promis
 /** Apply `patch` to `base`'s tar and compare with the signed tar size and hash (what a client will do). */
 async function replayPatch(
   state: RepoState,
+  store: MetadataStore,
   base: TargetEntry,
   patch: TargetEntry,
   problem: (code: string, message: string, file?: string) => void,
@@ -230,9 +232,9 @@ async function replayPatch(
     const { gunzipToTar } = await import('@tufup/archive');
     const { apply } = await import('@tufup/patch');
     const oldTar = join(dir, 'old.tar');
-    await gunzipToTar(join(state.targetsDir, base.filename), oldTar, state.signalOpts());
+    await gunzipToTar(fileOf(state, store, base), oldTar, state.signalOpts());
     try {
-      await apply(oldTar, join(state.targetsDir, patch.filename), join(dir, 'new.tar'), {
+      await apply(oldTar, fileOf(state, store, patch), join(dir, 'new.tar'), {
         expect: { size: patch.tarSize as number, sha256: patch.tarHash as string },
         ...state.signalOpts(),
       });
@@ -250,6 +252,11 @@ async function replayPatch(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** A target's file in the repository's layout. */
+function fileOf(state: RepoState, store: MetadataStore, t: TargetEntry): string {
+  return join(state.targetsDir, targetFileName(store, t.filename, t.sha256));
 }
 
 async function gunzipHash(path: string, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {

@@ -107,6 +107,7 @@ export async function initializeRepository(
       keys,
       thresholds: config.thresholds,
       expirationDays: config.expirationDays,
+      consistentSnapshot: Boolean(opts.consistentSnapshot),
       now: state.now(),
     });
     const short = await signRoles(state, store, [...ROLE_NAMES], [config.keysDir], []);

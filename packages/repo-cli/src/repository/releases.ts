@@ -1,6 +1,6 @@
 // Releases: adding a bundle (archive and patch), withdrawing the latest release, pruning old ones, and reading the
 // targets as releases per app.
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { hashFile, pathExists, sameDigest } from '@tufup/common';
 import {
@@ -20,6 +20,7 @@ import { RepoError } from '../errors.js';
 import type { Publication } from '@tufup/metadata';
 import type { AppReleases, ReleaseEntry, TargetEntry } from '../reports.js';
 import { runChange } from './change.js';
+import { findTargetFile, targetFileName, targetFileNames } from './target-files.js';
 import { type RepoState, isDirectory } from './state.js';
 import type { AddBundleOptions, PruneOptions, PublishResult, RemoveLatestOptions } from './types.js';
 
@@ -157,7 +158,7 @@ export async function addBundle(
         tarPath: newTar,
         ...state.progressOpts(),
       });
-      publication.add(`targets/${archiveName}`);
+      await placeTargetFile(publication, archiveName, targetFileName(store, archiveName, made.gzip.sha256));
       const user = opts.userMeta ?? null;
       store.addTarget(archiveName, {
         length: made.gzip.size,
@@ -175,7 +176,7 @@ export async function addBundle(
         user,
       };
       if (previous && !opts.skipPatch) {
-        patch = await makePatch(state, previous, newTar, made.tar, patchName, publication, scratch);
+        patch = await makePatch(state, store, previous, newTar, made.tar, patchName, publication, scratch);
         store.addTarget(patchName, {
           length: patch.length,
           sha256: patch.sha256,
@@ -191,6 +192,7 @@ export async function addBundle(
 /** Diff the previous release's tar (from its archive, checked against its signed hash) to the new tar. */
 async function makePatch(
   state: RepoState,
+  store: MetadataStore,
   previous: TargetEntry,
   newTar: string,
   newTarInfo: { size: number; sha256: string },
@@ -198,8 +200,9 @@ async function makePatch(
   publication: Publication,
   scratch: string,
 ): Promise<TargetEntry> {
-  const prevPath = join(state.targetsDir, previous.filename);
-  if (!(await pathExists(prevPath))) {
+  const consistent = store.root.signed.consistentSnapshot;
+  const prevPath = await findTargetFile(state.targetsDir, previous.filename, previous.sha256, consistent);
+  if (prevPath === undefined) {
     throw new RepoError({
       code: 'TARGET_FILE_MISSING',
       message: `${previous.filename} is in targets.json but not in ${state.targetsDir}: cannot make the patch (pass --skip-patch to publish without one)`,
@@ -223,7 +226,7 @@ async function makePatch(
     format: state.config.patchFormat,
     ...state.progressOpts(),
   });
-  publication.add(`targets/${patchName}`);
+  await placeTargetFile(publication, patchName, targetFileName(store, patchName, made.sha256));
   await rm(oldTar, { force: true });
   const parsed = tryParseTargetName(patchName);
   return {
@@ -236,6 +239,16 @@ async function makePatch(
     tarSize: newTarInfo.size,
     tarHash: newTarInfo.sha256,
   };
+}
+
+/**
+ * A target file written at its plain staged name goes in under `file` (its hash-prefixed name with consistent
+ * snapshots: the hash is known only once it is written).
+ */
+async function placeTargetFile(publication: Publication, name: string, file: string): Promise<void> {
+  if (file !== name)
+    await rename(publication.stagedPath(`targets/${name}`), publication.stagedPath(`targets/${file}`));
+  publication.add(`targets/${file}`);
 }
 
 /** Withdraw the app's latest release (archive and its patch). */
@@ -262,7 +275,7 @@ export async function removeLatest(
       for (const e of [latest?.archive, latest?.patch]) {
         if (!e) continue;
         store.removeTarget(e.filename);
-        publication.delete(`targets/${e.filename}`);
+        for (const file of targetFileNames(e.filename, e.sha256)) publication.delete(`targets/${file}`);
         removed.push(e.filename);
       }
     },
@@ -307,7 +320,7 @@ export async function prune(
         for (const e of [r.archive, r.patch]) {
           if (!e) continue;
           store.removeTarget(e.filename);
-          publication.delete(`targets/${e.filename}`);
+          for (const file of targetFileNames(e.filename, e.sha256)) publication.delete(`targets/${file}`);
           removed.push(e.filename);
         }
       }

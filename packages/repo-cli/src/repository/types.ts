@@ -24,6 +24,12 @@ export interface InitOptions {
   expirationDays?: Partial<PerRole<number>>;
   encryptedKeys?: string[];
   patchFormat?: PatchFormat;
+  /**
+   * TUF consistent snapshots (`consistent_snapshot: true` in root): metadata served as `N.targets.json` /
+   * `N.snapshot.json` and target files as `<sha256>.<name>`, so a CDN never mixes two states. Lives in root
+   * metadata only (the config file stays python tufup's). Default false, as python tufup.
+   */
+  consistentSnapshot?: boolean;
   /** Interactive init on an existing config: rewrite it (python tufup's "Modify?"). */
   overwriteConfig?: boolean;
 }
@@ -83,6 +89,11 @@ export interface ReplaceKeyOptions {
   newKeyName: string;
   keyDirs: string[];
   encrypted?: boolean;
+  partial?: boolean;
+}
+
+export interface MigrateOptions {
+  keyDirs: string[];
   partial?: boolean;
 }
 
