@@ -5,6 +5,7 @@ import type { RepoConfig } from './config.js';
 import type { AppReleases, StatusReport, TargetEntry, VerifyReport } from './reports.js';
 import { status, verify } from './repository/inspect.js';
 import { addKey, createKeyPair, deleteKeyPair, replaceKey } from './repository/keys.js';
+import { type PublishOptions, type PublishReport, publish } from './publish/engine.js';
 import { initializeRepository, openRepository } from './repository/open.js';
 import { addBundle, listApps, prune, removeLatest } from './repository/releases.js';
 import { sign } from './repository/signing.js';
@@ -122,6 +123,17 @@ export class Repository {
   /** Re-sign a role with a new expiry (`expirationDays`), or add signatures to it (multi-party signing). */
   async sign(opts: SignOptions): Promise<PublishResult & { added?: number; expires?: string }> {
     return sign(this.#state, opts);
+  }
+
+  // ---- hosting --------------------------------------------------------------------------------------
+
+  /**
+   * Make `opts.dest` (`s3://BUCKET[/PREFIX]` or a directory) serve this repository's current state: targets, then
+   * metadata, timestamp last; only objects that differ are uploaded; `prune` deletes what has been unreferenced
+   * for longer than the grace period. Holds the repository lock while it runs.
+   */
+  async publish(opts: PublishOptions): Promise<PublishReport> {
+    return publish(this.#state, opts);
   }
 
   // ---- inspecting -----------------------------------------------------------------------------------
