@@ -79,13 +79,16 @@ export class DirectoryRemote implements Remote {
     try {
       if (Buffer.isBuffer(req.body)) await writeFileAtomic(path, req.body);
       else {
-        let done = 0;
-        const source = createReadStream(req.body.path, { highWaterMark: 1024 * 1024 });
-        source.on('data', (chunk) => {
-          done += chunk.length;
-          req.onBytes?.(done);
-        });
-        await writeStreamAtomic(path, source, req.signal ? { signal: req.signal } : {});
+        const from = req.body.path;
+        const counted = async function* () {
+          let done = 0;
+          for await (const chunk of createReadStream(from, { highWaterMark: 1024 * 1024 })) {
+            done += (chunk as Buffer).length;
+            req.onBytes?.(done);
+            yield chunk as Buffer;
+          }
+        };
+        await writeStreamAtomic(path, counted(), req.signal ? { signal: req.signal } : {});
       }
     } catch (err) {
       throw wrap(err, `cannot write ${path}`);
