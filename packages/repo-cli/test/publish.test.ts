@@ -359,3 +359,59 @@ test('bad destinations: one-line coded errors, documented exit codes, the local 
     }
   });
 });
+
+test('plain layout: clients polling during publishes fail only by a version mismatch in the metadata window (measured)', async () => {
+  await withTempDir(async (dir) => {
+    await ok(['init', '--non-interactive', '--app-name', APP], { cwd: dir });
+    await ok(['targets', 'add', '1.0', await makeBundle(join(dir, 'b1.0'), '1.0'), 'keystore'], { cwd: dir });
+    await publish(dir, 'plainpoll');
+    const base = `${s3.bucketUrl}/plainpoll`;
+    const trusted = join(dir, 'repository', 'metadata', '1.root.json');
+    let checks = 0;
+    const failures: string[] = [];
+    const windows: number[] = [];
+    for (let round = 2; round <= 4; round++) {
+      const v = `${round}.0`;
+      await ok(['targets', 'add', v, await makeBundle(join(dir, `b${v}`), v), 'keystore'], { cwd: dir });
+      const child = spawn(
+        process.execPath,
+        [BIN, 'publish', `s3://${s3.bucket}/plainpoll`, '--endpoint', s3.endpoint, '--concurrency', '1'],
+        {
+          cwd: dir,
+          env: childEnv({ ...s3.env, TUFUP_PUBLISH_TRACE: '1' }),
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      // When targets.json and timestamp.json were reported written: the window of mismatching fixed names.
+      const at: Record<string, number> = {};
+      child.stderr.on('data', (d: Buffer) => {
+        for (const m of d.toString().matchAll(/^trace: put metadata\/(targets|timestamp)\.json$/gm))
+          at[m[1] as string] = performance.now();
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      let done = false;
+      void exited.then(() => {
+        done = true;
+      });
+      while (!done) {
+        try {
+          const seen = await clientSees(base, trusted);
+          if (seen.length !== 2 * round - 3 && seen.length !== 2 * round - 1)
+            failures.push(`saw ${seen.join(',')}`);
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+        checks++;
+      }
+      assert.equal(await exited, 0);
+      if (at.targets !== undefined && at.timestamp !== undefined) windows.push(at.timestamp - at.targets);
+      assert.equal((await clientSees(base, trusted)).length, 2 * round - 1);
+    }
+    // The only failure the fixed names allow: a snapshot or targets file newer than the timestamp that names it.
+    for (const f of failures)
+      assert.match(f, /Snapshot version doesn't match timestamp|does not match snapshot version/);
+    console.log(
+      `# plain layout: ${checks} fresh-client checks during 3 publishes, ${failures.length} failed (version mismatch); targets.json → timestamp.json written ${windows.map((w) => `${w.toFixed(0)} ms`).join(', ')} apart`,
+    );
+  });
+});

@@ -16,7 +16,7 @@ import type { PutRequest, Remote, RemoteHead, RemoteObject } from './remote.js';
 
 /** Files from this size up go as multipart uploads (parts of PART_SIZE, uploaded 4 at a time). */
 export const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
-const PART_SIZE = 8 * 1024 * 1024;
+export const PART_SIZE = 8 * 1024 * 1024;
 
 export interface S3Options {
   bucket: string;
