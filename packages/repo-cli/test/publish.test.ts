@@ -2,6 +2,7 @@
 // real TUF client (tuf-js over HTTP, reading the bucket anonymously).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -9,6 +10,7 @@ import { withTempDir } from '@tufup/common';
 import { seededRandom } from '../../../test-support/random.js';
 import { type S3Server, startS3Server } from '../../../test-support/s3-server.js';
 import { CONFIG_FILENAME, type PublishOptions, Repository } from '../src/index.js';
+import { MULTIPART_THRESHOLD } from '../src/publish/s3.js';
 import { BIN, childEnv, errorLine, makeBundle, ok, treeHash, tufup } from './helpers.js';
 import { APP, clientSees, consistentRepo } from './publish-support.js';
 
@@ -413,5 +415,31 @@ test('plain layout: clients polling during publishes fail only by a version mism
     console.log(
       `# plain layout: ${checks} fresh-client checks during 3 publishes, ${failures.length} failed (version mismatch); targets.json → timestamp.json written ${windows.map((w) => `${w.toFixed(0)} ms`).join(', ')} apart`,
     );
+  });
+});
+
+test('a target file that is not what its metadata says is refused while it streams: nothing of it lands anywhere', async () => {
+  await withTempDir(async (dir) => {
+    await ok(['init', '--non-interactive', '--app-name', APP], { cwd: dir });
+    // 17 MiB of incompressible data: an archive above the multipart threshold, streamed in parts.
+    await ok(['targets', 'add', '1.0', await makeBundle(join(dir, 'b1.0'), '1.0', 17 << 20), 'keystore'], {
+      cwd: dir,
+    });
+    const archive = join(dir, 'repository', 'targets', `${APP}-1.0.tar.gz`);
+    const bytes = await readFile(archive);
+    bytes[bytes.length - 10] = (bytes[bytes.length - 10] as number) ^ 0xff; // same size, other bytes
+    await writeFile(archive, bytes);
+    const www = join(dir, 'www');
+    await mkdir(www);
+    assert.ok(bytes.length >= MULTIPART_THRESHOLD);
+    for (const dest of [[`s3://${s3.bucket}/corrupt`, '--endpoint', s3.endpoint], [www]]) {
+      const r = await tufup(['publish', ...dest], { cwd: dir, env: s3.env });
+      assert.equal(errorLine(r.stderr)?.code, 'HASH_MISMATCH', r.stderr);
+      assert.equal(r.code, 3);
+    }
+    for (const key of [`targets/${APP}-1.0.tar.gz`, 'metadata/timestamp.json']) {
+      assert.equal((await fetch(`${s3.bucketUrl}/corrupt/${key}`)).status, 404, key);
+    }
+    assert.deepEqual(await readdir(join(www, 'targets')), []);
   });
 });

@@ -1,18 +1,18 @@
 // The directory destination: a tree a web server (nginx, a static host, an rsync target) serves as it is. Every
 // file is written to a temporary sibling, fsynced and renamed, so a reader sees whole old or whole new files.
-import { createReadStream } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   hashFile,
   isAbortError,
+  isTufupError,
   isNotFound,
   readFileOrUndefined,
   writeFileAtomic,
   writeStreamAtomic,
 } from '@tufup/common';
 import { RepoError } from '../errors.js';
-import type { PutRequest, Remote, RemoteHead, RemoteObject } from './remote.js';
+import { type PutRequest, type Remote, type RemoteHead, type RemoteObject, verifiedFile } from './remote.js';
 
 /** The temporary files `writeFileAtomic`/`writeStreamAtomic` make: `.<name>.<12 hex>.tmp`. */
 const TEMP_FILE = /^\..+\.[0-9a-f]{12}\.tmp$/;
@@ -79,16 +79,11 @@ export class DirectoryRemote implements Remote {
     try {
       if (Buffer.isBuffer(req.body)) await writeFileAtomic(path, req.body);
       else {
-        const from = req.body.path;
-        const counted = async function* () {
-          let done = 0;
-          for await (const chunk of createReadStream(from, { highWaterMark: 1024 * 1024 })) {
-            done += (chunk as Buffer).length;
-            req.onBytes?.(done);
-            yield chunk as Buffer;
-          }
-        };
-        await writeStreamAtomic(path, counted(), req.signal ? { signal: req.signal } : {});
+        await writeStreamAtomic(
+          path,
+          verifiedFile(req.body.path, req, req.onBytes),
+          req.signal ? { signal: req.signal } : {},
+        );
       }
     } catch (err) {
       throw wrap(err, `cannot write ${path}`);
@@ -110,7 +105,7 @@ export class DirectoryRemote implements Remote {
 }
 
 function wrap(err: unknown, message: string): Error {
-  if (err instanceof RepoError || isAbortError(err)) return err as Error;
+  if (isTufupError(err) || isAbortError(err)) return err as Error;
   const code = (err as { code?: string }).code;
   return new RepoError({
     code: code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'REMOTE_ACCESS_DENIED' : 'REMOTE_ERROR',

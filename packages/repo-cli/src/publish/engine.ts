@@ -1,8 +1,7 @@
 // `tufup publish`: make a destination serve the local repository's current state, in an order no client can trip
 // over, uploading only what differs, and deleting (with --prune) only what has been unreferenced for a grace period.
 import { createHash } from 'node:crypto';
-import { hashFile, throwIfAborted } from '@tufup/common';
-import { MetadataError } from '@tufup/metadata';
+import { throwIfAborted } from '@tufup/common';
 import { RepoError } from '../errors.js';
 import { lockRepository } from '../lock.js';
 import type { RepoState } from '../repository/state.js';
@@ -206,7 +205,6 @@ export async function publish(state: RepoState, opts: PublishOptions): Promise<P
         concurrency,
         async ({ obj }) => {
           throwIfAborted(signal);
-          if (!Buffer.isBuffer(obj.body)) await checkLocalFile(obj, obj.body.path, signal);
           inFlight.set(obj.key, 0);
           await remote.put({
             key: obj.key,
@@ -253,17 +251,6 @@ export async function publish(state: RepoState, opts: PublishOptions): Promise<P
   } finally {
     await lock.release();
     remote.close();
-  }
-}
-
-/** A target file must be what its metadata says before any byte of it is published. */
-async function checkLocalFile(obj: PlannedObject, path: string, signal?: AbortSignal): Promise<void> {
-  const actual = await hashFile(path, signal ? { signal } : {});
-  if (actual.size !== obj.size || actual.sha256 !== obj.sha256) {
-    throw new MetadataError({
-      code: 'HASH_MISMATCH',
-      message: `${path} does not match its metadata (size ${actual.size}, sha256 ${actual.sha256.slice(0, 12)}…): run tufup verify`,
-    });
   }
 }
 

@@ -1,6 +1,9 @@
 // Where `tufup publish` writes: the destination string (s3://BUCKET[/PREFIX] or a directory) and the one small
 // interface both kinds of destination implement.
+import { createReadStream } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { HashingStream } from '@tufup/common';
+import { MetadataError } from '@tufup/metadata';
 import { RepoError } from '../errors.js';
 
 /** What a destination knows about one object, from a listing (size) and, on demand, its head. */
@@ -16,11 +19,41 @@ export interface RemoteHead {
   contentType?: string;
 }
 
+/**
+ * A local file's bytes as they are uploaded, checked on the way: each chunk is passed on only once the next one is
+ * read, and the last only when size and sha256 match `expected`, so a file that is not what its metadata says
+ * fails (HASH_MISMATCH) before any destination can complete the object. One read of the file, no second pass.
+ */
+export async function* verifiedFile(
+  path: string,
+  expected: { size: number; sha256: string },
+  onBytes?: (done: number) => void,
+): AsyncGenerator<Buffer> {
+  const hashing = new HashingStream();
+  let held: Buffer | undefined;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }).pipe(hashing)) {
+    if (held) {
+      yield held;
+      onBytes?.(hashing.size - (chunk as Buffer).length);
+    }
+    held = chunk as Buffer;
+  }
+  const actual = hashing.digest();
+  if (actual.size !== expected.size || actual.sha256 !== expected.sha256) {
+    throw new MetadataError({
+      code: 'HASH_MISMATCH',
+      message: `${path} does not match its metadata (size ${actual.size}, sha256 ${actual.sha256.slice(0, 12)}…): run tufup verify`,
+    });
+  }
+  if (held) yield held;
+}
+
 /** One object to write: its bytes (in memory, or a local file of `size` bytes) and its HTTP headers. */
 export interface PutRequest {
   key: string;
   body: Buffer | { path: string };
   size: number;
+  /** A file body is checked against it while it is written (see `verifiedFile`). */
   sha256: string;
   cacheControl: string;
   contentType: string;

@@ -1,6 +1,6 @@
 // The S3 destination (AWS S3 and S3-compatible services: R2, MinIO, B2, GCS's interoperability API), through the
 // AWS SDK. Credentials come from the SDK's default chain and never pass through our code or our messages.
-import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -10,9 +10,9 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { isAbortError } from '@tufup/common';
+import { causeChain, isAbortError, isTufupError } from '@tufup/common';
 import { RepoError, type RepoErrorCode } from '../errors.js';
-import type { PutRequest, Remote, RemoteHead, RemoteObject } from './remote.js';
+import { type PutRequest, type Remote, type RemoteHead, type RemoteObject, verifiedFile } from './remote.js';
 
 /** Files from this size up go as multipart uploads (parts of PART_SIZE, uploaded 4 at a time). */
 export const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
@@ -136,10 +136,22 @@ export class S3Remote implements Remote {
     };
     if (req.size >= MULTIPART_THRESHOLD && !Buffer.isBuffer(req.body)) {
       const path = req.body.path;
+      // The body's own failure (a hash mismatch) is the error to report, not what aborting the upload then says.
+      let bodyError: unknown;
+      const body = Readable.from(
+        (async function* () {
+          try {
+            yield* verifiedFile(path, req);
+          } catch (err) {
+            bodyError = err;
+            throw err;
+          }
+        })(),
+      );
       await this.#call(`upload ${req.key}`, async () => {
         const upload = new Upload({
           client: this.#client,
-          params: { ...params, Body: createReadStream(path, { highWaterMark: 1024 * 1024 }) },
+          params: { ...params, Body: body },
           partSize: PART_SIZE,
           queueSize: 4,
           leavePartsOnError: false,
@@ -148,10 +160,20 @@ export class S3Remote implements Remote {
         upload.on('httpUploadProgress', (p) => {
           if (p.loaded !== undefined) req.onBytes?.(p.loaded);
         });
-        await upload.done();
+        await upload.done().catch((err: unknown) => {
+          throw bodyError ?? err;
+        });
       });
     } else {
-      const body = Buffer.isBuffer(req.body) ? req.body : createReadStream(req.body.path);
+      // Below the multipart size a file is read (and checked) whole first: the SDK sends a stream body without
+      // listening for its errors, and a body that is known complete and right is simplest to reason about.
+      let body: Buffer;
+      if (Buffer.isBuffer(req.body)) body = req.body;
+      else {
+        const chunks: Buffer[] = [];
+        for await (const chunk of verifiedFile(req.body.path, req)) chunks.push(chunk);
+        body = Buffer.concat(chunks);
+      }
       await this.#call(`upload ${req.key}`, () =>
         this.#client.send(new PutObjectCommand({ ...params, Body: body, ContentLength: req.size }), {
           abortSignal: req.signal,
@@ -183,7 +205,10 @@ export class S3Remote implements Remote {
 
   /** A coded one-line error from an SDK error: its name and status decide the code; no header or secret is kept. */
   #wrap(err: unknown, what: string): Error {
-    if (isAbortError(err) || err instanceof RepoError) return err as Error;
+    if (isAbortError(err)) return err as Error;
+    // Ours (a body that failed its hash check), also when the SDK wrapped it.
+    const own = causeChain(err).find(isTufupError);
+    if (own) return own as Error;
     const e = err as {
       name?: string;
       message?: string;
