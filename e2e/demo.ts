@@ -1,14 +1,17 @@
-// The main job for a newcomer: publish three releases of hello-app with the real `tufup` CLI, serve the
-// repository on 127.0.0.1, install 1.0, run it, and watch it update itself to 2.0 and then 3.0.
+// The main job for a newcomer: make three releases of hello-app with the real `tufup` CLI, `tufup publish` them to
+// a local S3-compatible server (s3rver on 127.0.0.1), install 1.0, run it, and watch it update itself to 2.0 and
+// then 3.0 reading the bucket over plain HTTP.
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { endDemo, runDemo, startDemoServer } from './support/demo.js';
+import { startS3Server } from '../test-support/s3-server.js';
+import { endDemo, runDemo } from './support/demo.js';
 import {
   APP_NAME,
   installHelloApp,
   launchHelloApp,
   publishHelloApp,
+  tufup,
   waitForEvents,
 } from './support/scenario.js';
 
@@ -28,10 +31,19 @@ async function main() {
     { log: (l) => say(`   ${l}`) },
   );
 
-  say('== 2. serve the repository on 127.0.0.1');
-  const server = await startDemoServer(pub.repoDir, join(work, 'nginx'));
-  say(`   ${server.kind} at ${server.baseUrl}`);
+  say(
+    '== 2. tufup publish: upload the repository to a local S3-compatible server (targets first, timestamp last)',
+  );
+  const s3 = await startS3Server('updates');
+  const server = { baseUrl: `${s3.bucketUrl}/${APP_NAME}`, kind: 's3rver', stop: s3.stop };
   try {
+    const dest = `s3://${s3.bucket}/${APP_NAME}`;
+    const published = await tufup(['publish', dest, '--endpoint', s3.endpoint], {
+      cwd: pub.workDir,
+      env: { ...process.env, ...s3.env },
+    });
+    say(`   tufup publish ${dest} --endpoint ${s3.endpoint}: ${published.stdout.trim()}`);
+    say(`   the app's update URL: ${server.baseUrl} (metadata/ and targets/ below it)`);
     say('== 3. install hello-app 1.0 and run it');
     const installDir = join(work, 'installed', APP_NAME);
     const dataDir = join(work, 'user-data');

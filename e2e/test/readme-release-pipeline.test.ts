@@ -40,8 +40,13 @@ test('README release pipeline: the release job adds 1.0 and 2.0, the timestamp j
   );
 
   await withTempDir(async (dir) => {
+    // The workflows publish to "$TUFUP_DEST": here a directory, as for a web server (the S3 path is tested in
+    // packages/repo-cli/test/publish.test.ts).
+    const published = join(dir, 'www');
+    await mkdir(published);
     const env = {
       ...process.env,
+      TUFUP_DEST: published,
       PATH: `${join(REPO_ROOT, 'node_modules', '.bin')}${delimiter}${process.env.PATH}`,
     };
     const sh = async (line: string, extra: Record<string, string> = {}) => {
@@ -71,6 +76,11 @@ test('README release pipeline: the release job adds 1.0 and 2.0, the timestamp j
     const targets = JSON.parse(await readFile(join(meta, 'targets.json'), 'utf8')) as {
       signed: { targets: Record<string, unknown> };
     };
+    assert.deepEqual(
+      await readFile(join(published, 'metadata', 'timestamp.json')),
+      await readFile(join(meta, 'timestamp.json')),
+      'the release job published its state',
+    );
     assert.deepEqual(Object.keys(targets.signed.targets).sort(), [
       'my_app-1.0.tar.gz',
       'my_app-2.0.patch',
@@ -97,6 +107,11 @@ test('README release pipeline: the release job adds 1.0 and 2.0, the timestamp j
       await readFile(join(meta, 'snapshot.json')),
       before.snapshot,
       'only timestamp.json changed',
+    );
+    assert.deepEqual(
+      await readFile(join(published, 'metadata', 'timestamp.json')),
+      await readFile(join(meta, 'timestamp.json')),
+      'the timestamp job published the new timestamp',
     );
   });
 });

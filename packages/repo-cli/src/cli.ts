@@ -18,6 +18,7 @@ import type {
   TargetsAddReport,
 } from './reports.js';
 import { runInteractiveInit } from './init-prompts.js';
+import { publishOptions, runPublish } from './publish/command.js';
 import {
   normalizeSignArgs,
   parseMeta,
@@ -44,7 +45,7 @@ type Doc<T> = Omit<T, 'ok' | 'command' | 'warnings'>;
 
 const EPILOG =
   'Exit codes: 0 ok, 1 internal error, 2 usage, 3 repository/config, 4 keys/signing, 5 release input, ' +
-  '6 verification failed, 7 repository locked, 130 interrupted.\n' +
+  '6 verification failed, 7 repository locked, 8 publish destination, 130 interrupted.\n' +
   '--json: one JSON document on stdout, also on failure ({"ok": false, "error": {"code", "message", "exit"}}).\n' +
   'Passphrases of encrypted keys: TUFUP_PASSPHRASE_<KEYNAME> or TUFUP_PASSPHRASE, else a prompt on a terminal.';
 
@@ -609,6 +610,12 @@ function buildParser(session: Session, args: string[]): Argv {
             'root.json is not in the archive, so it was added to the bundle: this install differs from the archive and its first update downloads the full archive (copy metadata/root.json into the bundle before `tufup targets add` to make it a patch)',
           );
       },
+    )
+    .command(
+      'publish <dest>',
+      'upload the repository to S3-compatible storage or a directory: targets first, timestamp last',
+      enter('publish', '<dest>', publishOptions),
+      (argv) => runPublish(session, argv),
     )
     .example('$0 init', "create a repository, answering questions (python tufup's way)")
     .example('$0 targets add 1.0 dist/my_app keystore', 'publish release 1.0 of the bundle in dist/my_app')

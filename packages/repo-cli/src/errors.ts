@@ -38,7 +38,15 @@ export type RepoErrorCode =
   | 'RELEASE_NOT_FOUND'
   | 'OUTPUT_NOT_EMPTY'
   | 'VERIFY_FAILED'
-  | 'INTERRUPTED';
+  | 'INTERRUPTED'
+  // tufup publish: the destination (object storage or a directory)
+  | 'DEST_INVALID'
+  | 'REMOTE_NOT_FOUND'
+  | 'REMOTE_ACCESS_DENIED'
+  | 'REMOTE_UNREACHABLE'
+  | 'REMOTE_ERROR'
+  | 'REMOTE_CONFLICT'
+  | 'REMOTE_NEWER';
 
 /** Every failure the repo-cli throws on purpose. */
 export class RepoError extends TufupError<RepoErrorCode> {}
@@ -46,7 +54,8 @@ export class RepoError extends TufupError<RepoErrorCode> {}
 /**
  * Exit codes, by family. Scripts can switch on these; the one-line message carries the exact code.
  * 0 success · 1 unexpected (a bug) · 2 usage · 3 repository/config state · 4 keys and signing ·
- * 5 release input (version, bundle, meta) · 6 verification found problems · 7 busy (locked) · 130 interrupted.
+ * 5 release input (version, bundle, meta) · 6 verification found problems · 7 busy (locked) · 8 publish
+ * destination (unreachable, denied, missing, conflicting) · 130 interrupted.
  */
 export const EXIT = {
   OK: 0,
@@ -57,6 +66,7 @@ export const EXIT = {
   INPUT: 5,
   VERIFY: 6,
   BUSY: 7,
+  REMOTE: 8,
   INTERRUPTED: 130,
 } as const;
 
@@ -163,6 +173,14 @@ export const EXIT_BY_CODE: Readonly<Record<KnownErrorCode, ExitCode>> = {
   FILE_TOO_LARGE: EXIT.INPUT,
   RELEASE_NOT_FOUND: EXIT.INPUT,
   OUTPUT_NOT_EMPTY: EXIT.INPUT,
+  // publish destination
+  DEST_INVALID: EXIT.USAGE, // an unknown scheme, no bucket name
+  REMOTE_NOT_FOUND: EXIT.REMOTE, // no such bucket or directory
+  REMOTE_ACCESS_DENIED: EXIT.REMOTE, // wrong or missing credentials, no permission
+  REMOTE_UNREACHABLE: EXIT.REMOTE, // endpoint down, DNS, timeouts
+  REMOTE_ERROR: EXIT.REMOTE,
+  REMOTE_CONFLICT: EXIT.REMOTE, // an immutable remote object with other bytes: another repository's history
+  REMOTE_NEWER: EXIT.REMOTE, // the remote serves a newer timestamp than the local repository
   // the rest
   VERIFY_FAILED: EXIT.VERIFY,
   REPO_LOCKED: EXIT.BUSY,

@@ -9,6 +9,15 @@ export {
   type ExportResult,
   type ExportSource,
 } from './repository/export.js';
+export {
+  DEFAULT_CACHE_CONTROL,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_PRUNE_GRACE_MS,
+  PUBLISH_STATE_KEY,
+  type PublishOptions,
+  type PublishReport,
+  type PublishedObject,
+} from './publish/engine.js';
 export { passphraseEnvVar, passphraseSource, type PassphraseSource } from './passphrase.js';
 export { main, type CliIo } from './cli.js';
 export type * from './reports.js';

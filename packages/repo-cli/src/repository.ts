@@ -6,6 +6,7 @@ import type { AppReleases, StatusReport, TargetEntry, VerifyReport } from './rep
 import { status, verify } from './repository/inspect.js';
 import { addKey, createKeyPair, deleteKeyPair, replaceKey } from './repository/keys.js';
 import { migrateToConsistentSnapshot } from './repository/migrate.js';
+import { type PublishOptions, type PublishReport, publish } from './publish/engine.js';
 import { initializeRepository, openRepository } from './repository/open.js';
 import { addBundle, listApps, prune, removeLatest } from './repository/releases.js';
 import { sign } from './repository/signing.js';
@@ -132,6 +133,17 @@ export class Repository {
    */
   async migrateToConsistentSnapshot(opts: MigrateOptions): Promise<PublishResult & { renamed: number }> {
     return migrateToConsistentSnapshot(this.#state, opts);
+  }
+
+  // ---- hosting --------------------------------------------------------------------------------------
+
+  /**
+   * Make `opts.dest` (`s3://BUCKET[/PREFIX]` or a directory) serve this repository's current state: targets, then
+   * metadata, timestamp last; only objects that differ are uploaded; `prune` deletes what has been unreferenced
+   * for longer than the grace period. Holds the repository lock while it runs.
+   */
+  async publish(opts: PublishOptions): Promise<PublishReport> {
+    return publish(this.#state, opts);
   }
 
   // ---- inspecting -----------------------------------------------------------------------------------
