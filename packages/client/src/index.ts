@@ -12,7 +12,10 @@ export type {
 export { ClientError, HttpError, TargetDownloadError, type ClientErrorCode } from './errors.js';
 export { HttpTransport, type FetcherOptions } from './http/transport.js';
 export type { DownloadReport, MetadataRequest, TargetRequest, Transport } from './transport.js';
-export type { FullArchiveReason } from './planner.js';
+export type { Downgrade, FullArchiveReason } from './planner.js';
+export { rolloutBucket } from './planner.js';
+export { hostPlatform } from './options.js';
+export { INSTALL_ID_FILE } from './install-id.js';
 export type {
   DownloadProgressEvent,
   DownloadTotalProgressEvent,
