@@ -179,7 +179,9 @@ export function planUpdate(input: PlanInput): UpdatePlan | undefined {
 function planDowngrade(input: PlanInput): UpdatePlan | undefined {
   if (input.allowDowngrade === false) return undefined;
   const current = input.currentVersion;
-  const running = input.targets.find((t) => t.kind === 'archive' && compareVersions(t.version, current) === 0);
+  const running = input.targets.find(
+    (t) => t.kind === 'archive' && compareVersions(t.version, current) === 0,
+  );
   if (!running?.yanked) return undefined;
   const lower = input.targets
     .filter((t) => compareVersions(t.version, current) < 0 && isEligible(t, input))

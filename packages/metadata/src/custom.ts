@@ -25,7 +25,8 @@ export function assertChannelName(name: unknown): string {
 
 /** `percent`, or INVALID_ROLLOUT unless it is an integer from 0 to 100. */
 export function assertRolloutPercent(percent: unknown): number {
-  if (typeof percent === 'number' && Number.isSafeInteger(percent) && percent >= 0 && percent <= 100) return percent;
+  if (typeof percent === 'number' && Number.isSafeInteger(percent) && percent >= 0 && percent <= 100)
+    return percent;
   throw new MetadataError({
     code: 'INVALID_ROLLOUT',
     message: `a rollout percentage is an integer from 0 to 100, got ${JSON.stringify(percent)}`,

@@ -35,6 +35,7 @@ export type RepoErrorCode =
   | 'NO_TARGETS'
   | 'TARGET_FILE_MISSING'
   | 'RELEASE_NOT_FOUND'
+  | 'INVALID_ROLLOUT'
   | 'ONLY_RELEASE'
   | 'NO_CHANGE'
   | 'OUTPUT_NOT_EMPTY'
