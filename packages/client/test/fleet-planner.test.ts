@@ -83,7 +83,7 @@ describe('staged rollout', () => {
     const d = createHash('sha256').update('00000000000000000000000000000000:app:2.0').digest();
     assert.equal(
       rolloutBucket('0'.repeat(32), 'app', '2.0'),
-      ((d[0] * 2 ** 24 + d[1] * 2 ** 16 + d[2] * 2 ** 8 + d[3]) >>> 0) % 10000,
+      (d[0]! * 2 ** 24 + d[1]! * 2 ** 16 + d[2]! * 2 ** 8 + d[3]!) % 10000,
     );
   });
 
