@@ -195,6 +195,13 @@ describe('platforms', () => {
       await applyPatch(oldTar, join(repoDir(), 'targets', `${APP}-${p}-1.1.patch`), newTar);
       assert.equal(sha256(await readFile(newTar)), targets[`${APP}-${p}-1.1.patch`]!.custom.tufup.tar_hash);
     }
+    // export writes a platform build's bundle (for a first install of that platform)
+    const out = join(work, 'export-win');
+    await tufup(['export', '1.1', out, '--platform', WIN], { cwd: publisher });
+    assert.deepEqual(
+      await treeDigest(out, { ignore: (rel) => rel === 'root.json' }),
+      await treeDigest(await bundle('1.1', WIN)),
+    );
     const list = JSON.parse(
       (await tufup(['targets', 'list', '--json'], { cwd: publisher })).stdout,
     ) as Array<{

@@ -705,6 +705,7 @@ function buildParser(session: Session, args: string[]): Argv {
           .positional('app_version', { describe: 'a published version', type: 'string' })
           .positional('out_dir', { describe: 'a new (or empty) directory', type: 'string' })
           .option('app-name', { describe: "default: the config's app_name", type: 'string' })
+          .option('platform', platformOption("that platform's build (default: the platform-less release)"))
           .example('$0 export 1.0 out/my_app', 'what a zip, dmg or msi of version 1.0 should contain'),
       async (argv) => {
         const { repo, ctx } = await session.openRepo(argv, true);
@@ -712,6 +713,7 @@ function buildParser(session: Session, args: string[]): Argv {
         const r = await exportRelease(repo, String(argv.app_version), resolve(io.cwd, String(argv.out_dir)), {
           ...ctx,
           ...(argv['app-name'] ? { appName: argv['app-name'] } : {}),
+          ...(argv.platform !== undefined ? { platform: String(argv.platform) } : {}),
         }).finally(() => ctx.finish());
         session.out(`exported ${r.archive} to ${r.outDir}: ${r.files} files, ${r.bytes} bytes of tar`);
         if (r.rootJson === 'added')
