@@ -9,7 +9,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { Client, type ClientOptions, INSTALL_ID_FILE, rolloutBucket } from '@tufup/client';
+import {
+  AutoUpdater,
+  Client,
+  type ClientOptions,
+  type DownloadedUpdate,
+  INSTALL_ID_FILE,
+  rolloutBucket,
+} from '@tufup/client';
 import { type InstallRequest, makeTempDir } from '@tufup/common';
 import { apply as applyPatch } from '@tufup/patch';
 import { type StaticServer, startStaticServer } from '../support/static-server.js';
@@ -77,7 +84,7 @@ interface TestClient {
 async function makeClient(
   version: string,
   build: string,
-  opts: Partial<ClientOptions> & { installId?: string; baseUrl?: string } = {},
+  opts: Partial<ClientOptions> & { installId?: string; baseUrl?: string; noCache?: boolean } = {},
 ): Promise<TestClient> {
   const base = join(work, 'clients', String(clientCount++));
   const installDir = join(base, 'app');
@@ -88,9 +95,9 @@ async function makeClient(
   await mkdir(targetDir, { recursive: true });
   await cp(join(repoDir(), 'metadata', 'root.json'), join(metadataDir, 'root.json'));
   const archive = `${build === 'any' ? APP : `${APP}-${build}`}-${version}.tar.gz`;
-  await cp(join(repoDir(), 'targets', archive), join(targetDir, archive)).catch(() => {});
+  if (!opts.noCache) await cp(join(repoDir(), 'targets', archive), join(targetDir, archive)).catch(() => {});
   if (opts.installId) await writeFile(join(metadataDir, INSTALL_ID_FILE), `${opts.installId}\n`);
-  const { installId: _, baseUrl = server.baseUrl, ...rest } = opts;
+  const { installId: _, noCache: __, baseUrl = server.baseUrl, ...rest } = opts;
   const options: ClientOptions = {
     appName: APP,
     installDir,
@@ -513,5 +520,29 @@ describe('python tufup compatibility (BSDIFF40 repository with platform builds b
     } finally {
       await served.stop();
     }
+  });
+});
+
+describe('the first-install and AutoUpdater paths follow the same signed decisions', () => {
+  test('a fresh install (nothing cached) patches from its install dir rebuilt into its platform build’s signed tar', async () => {
+    // linux-x64 now: 1.3 stable, 1.4 halted at 0 %, 1.5 beta
+    const c = await makeClient('1.2', LINUX, { noCache: true });
+    const done = await update(c);
+    assert.equal(done?.info.version, '1.3');
+    assert.equal(done?.result.mode, 'patch');
+    assert.deepEqual(done?.result.downloaded, [`${APP}-${LINUX}-1.3.patch`]);
+    assert.deepEqual(done?.staged, await treeDigest(await bundle('1.3', LINUX)));
+  });
+
+  test('AutoUpdater: a beta client skips the halted 1.4 and downloads 1.5 by patches through 1.4’s tar', async () => {
+    const c = await makeClient('1.3', LINUX, { channel: 'beta' });
+    const updater = new AutoUpdater({ client: c.client, install: async (req) => void c.installs.push(req) });
+    const downloaded = new Promise<DownloadedUpdate>((resolve) => updater.once('update-downloaded', resolve));
+    const info = await updater.checkForUpdates();
+    assert.equal(info?.version, '1.5');
+    const got = await downloaded;
+    assert.equal(got.result.mode, 'patch');
+    assert.deepEqual(got.result.downloaded, [`${APP}-${LINUX}-1.4.patch`, `${APP}-${LINUX}-1.5.patch`]);
+    assert.deepEqual(await treeDigest(got.stagingDir), await treeDigest(await bundle('1.5', LINUX)));
   });
 });
