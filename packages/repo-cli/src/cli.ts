@@ -369,6 +369,11 @@ function buildParser(session: Session, args: string[]): Argv {
                 describe: 'release channel (default stable; clients of channel C see stable and C)',
                 type: 'string',
               })
+              .option('rollout', {
+                describe:
+                  'start as a staged rollout to this percentage of installs (0-100; see tufup rollout)',
+                type: 'string',
+              })
               .option('partial', partialOption)
               .example('$0 targets add 1.0 dist/my_app keystore', 'the first release')
               .example('$0 targets add 2.0 dist/win keystore --platform win-x64', 'the Windows build of 2.0')
@@ -383,6 +388,8 @@ function buildParser(session: Session, args: string[]): Argv {
           ),
           async (argv) => {
             const meta = parseMeta(argv.meta);
+            const rolloutPercent =
+              argv.rollout === undefined ? undefined : parsePercent(String(argv.rollout), '--rollout');
             const { repo, ctx } = await session.openRepo(argv, true);
             try {
               const result = await repo.addBundle({
@@ -395,6 +402,7 @@ function buildParser(session: Session, args: string[]): Argv {
                 ...(argv['app-name'] !== undefined ? { appName: argv['app-name'] } : {}),
                 ...(argv.platform !== undefined ? { platform: String(argv.platform) } : {}),
                 ...(argv.channel !== undefined ? { channel: String(argv.channel) } : {}),
+                ...(rolloutPercent !== undefined ? { rolloutPercent } : {}),
                 partial: Boolean(argv.partial),
               });
               ctx.finish(true);

@@ -71,5 +71,20 @@ test('promote, rollout, yank, unyank: signed custom fields only, defaults stored
     assert.deepEqual(await readdir(join(dir, 'repository', 'targets')), files);
     const verify = await tufup(['verify'], { cwd: dir });
     assert.equal(verify.code, 0, verify.stderr);
+
+    // a release can start as a staged rollout in one step; a bad percentage changes nothing
+    await makeBundle(join(dir, 'b3'), '3.0', 4096);
+    const before = await readFile(targetsPath);
+    const bad = await tufup(['targets', 'add', '3.0', 'b3', 'keystore', '--rollout', '150'], { cwd: dir });
+    assert.equal(bad.code, 5);
+    assert.match(bad.stderr, /\[INVALID_ROLLOUT\].*--rollout/);
+    assert.deepEqual(await readFile(targetsPath), before);
+    await ok(['targets', 'add', '3.0', 'b3', 'keystore', '--rollout', '5', '--channel', 'beta'], {
+      cwd: dir,
+    });
+    assert.deepEqual((await customs())['my_app-3.0.tar.gz'], {
+      user: null,
+      tufup: { required: false, channel: 'beta', rollout_percent: 5 },
+    });
   });
 });

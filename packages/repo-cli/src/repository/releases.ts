@@ -7,6 +7,7 @@ import {
   type MetadataStore,
   assertChannelName,
   assertPlatform,
+  assertRolloutPercent,
   buildTargetName,
   DEFAULT_CHANNEL,
   compareVersions,
@@ -139,6 +140,8 @@ export async function addBundle(
   const version = parseVersion(opts.version);
   const platform = opts.platform === undefined ? undefined : assertPlatform(opts.platform);
   const channel = opts.channel === undefined ? undefined : assertChannelName(opts.channel);
+  const rolloutPercent =
+    opts.rolloutPercent === undefined ? undefined : assertRolloutPercent(opts.rolloutPercent);
   const buildName = buildTargetName(appName, platform);
   const build = platform === undefined ? appName : `${appName} (${platform})`;
   const archiveName = formatTargetName(buildName, version, 'archive');
@@ -207,6 +210,7 @@ export async function addBundle(
           user,
           ...(platform !== undefined ? { platform } : {}),
           ...(channel !== undefined ? { channel } : {}),
+          ...(rolloutPercent !== undefined ? { rolloutPercent } : {}),
         }),
       });
       archive = {
@@ -220,7 +224,7 @@ export async function addBundle(
         user,
         ...(platform !== undefined ? { platform } : {}),
         channel: channel ?? DEFAULT_CHANNEL,
-        rolloutPercent: 100,
+        rolloutPercent: rolloutPercent ?? 100,
         yanked: false,
       };
       if (previous && !opts.skipPatch) {

@@ -60,6 +60,8 @@ export interface AddBundleOptions {
   platform?: string;
   /** Release channel (default `stable`, stored as no field). */
   channel?: string;
+  /** Start as a staged rollout to this percentage of installs (default 100, stored as no field). */
+  rolloutPercent?: number;
 }
 
 export interface RemoveLatestOptions {
