@@ -1,6 +1,6 @@
 // Cache clean-up without a Client: what an app can call at start-up, e.g. right after an update installed.
 import { type Logger, silentLogger } from '@tufup/common';
-import { formatTargetName } from '@tufup/metadata';
+import { buildTargetName, formatTargetName } from '@tufup/metadata';
 import { UpdateCache } from './cache.js';
 import { StagingArea } from './staging.js';
 
@@ -11,6 +11,8 @@ export interface CleanCacheOptions {
   targetDir: string;
   installDir: string;
   stagingParentDir?: string;
+  /** The platform the Client uses (its `platform` option): that build's cache files are cleaned too. */
+  platform?: string;
   logger?: Logger;
 }
 
@@ -22,9 +24,13 @@ export interface CleanCacheOptions {
  */
 export async function cleanUpdateCache(opts: CleanCacheOptions): Promise<string[]> {
   const logger = opts.logger ?? silentLogger;
-  const cache = new UpdateCache(opts.targetDir, opts.appName, logger);
-  const gz = formatTargetName(opts.appName, opts.currentVersion, 'archive');
-  const removed = await cache.prune(new Set([gz, gz.slice(0, -'.gz'.length)]));
+  const names = [opts.appName, ...(opts.platform ? [buildTargetName(opts.appName, opts.platform)] : [])];
+  const removed: string[] = [];
+  for (const name of names) {
+    const cache = new UpdateCache(opts.targetDir, name, logger);
+    const gz = formatTargetName(name, opts.currentVersion, 'archive');
+    removed.push(...(await cache.prune(new Set([gz, gz.slice(0, -'.gz'.length)]))));
+  }
   const staging = new StagingArea(opts.installDir, logger, opts.stagingParentDir);
   removed.push(...(await staging.removeUpTo(opts.currentVersion)));
   return removed;

@@ -11,17 +11,19 @@ import { ClientError, TargetDownloadError, asClientError } from './errors.js';
 import { DEFAULT_ARCHIVE_MTIME } from './first-install.js';
 import { MirrorTransport } from './http/mirrors.js';
 import { HttpTransport } from './http/transport.js';
+import { loadInstallId } from './install-id.js';
 import {
   type ApplyOptions,
   type CheckOptions,
   type ClientOptions,
   type UpdateInfo,
   type UpdateResult,
+  hostPlatform,
   infoOf,
   validateOptions,
 } from './options.js';
 import { PatchChainError, type PatchStep, applyPatchChain } from './patching.js';
-import { type UpdatePlan, planUpdate } from './planner.js';
+import { type UpdatePlan, needsInstallId, planUpdate } from './planner.js';
 import { DownloadTracker, ProgressReporter } from './progress.js';
 import { StagingArea } from './staging.js';
 import { type SignedTarget, readAppTargets } from './targets.js';
@@ -61,12 +63,17 @@ export class Client {
   readonly appName: string;
   readonly installDir: string;
   readonly currentVersion: string;
+  /** The platform whose builds this client takes (when the repository has any for the app). */
+  readonly platform: string;
+  /** The release channel: releases of `stable` and of this channel are offered. */
+  readonly channel: string;
   /** Why the last checkForUpdates() returned undefined without refreshing (refreshRequired false). */
   lastRefreshError: ClientError | undefined;
   readonly #opts: ClientOptions;
   readonly #logger: Logger;
   readonly #transport: Transport;
-  readonly #cache: UpdateCache;
+  /** The cache of the build the last check chose (the app's platform builds or its platform-less releases). */
+  #cache: UpdateCache;
   readonly #staging: StagingArea;
   #checked: CheckedUpdate | undefined;
   #busy = false;
@@ -77,6 +84,8 @@ export class Client {
     this.appName = options.appName;
     this.installDir = options.installDir;
     this.currentVersion = options.currentVersion;
+    this.platform = options.platform ?? hostPlatform();
+    this.channel = options.channel ?? 'stable';
     this.#logger = options.logger ?? silentLogger;
     const transport =
       options.transport ??
@@ -89,10 +98,7 @@ export class Client {
     this.#transport = options.mirrors?.length
       ? new MirrorTransport(transport, [options, ...options.mirrors], this.#logger)
       : transport;
-    this.#cache = new UpdateCache(options.targetDir, options.appName, this.#logger, {
-      dir: options.installDir,
-      mtime: options.archiveMtime ?? DEFAULT_ARCHIVE_MTIME,
-    });
+    this.#cache = this.#cacheFor(options.appName);
     this.#staging = new StagingArea(options.installDir, this.#logger, options.stagingParentDir);
     if (!existsSync(join(options.metadataDir, 'root.json'))) {
       throw new ClientError({
@@ -166,6 +172,7 @@ export class Client {
         currentVersion: this.currentVersion,
         targetDir: this.#opts.targetDir,
         installDir: this.installDir,
+        platform: this.platform,
         ...(this.#opts.stagingParentDir ? { stagingParentDir: this.#opts.stagingParentDir } : {}),
         logger: this.#logger,
       }),
@@ -198,8 +205,22 @@ export class Client {
 
   // ---- plan -------------------------------------------------------------------------------------------
 
+  /** The target cache for one build name (`<app>` or `<app>-<platform>`): its files are named by it. */
+  #cacheFor(name: string): UpdateCache {
+    return new UpdateCache(this.#opts.targetDir, name, this.#logger, {
+      dir: this.#opts.installDir,
+      mtime: this.#opts.archiveMtime ?? DEFAULT_ARCHIVE_MTIME,
+    });
+  }
+
   async #plan(metadata: TrustedMetadata, opts: CheckOptions): Promise<CheckedUpdate | undefined> {
-    const targets = readAppTargets(metadata, this.appName, this.#logger);
+    const targets = readAppTargets(metadata, this.appName, this.#logger, this.platform);
+    const buildName = targets[0]!.name;
+    if (this.#cache.appName !== buildName) this.#cache = this.#cacheFor(buildName);
+    // The install id is read (or created) only when a partial rollout needs it.
+    const rollout = needsInstallId(targets)
+      ? { installId: await loadInstallId(this.#opts.metadataDir, this.#logger), appName: this.appName }
+      : undefined;
     const plan = planUpdate({
       currentVersion: this.currentVersion,
       targets,
@@ -209,9 +230,17 @@ export class Client {
       currentArchiveCached: await this.#cache.hasCurrentBase(this.currentVersion, targets),
       failedPatches: await this.#cache.failedPatches(),
       ...(this.#opts.maxPatchRatio !== undefined ? { maxPatchRatio: this.#opts.maxPatchRatio } : {}),
+      channel: this.channel,
+      ...(rollout ? { rollout } : {}),
+      allowDowngrade: this.#opts.allowDowngrade ?? true,
     });
     if (!plan) return undefined;
     const signed = (t: { filename: string }) => targets.find((s) => s.filename === t.filename)!;
+    if (plan.downgrade) {
+      this.#logger.warn(
+        `${this.currentVersion} was yanked${plan.downgrade.yankReason ? ` (${plan.downgrade.yankReason})` : ''}: going back to ${plan.version}`,
+      );
+    }
     this.#logger.info(
       `update ${this.currentVersion} → ${plan.version} by ${plan.patches.length ? `${plan.patches.length} patch(es)` : `the full archive (${plan.fullArchiveReason})`}`,
     );

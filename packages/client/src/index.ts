@@ -13,7 +13,10 @@ export { ClientError, HttpError, TargetDownloadError, type ClientErrorCode } fro
 export { HttpTransport, type FetcherOptions } from './http/transport.js';
 export { MirrorTransport, type Mirror } from './http/mirrors.js';
 export type { DownloadReport, MetadataRequest, TargetRequest, Transport } from './transport.js';
-export type { FullArchiveReason } from './planner.js';
+export type { Downgrade, FullArchiveReason } from './planner.js';
+export { rolloutBucket } from './planner.js';
+export { hostPlatform } from './options.js';
+export { INSTALL_ID_FILE } from './install-id.js';
 export type {
   DownloadProgressEvent,
   DownloadTotalProgressEvent,

@@ -1,11 +1,17 @@
 // What a Client is built with and what its calls take and return, and the checks on the constructor's options.
 import { isAbsolute } from 'node:path';
 import type { InstallRequest, Installer, Logger } from '@tufup/common';
-import { type Channel, isValidAppName, isValidVersion } from '@tufup/metadata';
+import {
+  type Channel,
+  isValidAppName,
+  isValidChannelName,
+  isValidPlatform,
+  isValidVersion,
+} from '@tufup/metadata';
 import { ClientError, type ClientErrorCode } from './errors.js';
 import type { Mirror } from './http/mirrors.js';
 import type { FetcherOptions } from './http/transport.js';
-import type { FullArchiveReason, UpdatePlan } from './planner.js';
+import type { Downgrade, FullArchiveReason, UpdatePlan } from './planner.js';
 import type { OnUpdateProgress } from './progress.js';
 import type { Transport } from './transport.js';
 
@@ -53,7 +59,25 @@ export interface ClientOptions {
    * See MirrorTransport. Wraps `transport` too.
    */
   mirrors?: Mirror[];
+  /**
+   * This install's platform, `os-arch` (default from process.platform/arch: `linux-x64`, `win-x64`,
+   * `darwin-arm64`). The client takes the app's builds for it when the repository has any, else the
+   * platform-less releases.
+   */
+  platform?: string;
+  /** Release channel (default `stable`): releases of `stable` and of this channel are offered. */
+  channel?: string;
+  /**
+   * When the running release was yanked and nothing newer is offered, go down to the newest offered release
+   * (default true; the only case the version goes down).
+   */
+  allowDowngrade?: boolean;
   logger?: Logger;
+}
+
+/** This machine's platform token: `win32` is `win`, the rest as Node names them (`linux-x64`, `darwin-arm64`). */
+export function hostPlatform(platform: string = process.platform, arch: string = process.arch): string {
+  return `${platform === 'win32' ? 'win' : platform}-${arch}`;
 }
 
 /** tuf-js Updater settings the client passes on (the fetching ones belong to the transport). */
@@ -103,6 +127,8 @@ export interface UpdateInfo {
   required: boolean;
   /** The release's user metadata (release notes...), null when none. */
   custom: unknown;
+  /** Set when this goes to a LOWER version: the running release was yanked (with the signed reason). */
+  downgrade?: Downgrade;
 }
 
 export interface ApplyOptions {
@@ -144,6 +170,7 @@ export function infoOf(plan: UpdatePlan): UpdateInfo {
     downloadSize: plan.downloadSize,
     required: plan.required,
     custom: plan.custom,
+    ...(plan.downgrade ? { downgrade: plan.downgrade } : {}),
   };
 }
 
@@ -177,6 +204,12 @@ export function validateOptions(o: ClientOptions): void {
   });
   if (o.maxPatchRatio !== undefined && !(o.maxPatchRatio >= 0))
     fail('maxPatchRatio must be a non-negative number');
+  if (o.platform !== undefined && !isValidPlatform(o.platform))
+    fail(`platform must be an os-arch token like linux-x64: ${JSON.stringify(o.platform)}`);
+  if (o.channel !== undefined && !isValidChannelName(o.channel))
+    fail(`channel must match [a-z][a-z0-9-]{0,31}: ${JSON.stringify(o.channel)}`);
+  if (o.allowDowngrade !== undefined && typeof o.allowDowngrade !== 'boolean')
+    fail('allowDowngrade must be a boolean');
   if (o.archiveMtime !== undefined && !(Number.isSafeInteger(o.archiveMtime) && o.archiveMtime >= 0))
     fail('archiveMtime must be whole seconds since the epoch');
 }

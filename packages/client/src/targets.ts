@@ -1,6 +1,6 @@
 // The app's signed targets after a TUF refresh: names from the verified targets metadata, details from tuf-js.
 import type { Logger } from '@tufup/common';
-import { readArchiveCustom, readPatchCustom, tryParseTargetName } from '@tufup/metadata';
+import { buildTargetName, readArchiveCustom, readPatchCustom, tryParseTargetName } from '@tufup/metadata';
 import type { TargetFile } from 'tuf-js';
 import { ClientError } from './errors.js';
 import type { AppTarget } from './planner.js';
@@ -8,44 +8,75 @@ import type { TrustedMetadata } from './tuf/refresh.js';
 
 /** An app target together with the verified tuf-js TargetFile used to download it. */
 export interface SignedTarget extends AppTarget {
+  /** The name part of its file name: the app name, or `<app>-<platform>` for a platform build. */
+  name: string;
+  /** The signed `custom.tufup.platform` of a platform build. */
+  platform?: string;
   info: TargetFile;
 }
 
 /**
  * The targets of `appName` in the verified metadata; every length, hash and custom field comes from tuf-js'
- * verified in-memory copy. APP_NOT_FOUND when there is none: a wrong app name or repository is no "up to date".
+ * verified in-memory copy. With `platform`, the app's builds for that platform (file name `<app>-<platform>-…`
+ * AND signed `custom.tufup.platform` equal to it) when the metadata has any, else its platform-less releases.
+ * APP_NOT_FOUND when there is none: a wrong app name or repository is no "up to date".
  */
-export function readAppTargets(metadata: TrustedMetadata, appName: string, logger: Logger): SignedTarget[] {
-  const out: SignedTarget[] = [];
+export function readAppTargets(
+  metadata: TrustedMetadata,
+  appName: string,
+  logger: Logger,
+  platform?: string,
+): SignedTarget[] {
+  const platformName = platform === undefined ? undefined : buildTargetName(appName, platform);
+  const plain: SignedTarget[] = [];
+  const forPlatform: SignedTarget[] = [];
   for (const [path, info] of metadata.targets) {
     const parsed = tryParseTargetName(path);
-    if (!parsed || parsed.name !== appName) continue;
+    if (!parsed || (parsed.name !== appName && parsed.name !== platformName)) continue;
     try {
+      let target: SignedTarget;
       if (parsed.kind === 'archive') {
         const custom = readArchiveCustom(info.unrecognizedFields.custom);
-        out.push({ ...parsed, length: info.length, required: custom.required, user: custom.user, info });
+        target = {
+          ...parsed,
+          length: info.length,
+          required: custom.required,
+          user: custom.user,
+          channel: custom.channel,
+          rolloutPercent: custom.rolloutPercent,
+          yanked: custom.yanked,
+          ...(custom.yankReason !== undefined ? { yankReason: custom.yankReason } : {}),
+          ...(custom.platform !== undefined ? { platform: custom.platform } : {}),
+          info,
+        };
       } else {
         const custom = readPatchCustom(info.unrecognizedFields.custom);
-        out.push({
+        target = {
           ...parsed,
           length: info.length,
           required: false,
           user: null,
           tarSize: custom.tarSize,
           tarHash: custom.tarHash,
+          ...(custom.platform !== undefined ? { platform: custom.platform } : {}),
           info,
-        });
+        };
       }
+      // The name and the signed platform field must agree: a build is P's only when both say so.
+      if (parsed.name === appName && target.platform === undefined) plain.push(target);
+      else if (parsed.name === platformName && target.platform === platform) forPlatform.push(target);
+      else logger.debug(`ignoring ${path}: its name and its signed platform (${target.platform}) disagree`);
     } catch (err) {
       // A target whose custom metadata we can't read is left out: a patch without its result hash is
-      // unusable, and an archive with a malformed `required` must not be trusted either way.
+      // unusable, and an archive with a malformed `required` (or rollout, channel...) must not be trusted.
       logger.warn(`ignoring target ${path}: ${(err as Error).message}`);
     }
   }
+  const out = forPlatform.some((t) => t.kind === 'archive') ? forPlatform : plain;
   if (!out.some((t) => t.kind === 'archive')) {
     throw new ClientError({
       code: 'APP_NOT_FOUND',
-      message: `the repository's verified targets metadata has no release of ${JSON.stringify(appName)}: check appName and the repository URLs`,
+      message: `the repository's verified targets metadata has no release of ${JSON.stringify(appName)}${platform ? ` for ${platform} (nor a platform-less one)` : ''}: check appName, platform and the repository URLs`,
     });
   }
   return out;

@@ -5,8 +5,12 @@ import { TufupError } from '@tufup/common';
 export type MetadataErrorCode =
   /** Not a PEP 440 version (or one with surrounding whitespace). */
   | 'INVALID_VERSION'
-  /** A channel other than 'a', 'b' or 'rc'. */
+  /** A pre-release channel other than 'a', 'b' or 'rc', or a release channel name not matching `^[a-z][a-z0-9-]{0,31}$`. */
   | 'INVALID_CHANNEL'
+  /** A platform token that is not `os-arch` (`^[a-z][a-z0-9]*-[a-z0-9_]+$`, at most 32 characters). */
+  | 'INVALID_PLATFORM'
+  /** A staged-rollout percentage that is not an integer from 0 to 100. */
+  | 'INVALID_ROLLOUT'
   /** Not `<name>-<version>.tar.gz|.patch`, a name outside [A-Za-z0-9_-]+, or a pair that would not parse back. */
   | 'INVALID_TARGET_NAME'
   /** Custom target metadata of the wrong shape (e.g. a patch without tar_size/tar_hash). */

@@ -15,8 +15,12 @@ export {
   type Channel,
 } from './versions.js';
 export {
+  MAX_PLATFORM_LENGTH,
+  assertPlatform,
+  buildTargetName,
   compareTargetNames,
   formatTargetName,
+  isValidPlatform,
   isValidAppName,
   parseTargetName,
   targetsForApp,
@@ -24,11 +28,16 @@ export {
   type TargetName,
 } from './target-names.js';
 export {
+  DEFAULT_CHANNEL,
+  assertChannelName,
+  assertRolloutPercent,
+  isValidChannelName,
   makeArchiveCustom,
   makePatchCustom,
   readArchiveCustom,
   readPatchCustom,
   type ArchiveCustom,
+  type ArchiveFleetFields,
   type PatchCustom,
 } from './custom.js';
 export {

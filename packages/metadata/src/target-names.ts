@@ -23,6 +23,35 @@ const APP_NAME = /^[A-Za-z0-9_-]+$/;
 // Python's \w is Unicode; names here are ASCII only.
 const TARGET_NAME = /^(?<name>[A-Za-z0-9_-]+)-(?<version>.+)(?<suffix>\.tar\.gz|\.patch)$/;
 
+/**
+ * A platform token `os-arch` (`linux-x64`, `win-x64`, `darwin-arm64`): lowercase, one hyphen after the os part,
+ * at most 32 characters. A platform build of app A is named `<A>-<platform>-<version>.tar.gz|.patch`.
+ */
+const PLATFORM = /^[a-z][a-z0-9]*-[a-z0-9_]+$/;
+export const MAX_PLATFORM_LENGTH = 32;
+
+/** Whether `platform` is an `os-arch` token. */
+export function isValidPlatform(platform: unknown): platform is string {
+  return typeof platform === 'string' && platform.length <= MAX_PLATFORM_LENGTH && PLATFORM.test(platform);
+}
+
+/** `platform`, or INVALID_PLATFORM. */
+export function assertPlatform(platform: unknown): string {
+  if (isValidPlatform(platform)) return platform;
+  throw new MetadataError({
+    code: 'INVALID_PLATFORM',
+    message: `not a platform token (os-arch, e.g. linux-x64, win-x64, darwin-arm64; lowercase, at most ${MAX_PLATFORM_LENGTH} characters): ${JSON.stringify(platform)}`,
+  });
+}
+
+/**
+ * The name part of a build's target file names: `app` for a platform-less release, `<app>-<platform>` for a
+ * platform build (so python tufup's greedy name regex reads `<app>-<platform>` as the app name).
+ */
+export function buildTargetName(app: string, platform?: string): string {
+  return platform === undefined ? app : `${app}-${assertPlatform(platform)}`;
+}
+
 /** Whether `name` can be an app name in target file names. */
 export function isValidAppName(name: string): boolean {
   return typeof name === 'string' && name.length <= 200 && APP_NAME.test(name);

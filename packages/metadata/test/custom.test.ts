@@ -6,6 +6,7 @@ import {
   makeArchiveCustom,
   makePatchCustom,
   parseTargetName,
+  isValidChannelName,
   readArchiveCustom,
   readPatchCustom,
 } from '../src/index.js';
@@ -77,12 +78,15 @@ test('unknown fields survive a read and re-make, at the top level and inside tuf
 });
 
 test('missing custom reads as not required; pre-0.7 custom without the user/tufup split is read like tufup does', () => {
-  assert.deepEqual(readArchiveCustom(undefined), { user: null, required: false, raw: {} });
-  assert.deepEqual(readArchiveCustom(null), { user: null, required: false, raw: {} });
+  // the fleet fields' defaults: channel stable, rollout 100 %, not yanked, no platform
+  const fleet = { channel: 'stable', rolloutPercent: 100, yanked: false };
+  assert.deepEqual(readArchiveCustom(undefined), { user: null, required: false, ...fleet, raw: {} });
+  assert.deepEqual(readArchiveCustom(null), { user: null, required: false, ...fleet, raw: {} });
   // what @tufjs/models' TargetFile.custom returns for a target without custom metadata
-  assert.deepEqual(readArchiveCustom({}), { user: null, required: false, raw: {} });
-  const legacy = { changes: ['old'], required: true };
-  assert.deepEqual(readArchiveCustom(legacy), { user: legacy, required: true, raw: legacy });
+  assert.deepEqual(readArchiveCustom({}), { user: null, required: false, ...fleet, raw: {} });
+  // pre-0.7 top-level custom is the user's: its `channel` is not ours
+  const legacy = { changes: ['old'], required: true, channel: 'BETA!' };
+  assert.deepEqual(readArchiveCustom(legacy), { user: legacy, required: true, ...fleet, raw: legacy });
   const hash = 'ef'.repeat(32);
   const legacyPatch = { tar_size: 7, tar_hash: hash, tar_hash_algorithm: 'sha256' };
   assert.equal(readPatchCustom(legacyPatch).tarSize, 7);
@@ -115,4 +119,64 @@ test('malformed custom metadata is a coded error', async () => {
   // Canonical JSON (what gets signed) has no floats.
   await assertCode(() => makeArchiveCustom({ user: { ratio: 0.5 } }), 'INVALID_CUSTOM_METADATA');
   await assertCode(() => makeArchiveCustom({ user: new Date() }), 'INVALID_CUSTOM_METADATA');
+});
+
+test('fleet fields: written inside custom.tufup, defaults stored as absence, unknown fields kept', async () => {
+  // No fleet option: exactly today's bytes (python tufup's shape).
+  assert.deepEqual(makeArchiveCustom({ required: false }), { user: null, tufup: { required: false } });
+  const beta = makeArchiveCustom({ platform: 'win-x64', channel: 'beta', rolloutPercent: 10 });
+  assert.deepEqual(beta, {
+    user: null,
+    tufup: { required: false, platform: 'win-x64', channel: 'beta', rollout_percent: 10 },
+  });
+  const read = readArchiveCustom(beta);
+  assert.equal(read.platform, 'win-x64');
+  assert.equal(read.channel, 'beta');
+  assert.equal(read.rolloutPercent, 10);
+  assert.equal(read.yanked, false);
+  // promote to stable and roll out fully: the fields go away again; an unknown field stays
+  const withUnknown = { ...beta, tufup: { ...(beta.tufup as object), future_field: [1] }, extra: 'x' };
+  const back = makeArchiveCustom({ base: withUnknown, channel: 'stable', rolloutPercent: 100 });
+  assert.deepEqual(back, {
+    user: null,
+    extra: 'x',
+    tufup: { required: false, platform: 'win-x64', future_field: [1] },
+  });
+  const yanked = makeArchiveCustom({ base: back, yanked: true, yankReason: 'corrupts settings' });
+  const y = readArchiveCustom(yanked);
+  assert.equal(y.yanked, true);
+  assert.equal(y.yankReason, 'corrupts settings');
+  assert.deepEqual(makeArchiveCustom({ base: yanked, yanked: false }), back);
+  // patches carry the platform
+  const hash = 'ab'.repeat(32);
+  const patch = makePatchCustom({ tarSize: 10, tarHash: hash, platform: 'linux-x64' });
+  assert.equal(readPatchCustom(patch).platform, 'linux-x64');
+  assert.equal(readPatchCustom(makePatchCustom({ tarSize: 10, tarHash: hash })).platform, undefined);
+});
+
+test('fleet fields: malformed values are coded errors (readers fail closed)', async () => {
+  const bad = (tufup: Record<string, unknown>) => ({ user: null, tufup: { required: false, ...tufup } });
+  for (const tufup of [
+    { platform: 'Win-x64' },
+    { platform: 'linux' },
+    { channel: 'Beta' },
+    { channel: '' },
+    { rollout_percent: 101 },
+    { rollout_percent: -1 },
+    { rollout_percent: '50' },
+    { yanked: 'yes' },
+    { yank_reason: 5 },
+  ]) {
+    await assertCode(() => readArchiveCustom(bad(tufup)), 'INVALID_CUSTOM_METADATA');
+  }
+  await assertCode(
+    () => readPatchCustom({ user: null, tufup: { tar_size: 1, tar_hash: 'ab'.repeat(32), platform: 'x' } }),
+    'INVALID_CUSTOM_METADATA',
+  );
+  await assertCode(() => makeArchiveCustom({ platform: 'win x64' }), 'INVALID_PLATFORM');
+  await assertCode(() => makeArchiveCustom({ channel: 'a/b' }), 'INVALID_CHANNEL');
+  await assertCode(() => makeArchiveCustom({ channel: 'x'.repeat(33) }), 'INVALID_CHANNEL');
+  await assertCode(() => makeArchiveCustom({ rolloutPercent: 10.5 }), 'INVALID_ROLLOUT');
+  await assertCode(() => makeArchiveCustom({ rolloutPercent: 101 }), 'INVALID_ROLLOUT');
+  assert.ok(isValidChannelName('canary-eu'));
 });

@@ -158,6 +158,9 @@ test('adding a target cascades targets → snapshot → timestamp and only those
     assert.deepEqual(readArchiveCustom(again.getTarget(name)?.custom), {
       user: null,
       required: false,
+      channel: 'stable',
+      rolloutPercent: 100,
+      yanked: false,
       raw: makeArchiveCustom(),
     });
   });

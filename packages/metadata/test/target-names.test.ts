@@ -2,7 +2,15 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { formatTargetName, parseTargetName, targetsForApp, tryParseTargetName } from '../src/index.js';
+import {
+  assertPlatform,
+  buildTargetName,
+  formatTargetName,
+  isValidPlatform,
+  parseTargetName,
+  targetsForApp,
+  tryParseTargetName,
+} from '../src/index.js';
 import { isArchive, isPatch } from '../src/target-names.js';
 import { assertCode, FIXTURE, FIXTURE_METADATA } from './helpers.js';
 
@@ -109,4 +117,57 @@ test('targetsForApp keeps one app, sorts by version with archives before patches
     ['1.0'],
   );
   assert.deepEqual(targetsForApp(files, 'example'), []);
+});
+
+test('platform tokens: os-arch, and a platform build name reads back (python regex) as <app>-<platform>', async () => {
+  for (const ok of [
+    'linux-x64',
+    'win-x64',
+    'darwin-arm64',
+    'linux-arm_64',
+    'freebsd-x64',
+    `a-${'b'.repeat(30)}`,
+  ])
+    assert.ok(isValidPlatform(ok), ok);
+  for (const bad of [
+    'linux',
+    'Linux-x64',
+    'win-x64-v2',
+    '-x64',
+    'win-',
+    '1win-x64',
+    'win_x64',
+    `a-${'b'.repeat(31)}`,
+    5,
+  ])
+    assert.ok(!isValidPlatform(bad), String(bad));
+  await assertCode(() => assertPlatform('win64'), 'INVALID_PLATFORM');
+  assert.equal(buildTargetName('my_app'), 'my_app');
+  assert.equal(buildTargetName('my_app', 'win-x64'), 'my_app-win-x64');
+  await assertCode(() => buildTargetName('my_app', 'WIN'), 'INVALID_PLATFORM');
+  // python tufup: ^(?P<name>[\w-]+)-(?P<version>.+)(?P<suffix>\.tar\.gz|\.patch)$ (greedy name)
+  const python = /^(?<name>[\w-]+)-(?<version>.+)(?<suffix>\.tar\.gz|\.patch)$/;
+  for (const v of ['1.0', '2.0.1', '2.1rc1', '3.0.post1']) {
+    for (const kind of ['archive', 'patch'] as const) {
+      const name = formatTargetName(buildTargetName('my-app', 'darwin-arm64'), v, kind);
+      assert.equal(python.exec(name)?.groups?.name, 'my-app-darwin-arm64', name);
+      assert.equal(python.exec(name)?.groups?.version, v, name);
+      assert.equal(tryParseTargetName(name)?.name, 'my-app-darwin-arm64');
+    }
+  }
+  // a python client configured as `my-app` keeps only the platform-less ones
+  const names = [
+    'my-app-1.0.tar.gz',
+    'my-app-win-x64-1.0.tar.gz',
+    'my-app-linux-x64-1.0.tar.gz',
+    'my-app-linux-x64-1.1.patch',
+  ];
+  assert.deepEqual(
+    targetsForApp(names, 'my-app').map((t) => t.filename),
+    ['my-app-1.0.tar.gz'],
+  );
+  assert.deepEqual(
+    targetsForApp(names, 'my-app-linux-x64').map((t) => t.filename),
+    ['my-app-linux-x64-1.0.tar.gz', 'my-app-linux-x64-1.1.patch'],
+  );
 });

@@ -26,6 +26,17 @@ export function positiveInt(value: string, what: string): number {
   return Number(value);
 }
 
+/** `--percent` / `--rollout`: an integer 0..100 (INVALID_ROLLOUT otherwise: 10.5, -1, 101, "ten"). */
+export function parsePercent(value: string, option = '--percent'): number {
+  if (!/^\d{1,3}$/.test(value) || Number(value) > 100) {
+    throw new RepoError({
+      code: 'INVALID_ROLLOUT',
+      message: `${option} must be an integer from 0 to 100, got "${value}"`,
+    });
+  }
+  return Number(value);
+}
+
 export function strings(v: unknown): string[] {
   if (v === undefined) return [];
   return (Array.isArray(v) ? v : [v]).map(String);

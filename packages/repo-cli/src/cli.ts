@@ -13,6 +13,7 @@ import type {
   KeysReport,
   MigrateReport,
   PruneReport,
+  ReleaseStateReport,
   RemoveLatestReport,
   SignReport,
   TargetsAddReport,
@@ -22,6 +23,7 @@ import { publishOptions, runPublish } from './publish/command.js';
 import {
   normalizeSignArgs,
   parseMeta,
+  parsePercent,
   positiveInt,
   rejectEmptyStrings,
   rolePairs,
@@ -64,6 +66,24 @@ function buildParser(session: Session, args: string[]): Argv {
     type: 'boolean',
     default: false,
   } as const;
+  const platformOption = (what: string) =>
+    ({
+      describe: `${what} (an os-arch token: linux-x64, win-x64, darwin-arm64...)`,
+      type: 'string',
+    }) as const;
+  /** The report of promote / rollout / yank / unyank. */
+  const reportState = (result: import('./repository/fleet.js').ReleaseStateResult, what: string) => {
+    session.reportPublish(result);
+    for (const e of result.changed) {
+      session.out(`${e.filename}: ${what}`);
+    }
+    session.emit({
+      app: result.app,
+      version: result.version,
+      changed: result.changed,
+      ...publishFields(result),
+    } satisfies Doc<ReleaseStateReport>);
+  };
   /** A command's builder, which first tells the session which command runs (for usage errors and JSON). */
   const enter =
     <T>(command: string, usage: string, build: (y: Argv) => Argv<T>) =>
@@ -351,8 +371,28 @@ function buildParser(session: Session, args: string[]): Argv {
                 describe: "release another app of this repository (default: the config's app_name)",
                 type: 'string',
               })
+              .option(
+                'platform',
+                platformOption(
+                  'publish a build for this platform: <app>-<platform>-<version>, patched from its previous build',
+                ),
+              )
+              .option('channel', {
+                describe: 'release channel (default stable; clients of channel C see stable and C)',
+                type: 'string',
+              })
+              .option('rollout', {
+                describe:
+                  'start as a staged rollout to this percentage of installs (0-100; see tufup rollout)',
+                type: 'string',
+              })
               .option('partial', partialOption)
               .example('$0 targets add 1.0 dist/my_app keystore', 'the first release')
+              .example('$0 targets add 2.0 dist/win keystore --platform win-x64', 'the Windows build of 2.0')
+              .example(
+                '$0 targets add 2.1 dist/my_app keystore --channel beta',
+                'a release for the beta channel',
+              )
               .example(
                 `$0 targets add -r -m '{"changes": ["fix a"]}' 2.0 dist/my_app keystore`,
                 'a required release with release notes',
@@ -360,6 +400,8 @@ function buildParser(session: Session, args: string[]): Argv {
           ),
           async (argv) => {
             const meta = parseMeta(argv.meta);
+            const rolloutPercent =
+              argv.rollout === undefined ? undefined : parsePercent(String(argv.rollout), '--rollout');
             const { repo, ctx } = await session.openRepo(argv, true);
             try {
               const result = await repo.addBundle({
@@ -370,6 +412,9 @@ function buildParser(session: Session, args: string[]): Argv {
                 required: Boolean(argv.required),
                 ...(meta !== undefined ? { userMeta: meta } : {}),
                 ...(argv['app-name'] !== undefined ? { appName: argv['app-name'] } : {}),
+                ...(argv.platform !== undefined ? { platform: String(argv.platform) } : {}),
+                ...(argv.channel !== undefined ? { channel: String(argv.channel) } : {}),
+                ...(rolloutPercent !== undefined ? { rolloutPercent } : {}),
                 partial: Boolean(argv.partial),
               });
               ctx.finish(true);
@@ -394,6 +439,10 @@ function buildParser(session: Session, args: string[]): Argv {
           enter('targets remove-latest', '<key_dirs..>', (y2) =>
             keyDirsPositional(y2)
               .option('app-name', { describe: 'another app of this repository', type: 'string' })
+              .option(
+                'platform',
+                platformOption("that platform's build (default: the platform-less releases)"),
+              )
               .option('partial', partialOption)
               .example('$0 targets remove-latest keystore', 'roll back a bad release'),
           ),
@@ -403,6 +452,7 @@ function buildParser(session: Session, args: string[]): Argv {
             const result = await repo.removeLatest({
               keyDirs: strings(argv.key_dirs),
               appName,
+              ...(argv.platform !== undefined ? { platform: String(argv.platform) } : {}),
               partial: Boolean(argv.partial),
             });
             ctx.finish(true);
@@ -443,6 +493,10 @@ function buildParser(session: Session, args: string[]): Argv {
                 demandOption: true,
               })
               .option('app-name', { describe: 'another app of this repository', type: 'string' })
+              .option(
+                'platform',
+                platformOption("that platform's build (default: the platform-less releases)"),
+              )
               .option('partial', partialOption)
               .example(
                 '$0 targets prune --keep 3 keystore',
@@ -457,6 +511,7 @@ function buildParser(session: Session, args: string[]): Argv {
               keep,
               keyDirs: strings(argv.key_dirs),
               appName,
+              ...(argv.platform !== undefined ? { platform: String(argv.platform) } : {}),
               partial: Boolean(argv.partial),
             });
             ctx.finish(true);
@@ -470,9 +525,112 @@ function buildParser(session: Session, args: string[]): Argv {
             } satisfies Doc<PruneReport>);
           },
         )
-        .demandCommand(1, 'targets needs a subcommand: add, remove-latest, list or prune')
+        .command(
+          'promote <app_version> <channel> <key_dirs..>',
+          'move a release to another channel (re-signs targets metadata; uploads nothing)',
+          enter('targets promote', '<app_version> <channel> <key_dirs..>', (y2) =>
+            keyDirsPositional(
+              y2
+                .positional('app_version', { describe: 'a published version', type: 'string' })
+                .positional('channel', { describe: 'the channel, e.g. stable or beta', type: 'string' }),
+            )
+              .option('app-name', { describe: 'another app of this repository', type: 'string' })
+              .option(
+                'platform',
+                platformOption("only this platform's build (default: every build of the version)"),
+              )
+              .option('partial', partialOption)
+              .example('$0 targets promote 2.1 stable keystore', 'beta 2.1 goes to everyone'),
+          ),
+          async (argv) => {
+            const { repo, ctx } = await session.openRepo(argv);
+            const result = await repo.promote({
+              ...releaseStateArgs(argv),
+              channel: String(argv.channel),
+            });
+            ctx.finish(true);
+            reportState(result, `channel ${String(argv.channel)}`);
+          },
+        )
+        .command(
+          'yank <app_version> <key_dirs..>',
+          'pull a release: no client installs it, and clients running it go back to the newest release they may install',
+          enter('targets yank', '<app_version> <key_dirs..>', (y2) =>
+            keyDirsPositional(
+              y2.positional('app_version', { describe: 'a published version', type: 'string' }),
+            )
+              .option('reason', { describe: 'why (signed; clients see it)', type: 'string' })
+              .option('app-name', { describe: 'another app of this repository', type: 'string' })
+              .option(
+                'platform',
+                platformOption("only this platform's build (default: every build of the version)"),
+              )
+              .option('partial', partialOption)
+              .example('$0 targets yank 2.1 keystore --reason "corrupts settings"', 'pull 2.1 everywhere'),
+          ),
+          async (argv) => {
+            const { repo, ctx } = await session.openRepo(argv);
+            const result = await repo.yank({
+              ...releaseStateArgs(argv),
+              ...(argv.reason !== undefined ? { reason: String(argv.reason) } : {}),
+            });
+            ctx.finish(true);
+            reportState(result, 'yanked');
+          },
+        )
+        .command(
+          'unyank <app_version> <key_dirs..>',
+          'undo a yank',
+          enter('targets unyank', '<app_version> <key_dirs..>', (y2) =>
+            keyDirsPositional(y2.positional('app_version', { describe: 'a yanked version', type: 'string' }))
+              .option('app-name', { describe: 'another app of this repository', type: 'string' })
+              .option(
+                'platform',
+                platformOption("only this platform's build (default: every build of the version)"),
+              )
+              .option('partial', partialOption)
+              .example('$0 targets unyank 2.1 keystore', '2.1 is installable again'),
+          ),
+          async (argv) => {
+            const { repo, ctx } = await session.openRepo(argv);
+            const result = await repo.unyank(releaseStateArgs(argv));
+            ctx.finish(true);
+            reportState(result, 'no longer yanked');
+          },
+        )
+        .demandCommand(
+          1,
+          'targets needs a subcommand: add, remove-latest, list, prune, promote, yank or unyank',
+        )
         .example('$0 targets add 1.0 dist/my_app keystore', 'publish a release');
     })
+    .command(
+      'rollout <app_version> <key_dirs..>',
+      'offer a release to a share of installs (signed staged rollout); --percent 0 halts it',
+      enter('rollout', '<app_version> <key_dirs..>', (y) =>
+        keyDirsPositional(y.positional('app_version', { describe: 'a published version', type: 'string' }))
+          .option('percent', {
+            describe: 'integer 0-100: installs whose bucket is below it get the release',
+            type: 'string',
+            demandOption: true,
+          })
+          .option('app-name', { describe: 'another app of this repository', type: 'string' })
+          .option(
+            'platform',
+            platformOption("only this platform's build (default: every build of the version)"),
+          )
+          .option('partial', partialOption)
+          .example('$0 rollout 2.1 --percent 10 keystore', '10 % of installs get 2.1')
+          .example('$0 rollout 2.1 --percent 0 keystore', 'halt: nobody else gets 2.1'),
+      ),
+      async (argv) => {
+        const percent = parsePercent(String(argv.percent));
+        const { repo, ctx } = await session.openRepo(argv);
+        const result = await repo.rollout({ ...releaseStateArgs(argv), percent });
+        ctx.finish(true);
+        reportState(result, `rollout ${percent} %`);
+      },
+    )
     .command(
       'sign <role> <key_dirs..>',
       "refresh a role's expiry (-e), or add your signature to it (multi-party threshold signing)",
@@ -596,6 +754,7 @@ function buildParser(session: Session, args: string[]): Argv {
           .positional('app_version', { describe: 'a published version', type: 'string' })
           .positional('out_dir', { describe: 'a new (or empty) directory', type: 'string' })
           .option('app-name', { describe: "default: the config's app_name", type: 'string' })
+          .option('platform', platformOption("that platform's build (default: the platform-less release)"))
           .example('$0 export 1.0 out/my_app', 'what a zip, dmg or msi of version 1.0 should contain'),
       async (argv) => {
         const { repo, ctx } = await session.openRepo(argv, true);
@@ -603,6 +762,7 @@ function buildParser(session: Session, args: string[]): Argv {
         const r = await exportRelease(repo, String(argv.app_version), resolve(io.cwd, String(argv.out_dir)), {
           ...ctx,
           ...(argv['app-name'] ? { appName: argv['app-name'] } : {}),
+          ...(argv.platform !== undefined ? { platform: String(argv.platform) } : {}),
         }).finally(() => ctx.finish());
         session.out(`exported ${r.archive} to ${r.outDir}: ${r.files} files, ${r.bytes} bytes of tar`);
         if (r.rootJson === 'added')
@@ -632,6 +792,17 @@ function buildParser(session: Session, args: string[]): Argv {
       if (err) throw err;
       throw new RepoError({ code: 'USAGE', message: usageMessage(msg, session) });
     });
+}
+
+/** The arguments promote, rollout, yank and unyank share. */
+function releaseStateArgs(argv: Globals) {
+  return {
+    version: String(argv.app_version),
+    keyDirs: strings(argv.key_dirs),
+    ...(argv['app-name'] !== undefined ? { appName: String(argv['app-name']) } : {}),
+    ...(argv.platform !== undefined ? { platform: String(argv.platform) } : {}),
+    partial: Boolean(argv.partial),
+  };
 }
 
 async function initWith(session: Session, argv: Globals, answers: InitOptions): Promise<void> {

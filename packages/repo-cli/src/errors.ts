@@ -36,6 +36,9 @@ export type RepoErrorCode =
   | 'NO_TARGETS'
   | 'TARGET_FILE_MISSING'
   | 'RELEASE_NOT_FOUND'
+  | 'INVALID_ROLLOUT'
+  | 'ONLY_RELEASE'
+  | 'NO_CHANGE'
   | 'OUTPUT_NOT_EMPTY'
   | 'VERIFY_FAILED'
   | 'INTERRUPTED'
@@ -156,7 +159,11 @@ export const EXIT_BY_CODE: Readonly<Record<KnownErrorCode, ExitCode>> = {
   NOTHING_TO_SIGN: EXIT.KEYS,
   // release input: version, bundle, --meta
   INVALID_VERSION: EXIT.INPUT, // repo-cli and metadata
-  INVALID_CHANNEL: EXIT.INPUT,
+  INVALID_CHANNEL: EXIT.INPUT, // metadata: a pre-release channel or a release channel name
+  INVALID_PLATFORM: EXIT.INPUT, // --platform not an os-arch token
+  INVALID_ROLLOUT: EXIT.INPUT, // --percent not an integer 0..100
+  ONLY_RELEASE: EXIT.INPUT, // yank would leave no installable release
+  NO_CHANGE: EXIT.INPUT, // promote/rollout/yank/unyank that would change nothing
   INVALID_TARGET_NAME: EXIT.INPUT,
   VERSION_NOT_NEWER: EXIT.INPUT,
   INVALID_META_JSON: EXIT.INPUT,

@@ -1,6 +1,7 @@
 // @tufup/repo-cli: the Repository API (create, release, sign, verify a tufup repository) and the `tufup` command.
 export { Repository } from './repository.js';
 export type * from './repository/types.js';
+export type { ReleaseStateResult } from './repository/fleet.js';
 export { CONFIG_FILENAME, type PerRole, type RepoConfig } from './config.js';
 export { EXIT, RepoError, exitCodeFor, type RepoErrorCode } from './errors.js';
 export {

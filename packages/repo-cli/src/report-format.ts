@@ -7,9 +7,15 @@ export function formatList(apps: AppReleases[], s: Style): string {
   if (apps.length === 0) return 'no releases yet';
   const lines: string[] = [];
   for (const app of apps) {
-    lines.push(s.bold(app.app));
+    lines.push(s.bold(app.platform === undefined ? app.app : `${app.app} (${app.platform})`));
     for (const r of app.releases) {
-      const flags = [r.required ? 'required' : '', r.prerelease ? 'pre-release' : '']
+      const flags = [
+        r.required ? 'required' : '',
+        r.prerelease ? 'pre-release' : '',
+        r.channel !== undefined && r.channel !== 'stable' ? `channel ${r.channel}` : '',
+        r.rolloutPercent !== undefined && r.rolloutPercent < 100 ? `rollout ${r.rolloutPercent} %` : '',
+        r.yanked ? s.red(`yanked${r.archive?.yankReason ? `: ${r.archive.yankReason}` : ''}`) : '',
+      ]
         .filter(Boolean)
         .join(', ');
       const archive = r.archive ? formatBytes(r.archive.length) : s.red('no archive');

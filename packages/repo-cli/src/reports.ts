@@ -3,7 +3,10 @@ import type { RoleName } from '@tufup/metadata';
 
 export interface TargetEntry {
   filename: string;
+  /** The app (for a platform build: without the `-<platform>` its file name carries). */
   app: string;
+  /** The signed platform of a platform build; absent for platform-less releases. */
+  platform?: string;
   version: string;
   kind: 'archive' | 'patch';
   length: number;
@@ -12,6 +15,13 @@ export interface TargetEntry {
   required?: boolean;
   /** Archives: the user part of custom metadata (null when none). */
   user?: unknown;
+  /** Archives: the release channel (`stable` when the metadata has none). */
+  channel?: string;
+  /** Archives: the staged-rollout percentage (100 when the metadata has none). */
+  rolloutPercent?: number;
+  /** Archives: yanked (no client installs it). */
+  yanked?: boolean;
+  yankReason?: string;
   /** Patches: size and sha256 of the uncompressed tar the patch produces. */
   tarSize?: number;
   tarHash?: string;
@@ -21,12 +31,18 @@ export interface ReleaseEntry {
   version: string;
   prerelease: boolean;
   required: boolean;
+  /** The archive's channel, rollout percentage and yank flag (as in `archive`). */
+  channel?: string;
+  rolloutPercent?: number;
+  yanked?: boolean;
   archive?: TargetEntry;
   patch?: TargetEntry;
 }
 
 export interface AppReleases {
   app: string;
+  /** Set for a platform build's releases (each build has its own patch chain). */
+  platform?: string;
   releases: ReleaseEntry[];
   latest?: string;
   /**
@@ -140,6 +156,14 @@ export interface RemoveLatestReport extends CommandReport {
   version: string;
   /** Target files removed (archive and patch). */
   removed: string[];
+}
+
+/** `targets promote`, `rollout`, `targets yank`, `targets unyank`: the archives whose signed state changed. */
+export interface ReleaseStateReport extends CommandReport {
+  app: string;
+  version: string;
+  /** The archives changed, each with its new channel, rollout and yank state. */
+  changed: TargetEntry[];
 }
 
 export interface PruneReport extends CommandReport {

@@ -3,6 +3,7 @@
 import type { RoleName } from '@tufup/metadata';
 import type { RepoConfig } from './config.js';
 import type { AppReleases, StatusReport, TargetEntry, VerifyReport } from './reports.js';
+import { type ReleaseStateResult, promote, rollout, unyank, yank } from './repository/fleet.js';
 import { status, verify } from './repository/inspect.js';
 import { addKey, createKeyPair, deleteKeyPair, replaceKey } from './repository/keys.js';
 import { migrateToConsistentSnapshot } from './repository/migrate.js';
@@ -18,6 +19,7 @@ import type {
   MigrateOptions,
   PruneOptions,
   PublishResult,
+  ReleaseStateOptions,
   RemoveLatestOptions,
   ReplaceKeyOptions,
   RepositoryContext,
@@ -93,6 +95,28 @@ export class Repository {
   /** Delete all but the newest `keep` versions of the app (each kept version keeps its archive and patch). */
   async prune(opts: PruneOptions): Promise<PublishResult & { removed: string[] }> {
     return prune(this.#state, opts);
+  }
+
+  // ---- signed release state: channel, rollout, yank (re-signs targets; no file changes) -----------
+
+  /** Move a release (every build, or `platform`'s) to another channel. */
+  async promote(opts: ReleaseStateOptions & { channel: string }): Promise<ReleaseStateResult> {
+    return promote(this.#state, opts);
+  }
+
+  /** Offer a release to `percent` % of installs (0 halts it, 100 offers it to all). */
+  async rollout(opts: ReleaseStateOptions & { percent: number }): Promise<ReleaseStateResult> {
+    return rollout(this.#state, opts);
+  }
+
+  /** Yank a release: no client installs it; clients running it go back to the newest they may install. */
+  async yank(opts: ReleaseStateOptions & { reason?: string }): Promise<ReleaseStateResult> {
+    return yank(this.#state, opts);
+  }
+
+  /** Undo a yank. */
+  async unyank(opts: ReleaseStateOptions): Promise<ReleaseStateResult> {
+    return unyank(this.#state, opts);
   }
 
   // ---- keys and signing -----------------------------------------------------------------------------

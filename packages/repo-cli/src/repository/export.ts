@@ -13,8 +13,10 @@ import {
 } from '@tufup/common';
 import {
   MetadataStore,
+  buildTargetName,
   compareVersions,
   isValidVersion,
+  readArchiveCustom,
   readPatchCustom,
   tryParseTargetName,
 } from '@tufup/metadata';
@@ -31,6 +33,8 @@ export interface ExportSource {
 export interface ExportOptions {
   /** The app whose release is exported (default: the config's app_name). */
   appName?: string;
+  /** That platform's build (`<app>-<platform>-<version>.tar.gz`; default: the platform-less release). */
+  platform?: string;
   onProgress?: OnProgress;
   signal?: AbortSignal;
 }
@@ -68,6 +72,7 @@ export async function exportRelease(
   opts: ExportOptions = {},
 ): Promise<ExportResult> {
   const appName = opts.appName ?? repo.config.appName;
+  const buildName = buildTargetName(appName, opts.platform);
   if (!isValidVersion(version)) {
     throw new RepoError({
       code: 'INVALID_VERSION',
@@ -84,12 +89,16 @@ export async function exportRelease(
   const release = store
     .targetPaths()
     .map((path) => ({ path, name: tryParseTargetName(path) }))
-    .filter(({ name }) => name?.name === appName && compareVersions(name.version, version) === 0);
-  const archive = release.find(({ name }) => name?.kind === 'archive');
+    .filter(({ name }) => name?.name === buildName && compareVersions(name.version, version) === 0);
+  const archive = release.find(
+    ({ path, name }) =>
+      name?.kind === 'archive' &&
+      readArchiveCustom(store.getTarget(path)?.unrecognizedFields.custom).platform === opts.platform,
+  );
   if (!archive) {
     throw new RepoError({
       code: 'RELEASE_NOT_FOUND',
-      message: `${appName} ${version} is not published in ${repo.metadataDir}/targets.json`,
+      message: `${appName}${opts.platform ? ` (${opts.platform})` : ''} ${version} is not published in ${repo.metadataDir}/targets.json`,
     });
   }
   const patch = release.find(({ name }) => name?.kind === 'patch');

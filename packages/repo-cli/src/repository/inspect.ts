@@ -176,7 +176,7 @@ async function checkReleases(
         if (!prev) {
           warn(
             'PATCH_BASE_NOT_HERE',
-            `${p.filename} patches from a ${app.app} version no longer in the repository`,
+            `${p.filename} patches from a ${app.app}${app.platform ? ` (${app.platform})` : ''} version no longer in the repository`,
             file,
           );
         }
@@ -203,7 +203,7 @@ async function checkReleases(
     if (app.patchChainBreaks.length) {
       warn(
         'PATCH_CHAIN_BREAK',
-        `${app.app}: no patch for ${app.patchChainBreaks.join(', ')}; clients crossing it download the full archive`,
+        `${app.app}${app.platform ? ` (${app.platform})` : ''}: no patch for ${app.patchChainBreaks.join(', ')}; clients crossing it download the full archive`,
       );
     }
   }

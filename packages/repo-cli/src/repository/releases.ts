@@ -5,6 +5,11 @@ import { dirname, join, resolve } from 'node:path';
 import { hashFile, pathExists, sameDigest } from '@tufup/common';
 import {
   type MetadataStore,
+  assertChannelName,
+  assertPlatform,
+  assertRolloutPercent,
+  buildTargetName,
+  DEFAULT_CHANNEL,
   compareVersions,
   formatTargetName,
   isPrerelease,
@@ -39,31 +44,58 @@ export function targetEntries(store: MetadataStore): TargetEntry[] {
       sha256: t.hashes.sha256 ?? '',
     };
     const custom = t.unrecognizedFields.custom;
+    let platform: string | undefined;
     try {
       if (parsed.kind === 'archive') {
         const c = readArchiveCustom(custom);
         entry.required = c.required;
         entry.user = c.user ?? null;
+        platform = c.platform;
+        entry.channel = c.channel;
+        entry.rolloutPercent = c.rolloutPercent;
+        entry.yanked = c.yanked;
+        if (c.yankReason !== undefined) entry.yankReason = c.yankReason;
       } else {
         const c = readPatchCustom(custom);
         entry.tarSize = c.tarSize;
         entry.tarHash = c.tarHash;
+        platform = c.platform;
       }
     } catch {
       // Reported by verify; listing still shows the file.
+    }
+    // A platform build `<app>-<platform>-<v>` is listed under its app, with its platform.
+    if (platform !== undefined && parsed.name.endsWith(`-${platform}`)) {
+      entry.app = parsed.name.slice(0, -platform.length - 1);
+      entry.platform = platform;
     }
     out.push(entry);
   }
   return out;
 }
 
-/** The targets grouped into releases per app, in version order, with where the patch chain breaks. */
-export function appReleases(entries: TargetEntry[], appFilter?: string): AppReleases[] {
-  const byApp = new Map<string, Map<string, ReleaseEntry>>();
+/**
+ * The targets grouped into releases per app and platform build (platform-less first), in version order, with
+ * where the patch chain breaks. `platformFilter`: undefined → every build; null → the platform-less releases
+ * only; a token → that platform's builds only.
+ */
+export function appReleases(
+  entries: TargetEntry[],
+  appFilter?: string,
+  platformFilter?: string | null,
+): AppReleases[] {
+  const byBuild = new Map<string, { app: string; platform?: string; versions: Map<string, ReleaseEntry> }>();
   for (const e of entries) {
     if (appFilter !== undefined && e.app !== appFilter) continue;
-    const versions = byApp.get(e.app) ?? new Map<string, ReleaseEntry>();
-    byApp.set(e.app, versions);
+    if (platformFilter !== undefined && (e.platform ?? null) !== platformFilter) continue;
+    const key = `${e.app}\u0000${e.platform ?? ''}`;
+    const build = byBuild.get(key) ?? {
+      app: e.app,
+      ...(e.platform !== undefined ? { platform: e.platform } : {}),
+      versions: new Map<string, ReleaseEntry>(),
+    };
+    byBuild.set(key, build);
+    const { versions } = build;
     let release = versions.get(e.version);
     if (!release) {
       release = { version: e.version, prerelease: isPrerelease(e.version), required: false };
@@ -72,15 +104,19 @@ export function appReleases(entries: TargetEntry[], appFilter?: string): AppRele
     if (e.kind === 'archive') {
       release.archive = e;
       release.required = e.required ?? false;
+      if (e.channel !== undefined) release.channel = e.channel;
+      if (e.rolloutPercent !== undefined) release.rolloutPercent = e.rolloutPercent;
+      if (e.yanked) release.yanked = true;
     } else release.patch = e;
   }
-  return [...byApp.entries()]
+  return [...byBuild.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([app, versions]) => {
+    .map(([, { app, platform, versions }]) => {
       const releases = [...versions.values()].sort((a, b) => compareVersions(a.version, b.version));
       const latest = releases.filter((r) => r.archive).at(-1)?.version;
       return {
         app,
+        ...(platform !== undefined ? { platform } : {}),
         releases,
         ...(latest !== undefined ? { latest } : {}),
         patchChainBreaks: releases
@@ -103,8 +139,14 @@ export async function addBundle(
 ): Promise<PublishResult & { archive: TargetEntry; patch?: TargetEntry }> {
   const appName = assertAppName(opts.appName ?? state.config.appName);
   const version = parseVersion(opts.version);
-  const archiveName = formatTargetName(appName, version, 'archive');
-  const patchName = formatTargetName(appName, version, 'patch');
+  const platform = opts.platform === undefined ? undefined : assertPlatform(opts.platform);
+  const channel = opts.channel === undefined ? undefined : assertChannelName(opts.channel);
+  const rolloutPercent =
+    opts.rolloutPercent === undefined ? undefined : assertRolloutPercent(opts.rolloutPercent);
+  const buildName = buildTargetName(appName, platform);
+  const build = platform === undefined ? appName : `${appName} (${platform})`;
+  const archiveName = formatTargetName(buildName, version, 'archive');
+  const patchName = formatTargetName(buildName, version, 'patch');
   const bundleDir = resolve(state.ctx.cwd ?? process.cwd(), opts.bundleDir);
   if (!(await isDirectory(bundleDir))) {
     throw (await pathExists(bundleDir))
@@ -125,19 +167,20 @@ export async function addBundle(
   let patch: TargetEntry | undefined;
   const result = await runChange(state, {
     command: `targets add ${version}`,
-    summary: `targets add ${appName} ${version}`,
+    summary: `targets add ${build} ${version}`,
     keyDirs: opts.keyDirs,
     partial: Boolean(opts.partial),
     roles: ['targets'],
     prepare: (store) => {
+      // Each platform build has its own history: its patch goes from that build's previous release.
       const archives = targetEntries(store)
-        .filter((e) => e.app === appName && e.kind === 'archive')
+        .filter((e) => e.app === appName && e.platform === platform && e.kind === 'archive')
         .sort((a, b) => compareVersions(a.version, b.version));
       previous = archives.at(-1);
       if (previous && compareVersions(version, previous.version) <= 0) {
         throw new RepoError({
           code: 'VERSION_NOT_NEWER',
-          message: `${appName} ${version} is not newer than the latest release ${previous.version}`,
+          message: `${build} ${version} is not newer than the latest release ${previous.version}`,
         });
       }
       if (store.getTarget(archiveName) || store.getTarget(patchName)) {
@@ -163,7 +206,13 @@ export async function addBundle(
       store.addTarget(archiveName, {
         length: made.gzip.size,
         sha256: made.gzip.sha256,
-        custom: makeArchiveCustom({ required: Boolean(opts.required), user }),
+        custom: makeArchiveCustom({
+          required: Boolean(opts.required),
+          user,
+          ...(platform !== undefined ? { platform } : {}),
+          ...(channel !== undefined ? { channel } : {}),
+          ...(rolloutPercent !== undefined ? { rolloutPercent } : {}),
+        }),
       });
       archive = {
         filename: archiveName,
@@ -174,13 +223,25 @@ export async function addBundle(
         sha256: made.gzip.sha256,
         required: Boolean(opts.required),
         user,
+        ...(platform !== undefined ? { platform } : {}),
+        channel: channel ?? DEFAULT_CHANNEL,
+        rolloutPercent: rolloutPercent ?? 100,
+        yanked: false,
       };
       if (previous && !opts.skipPatch) {
         patch = await makePatch(state, store, previous, newTar, made.tar, patchName, publication, scratch);
+        if (platform !== undefined) {
+          patch.app = appName;
+          patch.platform = platform;
+        }
         store.addTarget(patchName, {
           length: patch.length,
           sha256: patch.sha256,
-          custom: makePatchCustom({ tarSize: made.tar.size, tarHash: made.tar.sha256 }),
+          custom: makePatchCustom({
+            tarSize: made.tar.size,
+            tarHash: made.tar.sha256,
+            ...(platform !== undefined ? { platform } : {}),
+          }),
         });
       }
       await rm(newTar, { force: true });
@@ -257,6 +318,7 @@ export async function removeLatest(
   opts: RemoveLatestOptions,
 ): Promise<PublishResult & { removed: string[]; version: string }> {
   const appName = assertAppName(opts.appName ?? state.config.appName);
+  const platform = opts.platform === undefined ? null : assertPlatform(opts.platform);
   const removed: string[] = [];
   let latest: ReleaseEntry | undefined;
   const result = await runChange(state, {
@@ -266,7 +328,7 @@ export async function removeLatest(
     partial: Boolean(opts.partial),
     roles: ['targets'],
     prepare: (store) => {
-      const [app] = appReleases(targetEntries(store), appName);
+      const [app] = appReleases(targetEntries(store), appName, platform);
       latest = app?.releases.filter((r) => r.archive).at(-1);
       if (!latest)
         throw new RepoError({ code: 'NO_TARGETS', message: `${appName} has no releases to remove` });
@@ -292,6 +354,7 @@ export async function prune(
   if (!Number.isSafeInteger(opts.keep) || opts.keep < 1) {
     throw new RepoError({ code: 'INVALID_ARGUMENT', message: '--keep must be at least 1' });
   }
+  const platform = opts.platform === undefined ? null : assertPlatform(opts.platform);
   const removed: string[] = [];
   let doomed: ReleaseEntry[] = [];
   const result = await runChange(state, {
@@ -301,7 +364,7 @@ export async function prune(
     partial: Boolean(opts.partial),
     roles: ['targets'],
     prepare: (store) => {
-      const [app] = appReleases(targetEntries(store), appName);
+      const [app] = appReleases(targetEntries(store), appName, platform);
       const releases = app?.releases ?? [];
       doomed = releases.slice(0, Math.max(0, releases.length - opts.keep));
       if (doomed.length === 0) {

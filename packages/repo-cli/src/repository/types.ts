@@ -62,11 +62,29 @@ export interface AddBundleOptions {
   userMeta?: Record<string, unknown>;
   appName?: string;
   partial?: boolean;
+  /** An `os-arch` build (`win-x64`): named `<app>-<platform>-<version>`, its patch from that build's previous release. */
+  platform?: string;
+  /** Release channel (default `stable`, stored as no field). */
+  channel?: string;
+  /** Start as a staged rollout to this percentage of installs (default 100, stored as no field). */
+  rolloutPercent?: number;
 }
 
 export interface RemoveLatestOptions {
   keyDirs: string[];
   appName?: string;
+  partial?: boolean;
+  /** That platform's build (default: the platform-less releases). */
+  platform?: string;
+}
+
+/** Which archives of a release `promote`, `rollout`, `yank` and `unyank` change. */
+export interface ReleaseStateOptions {
+  version: string;
+  keyDirs: string[];
+  appName?: string;
+  /** Only this platform's build (default: every build of the version, platform-less included). */
+  platform?: string;
   partial?: boolean;
 }
 
