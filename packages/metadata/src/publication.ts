@@ -54,6 +54,8 @@ function commitRank(file: string): number {
   if (name === 'targets.json') return 3;
   if (name === 'snapshot.json') return 4;
   if (name === 'timestamp.json') return 5;
+  // Delegated roles (and versioned role files): in place before the snapshot that names them.
+  if (name.endsWith('.json')) return 3.5;
   return 6;
 }
 
