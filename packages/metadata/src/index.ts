@@ -80,6 +80,7 @@ export {
   canMatchPrefix,
   delegatedEntries,
   delegationCanMatchPrefix,
+  historyAfter,
   historyRoleName,
   isHistoryRoleName,
   type DelegatedRole,

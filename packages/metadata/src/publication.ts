@@ -39,7 +39,7 @@ export interface ChangePlan {
   files: string[];
   deletes: string[];
   /** For a parked change: roles still short of their signature threshold. */
-  unsignedRoles?: Array<{ role: RoleName; have: number; need: number }>;
+  unsignedRoles?: Array<{ role: RoleName | string; have: number; need: number }>;
   /** For a parked change: a human summary ("targets add 2.0"). */
   summary?: string;
 }
@@ -167,7 +167,7 @@ export class Publication {
 
   /** Keep the change staged for co-signing (`tufup sign <role>` by the other key holders). */
   async park(
-    unsignedRoles: Array<{ role: RoleName; have: number; need: number }>,
+    unsignedRoles: Array<{ role: RoleName | string; have: number; need: number }>,
     summary: string,
   ): Promise<void> {
     await this.#syncStaged();
