@@ -26,7 +26,7 @@ import { PatchChainError, type PatchStep, applyPatchChain } from './patching.js'
 import { type UpdatePlan, needsInstallId, planUpdate } from './planner.js';
 import { DownloadTracker, ProgressReporter } from './progress.js';
 import { StagingArea } from './staging.js';
-import { type SignedTarget, readAppTargets } from './targets.js';
+import { type SignedTarget, needsOlderReleases, readAppTargets } from './targets.js';
 import type { Transport } from './transport.js';
 import { type TrustedMetadata, refreshTrustedMetadata } from './tuf/refresh.js';
 
@@ -191,6 +191,8 @@ export class Client {
         config: this.#opts.tufConfig,
         signal,
         logger: this.#logger,
+        appName: this.appName,
+        needsOlder: (targets) => needsOlderReleases(targets, this.appName, this.currentVersion),
       });
     } catch (err) {
       throwIfAborted(signal);

@@ -81,3 +81,17 @@ export type * from './store-options.js';
 export { MetadataStore, verifyRepository } from './store.js';
 export { Publication, hasCommittedJournal, recoverInterrupted } from './publication.js';
 export { metadataFileNames, targetFilePath } from './layout.js';
+export {
+  HISTORY_AFTER_FIELD,
+  HISTORY_SUFFIX,
+  assertDelegatedRoleName,
+  assertPathPatterns,
+  canMatchPrefix,
+  delegatedEntries,
+  delegationCanMatchPrefix,
+  historyAfter,
+  historyRoleName,
+  isHistoryRoleName,
+  type DelegatedRole,
+  type Delegations,
+} from './delegations.js';

@@ -2,7 +2,7 @@
 // This class is the public facade; each concern lives in its own module under ./repository/.
 import type { RoleName } from '@tufup/metadata';
 import type { RepoConfig } from './config.js';
-import type { AppReleases, StatusReport, TargetEntry, VerifyReport } from './reports.js';
+import type { AppReleases, DelegationEntry, StatusReport, TargetEntry, VerifyReport } from './reports.js';
 import { type ReleaseStateResult, promote, rollout, unyank, yank } from './repository/fleet.js';
 import { status, verify } from './repository/inspect.js';
 import { addKey, createKeyPair, deleteKeyPair, replaceKey } from './repository/keys.js';
@@ -10,10 +10,13 @@ import { migrateToConsistentSnapshot } from './repository/migrate.js';
 import { type PublishOptions, type PublishReport, publish } from './publish/engine.js';
 import { initializeRepository, openRepository } from './repository/open.js';
 import { addBundle, listApps, prune, removeLatest } from './repository/releases.js';
+import { addDelegation, listDelegations, removeDelegation } from './repository/delegations.js';
 import { sign } from './repository/signing.js';
 import type { RepoState } from './repository/state.js';
 import type {
   AddBundleOptions,
+  AddDelegationOptions,
+  RemoveDelegationOptions,
   AddKeyOptions,
   InitOptions,
   MigrateOptions,
@@ -117,6 +120,25 @@ export class Repository {
   /** Undo a yank. */
   async unyank(opts: ReleaseStateOptions): Promise<ReleaseStateResult> {
     return unyank(this.#state, opts);
+  }
+
+  // ---- delegated signing ----------------------------------------------------------------------------
+
+  /** Let a targets role of its own (keys, threshold) sign the releases matching `paths`. */
+  async addDelegation(
+    opts: AddDelegationOptions,
+  ): Promise<PublishResult & { role: string; keyids: string[]; created: string[] }> {
+    return addDelegation(this.#state, opts);
+  }
+
+  /** Stop delegating a role; its releases go back to the top-level targets (or the role matching them now). */
+  async removeDelegation(opts: RemoveDelegationOptions): Promise<PublishResult & { removed: string[] }> {
+    return removeDelegation(this.#state, opts);
+  }
+
+  /** The delegated roles, in the order clients visit them. */
+  async listDelegations(): Promise<DelegationEntry[]> {
+    return listDelegations(this.#state);
   }
 
   // ---- keys and signing -----------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import type { AddBundleOptions, PruneOptions, PublishResult, RemoveLatestOptions
 /** The tufup targets of the store with their custom metadata (what `targets list` shows). */
 export function targetEntries(store: MetadataStore): TargetEntry[] {
   const out: TargetEntry[] = [];
-  for (const [filename, t] of Object.entries(store.targets.signed.targets)) {
+  for (const { path: filename, target: t, role } of store.listTargets()) {
     const parsed = tryParseTargetName(filename);
     if (!parsed) continue;
     const entry: TargetEntry = {
@@ -42,6 +42,7 @@ export function targetEntries(store: MetadataStore): TargetEntry[] {
       kind: parsed.kind,
       length: t.length,
       sha256: t.hashes.sha256 ?? '',
+      ...(role !== 'targets' ? { role } : {}),
     };
     const custom = t.unrecognizedFields.custom;
     let platform: string | undefined;
@@ -127,6 +128,11 @@ export function appReleases(
     });
 }
 
+/** The target file names of releases (archive and patch). */
+function filesOf(releases: readonly ReleaseEntry[]): string[] {
+  return releases.flatMap((r) => [r.archive?.filename, r.patch?.filename]).filter((f): f is string => !!f);
+}
+
 /** Releases per app (all apps, or one). */
 export async function listApps(state: RepoState, appName?: string): Promise<AppReleases[]> {
   return appReleases(targetEntries(await state.loadStore()), appName);
@@ -171,6 +177,7 @@ export async function addBundle(
     keyDirs: opts.keyDirs,
     partial: Boolean(opts.partial),
     roles: ['targets'],
+    targetPaths: () => (previous && !opts.skipPatch ? [archiveName, patchName] : [archiveName]),
     prepare: (store) => {
       // Each platform build has its own history: its patch goes from that build's previous release.
       const archives = targetEntries(store)
@@ -327,6 +334,7 @@ export async function removeLatest(
     keyDirs: opts.keyDirs,
     partial: Boolean(opts.partial),
     roles: ['targets'],
+    targetPaths: () => filesOf(latest ? [latest] : []),
     prepare: (store) => {
       const [app] = appReleases(targetEntries(store), appName, platform);
       latest = app?.releases.filter((r) => r.archive).at(-1);
@@ -363,6 +371,7 @@ export async function prune(
     keyDirs: opts.keyDirs,
     partial: Boolean(opts.partial),
     roles: ['targets'],
+    targetPaths: () => filesOf(doomed),
     prepare: (store) => {
       const [app] = appReleases(targetEntries(store), appName, platform);
       const releases = app?.releases ?? [];
