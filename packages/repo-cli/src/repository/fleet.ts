@@ -60,6 +60,8 @@ async function editRelease(
     keyDirs: opts.keyDirs,
     partial: Boolean(opts.partial),
     roles: ['targets'],
+    // Each archive is re-signed by the targets role that holds it (a delegated role's key suffices for its own).
+    targetPaths: () => selected.map((e) => e.filename),
     prepare: (store) => {
       const all = targetEntries(store).filter((e) => e.app === appName && e.kind === 'archive');
       selected = all.filter(
