@@ -845,6 +845,7 @@ export class MetadataStore {
         // Delegated roles go in before the snapshot that names them.
         for (const name of this.delegatedRoleNames()) {
           const dmd = this.targetsRole(name);
+          if (this.#disk.isRecorded(name, dmd)) continue;
           const dtext = serializeMetadata(dmd);
           if (this.#disk.get(name)?.text === dtext) continue;
           for (const file of metadataFileNames(name, dmd.signed.version, consistent))
@@ -948,7 +949,8 @@ export class MetadataStore {
         const text = await readMetadataText(join(dir, `${name}.json`));
         const child = parseMetadata('targets', text);
         this.#delegated.set(name, child);
-        this.#disk.record(name, child, text);
+        // `text` as what it serializes to: only textOf reads that, and it compares before it trusts it.
+        this.#disk.record(name, child, text, text);
         await walk(child, depth + 1);
       }
     };
@@ -995,7 +997,11 @@ export class MetadataStore {
       { version, text: rootText, md: copy(this.root) },
     ];
     for (const role of ROLE_NAMES) this.#markLoaded(role, serializeMetadata(this.#roles[role]));
-    for (const [name, md] of this.#delegated) this.#disk.record(name, md, serializeMetadata(md));
+    for (const [name, md] of this.#delegated) {
+      if (this.#disk.isRecorded(name, md)) continue;
+      const text = serializeMetadata(md);
+      this.#disk.record(name, md, text, text);
+    }
     for (const name of this.#removedDelegated) if (!this.#delegated.has(name)) this.#disk.forget(name);
     this.#removedDelegated.clear();
   }
