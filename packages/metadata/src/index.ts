@@ -80,6 +80,7 @@ export {
   canMatchPrefix,
   delegatedEntries,
   delegationCanMatchPrefix,
+  delegationMatcher,
   historyAfter,
   historyRoleName,
   isHistoryRoleName,

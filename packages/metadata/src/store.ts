@@ -64,6 +64,7 @@ import { checkTargetPath, tryParseTargetName } from './target-names.js';
 import {
   type DelegatedRole,
   assertDelegatedRoleName,
+  delegationMatcher,
   assertHistoryAfter,
   assertPathPatterns,
   delegatedEntries,
@@ -915,15 +916,15 @@ export class MetadataStore {
           'metadata/snapshot.json',
         );
       }
-      const chain: DelegatedRole[] = [];
+      const chain: Array<(path: string) => boolean> = [];
       for (let at: string | undefined = name, i = 0; at && at !== 'targets' && i < 32; i++) {
         const up = this.delegationOf(at);
         if (!up) break;
-        chain.push(up.entry);
+        chain.push(delegationMatcher(up.entry));
         at = up.parent;
       }
       for (const path of Object.keys(md.signed.targets)) {
-        if (!chain.every((e) => e.isDelegatedPath(path))) {
+        if (!chain.every((matches) => matches(path))) {
           f.problem(
             'TARGET_OUTSIDE_PATHS',
             `${name} lists ${path}, outside the paths delegated to it (${d.entry.paths?.join(', ') ?? 'hash prefixes'})`,
