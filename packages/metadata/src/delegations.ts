@@ -91,12 +91,12 @@ export function canMatchPrefix(pattern: string, prefix: string): boolean {
  */
 export function delegationMatcher(entry: DelegatedRole): (path: string) => boolean {
   const paths: string[] | undefined = entry.paths;
-  if (!paths || !paths.every((p) => PATH_PATTERN.test(p))) return (path) => entry.isDelegatedPath(path);
+  if (!paths?.every((p) => PATH_PATTERN.test(p))) return (path) => entry.isDelegatedPath(path);
   const res = paths.map(
     (p) =>
       new RegExp(
         `^${p
-          .replace(/[.+\-]/g, '\\$&')
+          .replace(/[.+]/g, '\\$&')
           .replace(/\*/g, '[^/]*')
           .replace(/\?/g, '[^/]')}$`,
       ),
