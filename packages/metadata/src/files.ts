@@ -158,14 +158,35 @@ export class OnDisk {
   /** Every `N.root.json`: the chain clients walk. */
   history: RootFile[] = [];
 
-  record(role: RoleName | string, md: AnyRoleMetadata, text: string | undefined): void {
+  /** The instance each role was recorded from, and its signatures then (see isRecorded). */
+  readonly #recorded = new Map<string, { md: AnyRoleMetadata; sigs: string }>();
+
+  /**
+   * Records `md` as what is on disk (`text`; `serialized`: what serializing it gives, when the caller has it). The
+   * canonical form is computed when first needed: a big delegated role that is never changed costs one pass less.
+   */
+  record(role: RoleName | string, md: AnyRoleMetadata, text: string | undefined, serialized?: string): void {
+    let canon: string | undefined;
     this.#roles[role] = {
       text,
-      serialized: serializeMetadata(md),
+      serialized: serialized ?? serializeMetadata(md),
       version: md.signed.version,
       expires: md.signed.expires,
-      canonical: canonical(md).toString('utf8'),
+      get canonical() {
+        canon ??= canonical(md).toString('utf8');
+        return canon;
+      },
     };
+    this.#recorded.set(role, { md, sigs: JSON.stringify(md.signatures) });
+  }
+
+  /**
+   * Whether `md` is the very instance recorded for `role`, with the same signatures: then it is what is on disk
+   * (a role's `signed` is never changed in place: every edit rebuilds it).
+   */
+  isRecorded(role: RoleName | string, md: AnyRoleMetadata): boolean {
+    const r = this.#recorded.get(role);
+    return r !== undefined && r.md === md && r.sigs === JSON.stringify(md.signatures);
   }
 
   get(role: RoleName | string): DiskRole | undefined {
@@ -175,11 +196,13 @@ export class OnDisk {
   /** Forgets a role (a delegated role that was removed and whose file is gone). */
   forget(role: string): void {
     delete this.#roles[role];
+    this.#recorded.delete(role);
   }
 
   /** Whether `md`'s signed content differs from the role on disk (every role of a new store does). */
   isChanged(role: RoleName | string, md: AnyRoleMetadata): boolean {
     const r = this.#roles[role];
+    if (r !== undefined && this.#recorded.get(role)?.md === md) return false;
     return r === undefined || canonical(md).toString('utf8') !== r.canonical;
   }
 

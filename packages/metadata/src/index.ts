@@ -89,6 +89,7 @@ export {
   canMatchPrefix,
   delegatedEntries,
   delegationCanMatchPrefix,
+  delegationMatcher,
   historyAfter,
   historyRoleName,
   isHistoryRoleName,
