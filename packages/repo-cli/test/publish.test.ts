@@ -2,7 +2,7 @@
 // real TUF client (tuf-js over HTTP, reading the bucket anonymously).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -441,5 +441,36 @@ test('a target file that is not what its metadata says is refused while it strea
       assert.equal((await fetch(`${s3.bucketUrl}/corrupt/${key}`)).status, 404, key);
     }
     assert.deepEqual(await readdir(join(www, 'targets')), []);
+  });
+});
+
+test('a destination with a newer timestamp, or with another repository history, is refused and left as it is', async () => {
+  await withTempDir(async (dir) => {
+    const a = join(dir, 'a');
+    const b = join(dir, 'b');
+    await mkdir(a);
+    await mkdir(b);
+    await ok(['init', '--non-interactive', '--app-name', APP], { cwd: a });
+    await ok(['init', '--non-interactive', '--app-name', APP], { cwd: b });
+    const older = join(dir, 'a-older');
+    await cp(a, older, { recursive: true });
+    await ok(['sign', 'timestamp', '-e', '1', 'keystore'], { cwd: a });
+    await publish(a, 'guard');
+    const served = async () => (await fetch(`${s3.bucketUrl}/guard/metadata/timestamp.json`)).text();
+    const before = await served();
+    const refused = async (cwd: string, code: string) => {
+      const r = await tufup(['publish', `s3://${s3.bucket}/guard`, '--endpoint', s3.endpoint], {
+        cwd,
+        env: s3.env,
+      });
+      assert.equal(errorLine(r.stderr)?.code, code, r.stderr);
+      assert.equal(r.code, 8);
+      assert.equal(await served(), before);
+    };
+    // The same repository one timestamp behind: publishing it would roll clients back.
+    await refused(older, 'REMOTE_NEWER');
+    // Another repository (other keys, so another 1.root.json) at the same timestamp version.
+    await ok(['sign', 'timestamp', '-e', '1', 'keystore'], { cwd: b });
+    await refused(b, 'REMOTE_CONFLICT');
   });
 });
