@@ -53,10 +53,41 @@ export async function consistentRepo(dir: string): Promise<ConsistentRepo> {
 }
 
 /**
+ * A transport failure of the test's HTTP connection (s3rver closing a kept-alive socket under load: undici's
+ * "terminated" / "fetch failed"), as opposed to anything TUF checks: a real client retries those.
+ */
+function isTransportError(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; cause?: { code?: string } };
+  return (
+    (e?.name === 'TypeError' && /^(terminated|fetch failed|other side closed)$/.test(e.message ?? '')) ||
+    ['ECONNRESET', 'UND_ERR_SOCKET'].includes(e?.cause?.code ?? '')
+  );
+}
+
+/**
+ * `check` again (at most 3 times) after a transport error only; every TUF error (a version mismatch, a missing
+ * file, a hash) fails at once. `onRetry` counts the retries.
+ */
+export async function clientSees(
+  baseUrl: string,
+  trustedRoot: string,
+  onRetry: (err: Error) => void = () => {},
+): Promise<string[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await clientSeesOnce(baseUrl, trustedRoot);
+    } catch (err) {
+      if (attempt >= 3 || !isTransportError(err)) throw err;
+      onRetry(err as Error);
+    }
+  }
+}
+
+/**
  * A fresh tuf-js client trusting `trustedRoot` refreshes from `baseUrl` (`<base>/metadata/`, `<base>/targets/`),
  * then downloads the newest release (hash-checked). Returns the release names the served state lists, sorted.
  */
-export async function clientSees(baseUrl: string, trustedRoot: string): Promise<string[]> {
+async function clientSeesOnce(baseUrl: string, trustedRoot: string): Promise<string[]> {
   const clientDir = await mkdtemp(join(tmpdir(), 'tufup-client-'));
   try {
     const metadataDir = join(clientDir, 'metadata');

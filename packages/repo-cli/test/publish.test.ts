@@ -2,7 +2,7 @@
 // real TUF client (tuf-js over HTTP, reading the bucket anonymously).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -252,6 +252,7 @@ test('clients polling during publishes (consistent snapshots): no failure, each 
     const base = `${s3.bucketUrl}/poll`;
     const trusted = join(repo.repoDir, 'metadata', '1.root.json');
     let checks = 0;
+    let retries = 0;
     const failures: string[] = [];
     for (let round = 2; round <= 4; round++) {
       await repo.release(`${round}.0`, 256 * 1024);
@@ -267,7 +268,7 @@ test('clients polling during publishes (consistent snapshots): no failure, each 
       );
       while (!done) {
         try {
-          const seen = await clientSees(base, trusted);
+          const seen = await clientSees(base, trusted, () => retries++);
           if (seen.length !== round - 1 && seen.length !== round) failures.push(`saw ${seen.join(',')}`);
         } catch (err) {
           failures.push((err as Error).message);
@@ -278,7 +279,9 @@ test('clients polling during publishes (consistent snapshots): no failure, each 
     }
     assert.deepEqual(failures, []);
     assert.ok(checks >= 3, `only ${checks} checks ran`);
-    console.log(`# ${checks} client checks during 3 publishes, 0 failures`);
+    console.log(
+      `# ${checks} client checks during 3 publishes, 0 failures (${retries} retried after a dropped connection)`,
+    );
   });
 });
 
@@ -441,5 +444,36 @@ test('a target file that is not what its metadata says is refused while it strea
       assert.equal((await fetch(`${s3.bucketUrl}/corrupt/${key}`)).status, 404, key);
     }
     assert.deepEqual(await readdir(join(www, 'targets')), []);
+  });
+});
+
+test('a destination with a newer timestamp, or with another repository history, is refused and left as it is', async () => {
+  await withTempDir(async (dir) => {
+    const a = join(dir, 'a');
+    const b = join(dir, 'b');
+    await mkdir(a);
+    await mkdir(b);
+    await ok(['init', '--non-interactive', '--app-name', APP], { cwd: a });
+    await ok(['init', '--non-interactive', '--app-name', APP], { cwd: b });
+    const older = join(dir, 'a-older');
+    await cp(a, older, { recursive: true });
+    await ok(['sign', 'timestamp', '-e', '1', 'keystore'], { cwd: a });
+    await publish(a, 'guard');
+    const served = async () => (await fetch(`${s3.bucketUrl}/guard/metadata/timestamp.json`)).text();
+    const before = await served();
+    const refused = async (cwd: string, code: string) => {
+      const r = await tufup(['publish', `s3://${s3.bucket}/guard`, '--endpoint', s3.endpoint], {
+        cwd,
+        env: s3.env,
+      });
+      assert.equal(errorLine(r.stderr)?.code, code, r.stderr);
+      assert.equal(r.code, 8);
+      assert.equal(await served(), before);
+    };
+    // The same repository one timestamp behind: publishing it would roll clients back.
+    await refused(older, 'REMOTE_NEWER');
+    // Another repository (other keys, so another 1.root.json) at the same timestamp version.
+    await ok(['sign', 'timestamp', '-e', '1', 'keystore'], { cwd: b });
+    await refused(b, 'REMOTE_CONFLICT');
   });
 });
