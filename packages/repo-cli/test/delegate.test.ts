@@ -284,3 +284,56 @@ test('--history-after: the head role keeps between K and 2K-1 releases, the rest
     );
   });
 });
+
+test('fleet decisions under delegation: the win role key alone rolls out, promotes and yanks win-x64 builds, never others', async () => {
+  await withTempDir(async (dir) => {
+    await setUp(dir);
+    const meta = join(dir, 'repository', 'metadata');
+    await makeBundle(join(dir, 'b3'), '3.0');
+    // Windows builds through the platform option: the file names route them to the win role.
+    await ok(['targets', 'add', '1.0', 'b1', 'ci', '--platform', 'win-x64'], { cwd: dir });
+    await ok(['targets', 'add', '2.0', 'b2', 'ci', '--platform', 'win-x64'], { cwd: dir });
+    await ok(['targets', 'add', '3.0', 'b3', 'ci', '--platform', 'win-x64'], { cwd: dir });
+    const topBefore = (await readJson<Doc>(join(meta, 'targets.json'))).signed.version;
+
+    const customOf = async (name: string) =>
+      (
+        (await readJson<Doc>(join(meta, 'win.json'))).signed.targets[name] as {
+          custom: { tufup: Record<string, unknown> };
+        }
+      ).custom.tufup;
+    for (const args of [
+      ['rollout', '3.0', '--percent', '10', '--platform', 'win-x64', 'ci'],
+      ['targets', 'promote', '3.0', 'beta', '--platform', 'win-x64', 'ci'],
+      ['targets', 'yank', '2.0', '--platform', 'win-x64', '--reason', 'crashes on start', 'ci'],
+    ]) {
+      const doc = JSON.parse((await ok([...args, '--json'], { cwd: dir })).stdout) as {
+        published: Array<{ role: string }>;
+      };
+      assert.deepEqual(
+        doc.published.map((p) => p.role),
+        ['win', 'snapshot', 'timestamp'],
+        `${args.join(' ')} re-signs only the win role (and the online roles)`,
+      );
+    }
+    const three = await customOf('my_app-win-x64-3.0.tar.gz');
+    assert.equal(three.rollout_percent, 10);
+    assert.equal(three.channel, 'beta');
+    assert.equal((await customOf('my_app-win-x64-2.0.tar.gz')).yanked, true);
+    assert.equal((await readJson<Doc>(join(meta, 'targets.json'))).signed.version, topBefore);
+
+    // The platform-less 1.0 lives in the top-level targets: the win key cannot touch its state.
+    const before = await treeHash(dir);
+    for (const args of [
+      ['rollout', '1.0', '--percent', '50', 'ci'],
+      ['targets', 'promote', '1.0', 'beta', 'ci'],
+    ]) {
+      const refused = await tufup(args, { cwd: dir });
+      assert.equal(refused.code, 4, refused.stderr);
+      assert.equal(errorLine(refused.stderr)?.code, 'KEY_NOT_FOUND');
+      assert.deepEqual(await treeHash(dir), before, `${args.join(' ')} changed nothing`);
+    }
+    const verify = JSON.parse((await ok(['verify', '--json'], { cwd: dir })).stdout) as { ok: boolean };
+    assert.equal(verify.ok, true);
+  });
+});
