@@ -1,6 +1,7 @@
 // The in-app updater: check → plan → fetch → patch → verify → stage → hand off, one small step each, in order.
 import { existsSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { basename, join } from 'node:path';
 import { type InstallRequest, type Logger, isAbortError, silentLogger, throwIfAborted } from '@tufup/common';
 import { type Channel, CHANNELS } from '@tufup/metadata';
@@ -28,7 +29,11 @@ import { DownloadTracker, ProgressReporter } from './progress.js';
 import { StagingArea } from './staging.js';
 import { type SignedTarget, needsOlderReleases, readAppTargets } from './targets.js';
 import type { Transport } from './transport.js';
+import { isMixedState } from './tuf/errors.js';
 import { type TrustedMetadata, refreshTrustedMetadata } from './tuf/refresh.js';
+
+/** How long to wait before reading a repository again that was caught mid-publish (see isMixedState). */
+const MIXED_STATE_RETRY_MS = 1000;
 
 /** What checkForUpdates() found, for downloadAndApplyUpdate(). */
 interface CheckedUpdate {
@@ -184,15 +189,14 @@ export class Client {
   /** The verified metadata, or undefined when the refresh failed and that is allowed (refreshRequired false). */
   async #refresh(signal: AbortSignal | undefined): Promise<TrustedMetadata | undefined> {
     try {
-      return await refreshTrustedMetadata({
-        metadataDir: this.#opts.metadataDir,
-        metadataBaseUrl: this.#opts.metadataBaseUrl,
-        transport: this.#transport,
-        config: this.#opts.tufConfig,
-        signal,
-        logger: this.#logger,
-        appName: this.appName,
-        needsOlder: (targets) => needsOlderReleases(targets, this.appName, this.currentVersion),
+      return await this.#refreshOnce(signal).catch(async (err: unknown) => {
+        // A server caught mid-publish (old timestamp, new snapshot.json): one more refresh a moment later.
+        if (!isMixedState(err)) throw err;
+        this.#logger.info(
+          `the repository changed while it was read; reading it again: ${(err as Error).message}`,
+        );
+        await delay(MIXED_STATE_RETRY_MS, undefined, { signal });
+        return this.#refreshOnce(signal);
       });
     } catch (err) {
       throwIfAborted(signal);
@@ -203,6 +207,19 @@ export class Client {
       if (this.#opts.refreshRequired || error.code === 'TRUSTED_ROOT_MISSING') throw error;
       return undefined;
     }
+  }
+
+  #refreshOnce(signal: AbortSignal | undefined): Promise<TrustedMetadata> {
+    return refreshTrustedMetadata({
+      metadataDir: this.#opts.metadataDir,
+      metadataBaseUrl: this.#opts.metadataBaseUrl,
+      transport: this.#transport,
+      config: this.#opts.tufConfig,
+      signal,
+      logger: this.#logger,
+      appName: this.appName,
+      needsOlder: (targets) => needsOlderReleases(targets, this.appName, this.currentVersion),
+    });
   }
 
   // ---- plan -------------------------------------------------------------------------------------------

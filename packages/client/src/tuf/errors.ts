@@ -1,5 +1,5 @@
 // The one place where a failed tuf-js refresh becomes a coded ClientError.
-import { isNoSpace } from '@tufup/common';
+import { causeChain, isNoSpace } from '@tufup/common';
 import { ClientError, type ClientErrorCode } from '../errors.js';
 
 /**
@@ -18,6 +18,25 @@ export function refreshFailure(err: unknown, lastRequestFailure: unknown): Clien
   if (source) return failure(source.code, source.message, err);
   const message = err instanceof Error ? err.message : String(err);
   return failure(codeOf(err, message), message, err);
+}
+
+/**
+ * Whether a refresh failed because the server held two states at once: a timestamp naming another snapshot
+ * version than `snapshot.json` has, or a snapshot naming another targets version. With python tufup's fixed
+ * file names every upload of a new state passes through such a moment (`tufup publish` keeps it to the upload of
+ * three small files); a second refresh a moment later reads one state. A snapshot or targets file cut short (a
+ * server that writes objects in place while serving them) is the same moment. Everything is still verified: a
+ * real rollback or a tampered file fails the second refresh the same way. tuf-js wraps these (`BadVersionError`,
+ * a JSON SyntaxError) in a RuntimeError's text, hence the match on it.
+ */
+export function isMixedState(err: unknown): boolean {
+  return causeChain(err).some(
+    (e) =>
+      e instanceof Error &&
+      /Snapshot version doesn't match timestamp|Version \d+ of \S+ does not match snapshot version \d+|^Unable to load (snapshot metadata|targets) error SyntaxError: Unexpected end of JSON input$/.test(
+        e.message,
+      ),
+  );
 }
 
 function codeOf(err: unknown, message: string): ClientErrorCode {
