@@ -3,44 +3,11 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import {
-  type AppTarget,
-  type PlanInput,
-  inRollout,
-  needsInstallId,
-  planUpdate,
-  rolloutBucket,
-} from '../src/planner.js';
-
-const app = 'app';
+import { type AppTarget, inRollout, needsInstallId, rolloutBucket } from '../src/planner.js';
+import { app, archive as archiveOf, patch, plan } from './support/targets.js';
 
 function archive(version: string, extra: Partial<AppTarget> = {}, length = 1000): AppTarget {
-  return {
-    filename: `${app}-${version}.tar.gz`,
-    version,
-    kind: 'archive',
-    length,
-    required: false,
-    user: null,
-    ...extra,
-  };
-}
-
-function patch(version: string, length = 100): AppTarget {
-  return {
-    filename: `${app}-${version}.patch`,
-    version,
-    kind: 'patch',
-    length,
-    required: false,
-    user: null,
-    tarSize: 5000,
-    tarHash: '0'.repeat(64),
-  };
-}
-
-function plan(targets: AppTarget[], overrides: Partial<PlanInput> = {}) {
-  return planUpdate({ currentVersion: '1.0', targets, currentArchiveCached: true, ...overrides });
+  return archiveOf(version, length, extra);
 }
 
 const rollout = (installId: string) => ({ installId, appName: app });

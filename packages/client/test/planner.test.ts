@@ -1,38 +1,8 @@
 // The update planner on synthetic target lists: channels, required releases, chains and full-archive rules.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type AppTarget, type PlanInput, planUpdate } from '../src/planner.js';
-
-const app = 'app';
-
-function archive(version: string, length = 1000, extra: Partial<AppTarget> = {}): AppTarget {
-  return {
-    filename: `${app}-${version}.tar.gz`,
-    version,
-    kind: 'archive',
-    length,
-    required: false,
-    user: null,
-    ...extra,
-  };
-}
-
-function patch(version: string, length = 100): AppTarget {
-  return {
-    filename: `${app}-${version}.patch`,
-    version,
-    kind: 'patch',
-    length,
-    required: false,
-    user: null,
-    tarSize: 5000,
-    tarHash: '0'.repeat(64),
-  };
-}
-
-function plan(targets: AppTarget[], overrides: Partial<PlanInput> = {}) {
-  return planUpdate({ currentVersion: '1.0', targets, currentArchiveCached: true, ...overrides });
-}
+import type { AppTarget } from '../src/planner.js';
+import { archive, patch, plan } from './support/targets.js';
 
 const names = (ts: readonly AppTarget[]) => ts.map((t) => t.filename);
 

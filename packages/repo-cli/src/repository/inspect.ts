@@ -54,24 +54,19 @@ export async function status(state: RepoState): Promise<StatusReport> {
   const warnings = (await store.problems({ now })).problems.map(withHint);
   const roles = {} as StatusReport['roles'];
   for (const { role, expires, signatures: count } of store.status()) {
-    const days = (parseExpires(expires).getTime() - now.getTime()) / 86_400_000;
-    const expiringSoon = days >= 0 && days < renewalWindowDays(state.config.expirationDays[role]);
+    const { days, ...life } = lifetime(expires, now, state.config.expirationDays[role], count);
     roles[role] = {
       role,
       version: store.get(role).signed.version,
       expires,
-      expiresInDays: Math.round(days * 100) / 100,
-      expired: days < 0,
-      expiringSoon,
-      threshold: count.threshold,
-      validSignatures: count.valid.length,
+      ...life,
       keys: (store.root.signed.roles[role]?.keyIDs ?? []).map((keyid) => ({
         keyid,
         ...(names.has(keyid) ? { name: names.get(keyid) as string } : {}),
         signed: count.valid.includes(keyid),
       })),
     };
-    if (expiringSoon) {
+    if (life.expiringSoon) {
       warnings.push(
         `${role}.json expires ${expires} (in ${days.toFixed(1)} days): re-sign it with \`tufup sign ${role} -e <key_dirs>\``,
       );
@@ -79,21 +74,16 @@ export async function status(state: RepoState): Promise<StatusReport> {
   }
   const delegatedRoles: NonNullable<StatusReport['delegatedRoles']> = [];
   for (const { role, expires, version, signatures: count } of store.delegatedStatus()) {
-    const days = (parseExpires(expires).getTime() - now.getTime()) / 86_400_000;
-    const expiringSoon = days >= 0 && days < renewalWindowDays(state.config.expirationDays.targets);
+    const { days, ...life } = lifetime(expires, now, state.config.expirationDays.targets, count);
     delegatedRoles.push({
       role,
       delegatedBy: store.delegationOf(role)?.parent ?? 'targets',
       version,
       expires,
-      expiresInDays: Math.round(days * 100) / 100,
-      expired: days < 0,
-      expiringSoon,
-      threshold: count.threshold,
-      validSignatures: count.valid.length,
+      ...life,
       keys: store.signingKeyIds(role).map((keyid) => ({ keyid, signed: count.valid.includes(keyid) })),
     });
-    if (expiringSoon) {
+    if (life.expiringSoon) {
       warnings.push(
         `${role}.json expires ${expires} (in ${days.toFixed(1)} days): re-sign it with \`tufup sign ${role} -e <key_dirs>\` (its own keys)`,
       );
@@ -287,4 +277,22 @@ async function gunzipHash(path: string, signal?: AbortSignal): Promise<{ size: n
   hasher.resume();
   await pipeline(createReadStream(path), createGunzip(), hasher, signal ? { signal } : {});
   return hasher.digest();
+}
+
+/** How long a role has left and whether it is due for renewal (within its renewal window), and its signatures. */
+function lifetime(
+  expires: string,
+  now: Date,
+  expirationDays: number,
+  count: { threshold: number; valid: readonly string[] },
+) {
+  const days = (parseExpires(expires).getTime() - now.getTime()) / 86_400_000;
+  return {
+    days,
+    expiresInDays: Math.round(days * 100) / 100,
+    expired: days < 0,
+    expiringSoon: days >= 0 && days < renewalWindowDays(expirationDays),
+    threshold: count.threshold,
+    validSignatures: count.valid.length,
+  };
 }
