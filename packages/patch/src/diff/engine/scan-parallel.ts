@@ -1,0 +1,214 @@
+// The cover scan in parts on several threads, with exactly the result of the sequential scan.
+//
+// New is cut into equal parts, several per thread (how much work a stretch of new takes varies a lot: code
+// and data differ), which the calling thread and the workers claim one at a time. Part 0 starts as the
+// sequential scan does, every other part from an arbitrary state, logging the states it passes through
+// (the first LOG_STATES of them). The scan
+// is a deterministic walk (scan.ts), so once the walk of an earlier part reaches a state a later part
+// logged, the rest of its walk is the later part's. So each part, from the last but one back to the first,
+// runs on past its end (on the calling thread) until it meets such a state, and takes the later part's
+// covers from there; a part that never meets one simply scans on to the end of new, which is still right,
+// only slower. Greedy scans meet within a few matches on real files, so the parts add about nothing.
+import { PatchError } from '../../errors.js';
+import { startWorker } from '../../worker-thread.js';
+import { HashChainSearch } from './hash-search.js';
+import { type ScanState, StateLog, scanCovers, scanStart } from './scan.js';
+import { SuffixSearch } from './suffix-search.js';
+import type { Cover, MatchFinder } from './types.js';
+
+/** A finder's index in shared memory, so a scan thread can search it without building its own. */
+export type SharedFinder =
+  | { kind: 'suffix-array'; sa: Int32Array }
+  | { kind: 'hash-chains'; stride: number; depth: number; head: Int32Array; next: Int32Array };
+
+/** What a scan thread is given: both files and the index in shared memory, and the parts to claim. */
+export interface ScanJob {
+  old: Uint8Array;
+  neu: Uint8Array;
+  finder: SharedFinder;
+  farMargin: number;
+  /** Part k is new[starts[k], starts[k + 1]); the last entry is new's length. */
+  starts: number[];
+  /** Int32 0: the next part to claim. */
+  claim: SharedArrayBuffer;
+}
+
+/** A part's covers (oldPos, newPos, length triples), its logged states, and where it stopped. */
+export interface PartResult {
+  part: number;
+  covers: Int32Array;
+  log: Int32Array;
+  logCount: number;
+  state: ScanState;
+}
+
+/** Parts per thread: enough that uneven work evens out, few enough that joining them costs nothing. */
+const PARTS_PER_THREAD = 8;
+/** Parts are at least this long. */
+const MIN_PART_BYTES = 1 << 18;
+
+/** States a part logs: 0.5 MB each, far more than the walks need to meet. */
+const LOG_STATES = 1 << 14;
+
+export function finderFromShared(old: Uint8Array, f: SharedFinder): MatchFinder {
+  return f.kind === 'suffix-array'
+    ? new SuffixSearch(old, f.sa)
+    : new HashChainSearch(old, { stride: f.stride, depth: f.depth, index: { head: f.head, next: f.next } });
+}
+
+/** Claims and scans parts until none is left (in a worker, and on the calling thread). */
+export function runParts(
+  job: ScanJob,
+  finder = finderFromShared(job.old, job.finder),
+  signal?: AbortSignal,
+  onPart?: (part: number) => void,
+): PartResult[] {
+  const claim = new Int32Array(job.claim);
+  const parts = job.starts.length - 1;
+  const results: PartResult[] = [];
+  for (let k = Atomics.add(claim, 0, 1); k < parts; k = Atomics.add(claim, 0, 1)) {
+    signal?.throwIfAborted();
+    const covers: Cover[] = [];
+    const state = scanStart(job.starts[k] as number);
+    const log = new StateLog(k === 0 ? 0 : LOG_STATES);
+    scanCovers(job.old, job.neu, finder, covers, {
+      farMargin: job.farMargin,
+      state,
+      stopAt: job.starts[k + 1] as number,
+      record: log,
+      ...(signal ? { signal } : {}),
+    });
+    const flat = new Int32Array(3 * covers.length);
+    covers.forEach((c, i) => {
+      flat[3 * i] = c.oldPos;
+      flat[3 * i + 1] = c.newPos;
+      flat[3 * i + 2] = c.length;
+    });
+    results.push({ part: k, covers: flat, log: log.data, logCount: log.count, state });
+    onPart?.(k);
+  }
+  return results;
+}
+
+function coversOf(flat: Int32Array): Cover[] {
+  const out: Cover[] = new Array(flat.length / 3);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = {
+      oldPos: flat[3 * i] as number,
+      newPos: flat[3 * i + 1] as number,
+      length: flat[3 * i + 2] as number,
+    };
+  }
+  return out;
+}
+
+function runWorker(
+  job: ScanJob,
+  signal: AbortSignal | undefined,
+): { result: Promise<PartResult[]>; stop: () => void } {
+  const worker = startWorker(import.meta.url, 'scan-worker', job);
+  let settled = false;
+  const result = new Promise<PartResult[]>((resolve, reject) => {
+    const fail = (message: string, cause?: unknown) => {
+      if (settled) return;
+      settled = true;
+      // A worker stopped by an abort reports the abort, as the calling thread's scan would.
+      if (signal?.aborted) return reject(signal.reason);
+      reject(
+        new PatchError({
+          code: 'IO_ERROR',
+          message: `diff scan thread failed: ${message}`,
+          ...(cause ? { cause } : {}),
+        }),
+      );
+    };
+    worker.on('message', (m: { type: 'done'; result: PartResult[] } | { type: 'error'; message: string }) => {
+      if (m.type === 'done') {
+        settled = true;
+        resolve(m.result);
+      } else fail(m.message);
+    });
+    worker.on('error', (err) => fail(err.message, err));
+    worker.on('exit', () => fail('it ended without a result'));
+  });
+  const stop = () => void worker.terminate();
+  signal?.addEventListener('abort', stop, { once: true });
+  const done = result.finally(() => signal?.removeEventListener('abort', stop));
+  // Awaited only when the calling thread's own parts succeed; a failure after its own is not unhandled.
+  done.catch(() => {});
+  return { result: done, stop };
+}
+
+export interface ParallelScanOptions {
+  farMargin: number;
+  threads: number;
+  onProgress?: (scannedNewBytes: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * The covers scanCovers finds from the start of new, computed on `threads` threads. `old` and `neu` must lie
+ * in shared memory, and `shared` be the index `finder` searches.
+ */
+export async function scanCoversParallel(
+  old: Uint8Array,
+  neu: Uint8Array,
+  finder: MatchFinder,
+  shared: SharedFinder,
+  opts: ParallelScanOptions,
+): Promise<Cover[]> {
+  const n = neu.length;
+  const parts = Math.max(1, Math.min(opts.threads * PARTS_PER_THREAD, Math.floor(n / MIN_PART_BYTES)));
+  const starts = Array.from({ length: parts + 1 }, (_, k) => Math.floor((k * n) / parts));
+  const job: ScanJob = {
+    old,
+    neu,
+    finder: shared,
+    farMargin: opts.farMargin,
+    starts,
+    claim: new SharedArrayBuffer(4),
+  };
+  const workers: ReturnType<typeof runWorker>[] = [];
+  try {
+    for (let t = 1; t < opts.threads && t < parts; t++) workers.push(runWorker(job, opts.signal));
+    // This thread claims parts too, meanwhile.
+    // Progress: parts claimed so far (each about n / parts bytes), reported as they end here.
+    const claimed = new Int32Array(job.claim);
+    const here = runParts(job, finder, opts.signal, () =>
+      opts.onProgress?.(Math.floor((Math.min(parts, Atomics.load(claimed, 0)) * n) / (parts + 1))),
+    );
+    const byPart: PartResult[] = new Array(parts);
+    for (const r of [...here, ...(await Promise.all(workers.map((w) => w.result))).flat()])
+      byPart[r.part] = r;
+    const own: Cover[][] = byPart.map((r) => coversOf(r.covers));
+    const states: ScanState[] = byPart.map((r) => r.state);
+    const logs: StateLog[] = byPart.map((r) => new StateLog(r.log, r.logCount));
+    // full[k]: part k's covers to the end of new. The last part ran to the end.
+    const full: Cover[][] = new Array(parts);
+    full[parts - 1] = own[parts - 1] as Cover[];
+    for (let k = parts - 2; k >= 0; k--) {
+      const mine = own[k] as Cover[];
+      let joined: Cover[] | undefined;
+      for (let j = k + 1; j < parts && !joined; j++) {
+        const log = logs[j] as StateLog;
+        log.cursor = 0;
+        const end = scanCovers(old, neu, finder, mine, {
+          farMargin: opts.farMargin,
+          state: states[k] as ScanState,
+          stopAt: j + 1 < parts ? (starts[j + 1] as number) : Number.POSITIVE_INFINITY,
+          syncWith: log,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
+        if (end.kind === 'synced') {
+          const tail = full[j] as Cover[];
+          for (let i = log.coversAt(end.index); i < tail.length; i++) mine.push(tail[i] as Cover);
+          joined = mine;
+        } else if (end.kind === 'end') joined = mine;
+      }
+      full[k] = joined ?? mine;
+    }
+    return full[0] as Cover[];
+  } finally {
+    for (const w of workers) w.stop();
+  }
+}
