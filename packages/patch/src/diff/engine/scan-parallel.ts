@@ -5,10 +5,11 @@
 // sequential scan does, every other part from an arbitrary state, logging the states it passes through
 // (the first LOG_STATES of them). The scan
 // is a deterministic walk (scan.ts), so once the walk of an earlier part reaches a state a later part
-// logged, the rest of its walk is the later part's. So each part, from the last but one back to the first,
-// runs on past its end (on the calling thread) until it meets such a state, and takes the later part's
-// covers from there; a part that never meets one simply scans on to the end of new, which is still right,
-// only slower. Greedy scans meet within a few matches on real files, so the parts add about nothing.
+// logged, the rest of its walk is the later part's. So the calling thread then follows the sequential walk
+// from part to part: from where the walk's last part stopped it scans on until it meets a state the next
+// part logged, and takes that part's covers from there. Greedy scans meet at the first match both accept
+// (a few matches in), so the calling thread rescans little; a part without any match to meet at (a long
+// stretch with no match at all) is scanned twice, which is still right, only slower.
 import { PatchError } from '../../errors.js';
 import { startWorker } from '../../worker-thread.js';
 import { HashChainSearch } from './hash-search.js';
@@ -183,31 +184,29 @@ export async function scanCoversParallel(
     const own: Cover[][] = byPart.map((r) => coversOf(r.covers));
     const states: ScanState[] = byPart.map((r) => r.state);
     const logs: StateLog[] = byPart.map((r) => new StateLog(r.log, r.logCount));
-    // full[k]: part k's covers to the end of new. The last part ran to the end.
-    const full: Cover[][] = new Array(parts);
-    full[parts - 1] = own[parts - 1] as Cover[];
-    for (let k = parts - 2; k >= 0; k--) {
-      const mine = own[k] as Cover[];
-      let joined: Cover[] | undefined;
-      for (let j = k + 1; j < parts && !joined; j++) {
-        const log = logs[j] as StateLog;
-        log.cursor = 0;
-        const end = scanCovers(old, neu, finder, mine, {
-          farMargin: opts.farMargin,
-          state: states[k] as ScanState,
-          stopAt: j + 1 < parts ? (starts[j + 1] as number) : Number.POSITIVE_INFINITY,
-          syncWith: log,
-          ...(opts.signal ? { signal: opts.signal } : {}),
-        });
-        if (end.kind === 'synced') {
-          const tail = full[j] as Cover[];
-          for (let i = log.coversAt(end.index); i < tail.length; i++) mine.push(tail[i] as Cover);
-          joined = mine;
-        } else if (end.kind === 'end') joined = mine;
+    // The sequential walk, part by part: it runs on from where its last part stopped until it meets a
+    // state the next part logged (then that part's covers and end state are the walk's), or past that
+    // part (then it tries the part after). A part with no state the walk meets costs its scan once more.
+    const walk = byPart[0]?.state as ScanState;
+    const covers = own[0] as Cover[];
+    for (let m = 1; m < parts; m++) {
+      const log = logs[m] as StateLog;
+      log.cursor = 0;
+      const end = scanCovers(old, neu, finder, covers, {
+        farMargin: opts.farMargin,
+        state: walk,
+        stopAt: m + 1 < parts ? (starts[m + 1] as number) : Number.POSITIVE_INFINITY,
+        syncWith: log,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      if (end.kind === 'end') break;
+      if (end.kind === 'synced') {
+        const theirs = own[m] as Cover[];
+        for (let i = log.coversAt(end.index); i < theirs.length; i++) covers.push(theirs[i] as Cover);
+        Object.assign(walk, states[m] as ScanState);
       }
-      full[k] = joined ?? mine;
     }
-    return full[0] as Cover[];
+    return covers;
   } finally {
     for (const w of workers) w.stop();
   }
