@@ -42,10 +42,19 @@ export interface ScanState {
   searchAge: number;
 }
 
-/** A scan's start at `from` (0: the sequential scan's start; elsewhere: a part's arbitrary start). */
+/**
+ * A scan's start at `from`: at 0 the sequential scan's start; elsewhere a part's, on no diagonal at all
+ * (every match is a far jump and nothing counts as staying), which is how the sequential scan usually
+ * arrives in a stretch that matches nothing near its last diagonal: so the part tends to accept the same
+ * first match as the sequential walk, where the two meet.
+ */
 export function scanStart(from: number, searchEvery = DEFAULT_SEARCH_EVERY): ScanState {
-  return { scan: from, len: 0, pos: 0, lastScan: from, lastPos: 0, lastOffset: 0, searchAge: searchEvery };
+  const lastOffset = from === 0 ? 0 : NO_DIAGONAL;
+  return { scan: from, len: 0, pos: 0, lastScan: from, lastPos: 0, lastOffset, searchAge: searchEvery };
 }
+
+/** A diagonal no position of old lies on (the files are under 2 GiB). */
+const NO_DIAGONAL = -(2 ** 31) + 1;
 
 /** How a scan ended: at the end of new, at `stopAt`, or in a state of `syncWith` (its index there). */
 export type ScanEnd = { kind: 'end' } | { kind: 'stopped' } | { kind: 'synced'; index: number };
