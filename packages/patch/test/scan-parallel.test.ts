@@ -8,7 +8,8 @@ import { withTempDir } from '@tufup/common';
 import { type Cover, findCovers, findCoversThreaded } from '../src/diff/engine/cover.js';
 import { HashChainSearch } from '../src/diff/engine/hash-search.js';
 import { scanCovers } from '../src/diff/engine/scan.js';
-import { scanCoversParallel } from '../src/diff/engine/scan-parallel.js';
+import { partStarts, scanCoversParallel, threadsPay } from '../src/diff/engine/scan-parallel.js';
+import { SuffixSearch } from '../src/diff/engine/suffix-search.js';
 import { diff } from '../src/index.js';
 import { editedCopy, randomBytes, seeded, wordy } from './native-support.js';
 
@@ -57,6 +58,8 @@ test('threaded findCovers equals findCovers on recompiled-like pairs, 2 and 3 th
     const { old, neu } = recompiledPair(2_500_000, seed);
     const want = findCovers(old, neu);
     assert.ok(want.length > 100, `${want.length} covers`);
+    // These pairs really are scanned on several threads (the estimate finds matches in every part).
+    assert.ok(threadsPay(neu, new SuffixSearch(old), partStarts(neu.length, 2), 2));
     for (const threads of [2, 3]) {
       const got = await findCoversThreaded(shared(old), shared(neu), { threads });
       assert.deepEqual(got, want, `seed ${seed}, ${threads} threads`);
@@ -121,4 +124,14 @@ test('an aborted threaded diff rejects with the AbortError and leaves no patch',
     assert.equal(err?.name, 'AbortError', String(err));
     await assert.rejects(readFile(join(dir, 'p')), { code: 'ENOENT' });
   });
+});
+
+test('a new file that matches almost nothing is scanned on one thread (the walk would rescan every part), same covers', async () => {
+  const rand = seeded(6);
+  const old = randomBytes(1_500_000, rand);
+  const neu = Buffer.concat([old.subarray(0, 100_000), randomBytes(1_900_000, rand)]);
+  const so = shared(old);
+  const sn = shared(neu);
+  assert.equal(threadsPay(sn, new SuffixSearch(so), partStarts(sn.length, 2), 2), false);
+  assert.deepEqual(await findCoversThreaded(so, sn, { threads: 2 }), findCovers(old, neu));
 });

@@ -140,6 +140,53 @@ function runWorker(
   return { result: done, stop };
 }
 
+/** Threads are used only when the estimated time in parts of work is at most this share of one thread's. */
+const WORTH = 0.8;
+/** Positions probed per part for the estimate. */
+const PROBES = 64;
+/** A match this long is one the walk and a part both take: where they are expected to meet. */
+const MEETING_MATCH = 48;
+
+/** Where the parts of new start (its length last): PARTS_PER_THREAD per thread, at least MIN_PART_BYTES each. */
+export function partStarts(n: number, threads: number): number[] {
+  const parts = Math.max(1, Math.min(threads * PARTS_PER_THREAD, Math.floor(n / MIN_PART_BYTES)));
+  return Array.from({ length: parts + 1 }, (_, k) => Math.floor((k * n) / parts));
+}
+
+/** Whether scanning these parts on `threads` threads is expected to take at most WORTH of one thread's time. */
+export function threadsPay(
+  neu: Uint8Array,
+  finder: MatchFinder,
+  starts: readonly number[],
+  threads: number,
+): boolean {
+  const parts = starts.length - 1;
+  return parts >= 2 && parts / threads + expectedRescan(neu, finder, starts) <= WORTH * parts;
+}
+
+/**
+ * How many parts' worth of scanning the calling thread is expected to redo: in each part but the first,
+ * the walk rescans up to where it meets the part's own walk, which is about the first place holding a
+ * long match. Estimated from PROBES evenly spaced searches per part (a part with none: all of it).
+ */
+function expectedRescan(neu: Uint8Array, finder: MatchFinder, starts: readonly number[]): number {
+  let rescan = 0;
+  for (let k = 1; k + 1 < starts.length; k++) {
+    const from = starts[k] as number;
+    const len = (starts[k + 1] as number) - from;
+    let share = 1;
+    for (let i = 0; i < PROBES; i++) {
+      finder.search(neu, from + Math.floor((i * len) / PROBES), neu.length, -1);
+      if (finder.matchLength >= MEETING_MATCH) {
+        share = i / PROBES;
+        break;
+      }
+    }
+    rescan += share;
+  }
+  return rescan;
+}
+
 export interface ParallelScanOptions {
   farMargin: number;
   threads: number;
@@ -159,8 +206,18 @@ export async function scanCoversParallel(
   opts: ParallelScanOptions,
 ): Promise<Cover[]> {
   const n = neu.length;
-  const parts = Math.max(1, Math.min(opts.threads * PARTS_PER_THREAD, Math.floor(n / MIN_PART_BYTES)));
-  const starts = Array.from({ length: parts + 1 }, (_, k) => Math.floor((k * n) / parts));
+  const starts = partStarts(n, opts.threads);
+  const parts = starts.length - 1;
+  if (!threadsPay(neu, finder, starts, opts.threads)) {
+    // Too little to gain: the walk would have to rescan too much (long stretches with no match at all).
+    const covers: Cover[] = [];
+    scanCovers(old, neu, finder, covers, {
+      farMargin: opts.farMargin,
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    return covers;
+  }
   const job: ScanJob = {
     old,
     neu,
