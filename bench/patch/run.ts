@@ -9,8 +9,10 @@
 // (built by shared/tools/build-hdiffz.sh); without it the tables say so and give the recorded reference.
 //
 // Downloads (npm pack) and tars are cached in ~/.cache/tufup-bench (outside the repo). Each step runs in
-// its own child process: ours report process.resourceUsage().maxRSS themselves; for the Debian tools the
-// parent polls /proc/<pid>/status VmHWM. Every rebuilt file is compared with the real new tar.
+// its own child process: ours report their CPU time and process.resourceUsage().maxRSS themselves; the
+// Debian tools run under GNU time (/usr/bin/time: CPU and peak RSS; without it the parent polls
+// /proc/<pid>/status VmHWM and gives no CPU). On a loaded machine compare CPU seconds: wall time then says
+// more about the other processes. Every rebuilt file is compared with the real new tar.
 // --skip-slow leaves out Debian bsdiff on the node pair (about two minutes).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -144,28 +146,48 @@ function ours(op: 'diff' | 'apply', a: string, b: string, c: string, format?: st
 }
 const failures: string[] = [];
 
-/** A Debian tool; peak RSS from polling /proc/<pid>/status (VmHWM) every 5 ms. */
+/** GNU time, when installed: CPU seconds and peak RSS of the Debian tools (wall time is noisy under load). */
+const gnuTime = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+let timeFiles = 0;
+
+/**
+ * A Debian tool; CPU seconds and peak RSS from GNU time when installed, else peak RSS from polling
+ * /proc/<pid>/status (VmHWM) every 5 ms and no CPU figure.
+ */
 async function external(cmd: string, argv: string[]): Promise<Measured> {
+  const timeFile = join(tmpdir(), `tufup-bench-time-${process.pid}-${timeFiles++}`);
+  const [file, args] = gnuTime ? [gnuTime, ['-f', '%U %S %M', '-o', timeFile, cmd, ...argv]] : [cmd, argv];
   const start = process.hrtime.bigint();
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr += d;
   });
   let hwm = 0;
-  const poll = setInterval(async () => {
-    try {
-      const s = await readFile(`/proc/${child.pid}/status`, 'utf8');
-      const m = /VmHWM:\s+(\d+) kB/.exec(s);
-      if (m) hwm = Math.max(hwm, Number(m[1]));
-    } catch {
-      // The process has just exited.
-    }
-  }, 5);
+  const poll = gnuTime
+    ? undefined
+    : setInterval(async () => {
+        try {
+          const s = await readFile(`/proc/${child.pid}/status`, 'utf8');
+          const m = /VmHWM:\s+(\d+) kB/.exec(s);
+          if (m) hwm = Math.max(hwm, Number(m[1]));
+        } catch {
+          // The process has just exited.
+        }
+      }, 5);
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  clearInterval(poll);
+  if (poll) clearInterval(poll);
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   if (code !== 0) throw new Error(`${cmd} ${argv.join(' ')} exited ${code}: ${stderr}`);
-  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, peakRssMB: hwm / 1024 };
+  if (!gnuTime) return { seconds, peakRssMB: hwm / 1024 };
+  const [user, sys, maxKb] =
+    (await readFile(timeFile, 'utf8')).trim().split('\n').pop()?.split(' ').map(Number) ?? [];
+  await rm(timeFile, { force: true });
+  return {
+    seconds,
+    cpuSeconds: (user ?? Number.NaN) + (sys ?? Number.NaN),
+    peakRssMB: (maxKb ?? Number.NaN) / 1024,
+  };
 }
 
 /**
@@ -195,6 +217,7 @@ function spread(values: number[], digits: number): string {
   return `median ${f(v[Math.floor(v.length / 2)] as number)} (${f(v[0] as number)}-${f(v[v.length - 1] as number)}, ${v.length} runs)`;
 }
 
+const cpu = (m: Measured) => (m.cpuSeconds === undefined ? '?' : `${m.cpuSeconds.toFixed(2)} s`);
 const fmtS = (m: Measured) =>
   `${m.seconds.toFixed(2)}${m.cpuSeconds !== undefined ? ` (${m.cpuSeconds.toFixed(2)})` : ''}`;
 
@@ -370,6 +393,7 @@ try {
     const vsHdiff = hdiff
       ? `; hdiffz ${hdiff.bytes.toLocaleString('en')} B (${native.bytes <= hdiff.bytes ? 'met' : 'MISSED'}); ` +
         `diff ${native.diff.seconds.toFixed(1)} s vs hdiffz ${hdiff.diff.seconds.toFixed(1)} s ` +
+        `(CPU ${cpu(native.diff)} vs ${cpu(hdiff.diff)}) ` +
         `(${native.diff.seconds <= hdiff.diff.seconds ? 'met' : 'MISSED'}), peak ${native.diff.peakRssMB.toFixed(0)} MB ` +
         `(6 x new ${((6 * newSize) / 2 ** 20).toFixed(0)} MB: ${native.diff.peakRssMB <= (6 * newSize) / 2 ** 20 ? 'met' : 'MISSED'})`
       : pair.hdiffz
@@ -385,7 +409,11 @@ try {
             0,
           )} MB over baseline (goal 1 s, 64 MB` +
           (hdiff
-            ? `, 1.5 x hpatchz ${(1.5 * hdiff.apply.seconds).toFixed(2)} s: ${native.apply.seconds <= 1.5 * hdiff.apply.seconds ? 'met' : 'MISSED'}`
+            ? `, 1.5 x hpatchz ${(1.5 * hdiff.apply.seconds).toFixed(2)} s: ${native.apply.seconds <= 1.5 * hdiff.apply.seconds ? 'met' : 'MISSED'}; ` +
+              `CPU ${spread(
+                repeats.map((m) => m.cpuSeconds ?? Number.NaN),
+                2,
+              )} s vs hpatchz ${cpu(hdiff.apply)}`
             : '') +
           ')'
         : '';

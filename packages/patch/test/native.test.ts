@@ -143,3 +143,12 @@ test('diff aborted from a progress event rejects with AbortError and leaves no p
     assert.deepEqual((await readdir(dir)).sort(), ['new', 'old']);
   });
 });
+
+test('native round trip: over 1 MiB of incompressible new bytes (the literal stream that gets quality 9)', async () => {
+  const rand = seeded(17);
+  const oldBuf = wordy(200_000, rand);
+  const newBuf = Buffer.concat([oldBuf.subarray(0, 100_000), randomBytes(1_300_000, rand)]);
+  const size = await roundTrip(oldBuf, newBuf);
+  // The random bytes cost about themselves, the copied part next to nothing.
+  assert.ok(size < 1_300_000 + 10_000, `patch of ${size} bytes`);
+});

@@ -1,6 +1,6 @@
 // Starting an apply worker thread (hash-worker.ts, segment-worker.ts) and turning its reports into outcomes.
-import { Worker } from 'node:worker_threads';
 import { PatchError, type PatchErrorCode } from '../../errors.js';
+import { startWorker } from '../../worker-thread.js';
 import type { WorkerReport } from './shared-state.js';
 
 /**
@@ -25,7 +25,7 @@ export class ApplyWorker<M extends { type: string }> {
       failed = true;
       onFailure(err);
     };
-    const worker = startWorker(entry, data);
+    const worker = startWorker(import.meta.url, entry, data);
     worker.on('message', (m: M | WorkerReport) => {
       if (m.type === 'error') {
         const r = m as WorkerReport & { type: 'error' };
@@ -57,19 +57,4 @@ export class ApplyWorker<M extends { type: string }> {
       });
     });
   }
-}
-
-function startWorker(entry: string, data: unknown): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    // Running from the TypeScript sources (the tests, under tsx): the worker registers tsx's loader first.
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const url = new URL(`./${entry}.ts`, here).href;
-    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); });`;
-    return new Worker(code, { eval: true, workerData: data });
-  }
-  // A worker inherits the process's Node options; --input-type (an app started with `node -e` or stdin)
-  // applies only to that string input and makes loading the worker's file fail.
-  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-  return new Worker(new URL(`./${entry}.js`, here), { workerData: data, execArgv });
 }

@@ -2,6 +2,7 @@
 import { PatchError } from '../../errors.js';
 import { HashChainSearch } from './hash-search.js';
 import { scanCovers } from './scan.js';
+import { type SharedFinder, scanCoversParallel } from './scan-parallel.js';
 import { SuffixSearch } from './suffix-search.js';
 import type { Cover, MatchFinder } from './types.js';
 
@@ -21,20 +22,65 @@ export function findCovers(oldBuf: Uint8Array, newBuf: Uint8Array, opts: FindCov
   const covers: Cover[] = [];
   if (oldBuf.length === 0 || newBuf.length === 0) return covers;
   opts.signal?.throwIfAborted();
-  const plan = planDiffMemory(oldBuf.length, newBuf.length);
   opts.onProgress?.(0);
-  const finder: MatchFinder =
-    plan.finder === 'suffix-array'
-      ? new SuffixSearch(oldBuf, undefined, opts.signal)
-      : new HashChainSearch(oldBuf, {
-          stride: plan.stride,
-          depth: 16,
-          ...(opts.signal ? { signal: opts.signal } : {}),
-        });
+  const { finder } = makeFinder(oldBuf, newBuf.length, false, opts.signal);
   opts.signal?.throwIfAborted();
   scanCovers(oldBuf, newBuf, finder, covers, { ...opts, farMargin: farJumpMargin(newBuf) });
   opts.onProgress?.(newBuf.length);
   return covers;
+}
+
+/** New files from this size up are scanned on several threads (smaller ones gain less than a thread costs). */
+export const PARALLEL_SCAN_MIN_BYTES = 1 << 20;
+
+/**
+ * findCovers on up to `threads` threads: the same covers (scan-parallel.ts), sooner. Both buffers must lie
+ * in shared memory (a SharedArrayBuffer) for more than one thread to be used.
+ */
+export async function findCoversThreaded(
+  oldBuf: Uint8Array,
+  newBuf: Uint8Array,
+  opts: FindCoversOptions & { threads: number },
+): Promise<Cover[]> {
+  const shared = oldBuf.buffer instanceof SharedArrayBuffer && newBuf.buffer instanceof SharedArrayBuffer;
+  if (opts.threads <= 1 || !shared || newBuf.length < PARALLEL_SCAN_MIN_BYTES || oldBuf.length === 0) {
+    const { threads: _, ...rest } = opts;
+    return findCovers(oldBuf, newBuf, rest);
+  }
+  opts.signal?.throwIfAborted();
+  opts.onProgress?.(0);
+  const made = makeFinder(oldBuf, newBuf.length, true, opts.signal);
+  opts.signal?.throwIfAborted();
+  const covers = await scanCoversParallel(oldBuf, newBuf, made.finder, made.shared, {
+    farMargin: farJumpMargin(newBuf),
+    threads: opts.threads,
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  opts.onProgress?.(newBuf.length);
+  return covers;
+}
+
+/** The match finder the memory plan picks; `shared`: its index in shared memory, for scan threads. */
+function makeFinder(
+  oldBuf: Uint8Array,
+  newSize: number,
+  shared: boolean,
+  signal: AbortSignal | undefined,
+): { finder: MatchFinder; shared: SharedFinder } {
+  const plan = planDiffMemory(oldBuf.length, newSize);
+  if (plan.finder === 'suffix-array') {
+    const finder = new SuffixSearch(oldBuf, undefined, signal, shared);
+    return { finder, shared: { kind: 'suffix-array', sa: finder.suffixArray } };
+  }
+  const depth = 16;
+  const finder = new HashChainSearch(oldBuf, {
+    stride: plan.stride,
+    depth,
+    shared,
+    ...(signal ? { signal } : {}),
+  });
+  return { finder, shared: { kind: 'hash-chains', stride: plan.stride, depth, ...finder.index } };
 }
 
 /**

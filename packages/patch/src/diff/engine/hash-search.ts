@@ -36,7 +36,16 @@ export class HashChainSearch {
 
   constructor(
     old: Uint8Array,
-    opts: { depth?: number; stride?: number; headBits?: number; signal?: AbortSignal } = {},
+    opts: {
+      depth?: number;
+      stride?: number;
+      headBits?: number;
+      signal?: AbortSignal;
+      /** Allocate the index in shared memory, for scan threads (scan-parallel.ts). */
+      shared?: boolean;
+      /** Another instance's index (its `index`) over the same old file, instead of building one. */
+      index?: { head: Int32Array; next: Int32Array };
+    } = {},
   ) {
     this.#old = old;
     this.#depth = opts.depth ?? 16;
@@ -46,8 +55,15 @@ export class HashChainSearch {
     const entries = Math.max(1, Math.ceil(n / stride));
     const bits = Math.max(10, Math.min(opts.headBits ?? HEAD_BITS, Math.ceil(Math.log2(entries)) - 1));
     this.#shift = 32 - bits;
-    const head = new Int32Array(1 << bits).fill(-1);
-    const next = new Int32Array(entries);
+    if (opts.index) {
+      this.#head = opts.index.head;
+      this.#next = opts.index.next;
+      return;
+    }
+    const alloc = (n: number) =>
+      opts.shared ? new Int32Array(new SharedArrayBuffer(4 * n)) : new Int32Array(n);
+    const head = alloc(1 << bits).fill(-1);
+    const next = alloc(entries);
     const shift = this.#shift;
     for (let e = 0, p = 0; p + HASHED <= n; e++, p += stride) {
       if ((e & 0xffffff) === 0) opts.signal?.throwIfAborted();
@@ -57,6 +73,11 @@ export class HashChainSearch {
     }
     this.#head = head;
     this.#next = next;
+  }
+
+  /** The index, for another thread's HashChainSearch over the same old file (same options). */
+  get index(): { head: Int32Array; next: Int32Array } {
+    return { head: this.#head, next: this.#next };
   }
 
   /** The longest match of q[pos..end) in old (ties: nearest to `near`); matchLength 0 when none. */

@@ -1,6 +1,11 @@
 // The cover search: a greedy scan over new in the manner of bsdiff (Percival 2003), with approximate
 // extension of each match, plus two changes: a diagonal that still matches well is trusted without a
 // search, and of equally long matches the one nearest the current diagonal wins.
+//
+// The scan is a deterministic walk whose whole state is the few numbers of ScanState. That is what lets
+// it run in parts on several threads with exactly the sequential result (scan-parallel.ts): a part started
+// in the middle of new records its states; the part before it runs on past its end until it reaches a
+// state the later part recorded, and from there on both walks are the same walk.
 import type { Cover, MatchFinder } from './types.js';
 
 export interface ScanOptions {
@@ -12,8 +17,76 @@ export interface ScanOptions {
   farMargin?: number;
   onProgress?: (scannedNewBytes: number) => void;
   signal?: AbortSignal;
+  /** Where to start (default: the beginning of new); updated in place when the scan stops or ends. */
+  state?: ScanState;
+  /** Stop at the first step that starts at or past this position of new (default: run to the end). */
+  stopAt?: number;
+  /** Record the states the scan passes through (see StateLog). */
+  record?: StateLog;
+  /** Stop when the scan reaches a state this log holds: the walk from there is the logged one. */
+  syncWith?: StateLog;
 }
 
+/**
+ * Everything that decides the rest of the scan, at the top of its outer loop: where the last match
+ * starts in new and its length and old position, the match before it and its diagonal, and how long ago
+ * the last real search was (capped at searchEvery, beyond which it makes no difference).
+ */
+export interface ScanState {
+  scan: number;
+  len: number;
+  pos: number;
+  lastScan: number;
+  lastPos: number;
+  lastOffset: number;
+  searchAge: number;
+}
+
+/**
+ * A scan's start at `from`: at 0 the sequential scan's start; elsewhere a part's, on no diagonal at all
+ * (every match is a far jump and nothing counts as staying), which is how the sequential scan usually
+ * arrives in a stretch that matches nothing near its last diagonal: so the part tends to accept the same
+ * first match as the sequential walk, where the two meet.
+ */
+export function scanStart(from: number, searchEvery = DEFAULT_SEARCH_EVERY): ScanState {
+  const lastOffset = from === 0 ? 0 : NO_DIAGONAL;
+  return { scan: from, len: 0, pos: 0, lastScan: from, lastPos: 0, lastOffset, searchAge: searchEvery };
+}
+
+/** A diagonal no position of old lies on (the files are under 2 GiB). */
+const NO_DIAGONAL = -(2 ** 31) + 1;
+
+/** How a scan ended: at the end of new, at `stopAt`, or in a state of `syncWith` (its index there). */
+export type ScanEnd = { kind: 'end' } | { kind: 'stopped' } | { kind: 'synced'; index: number };
+
+/** Ints per logged state: the seven of ScanState and the number of covers pushed before it. */
+export const STATE_INTS = 8;
+
+/**
+ * The states a scan passed through, in order (their `scan` never decreases), each with how many covers it
+ * had pushed by then; at most `capacity` of them (the first ones).
+ */
+export class StateLog {
+  readonly data: Int32Array;
+  count = 0;
+  /** Read position of a sync search (states before it start before the syncing scan's position). */
+  cursor = 0;
+  constructor(capacityOrData: number | Int32Array, count?: number) {
+    this.data =
+      typeof capacityOrData === 'number' ? new Int32Array(capacityOrData * STATE_INTS) : capacityOrData;
+    if (count !== undefined) this.count = count;
+  }
+  get full(): boolean {
+    return (this.count + 1) * STATE_INTS > this.data.length;
+  }
+  /** The number of covers the logged scan had pushed at state `index`. */
+  coversAt(index: number): number {
+    return this.data[index * STATE_INTS + 7] as number;
+  }
+}
+
+const DEFAULT_TRUST = 24;
+const DEFAULT_SEARCH_EVERY = 64;
 /** Window over which the current diagonal's health is judged. */
 const WINDOW = 32;
 /** Jumps within this distance of the current diagonal are cheap to code. */
@@ -25,26 +98,71 @@ export function scanCovers(
   finder: MatchFinder,
   covers: Cover[],
   opts: ScanOptions = {},
-): void {
-  const trust = opts.trust ?? 24;
-  const searchEvery = opts.searchEvery ?? 64;
+): ScanEnd {
+  const trust = opts.trust ?? DEFAULT_TRUST;
+  const searchEvery = opts.searchEvery ?? DEFAULT_SEARCH_EVERY;
   const farMargin = opts.farMargin ?? 8;
+  const stopAt = opts.stopAt ?? Number.POSITIVE_INFINITY;
+  const record = opts.record;
+  const sync = opts.syncWith;
   const oldLen = old.length;
   const newLen = neu.length;
-  let scan = 0;
-  let len = 0;
-  let pos = 0;
+  const st = opts.state ?? scanStart(0, searchEvery);
+  let scan = st.scan;
+  let len = st.len;
+  let pos = st.pos;
   // The previous match: where it starts in new and old, and its diagonal (old - new).
-  let lastScan = 0;
-  let lastPos = 0;
-  let lastOffset = 0;
-  let lastSearch = Number.NEGATIVE_INFINITY;
-  let nextReport = 1 << 20;
+  let lastScan = st.lastScan;
+  let lastPos = st.lastPos;
+  let lastOffset = st.lastOffset;
+  let lastSearch = scan - st.searchAge;
+  let nextReport = scan + (1 << 20);
+  let end: ScanEnd = { kind: 'end' };
   while (scan < newLen) {
     if (scan >= nextReport) {
       nextReport = scan + (1 << 20);
       opts.signal?.throwIfAborted();
       opts.onProgress?.(scan);
+    }
+    if (sync || record || scan >= stopAt) {
+      const age = Math.min(scan - lastSearch, searchEvery);
+      if (sync) {
+        const d = sync.data;
+        let i = sync.cursor;
+        while (i < sync.count && (d[i * STATE_INTS] as number) < scan) i++;
+        sync.cursor = i;
+        for (; i < sync.count && d[i * STATE_INTS] === scan; i++) {
+          const b = i * STATE_INTS;
+          if (
+            d[b + 1] === len &&
+            d[b + 2] === pos &&
+            d[b + 3] === lastScan &&
+            d[b + 4] === lastPos &&
+            d[b + 5] === lastOffset &&
+            d[b + 6] === age
+          ) {
+            end = { kind: 'synced', index: i };
+            break;
+          }
+        }
+        if (end.kind === 'synced') break;
+      }
+      if (scan >= stopAt) {
+        end = { kind: 'stopped' };
+        break;
+      }
+      if (record && !record.full) {
+        const b = record.count++ * STATE_INTS;
+        const d = record.data;
+        d[b] = scan;
+        d[b + 1] = len;
+        d[b + 2] = pos;
+        d[b + 3] = lastScan;
+        d[b + 4] = lastPos;
+        d[b + 5] = lastOffset;
+        d[b + 6] = age;
+        d[b + 7] = covers.length;
+      }
     }
     // oldScore counts the bytes of new[scan..scsc) that the current diagonal matches.
     let oldScore = 0;
@@ -109,6 +227,14 @@ export function scanCovers(
       lastOffset = pos - scan;
     }
   }
+  st.scan = scan;
+  st.len = len;
+  st.pos = pos;
+  st.lastScan = lastScan;
+  st.lastPos = lastPos;
+  st.lastOffset = lastOffset;
+  st.searchAge = Math.min(scan - lastSearch, searchEvery);
+  return end;
 }
 
 /** How far a match at (n, o) should grow forward, at most max bytes: where matches*2 - length peaks. */

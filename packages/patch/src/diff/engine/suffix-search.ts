@@ -20,8 +20,9 @@ export class SuffixSearch {
   /** For each 2-byte prefix p, the suffixes starting with it are sa[bucket[p]..bucket[p+1]). */
   readonly #bucket: Int32Array;
 
-  constructor(oldBuf: Uint8Array, sa?: Int32Array, signal?: AbortSignal) {
-    sa ??= buildSuffixArray(oldBuf, signal);
+  /** `sa`: the old file's suffix array, when built already (another thread's, in shared memory). */
+  constructor(oldBuf: Uint8Array, sa?: Int32Array, signal?: AbortSignal, shared = false) {
+    sa ??= buildSuffixArray(oldBuf, signal, shared);
     this.#old = oldBuf;
     this.#sa = sa;
     const bucket = new Int32Array(65537);
@@ -44,6 +45,11 @@ export class SuffixSearch {
    * equally long matches (copies of the same text), the one nearest `near` is taken: it keeps covers on
    * one diagonal instead of hopping between copies, which the patch pays for in control entries.
    */
+  /** The suffix array, for another thread's SuffixSearch over the same old file. */
+  get suffixArray(): Int32Array {
+    return this.#sa;
+  }
+
   search(newBuf: Uint8Array, pos: number, end: number, near: number): void {
     const old = this.#old;
     const sa = this.#sa;

@@ -25,15 +25,38 @@ export function literalQuality(rawBytes: number): number {
   return 7;
 }
 
-function compressLiteral(lit: Uint8Array): Promise<Uint8Array> {
-  if (lit.length === 0) return Promise.resolve(new Uint8Array(0));
+/**
+ * A literal stream that brotli at PROBE_QUALITY shrinks by less than this share is close to incompressible
+ * (new machine code that matches nothing in old, compressed data): quality 11 then gains almost nothing in
+ * many times the time. On @swc/core-linux-x64-gnu 1.16.21 -> 1.16.22 (10.0 MB of literal bytes): quality
+ * 5 gives 10,027,957 B in 0.12 s of CPU, 9 10,021,044 B in 0.9 s, 11 10,019,987 B in 21.8 s.
+ */
+const INCOMPRESSIBLE_SAVING = 0.005;
+const PROBE_QUALITY = 5;
+/** What an incompressible literal stream gets instead of literalQuality. */
+const INCOMPRESSIBLE_QUALITY = 9;
+/** Streams from this size up are probed (below it, quality 11 is quick anyway). */
+const PROBE_MIN_BYTES = 1 << 20;
+
+function brotliAt(lit: Uint8Array, quality: number): Promise<Uint8Array> {
   return brotli(lit, {
     params: {
-      [zc.BROTLI_PARAM_QUALITY]: literalQuality(lit.length),
+      [zc.BROTLI_PARAM_QUALITY]: quality,
       [zc.BROTLI_PARAM_LGWIN]: 24,
       [zc.BROTLI_PARAM_SIZE_HINT]: lit.length,
     },
   });
+}
+
+async function compressLiteral(lit: Uint8Array): Promise<Uint8Array> {
+  if (lit.length === 0) return new Uint8Array(0);
+  const quality = literalQuality(lit.length);
+  if (lit.length >= PROBE_MIN_BYTES && quality > INCOMPRESSIBLE_QUALITY) {
+    const probe = await brotliAt(lit, PROBE_QUALITY);
+    if (probe.length >= lit.length * (1 - INCOMPRESSIBLE_SAVING))
+      return brotliAt(lit, INCOMPRESSIBLE_QUALITY);
+  }
+  return brotliAt(lit, quality);
 }
 
 /** Encodes the patch into memory (header, modelled frames, literal region) as a list of byte arrays. */
