@@ -1,0 +1,393 @@
+// Metadata at scale: what a repository's history costs a client and a release pipeline, at 10 / 100 / 1,000 releases.
+// Run: npm run scale -w @tufup/bench [-- --sizes 10,100,1000 --checks 15 --adds 3]
+//      (repositories are built once and cached under $TUFUP_BENCH_CACHE, default <tmpdir>/tufup-bench-scale)
+//
+// Per layout and size, on loopback through a real HTTP server (the client tests' TestServer) and the real
+// @tufup/client:
+//   - the metadata a client finds on the server (targets.json and all top-level metadata, bytes);
+//   - a no-update check: an app at the newest version, its metadata dir warm (refreshed once before), median of
+//     --checks runs, each a whole `checkForUpdates()` (scratch copy, TUF refresh, listing, planning);
+//   - `targets add`: `Repository.open` + `addBundle` of a new tiny release on a copy of the repository (what one
+//     `tufup targets add` does after Node has started), median of --adds runs. Archive and diff work is
+//     separated by timing the same steps on the same inputs on their own just before each add (createArchive of
+//     the bundle, hashing and gunzipping the previous archive, the diff on a worker thread as the CLI runs it):
+//     "metadata part" = the median over runs of the add's time minus that run's archive and diff time;
+//   - the metadata bytes one warm client downloads when that one new release is published (every metadata file
+//     the server answered with 200 during the check that finds the new release).
+// Releases are tiny (a two-file bundle); each has a real archive and a real patch from the release before, and the
+// repository is signed with the keys `Repository.initialize` made (`tufup verify` accepts it).
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createArchive, gunzipToTar } from '@tufup/archive';
+import { Client } from '@tufup/client';
+import { hashFile, makeTempDir } from '@tufup/common';
+import {
+  MetadataStore,
+  formatTargetName,
+  loadPrivateKeyFile,
+  makeArchiveCustom,
+  makePatchCustom,
+} from '@tufup/metadata';
+import { diff } from '@tufup/patch';
+import { Repository } from '@tufup/repo-cli';
+import { TestServer } from '../../packages/client/test/support/server.js';
+// The CLI's own diff on a worker thread (the built file, so it really uses the worker).
+import { diffOffThread } from '../../packages/repo-cli/dist/diff-thread.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const SIZES = (arg('sizes') ?? '10,100,1000').split(',').map(Number);
+const CHECKS = Number(arg('checks')) || 15;
+const ADDS = Number(arg('adds')) || 5;
+const CACHE = process.env.TUFUP_BENCH_CACHE ?? join(tmpdir(), 'tufup-bench-scale');
+const APP = 'scaleapp';
+const GOALS = { checkMs: 20, newReleaseBytes: 16 * 1024, addMs: 1000 };
+/** Bumped when what a cached repository holds changes, so it is rebuilt. */
+const REPO_LAYOUT = 'scale layout 1';
+const EXPIRATION_DAYS = { root: 3650, targets: 3650, snapshot: 3650, timestamp: 3650 };
+
+/** The version of release i (0-based): 1.0.0 … 1.0.999. */
+const versionOf = (i: number) => `1.0.${i}`;
+
+/** A tiny bundle for `version`: two small files whose content changes a little per version. */
+async function makeTinyBundle(dir: string, version: string): Promise<string> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(join(dir, 'bin'), { recursive: true });
+  await writeFile(join(dir, 'README.txt'), `${APP} ${version}\n`);
+  await writeFile(join(dir, 'bin', 'app'), `#!/bin/sh\necho ${APP} ${version}\n${'#'.repeat(200)}\n`, {
+    mode: 0o755,
+  });
+  return dir;
+}
+
+interface BuiltRepo {
+  /** The dir holding `.tufup-repo-config`, `keystore/` and `repository/`. */
+  dir: string;
+  configPath: string;
+  keysDir: string;
+  repoDir: string;
+  releases: number;
+  latest: string;
+  buildMs?: number;
+}
+
+/**
+ * A repository of `n` releases, built once and cached: `Repository.initialize` (config, keys, first metadata), then
+ * every release's archive and patch made with the same library calls `targets add` uses and added to the targets
+ * metadata in one MetadataStore edit, signed once with the keystore's keys (building 1,000 releases one
+ * `targets add` at a time would take as long as the quadratic behaviour this bench is about).
+ */
+async function ensureRepo(n: number): Promise<BuiltRepo> {
+  const dir = join(CACHE, `today-${n}`);
+  const built: BuiltRepo = {
+    dir,
+    configPath: join(dir, '.tufup-repo-config'),
+    keysDir: join(dir, 'keystore'),
+    repoDir: join(dir, 'repository'),
+    releases: n,
+    latest: versionOf(n - 1),
+  };
+  const ready = join(dir, 'ready');
+  if (existsSync(ready) && (await readFile(ready, 'utf8')) === REPO_LAYOUT) return built;
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const t0 = performance.now();
+  await Repository.initialize(built.configPath, {
+    appName: APP,
+    repoDir: built.repoDir,
+    keysDir: built.keysDir,
+    expirationDays: EXPIRATION_DAYS,
+  });
+  const work = join(dir, 'work');
+  const targetsDir = join(built.repoDir, 'targets');
+  const store = await MetadataStore.load(join(built.repoDir, 'metadata'), {
+    expirationDays: EXPIRATION_DAYS,
+  });
+  let previousTar: string | undefined;
+  for (let i = 0; i < n; i++) {
+    const version = versionOf(i);
+    const bundle = await makeTinyBundle(join(work, 'bundle'), version);
+    const archiveName = formatTargetName(APP, version, 'archive');
+    const tarPath = join(work, `${i % 2}.tar`);
+    const made = await createArchive(bundle, join(targetsDir, archiveName), { tarPath });
+    store.addTarget(archiveName, {
+      length: made.gzip.size,
+      sha256: made.gzip.sha256,
+      custom: makeArchiveCustom({ required: false, user: null }),
+    });
+    if (previousTar) {
+      const patchName = formatTargetName(APP, version, 'patch');
+      const patch = await diff(previousTar, tarPath, join(targetsDir, patchName), { format: 'native' });
+      store.addTarget(patchName, {
+        length: patch.size,
+        sha256: patch.sha256,
+        custom: makePatchCustom({ tarSize: made.tar.size, tarHash: made.tar.sha256 }),
+      });
+    }
+    previousTar = tarPath;
+  }
+  for (const role of store.bump()) {
+    store.sign(role, [await loadPrivateKeyFile(join(built.keysDir, role))]);
+  }
+  await store.save();
+  await rm(work, { recursive: true, force: true });
+  built.buildMs = performance.now() - t0;
+  await writeFile(ready, REPO_LAYOUT);
+  return built;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+const fmtMs = (ms: number) => `${ms.toFixed(ms < 100 ? 1 : 0)} ms`;
+const fmtB = (b: number) => `${b.toLocaleString('en-US')} B`;
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+
+/** An app at `version` with its own metadata dir, trusting the repository's first root. */
+async function appAt(root: string, repoDir: string, serverUrl: string, version: string) {
+  const dirs = {
+    installDir: join(root, 'app'),
+    metadataDir: join(root, 'metadata'),
+    targetDir: join(root, 'targets'),
+  };
+  for (const d of Object.values(dirs)) await mkdir(d, { recursive: true });
+  await cp(join(repoDir, 'metadata', '1.root.json'), join(dirs.metadataDir, 'root.json'));
+  const client = (current: string) =>
+    new Client({
+      appName: APP,
+      currentVersion: current,
+      ...dirs,
+      metadataBaseUrl: `${serverUrl}/metadata/`,
+      targetBaseUrl: `${serverUrl}/targets/`,
+    });
+  return { dirs, client: client(version), clientAt: client };
+}
+
+/** Bytes the server sent with 200 for metadata requests logged from index `from` on. */
+async function metadataBytesServed(
+  server: TestServer,
+  from: number,
+): Promise<{ bytes: number; files: string[] }> {
+  let bytes = 0;
+  const files: string[] = [];
+  for (const r of server.requests.slice(from)) {
+    if (r.status !== 200 || !r.path.startsWith('/metadata/')) continue;
+    bytes += (await stat(join(server.root, r.path))).size;
+    files.push(r.path.slice('/metadata/'.length));
+  }
+  return { bytes, files };
+}
+
+interface Row {
+  layout: string;
+  releases: number;
+  targetsJson: number;
+  topLevel: number;
+  checkMedian: number;
+  checkLoad: string;
+  addMedian: number;
+  archiveDiffMedian: number;
+  addMetadataMedian: number;
+  addLoad: string;
+  newReleaseBytes: number;
+  newReleaseFiles: string[];
+  buildMs?: number;
+}
+
+async function measure(built: BuiltRepo, work: string): Promise<Row> {
+  const metadataDir = join(built.repoDir, 'metadata');
+  const topLevel = await Promise.all(
+    ['root.json', 'timestamp.json', 'snapshot.json', 'targets.json'].map(
+      async (f) => (await stat(join(metadataDir, f))).size,
+    ),
+  );
+
+  // 1. No-update check, warm.
+  const server = await TestServer.start(built.repoDir);
+  let checkMedian: number;
+  let checkLoad: string;
+  const warm = join(work, 'warm');
+  try {
+    const app = await appAt(warm, built.repoDir, server.url, built.latest);
+    if ((await app.client.checkForUpdates()) !== undefined) throw new Error('expected no update');
+    const times: number[] = [];
+    for (let i = 0; i < CHECKS; i++) {
+      const t = performance.now();
+      const info = await app.client.checkForUpdates();
+      times.push(performance.now() - t);
+      if (info !== undefined) throw new Error('expected no update');
+    }
+    checkMedian = median(times);
+    checkLoad = load();
+  } finally {
+    await server.close();
+  }
+
+  // 2. `targets add` on copies, and what a warm client downloads for the new release.
+  const adds: number[] = [];
+  const archiveDiffs: number[] = [];
+  const metadataParts: number[] = [];
+  let newRelease: { bytes: number; files: string[] } | undefined;
+  const newVersion = versionOf(built.releases);
+  const bundle = await makeTinyBundle(join(work, 'bundle'), newVersion);
+  for (let round = 0; round < ADDS; round++) {
+    const copy = join(work, `add-${round}`);
+    await cp(built.dir, copy, { recursive: true });
+    const configPath = join(copy, '.tufup-repo-config');
+    // The config names the repository and keystore by absolute path: point it at the copy.
+    const config = JSON.parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
+    config.repo_dir = join(copy, 'repository');
+    config.keys_dir = join(copy, 'keystore');
+    await writeFile(configPath, JSON.stringify(config));
+    archiveDiffs.push(await timeArchiveAndDiff(copy, bundle, built.latest, join(work, `scratch-${round}`)));
+
+    const t = performance.now();
+    const repo = await Repository.open(configPath);
+    await repo.addBundle({ version: newVersion, bundleDir: bundle, keyDirs: [join(copy, 'keystore')] });
+    adds.push(performance.now() - t);
+    metadataParts.push(adds.at(-1)! - archiveDiffs.at(-1)!);
+
+    if (round === 0) {
+      const served = await TestServer.start(join(copy, 'repository'));
+      try {
+        const app = await appAt(join(work, 'new-release'), built.repoDir, served.url, built.latest);
+        await cp(join(warm, 'metadata'), app.dirs.metadataDir, { recursive: true });
+        const from = served.requests.length;
+        const info = await app.client.checkForUpdates();
+        if (info?.version !== newVersion) throw new Error(`expected an update to ${newVersion}`);
+        newRelease = await metadataBytesServed(served, from);
+      } finally {
+        await served.close();
+      }
+    }
+    await rm(copy, { recursive: true, force: true });
+  }
+  const addMedian = median(adds);
+  const archiveDiffMedian = median(archiveDiffs);
+  return {
+    layout: 'today',
+    releases: built.releases,
+    targetsJson: topLevel[3]!,
+    topLevel: topLevel.reduce((a, b) => a + b, 0),
+    checkMedian,
+    checkLoad,
+    addMedian,
+    archiveDiffMedian,
+    addMetadataMedian: median(metadataParts),
+    addLoad: load(),
+    newReleaseBytes: newRelease?.bytes ?? Number.NaN,
+    newReleaseFiles: newRelease?.files ?? [],
+    ...(built.buildMs !== undefined ? { buildMs: built.buildMs } : {}),
+  };
+}
+
+/** The archive and diff steps of `targets add` on their own: what the add's time minus this leaves is metadata work. */
+async function timeArchiveAndDiff(
+  copy: string,
+  bundle: string,
+  previous: string,
+  scratch: string,
+): Promise<number> {
+  await mkdir(scratch, { recursive: true });
+  const prevArchive = join(copy, 'repository', 'targets', formatTargetName(APP, previous, 'archive'));
+  const t = performance.now();
+  const made = await createArchive(bundle, join(scratch, 'new.tar.gz'), {
+    tarPath: join(scratch, 'new.tar'),
+  });
+  await hashFile(prevArchive);
+  await gunzipToTar(prevArchive, join(scratch, 'old.tar'));
+  await diffOffThread(join(scratch, 'old.tar'), join(scratch, 'new.tar'), join(scratch, 'new.patch'), {
+    format: 'native',
+  });
+  const ms = performance.now() - t;
+  if (made.tar.size <= 0) throw new Error('empty tar');
+  await rm(scratch, { recursive: true, force: true });
+  return ms;
+}
+
+function printTable(rows: Row[]): void {
+  const head = [
+    'layout',
+    'releases',
+    'targets.json',
+    'all top-level',
+    'no-update check (median)',
+    'load',
+    'targets add (median)',
+    'archive+diff',
+    'metadata part',
+    'load',
+    'bytes for 1 new release',
+  ];
+  const cells = rows.map((r) => [
+    r.layout,
+    r.releases.toLocaleString('en-US'),
+    fmtB(r.targetsJson),
+    fmtB(r.topLevel),
+    fmtMs(r.checkMedian),
+    r.checkLoad,
+    fmtMs(r.addMedian),
+    fmtMs(r.archiveDiffMedian),
+    fmtMs(r.addMetadataMedian),
+    r.addLoad,
+    fmtB(r.newReleaseBytes),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(line(head));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const c of cells) console.log(line(c));
+  for (const r of rows) {
+    console.log(
+      `  ${r.layout} ${r.releases}: new release downloads ${r.newReleaseFiles.join(', ')}` +
+        (r.buildMs !== undefined ? `; repository built in ${fmtMs(r.buildMs)} (cached)` : ''),
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  await mkdir(CACHE, { recursive: true });
+  const rows: Row[] = [];
+  for (const n of SIZES) {
+    const built = await ensureRepo(n);
+    const work = await makeTempDir('tufup-bench-scale-');
+    try {
+      rows.push(await measure(built, work));
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+  console.log('');
+  console.log(
+    `metadata at scale (node ${process.version}, ${process.platform}-${process.arch}, ${cpus().length} cores; ` +
+      `checks: median of ${CHECKS}, adds: median of ${ADDS}; load = 1/5/15-min load average when measured)`,
+  );
+  printTable(rows);
+  console.log(
+    `  goals at 1,000 releases on 3 platforms: no-update check ≤ ${GOALS.checkMs} ms, ` +
+      `bytes for 1 new release ≤ ${fmtB(GOALS.newReleaseBytes)}, targets add metadata part ≤ ${GOALS.addMs} ms`,
+  );
+  console.log(`  cache: ${CACHE}; git ${gitHead()}`);
+}
+
+function gitHead(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+await main();
