@@ -26,6 +26,7 @@ import { StagingArea } from './staging.js';
 import { type SignedTarget, readAppTargets } from './targets.js';
 import type { Transport } from './transport.js';
 import { type TrustedMetadata, refreshTrustedMetadata } from './tuf/refresh.js';
+import { RefreshMemo } from './tuf/refresh-memo.js';
 
 /** What checkForUpdates() found, for downloadAndApplyUpdate(). */
 interface CheckedUpdate {
@@ -67,6 +68,9 @@ export class Client {
   readonly #transport: Transport;
   readonly #cache: UpdateCache;
   readonly #staging: StagingArea;
+  /** What the last refresh verified: a check that finds nothing new on the server skips re-verifying it. */
+  readonly #refreshMemo = new RefreshMemo();
+  #targetsRead: { metadata: TrustedMetadata; targets: SignedTarget[] } | undefined;
   #checked: CheckedUpdate | undefined;
   #busy = false;
 
@@ -180,6 +184,7 @@ export class Client {
         config: this.#opts.tufConfig,
         signal,
         logger: this.#logger,
+        memo: this.#refreshMemo,
       });
     } catch (err) {
       throwIfAborted(signal);
@@ -195,7 +200,7 @@ export class Client {
   // ---- plan -------------------------------------------------------------------------------------------
 
   async #plan(metadata: TrustedMetadata, opts: CheckOptions): Promise<CheckedUpdate | undefined> {
-    const targets = readAppTargets(metadata, this.appName, this.#logger);
+    const targets = this.#appTargets(metadata);
     const plan = planUpdate({
       currentVersion: this.currentVersion,
       targets,
@@ -212,6 +217,14 @@ export class Client {
       `update ${this.currentVersion} → ${plan.version} by ${plan.patches.length ? `${plan.patches.length} patch(es)` : `the full archive (${plan.fullArchiveReason})`}`,
     );
     return { plan, targets, metadata, archive: signed(plan.archive), patches: plan.patches.map(signed) };
+  }
+
+  /** The app's targets in `metadata`, read once per verified metadata (a check that finds nothing new reuses them). */
+  #appTargets(metadata: TrustedMetadata): SignedTarget[] {
+    if (this.#targetsRead?.metadata !== metadata) {
+      this.#targetsRead = { metadata, targets: readAppTargets(metadata, this.appName, this.#logger) };
+    }
+    return this.#targetsRead.targets;
   }
 
   /** Invalid channels are ignored with a warning, as python tufup does (#120). */
