@@ -129,10 +129,11 @@ export async function addBundle(
     partial: Boolean(opts.partial),
     roles: ['targets'],
     prepare: (store) => {
-      const archives = targetEntries(store)
-        .filter((e) => e.app === appName && e.kind === 'archive')
-        .sort((a, b) => compareVersions(a.version, b.version));
-      previous = archives.at(-1);
+      // The newest archive (the last of equal versions, as a stable sort would leave it): one pass, no sort.
+      for (const e of targetEntries(store)) {
+        if (e.app !== appName || e.kind !== 'archive') continue;
+        if (!previous || compareVersions(e.version, previous.version) >= 0) previous = e;
+      }
       if (previous && compareVersions(version, previous.version) <= 0) {
         throw new RepoError({
           code: 'VERSION_NOT_NEWER',
