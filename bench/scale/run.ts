@@ -6,12 +6,15 @@
 // @tufup/client:
 //   - the metadata a client finds on the server (targets.json and all top-level metadata, bytes);
 //   - a no-update check: an app at the newest version, its metadata dir warm (refreshed once before), median of
-//     --checks runs, each a whole `checkForUpdates()` (scratch copy, TUF refresh, listing, planning);
+//     --checks runs of the same Client, each a whole `checkForUpdates()` (wall time, and the process's CPU time,
+//     which other load disturbs less); and the median of 5 checks each by a new Client on the same warm metadata
+//     dir (an app that just started: everything verified again);
 //   - `targets add`: `Repository.open` + `addBundle` of a new tiny release on a copy of the repository (what one
 //     `tufup targets add` does after Node has started), median of --adds runs. Archive and diff work is
 //     separated by timing the same steps on the same inputs on their own just before each add (createArchive of
 //     the bundle, hashing and gunzipping the previous archive, the diff on a worker thread as the CLI runs it):
-//     "metadata part" = the median over runs of the add's time minus that run's archive and diff time;
+//     "metadata part" = the median over runs of the add's time minus that run's archive and diff time, in wall
+//     time and in CPU time of the process (worker threads included; less disturbed by other load);
 //   - the metadata bytes one warm client downloads when that one new release is published (every metadata file
 //     the server answered with 200 during the check that finds the new release).
 // Releases are tiny (a two-file bundle); each has a real archive and a real patch from the release before, and the
@@ -45,6 +48,7 @@ const arg = (name: string) => {
 const SIZES = (arg('sizes') ?? '10,100,1000').split(',').map(Number);
 const CHECKS = Number(arg('checks')) || 15;
 const ADDS = Number(arg('adds')) || 5;
+const FRESH_CHECKS = 5;
 const CACHE = process.env.TUFUP_BENCH_CACHE ?? join(tmpdir(), 'tufup-bench-scale');
 const APP = 'scaleapp';
 const GOALS = { checkMs: 20, newReleaseBytes: 16 * 1024, addMs: 1000 };
@@ -142,6 +146,9 @@ async function ensureRepo(n: number): Promise<BuiltRepo> {
   return built;
 }
 
+/** CPU time (user + system, all threads of this process: the diff worker's too) in ms. */
+const cpuMs = (used: NodeJS.CpuUsage) => (used.user + used.system) / 1000;
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
@@ -196,10 +203,13 @@ interface Row {
   targetsJson: number;
   topLevel: number;
   checkMedian: number;
+  checkCpuMedian: number;
+  freshCheckMedian: number;
   checkLoad: string;
   addMedian: number;
   archiveDiffMedian: number;
   addMetadataMedian: number;
+  addMetadataCpuMedian: number;
   addLoad: string;
   newReleaseBytes: number;
   newReleaseFiles: string[];
@@ -217,19 +227,34 @@ async function measure(built: BuiltRepo, work: string): Promise<Row> {
   // 1. No-update check, warm.
   const server = await TestServer.start(built.repoDir);
   let checkMedian: number;
+  let checkCpuMedian: number;
+  let freshCheckMedian: number;
   let checkLoad: string;
   const warm = join(work, 'warm');
   try {
     const app = await appAt(warm, built.repoDir, server.url, built.latest);
     if ((await app.client.checkForUpdates()) !== undefined) throw new Error('expected no update');
     const times: number[] = [];
+    const cpu: number[] = [];
     for (let i = 0; i < CHECKS; i++) {
+      const c = process.cpuUsage();
       const t = performance.now();
       const info = await app.client.checkForUpdates();
       times.push(performance.now() - t);
+      cpu.push(cpuMs(process.cpuUsage(c)));
       if (info !== undefined) throw new Error('expected no update');
     }
     checkMedian = median(times);
+    checkCpuMedian = median(cpu);
+    // An app that just started: a new Client (nothing verified in this process yet), the metadata dir warm.
+    const fresh: number[] = [];
+    for (let i = 0; i < FRESH_CHECKS; i++) {
+      const client = app.clientAt(built.latest);
+      const t = performance.now();
+      if ((await client.checkForUpdates()) !== undefined) throw new Error('expected no update');
+      fresh.push(performance.now() - t);
+    }
+    freshCheckMedian = median(fresh);
     checkLoad = load();
   } finally {
     await server.close();
@@ -239,6 +264,7 @@ async function measure(built: BuiltRepo, work: string): Promise<Row> {
   const adds: number[] = [];
   const archiveDiffs: number[] = [];
   const metadataParts: number[] = [];
+  const metadataCpu: number[] = [];
   let newRelease: { bytes: number; files: string[] } | undefined;
   const newVersion = versionOf(built.releases);
   const bundle = await makeTinyBundle(join(work, 'bundle'), newVersion);
@@ -251,13 +277,16 @@ async function measure(built: BuiltRepo, work: string): Promise<Row> {
     config.repo_dir = join(copy, 'repository');
     config.keys_dir = join(copy, 'keystore');
     await writeFile(configPath, JSON.stringify(config));
-    archiveDiffs.push(await timeArchiveAndDiff(copy, bundle, built.latest, join(work, `scratch-${round}`)));
+    const archiveDiff = await timeArchiveAndDiff(copy, bundle, built.latest, join(work, `scratch-${round}`));
+    archiveDiffs.push(archiveDiff.ms);
 
+    const c = process.cpuUsage();
     const t = performance.now();
     const repo = await Repository.open(configPath);
     await repo.addBundle({ version: newVersion, bundleDir: bundle, keyDirs: [join(copy, 'keystore')] });
     adds.push(performance.now() - t);
-    metadataParts.push(adds.at(-1)! - archiveDiffs.at(-1)!);
+    metadataParts.push(adds.at(-1)! - archiveDiff.ms);
+    metadataCpu.push(cpuMs(process.cpuUsage(c)) - archiveDiff.cpu);
 
     if (round === 0) {
       const served = await TestServer.start(join(copy, 'repository'));
@@ -282,10 +311,13 @@ async function measure(built: BuiltRepo, work: string): Promise<Row> {
     targetsJson: topLevel[3]!,
     topLevel: topLevel.reduce((a, b) => a + b, 0),
     checkMedian,
+    checkCpuMedian,
+    freshCheckMedian,
     checkLoad,
     addMedian,
     archiveDiffMedian,
     addMetadataMedian: median(metadataParts),
+    addMetadataCpuMedian: median(metadataCpu),
     addLoad: load(),
     newReleaseBytes: newRelease?.bytes ?? Number.NaN,
     newReleaseFiles: newRelease?.files ?? [],
@@ -299,9 +331,10 @@ async function timeArchiveAndDiff(
   bundle: string,
   previous: string,
   scratch: string,
-): Promise<number> {
+): Promise<{ ms: number; cpu: number }> {
   await mkdir(scratch, { recursive: true });
   const prevArchive = join(copy, 'repository', 'targets', formatTargetName(APP, previous, 'archive'));
+  const c = process.cpuUsage();
   const t = performance.now();
   const made = await createArchive(bundle, join(scratch, 'new.tar.gz'), {
     tarPath: join(scratch, 'new.tar'),
@@ -312,9 +345,10 @@ async function timeArchiveAndDiff(
     format: 'native',
   });
   const ms = performance.now() - t;
+  const cpu = cpuMs(process.cpuUsage(c));
   if (made.tar.size <= 0) throw new Error('empty tar');
   await rm(scratch, { recursive: true, force: true });
-  return ms;
+  return { ms, cpu };
 }
 
 function printTable(rows: Row[]): void {
@@ -324,10 +358,13 @@ function printTable(rows: Row[]): void {
     'targets.json',
     'all top-level',
     'no-update check (median)',
+    'its cpu',
+    'check by a new Client',
     'load',
     'targets add (median)',
     'archive+diff',
     'metadata part',
+    'its cpu',
     'load',
     'bytes for 1 new release',
   ];
@@ -337,10 +374,13 @@ function printTable(rows: Row[]): void {
     fmtB(r.targetsJson),
     fmtB(r.topLevel),
     fmtMs(r.checkMedian),
+    fmtMs(r.checkCpuMedian),
+    fmtMs(r.freshCheckMedian),
     r.checkLoad,
     fmtMs(r.addMedian),
     fmtMs(r.archiveDiffMedian),
     fmtMs(r.addMetadataMedian),
+    fmtMs(r.addMetadataCpuMedian),
     r.addLoad,
     fmtB(r.newReleaseBytes),
   ]);
