@@ -23,7 +23,7 @@ import { PatchChainError, type PatchStep, applyPatchChain } from './patching.js'
 import { type UpdatePlan, planUpdate } from './planner.js';
 import { DownloadTracker, ProgressReporter } from './progress.js';
 import { StagingArea } from './staging.js';
-import { type SignedTarget, readAppTargets } from './targets.js';
+import { type SignedTarget, needsOlderReleases, readAppTargets } from './targets.js';
 import type { Transport } from './transport.js';
 import { type TrustedMetadata, refreshTrustedMetadata } from './tuf/refresh.js';
 import { RefreshMemo } from './tuf/refresh-memo.js';
@@ -185,6 +185,8 @@ export class Client {
         signal,
         logger: this.#logger,
         memo: this.#refreshMemo,
+        appName: this.appName,
+        needsOlder: (targets) => needsOlderReleases(targets, this.appName, this.currentVersion),
       });
     } catch (err) {
       throwIfAborted(signal);

@@ -1,6 +1,6 @@
 // The app's signed targets after a TUF refresh: names from the verified targets metadata, details from tuf-js.
 import type { Logger } from '@tufup/common';
-import { readArchiveCustom, readPatchCustom, tryParseTargetName } from '@tufup/metadata';
+import { compareVersions, readArchiveCustom, readPatchCustom, tryParseTargetName } from '@tufup/metadata';
 import type { TargetFile } from 'tuf-js';
 import { ClientError } from './errors.js';
 import type { AppTarget } from './planner.js';
@@ -9,6 +9,32 @@ import type { TrustedMetadata } from './tuf/refresh.js';
 /** An app target together with the verified tuf-js TargetFile used to download it. */
 export interface SignedTarget extends AppTarget {
   info: TargetFile;
+}
+
+/**
+ * Whether a client at `currentVersion` needs releases older than those listed (the top-level targets and the head
+ * roles): when the app (or a platform build of it, `<app>-<platform>`) has no archive listed, or the oldest listed
+ * is newer than the current version (its patch chain may start in a history role). Then the history roles are
+ * fetched too; otherwise a no-update check and a new release cost only the small head roles.
+ */
+export function needsOlderReleases(
+  targets: ReadonlyMap<string, TargetFile>,
+  appName: string,
+  currentVersion: string,
+): boolean {
+  let oldest: string | undefined;
+  for (const path of targets.keys()) {
+    const parsed = tryParseTargetName(path);
+    if (parsed?.kind !== 'archive') continue;
+    if (parsed.name !== appName && !parsed.name.startsWith(`${appName}-`)) continue;
+    if (oldest === undefined || compareVersions(parsed.version, oldest) < 0) oldest = parsed.version;
+  }
+  if (oldest === undefined) return true;
+  try {
+    return compareVersions(currentVersion, oldest) < 0;
+  } catch {
+    return true; // a current version we cannot compare: look at everything
+  }
 }
 
 /**

@@ -66,7 +66,17 @@ export type MetadataErrorCode =
   /** A target in targets metadata whose file is not in the targets directory. */
   | 'TARGET_FILE_MISSING'
   /** A staged change's plan (journal) that cannot be read: the repository needs a look by hand. */
-  | 'METADATA_CORRUPT';
+  | 'METADATA_CORRUPT'
+  /** A delegated role name that is not a safe file name, is a top-level role name, or ends in `.history`. */
+  | 'INVALID_ROLE_NAME'
+  /** A delegation path pattern outside the file-name glob alphabet (or none, or too many). */
+  | 'INVALID_PATH_PATTERN'
+  /** Delegating a role that is already delegated. */
+  | 'ROLE_EXISTS'
+  /** A delegated role lists a target its delegation's path patterns do not cover (clients ignore it). */
+  | 'TARGET_OUTSIDE_PATHS'
+  /** An option value out of range (e.g. history-after). */
+  | 'INVALID_ARGUMENT';
 
 /** Findings of the verifier that are not wrong but worth a look (they never make verification fail). */
 export type MetadataWarningCode =

@@ -152,13 +152,13 @@ export interface DiskRole {
 
 /** A store's metadata as it is on disk (loaded or last saved): tells what changed and what a save must write. */
 export class OnDisk {
-  readonly #roles: Partial<Record<RoleName, DiskRole>> = {};
+  readonly #roles: Partial<Record<RoleName | string, DiskRole>> = {};
   /** Text of root.json, which may lag N.root.json after an interrupted save. */
   rootJsonText: string | undefined;
   /** Every `N.root.json`: the chain clients walk. */
   history: RootFile[] = [];
 
-  record(role: RoleName, md: AnyRoleMetadata, text: string | undefined): void {
+  record(role: RoleName | string, md: AnyRoleMetadata, text: string | undefined): void {
     this.#roles[role] = {
       text,
       serialized: serializeMetadata(md),
@@ -168,18 +168,23 @@ export class OnDisk {
     };
   }
 
-  get(role: RoleName): DiskRole | undefined {
+  get(role: RoleName | string): DiskRole | undefined {
     return this.#roles[role];
   }
 
+  /** Forgets a role (a delegated role that was removed and whose file is gone). */
+  forget(role: string): void {
+    delete this.#roles[role];
+  }
+
   /** Whether `md`'s signed content differs from the role on disk (every role of a new store does). */
-  isChanged(role: RoleName, md: AnyRoleMetadata): boolean {
+  isChanged(role: RoleName | string, md: AnyRoleMetadata): boolean {
     const r = this.#roles[role];
     return r === undefined || canonical(md).toString('utf8') !== r.canonical;
   }
 
   /** `md`'s file content: the text on disk while `md` is what was read, else what saving it writes. */
-  textOf(role: RoleName, md: AnyRoleMetadata): string {
+  textOf(role: RoleName | string, md: AnyRoleMetadata): string {
     const r = this.#roles[role];
     const text = serializeMetadata(md);
     return r?.text !== undefined && text === r.serialized ? r.text : text;

@@ -73,3 +73,17 @@ export { MetadataStore, verifyRepository } from './store.js';
 export { useLinearModels } from './models-linear.js';
 export { Publication, hasCommittedJournal, recoverInterrupted } from './publication.js';
 export { metadataFileNames, targetFilePath } from './layout.js';
+export {
+  HISTORY_AFTER_FIELD,
+  HISTORY_SUFFIX,
+  assertDelegatedRoleName,
+  assertPathPatterns,
+  canMatchPrefix,
+  delegatedEntries,
+  delegationCanMatchPrefix,
+  historyAfter,
+  historyRoleName,
+  isHistoryRoleName,
+  type DelegatedRole,
+  type Delegations,
+} from './delegations.js';

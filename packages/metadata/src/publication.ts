@@ -39,7 +39,7 @@ export interface ChangePlan {
   files: string[];
   deletes: string[];
   /** For a parked change: roles still short of their signature threshold. */
-  unsignedRoles?: Array<{ role: RoleName; have: number; need: number }>;
+  unsignedRoles?: Array<{ role: RoleName | string; have: number; need: number }>;
   /** For a parked change: a human summary ("targets add 2.0"). */
   summary?: string;
 }
@@ -54,6 +54,8 @@ function commitRank(file: string): number {
   if (name === 'targets.json') return 3;
   if (name === 'snapshot.json') return 4;
   if (name === 'timestamp.json') return 5;
+  // Delegated roles (and versioned role files): in place before the snapshot that names them.
+  if (name.endsWith('.json')) return 3.5;
   return 6;
 }
 
@@ -165,7 +167,7 @@ export class Publication {
 
   /** Keep the change staged for co-signing (`tufup sign <role>` by the other key holders). */
   async park(
-    unsignedRoles: Array<{ role: RoleName; have: number; need: number }>,
+    unsignedRoles: Array<{ role: RoleName | string; have: number; need: number }>,
     summary: string,
   ): Promise<void> {
     await this.#syncStaged();

@@ -292,6 +292,8 @@ export interface SignedChanges {
   consistentSnapshot?: boolean;
   /** targets */
   targets?: Record<string, TargetFile>;
+  /** targets: the new delegations, or null to delegate nothing */
+  delegations?: Targets['delegations'] | null;
   /** snapshot */
   meta?: Record<string, MetaFile>;
   /** timestamp */
@@ -322,7 +324,13 @@ export function rebuild<M extends AnyRoleMetadata>(md: M, changes: SignedChanges
     signed = new Targets({
       ...common,
       targets: { ...(changes.targets ?? s.targets) },
-      ...(s.delegations ? { delegations: s.delegations } : {}),
+      ...(changes.delegations !== undefined
+        ? changes.delegations
+          ? { delegations: changes.delegations }
+          : {}
+        : s.delegations
+          ? { delegations: s.delegations }
+          : {}),
     });
   } else if (s instanceof Snapshot) {
     signed = new Snapshot({ ...common, meta: { ...(changes.meta ?? s.meta) } });

@@ -48,10 +48,23 @@ export interface SignatureCount {
   threshold: number;
 }
 
-/** Counts the valid signatures on `md` by keys that `root` authorizes for `role`. */
-export function countSignatures(root: Root, role: RoleName, md: AnyRoleMetadata): SignatureCount {
-  const r = root.roles[role];
-  if (!r) throw new MetadataError({ code: 'UNKNOWN_ROLE', message: `root has no ${role} role` });
+/**
+ * Who may sign which role: a root (top-level roles) or a delegating targets role's `delegations` (delegated
+ * roles); both list keys by keyid and, per role, keyids and a threshold.
+ */
+export interface KeyHolder {
+  keys: Record<string, Key>;
+  roles?: Record<string, { keyIDs: string[]; threshold: number }> | undefined;
+}
+
+/** Counts the valid signatures on `md` by keys that `root` (or a delegating role's delegations) authorizes for `role`. */
+export function countSignatures(
+  root: Root | KeyHolder,
+  role: RoleName | string,
+  md: AnyRoleMetadata,
+): SignatureCount {
+  const r = root.roles?.[role];
+  if (!r) throw new MetadataError({ code: 'UNKNOWN_ROLE', message: `no ${role} role is delegated` });
   const valid: string[] = [];
   const invalid: string[] = [];
   for (const keyid of new Set(r.keyIDs)) {

@@ -45,6 +45,7 @@ import {
   serializeMetadata,
 } from './roles.js';
 import { addSignatures, countSignatures, hasValidSignature } from './signatures.js';
+import { isRoleName } from './roles.js';
 import {
   Findings,
   type VerifyFilesOptions,
@@ -59,7 +60,23 @@ import {
   checkTargetFiles,
   checkThresholds,
 } from './verify.js';
-import { checkTargetPath } from './target-names.js';
+import { checkTargetPath, tryParseTargetName } from './target-names.js';
+import {
+  type DelegatedRole,
+  assertDelegatedRoleName,
+  assertHistoryAfter,
+  assertPathPatterns,
+  delegatedEntries,
+  historyAfter,
+  historyRoleName,
+  isHistoryRoleName,
+  delegatedRoleJson,
+  makeDelegations,
+} from './delegations.js';
+import { readMetadataText } from './files.js';
+import { compareVersions } from './versions.js';
+import { metadataFileNames } from './layout.js';
+import { type SignatureCount, countSignatures as countRoleSignatures } from './signatures.js';
 
 type Roles = {
   root: Metadata<Root>;
@@ -83,6 +100,10 @@ export class MetadataStore {
   /** `(N-1).root.json`, when the loaded root is N: lets loaded N be re-verified and co-signed. */
   #previousRoot: Metadata<Root> | undefined;
   #expirationDays: Record<RoleName, number>;
+  /** Delegated targets roles by name (their order is the delegation tree's, see delegatedRoleNames). */
+  readonly #delegated = new Map<string, Metadata<Targets>>();
+  /** Delegated roles removed since load or save: their files go at the next save. */
+  readonly #removedDelegated = new Set<string>();
 
   private constructor(dir: string, roles: Roles, expirationDays?: Partial<Record<RoleName, number>>) {
     this.dir = dir;
@@ -147,6 +168,7 @@ export class MetadataStore {
       store.#markLoaded(role, files.texts[role]);
     store.#trustedRoot = copy(root);
     store.#previousRoot = files.history.find((e) => e.version === root.signed.version - 1)?.md;
+    await store.#loadDelegated(dir);
     return store;
   }
 
@@ -189,7 +211,12 @@ export class MetadataStore {
     });
   }
 
-  threshold(role: RoleName): number {
+  threshold(role: RoleName | string): number {
+    if (!isRoleName(role)) {
+      const d = this.delegationOf(role);
+      if (!d) throw new MetadataError({ code: 'UNKNOWN_ROLE', message: `no delegated role ${role}` });
+      return d.entry.threshold;
+    }
     return roleKeys(this.root, role).threshold;
   }
 
@@ -199,7 +226,219 @@ export class MetadataStore {
   }
 
   getTarget(path: string): TargetFile | undefined {
-    return Object.hasOwn(this.targets.signed.targets, path) ? this.targets.signed.targets[path] : undefined;
+    if (Object.hasOwn(this.targets.signed.targets, path)) return this.targets.signed.targets[path];
+    const holder = this.#delegated.size ? this.holderOf(path) : undefined;
+    return holder ? this.targetsRole(holder).signed.targets[path] : undefined;
+  }
+
+  // ---- delegated targets roles ------------------------------------------------------------------
+
+  /** The delegated roles in the tree's pre-order (how TUF clients visit them): `[]` without delegations. */
+  delegatedRoleNames(): string[] {
+    const out: string[] = [];
+    const seen = new Set<string>();
+    const walk = (md: Metadata<Targets>) => {
+      for (const entry of delegatedEntries(md)) {
+        const child = this.#delegated.get(entry.name);
+        if (seen.has(entry.name) || !child) continue;
+        seen.add(entry.name);
+        out.push(entry.name);
+        walk(child);
+      }
+    };
+    walk(this.targets);
+    return out;
+  }
+
+  /** `targets` or a delegated role's metadata; UNKNOWN_ROLE for any other name. */
+  targetsRole(name: string): Metadata<Targets> {
+    if (name === 'targets') return this.targets;
+    const md = this.#delegated.get(name);
+    if (!md) throw new MetadataError({ code: 'UNKNOWN_ROLE', message: `no delegated role ${name}` });
+    return md;
+  }
+
+  /** Who delegates `name` and its entry there (keys, threshold, paths); undefined for a top-level role. */
+  delegationOf(name: string): { parent: string; entry: DelegatedRole } | undefined {
+    for (const parent of ['targets', ...this.delegatedRoleNames()]) {
+      const entry = this.targetsRole(parent).signed.delegations?.roles?.[name];
+      if (entry) return { parent, entry };
+    }
+    return undefined;
+  }
+
+  /** Every target with the targets role that lists it (top-level first, then the delegated roles in pre-order). */
+  listTargets(): Array<{ path: string; target: TargetFile; role: string }> {
+    const out: Array<{ path: string; target: TargetFile; role: string }> = [];
+    for (const role of ['targets', ...this.delegatedRoleNames()]) {
+      for (const [path, target] of Object.entries(this.targetsRole(role).signed.targets)) {
+        out.push({ path, target, role });
+      }
+    }
+    return out;
+  }
+
+  /** The targets role that lists `path` now (undefined when none does). */
+  holderOf(path: string): string | undefined {
+    for (const role of ['targets', ...this.delegatedRoleNames()]) {
+      if (Object.hasOwn(this.targetsRole(role).signed.targets, path)) return role;
+    }
+    return undefined;
+  }
+
+  /**
+   * The ONE targets role that signs `path`: the one listing it already; else the first delegation (in TUF's
+   * pre-order) whose paths match it, descending while a delegation of that role matches too (a head, never its
+   * history: new releases go to the head); the top-level targets when no delegation matches.
+   */
+  roleForTarget(path: string): string {
+    return this.holderOf(path) ?? this.#routeNew(path);
+  }
+
+  #routeNew(path: string): string {
+    let role = 'targets';
+    for (let depth = 0; depth < 32; depth++) {
+      const next = delegatedEntries(this.targetsRole(role)).find(
+        (e) => !isHistoryRoleName(e.name) && this.#delegated.has(e.name) && e.isDelegatedPath(path),
+      );
+      if (!next) break;
+      role = next.name;
+    }
+    return role;
+  }
+
+  /** Valid signatures on a role (top-level or delegated) by the keys that may sign it, and its threshold. */
+  signatureCount(role: string): SignatureCount {
+    if (isRoleName(role)) return countSignatures(this.root.signed, role, this.#roles[role]);
+    const d = this.delegationOf(role);
+    if (!d) throw new MetadataError({ code: 'UNKNOWN_ROLE', message: `no delegated role ${role}` });
+    const delegations = this.targetsRole(d.parent).signed.delegations;
+    return countRoleSignatures(delegations ?? { keys: {} }, role, this.targetsRole(role));
+  }
+
+  /** Version, expiry and signature count of each delegated role, in pre-order. */
+  delegatedStatus(): Array<{
+    role: string;
+    version: number;
+    expires: string;
+    changed: boolean;
+    signatures: SignatureCount;
+  }> {
+    return this.delegatedRoleNames().map((role) => {
+      const md = this.targetsRole(role);
+      return {
+        role,
+        version: md.signed.version,
+        expires: md.signed.expires,
+        changed: this.#disk.isChanged(role, md),
+        signatures: this.signatureCount(role),
+      };
+    });
+  }
+
+  /**
+   * Delegates targets matching `paths` to a new role `name` signed by `keys` (threshold of them), from `parent`
+   * (default the top-level targets). Targets already listed that match its paths move into it. With
+   * `historyAfter: k` the role gets a history role `<name>.history` (same keys and paths, listed right after it):
+   * once the role holds 2k releases, the oldest k move there, so what a client downloads per release stays small.
+   */
+  addDelegation(opts: {
+    name: string;
+    keys: readonly PublicKey[];
+    threshold?: number;
+    paths: readonly string[];
+    terminating?: boolean;
+    parent?: string;
+    historyAfter?: number;
+    now?: Date;
+  }): void {
+    const name = assertDelegatedRoleName(opts.name);
+    const parent = opts.parent ?? 'targets';
+    const parentMd = this.targetsRole(parent);
+    const history = historyRoleName(name);
+    for (const n of [name, history]) {
+      if (this.#delegated.has(n) || this.delegationOf(n)) {
+        throw new MetadataError({ code: 'ROLE_EXISTS', message: `role ${n} is delegated already` });
+      }
+    }
+    const paths = assertPathPatterns(opts.paths);
+    const keyids = [...new Set(opts.keys.map((k) => k.keyid))];
+    const threshold = opts.threshold ?? 1;
+    if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > keyids.length) {
+      throw new MetadataError({
+        code: 'INVALID_THRESHOLD',
+        message: `${name} threshold must be from 1 to its ${keyids.length} key(s), got ${threshold}`,
+      });
+    }
+    const k = opts.historyAfter === undefined ? undefined : assertHistoryAfter(opts.historyAfter);
+    const current = parentMd.signed.delegations;
+    const keys = { ...(current?.keys ?? {}) };
+    for (const key of opts.keys) {
+      const existing = keys[key.keyid];
+      if (existing && existing.keyVal.public !== key.publicHex) {
+        throw new MetadataError({
+          code: 'KEY_MISMATCH',
+          message: `a different key is listed as ${key.keyid}`,
+        });
+      }
+      keys[key.keyid] = key.toTufKey();
+    }
+    const common = { keyids, threshold, paths, terminating: opts.terminating ?? false };
+    const entries = [
+      ...delegatedEntries(parentMd),
+      delegatedRoleJson({ name, ...common, ...(k !== undefined ? { historyAfter: k } : {}) }),
+      ...(k !== undefined ? [delegatedRoleJson({ name: history, ...common })] : []),
+    ];
+    const expires = expiresIn(this.#expirationDays.targets, opts.now ?? new Date());
+    this.#replaceTargetsRole(
+      parent,
+      rebuild(parentMd, { delegations: makeDelegations(keys, entries, current?.unrecognizedFields) ?? null }),
+    );
+    this.#delegated.set(name, createTargets({ expires }));
+    if (k !== undefined) this.#delegated.set(history, createTargets({ expires }));
+    for (const n of [name, history]) this.#removedDelegated.delete(n);
+    // What the new role's paths cover now belongs to it (the one role that signs a target).
+    for (const { path, target, role } of this.listTargets()) {
+      if (role === name || role === history) continue;
+      const to = this.#routeNew(path);
+      if (to !== name) continue;
+      this.#dropTarget(role, path);
+      this.#putTarget(name, path, target);
+    }
+  }
+
+  /**
+   * Stops delegating `name` (and its history role, and whatever it delegates in turn); their targets go back to
+   * the role that matches them now (usually the top-level targets). UNKNOWN_ROLE if `name` is not delegated.
+   */
+  removeDelegation(name: string): string[] {
+    const d = this.delegationOf(name);
+    if (!d || isHistoryRoleName(name)) {
+      throw new MetadataError({ code: 'UNKNOWN_ROLE', message: `no delegated role ${name}` });
+    }
+    const doomed = [name];
+    if (this.#delegated.has(historyRoleName(name))) doomed.push(historyRoleName(name));
+    for (let i = 0; i < doomed.length; i++) {
+      for (const e of delegatedEntries(this.targetsRole(doomed[i] as string)))
+        if (!doomed.includes(e.name)) doomed.push(e.name);
+    }
+    const orphans: Array<[string, TargetFile]> = [];
+    for (const n of doomed) orphans.push(...Object.entries(this.targetsRole(n).signed.targets));
+    const parentMd = this.targetsRole(d.parent);
+    const current = parentMd.signed.delegations;
+    const entries = delegatedEntries(parentMd).filter((e) => !doomed.includes(e.name));
+    this.#replaceTargetsRole(
+      d.parent,
+      rebuild(parentMd, {
+        delegations: makeDelegations(current?.keys ?? {}, entries, current?.unrecognizedFields) ?? null,
+      }),
+    );
+    for (const n of doomed) {
+      this.#delegated.delete(n);
+      this.#removedDelegated.add(n);
+    }
+    for (const [path, target] of orphans) this.#putTarget(this.#routeNew(path), path, target);
+    return doomed;
   }
 
   /** Roles whose content differs from what was loaded (all of them for a new store). */
@@ -208,7 +447,12 @@ export class MetadataStore {
   }
 
   /** keyids whose signatures count for `role`: its keys, plus for a new root the keys of the root it replaces. */
-  signingKeyIds(role: RoleName): string[] {
+  signingKeyIds(role: RoleName | string): string[] {
+    if (!isRoleName(role)) {
+      const d = this.delegationOf(role);
+      if (!d) throw new MetadataError({ code: 'UNKNOWN_ROLE', message: `no delegated role ${role}` });
+      return [...new Set(d.entry.keyIDs)];
+    }
     const ids = new Set(roleKeys(this.root, role).keyIDs);
     const base = role === 'root' ? this.#rotationBase() : undefined;
     for (const id of base?.signed.roles.root?.keyIDs ?? []) ids.add(id);
@@ -293,10 +537,7 @@ export class MetadataStore {
       hashes: { sha256: info.sha256 },
       ...(info.custom !== undefined ? { unrecognizedFields: { custom: toJsonObject(info.custom) } } : {}),
     });
-    this.#replace(
-      'targets',
-      rebuild(this.targets, { targets: { ...this.targets.signed.targets, [path]: target } }),
-    );
+    this.#putTarget(this.roleForTarget(path), path, target);
     return target;
   }
 
@@ -318,12 +559,11 @@ export class MetadataStore {
 
   /** Removes target `path` (exact path, not a suffix match as python tufup did). TARGET_NOT_FOUND if absent. */
   removeTarget(path: string): void {
-    if (!this.getTarget(path)) {
+    const holder = this.holderOf(path);
+    if (!holder) {
       throw new MetadataError({ code: 'TARGET_NOT_FOUND', message: `no target ${path}` });
     }
-    const targets = { ...this.targets.signed.targets };
-    delete targets[path];
-    this.#replace('targets', rebuild(this.targets, { targets }));
+    this.#dropTarget(holder, path);
   }
 
   // ---- publishing -------------------------------------------------------------------------------
@@ -335,20 +575,26 @@ export class MetadataStore {
    * bumped roles in publishing order; each needs signing.
    */
   bump(opts: BumpOptions = {}): RoleName[] {
+    return this.bumpAll(opts).filter(isRoleName);
+  }
+
+  /**
+   * bump() for a repository with delegations: returns the bumped roles in publishing order, delegated ones
+   * (after `targets`, before `snapshot`) included. First moves the oldest releases of each full head role to its
+   * history role; snapshot then lists every delegated role's version.
+   */
+  bumpAll(opts: BumpOptions = {}): string[] {
     const now = opts.now ?? new Date();
     const days = { ...this.#expirationDays, ...(opts.expirationDays ?? {}) };
-    const forced = new Set(opts.force ?? []);
-    for (const role of forced) assertRoleName(role);
-    const bumped: RoleName[] = [];
-    for (const role of ROLE_NAMES) {
+    const forced = new Set<string>(opts.force ?? []);
+    for (const role of forced) if (!this.#delegated.has(role)) assertRoleName(role);
+    this.#moveToHistory();
+    const delegated = this.delegatedRoleNames();
+    const order = ['root', 'targets', ...delegated, 'snapshot', 'timestamp'];
+    const bumped: string[] = [];
+    for (const role of order) {
       // The cascade: each role names the version of the one before it in this order.
-      if (role === 'snapshot' && bumped.includes('targets')) {
-        const version = this.targets.signed.version;
-        if (this.snapshot.signed.meta['targets.json']?.version !== version) {
-          const meta = { ...this.snapshot.signed.meta, 'targets.json': new MetaFile({ version }) };
-          this.#replace('snapshot', rebuild(this.snapshot, { meta }));
-        }
-      }
+      if (role === 'snapshot') this.#updateSnapshotMeta(bumped, delegated);
       if (role === 'timestamp' && bumped.includes('snapshot')) {
         const version = this.snapshot.signed.version;
         if (this.timestamp.signed.snapshotMeta.version !== version) {
@@ -359,18 +605,83 @@ export class MetadataStore {
       if (role === 'targets' && bumped.includes('root')) forced.add('targets');
       if (!forced.has(role) && !this.#isChanged(role)) continue;
       const loaded = this.#disk.get(role);
-      const md = this.#roles[role];
+      const md = this.#roleMd(role);
       const version =
         loaded === undefined ? md.signed.version : Math.max(md.signed.version, loaded.version + 1);
       const expiresChanged = loaded === undefined || md.signed.expires !== loaded.expires;
-      const expires = expiresChanged ? md.signed.expires : expiresIn(days[role], now);
+      const expires = expiresChanged
+        ? md.signed.expires
+        : expiresIn(days[isRoleName(role) ? role : 'targets'], now);
       // Bumping twice before a save must not throw away signatures made in between.
       if (version !== md.signed.version || expires !== md.signed.expires) {
-        this.#replace(role, rebuild(md, { version, expires }));
+        this.#replaceAny(role, rebuild(md, { version, expires }));
       }
       bumped.push(role);
     }
     return bumped;
+  }
+
+  /** Snapshot lists targets.json and every delegated role at their current versions (version only). */
+  #updateSnapshotMeta(bumped: readonly string[], delegated: readonly string[]): void {
+    const current = this.snapshot.signed.meta;
+    if (delegated.length === 0 && this.#removedDelegated.size === 0) {
+      // A repository without delegations: exactly what python tufup writes.
+      if (!bumped.includes('targets')) return;
+      const version = this.targets.signed.version;
+      if (current['targets.json']?.version !== version) {
+        const meta = { ...current, 'targets.json': new MetaFile({ version }) };
+        this.#replace('snapshot', rebuild(this.snapshot, { meta }));
+      }
+      return;
+    }
+    const meta: Record<string, MetaFile> = {};
+    for (const [name, m] of Object.entries(current)) {
+      const role = name.slice(0, -'.json'.length);
+      if (!this.#removedDelegated.has(role)) meta[name] = m;
+    }
+    for (const role of ['targets', ...delegated]) {
+      const version = this.targetsRole(role).signed.version;
+      if (meta[`${role}.json`]?.version !== version) meta[`${role}.json`] = new MetaFile({ version });
+    }
+    const same =
+      Object.keys(meta).length === Object.keys(current).length &&
+      Object.entries(meta).every(([n, m]) => current[n] === m);
+    if (!same) this.#replace('snapshot', rebuild(this.snapshot, { meta }));
+  }
+
+  /**
+   * Each head role with a history role (`historyAfter` k) that holds 2k releases or more keeps its newest k;
+   * the older ones move to its history role (same keys, so the same signer signs both).
+   */
+  #moveToHistory(): void {
+    for (const role of ['targets', ...this.delegatedRoleNames()]) {
+      for (const entry of delegatedEntries(this.targetsRole(role))) {
+        const k = historyAfter(entry);
+        const history = historyRoleName(entry.name);
+        if (k === undefined || !this.#delegated.has(entry.name) || !this.#delegated.has(history)) continue;
+        const head = this.targetsRole(entry.name);
+        const releases = new Map<string, { version: string; paths: string[] }>();
+        for (const path of Object.keys(head.signed.targets)) {
+          const parsed = tryParseTargetName(path);
+          if (!parsed) continue;
+          const key = `${parsed.name}\0${parsed.version}`;
+          const r = releases.get(key) ?? { version: parsed.version, paths: [] };
+          r.paths.push(path);
+          releases.set(key, r);
+        }
+        if (releases.size < 2 * k) continue;
+        const oldest = [...releases.values()]
+          .sort((a, b) => compareVersions(a.version, b.version))
+          .slice(0, releases.size - k);
+        for (const r of oldest) {
+          for (const path of r.paths) {
+            const target = head.signed.targets[path] as TargetFile;
+            this.#dropTarget(entry.name, path);
+            this.#putTarget(history, path, target);
+          }
+        }
+      }
+    }
   }
 
   /**
@@ -378,7 +689,7 @@ export class MetadataStore {
    * adds to the first) and dropping ones that no longer verify. KEY_NOT_AUTHORIZED for a signer whose
    * key does not count for the role (see signingKeyIds).
    */
-  sign(role: RoleName, signers: readonly Signer[]): void {
+  sign(role: RoleName | string, signers: readonly Signer[]): void {
     const allowed = new Set(this.signingKeyIds(role));
     for (const s of signers) {
       if (!allowed.has(s.keyid)) {
@@ -388,9 +699,12 @@ export class MetadataStore {
         });
       }
     }
-    const md = this.#roles[role];
+    const md = this.#roleMd(role);
     addSignatures(md, signers);
-    const keys = { ...(this.#rotationBase()?.signed.keys ?? {}), ...this.root.signed.keys };
+    const delegation = isRoleName(role) ? undefined : this.delegationOf(role);
+    const keys = delegation
+      ? { ...(this.targetsRole(delegation.parent).signed.delegations?.keys ?? {}) }
+      : { ...(this.#rotationBase()?.signed.keys ?? {}), ...this.root.signed.keys };
     for (const keyid of Object.keys(md.signatures)) {
       const key = keys[keyid];
       if (key && !hasValidSignature(md, key)) delete md.signatures[keyid];
@@ -421,7 +735,14 @@ export class MetadataStore {
       f.problem('ROOT_MISMATCH', `root.json differs from ${version}.root.json`, 'metadata/root.json');
     }
     if (opts.targetsDir !== undefined) {
-      await checkTargetFiles(f, this.targets, opts.targetsDir, opts.signal ? { signal: opts.signal } : {});
+      // With delegations the target files are those of every targets role.
+      const all = this.#delegated.size
+        ? createTargets({
+            expires: this.targets.signed.expires,
+            targets: Object.fromEntries(this.listTargets().map((t) => [t.path, t.target])),
+          })
+        : this.targets;
+      await checkTargetFiles(f, all, opts.targetsDir, opts.signal ? { signal: opts.signal } : {});
     }
     return f.result();
   }
@@ -470,6 +791,15 @@ export class MetadataStore {
         });
       }
     }
+    for (const role of this.delegatedRoleNames()) {
+      const loaded = this.#disk.get(role);
+      if (loaded && this.#isChanged(role) && this.targetsRole(role).signed.version <= loaded.version) {
+        throw new MetadataError({
+          code: 'BAD_VERSION',
+          message: `${role} changed but is still version ${loaded.version}: call bumpAll() before save()`,
+        });
+      }
+    }
     const f = new Findings();
     checkThresholds(f, this.root.signed);
     const base = this.#rotationBase();
@@ -509,6 +839,19 @@ export class MetadataStore {
         if (consistent && role !== 'timestamp') await write(`${md.signed.version}.${role}.json`, text);
         await write(`${role}.json`, text);
       }
+      if (role === 'targets') {
+        // Delegated roles go in before the snapshot that names them.
+        for (const name of this.delegatedRoleNames()) {
+          const dmd = this.targetsRole(name);
+          const dtext = serializeMetadata(dmd);
+          if (this.#disk.get(name)?.text === dtext) continue;
+          for (const file of metadataFileNames(name, dmd.signed.version, consistent))
+            await write(file, dtext);
+        }
+        for (const name of this.#removedDelegated) {
+          if (!this.#delegated.has(name) && this.#disk.get(name)) publication.delete(`${area}/${name}.json`);
+        }
+      }
     }
     return staged;
   }
@@ -526,6 +869,113 @@ export class MetadataStore {
       targets: this.#disk.textOf('targets', this.targets),
       snapshot: this.#disk.textOf('snapshot', this.snapshot),
     });
+    this.#checkDelegated(f, opts);
+  }
+
+  /**
+   * Each delegated role as a client checks it: signed by a threshold of the keys its delegating role lists for it,
+   * not expired, at the version snapshot names; and every target it lists inside its delegation's paths (and its
+   * ancestors'), since a client resolving that name never reaches it otherwise.
+   */
+  #checkDelegated(f: Findings, opts: VerifyOptions): void {
+    for (const name of this.delegatedRoleNames()) {
+      const file = `metadata/${name}.json`;
+      const md = this.targetsRole(name);
+      f.checked.roles++;
+      if (md.signed.type !== 'targets') {
+        f.problem(
+          'INVALID_METADATA',
+          `expected targets metadata in ${name}.json, got ${md.signed.type}`,
+          file,
+        );
+        continue;
+      }
+      const d = this.delegationOf(name);
+      if (!d) continue;
+      const delegations = this.targetsRole(d.parent).signed.delegations ?? { keys: {} };
+      if (d.entry.threshold > d.entry.keyIDs.length) {
+        f.problem(
+          'INVALID_THRESHOLD',
+          `${name} threshold ${d.entry.threshold} exceeds its ${d.entry.keyIDs.length} key(s)`,
+          `metadata/${d.parent}.json`,
+        );
+      }
+      checkSignatures(f, delegations, name, md, file);
+      checkExpiry(f, name, md, file, opts);
+      const listed = this.snapshot.signed.meta[`${name}.json`];
+      if (listed?.version !== md.signed.version) {
+        f.problem(
+          'BAD_VERSION',
+          listed
+            ? `snapshot lists ${name}.json v${listed.version}, ${name} is v${md.signed.version}`
+            : `snapshot does not list ${name}.json`,
+          'metadata/snapshot.json',
+        );
+      }
+      const chain: DelegatedRole[] = [];
+      for (let at: string | undefined = name, i = 0; at && at !== 'targets' && i < 32; i++) {
+        const up = this.delegationOf(at);
+        if (!up) break;
+        chain.push(up.entry);
+        at = up.parent;
+      }
+      for (const path of Object.keys(md.signed.targets)) {
+        if (!chain.every((e) => e.isDelegatedPath(path))) {
+          f.problem(
+            'TARGET_OUTSIDE_PATHS',
+            `${name} lists ${path}, outside the paths delegated to it (${d.entry.paths?.join(', ') ?? 'hash prefixes'})`,
+            file,
+          );
+        }
+      }
+    }
+  }
+
+  /** Reads the delegated roles the loaded targets delegate to, recursively (FILE_NOT_FOUND for a missing one). */
+  async #loadDelegated(dir: string): Promise<void> {
+    const walk = async (md: Metadata<Targets>, depth: number): Promise<void> => {
+      for (const entry of delegatedEntries(md)) {
+        if (this.#delegated.has(entry.name)) continue;
+        if (depth > 32 || this.#delegated.size >= 10_000) {
+          throw new MetadataError({
+            code: 'INVALID_METADATA',
+            message: 'delegation tree too deep or too large',
+          });
+        }
+        const name = assertDelegatedRoleName(entry.name, 'any');
+        const text = await readMetadataText(join(dir, `${name}.json`));
+        const child = parseMetadata('targets', text);
+        this.#delegated.set(name, child);
+        this.#disk.record(name, child, text);
+        await walk(child, depth + 1);
+      }
+    };
+    await walk(this.targets, 0);
+  }
+
+  #roleMd(role: string): AnyRoleMetadata {
+    return isRoleName(role) ? this.#roles[role] : this.targetsRole(role);
+  }
+
+  #replaceAny(role: string, md: AnyRoleMetadata): void {
+    if (isRoleName(role)) this.#replace(role, md);
+    else this.#delegated.set(role, md as Metadata<Targets>);
+  }
+
+  #replaceTargetsRole(role: string, md: Metadata<Targets>): void {
+    this.#replaceAny(role, md);
+  }
+
+  #putTarget(role: string, path: string, target: TargetFile): void {
+    const md = this.targetsRole(role);
+    this.#replaceTargetsRole(role, rebuild(md, { targets: { ...md.signed.targets, [path]: target } }));
+  }
+
+  #dropTarget(role: string, path: string): void {
+    const md = this.targetsRole(role);
+    const targets = { ...md.signed.targets };
+    delete targets[path];
+    this.#replaceTargetsRole(role, rebuild(md, { targets }));
   }
 
   /** After a commit: what was written is what is on disk now. */
@@ -543,6 +993,9 @@ export class MetadataStore {
       { version, text: rootText, md: copy(this.root) },
     ];
     for (const role of ROLE_NAMES) this.#markLoaded(role, serializeMetadata(this.#roles[role]));
+    for (const [name, md] of this.#delegated) this.#disk.record(name, md, serializeMetadata(md));
+    for (const name of this.#removedDelegated) if (!this.#delegated.has(name)) this.#disk.forget(name);
+    this.#removedDelegated.clear();
   }
 
   /** The root a new root must also be signed by: the loaded root once root was bumped, else `(N-1).root.json`. */
@@ -560,8 +1013,8 @@ export class MetadataStore {
     (this.#roles as Record<RoleName, AnyRoleMetadata>)[role] = md;
   }
 
-  #isChanged(role: RoleName): boolean {
-    return this.#disk.isChanged(role, this.#roles[role]);
+  #isChanged(role: RoleName | string): boolean {
+    return this.#disk.isChanged(role, this.#roleMd(role));
   }
 
   #markLoaded(role: RoleName, text: string): void {

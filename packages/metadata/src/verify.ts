@@ -9,7 +9,7 @@ import { readArchiveCustom, readPatchCustom } from './custom.js';
 import { MetadataError, type MetadataErrorCode, type MetadataWarningCode } from './errors.js';
 import type { RootFile } from './files.js';
 import { type AnyRoleMetadata, ROLE_NAMES, type RoleName, parseExpires } from './roles.js';
-import { countSignatures } from './signatures.js';
+import { type KeyHolder, countSignatures } from './signatures.js';
 import { tryParseTargetName } from './target-names.js';
 
 /** One finding: a stable code, a message for people, and the repository file it is about (`metadata/2.root.json`). */
@@ -93,13 +93,13 @@ export function checkThresholds(f: Findings, root: Root): void {
  */
 export function checkSignatures(
   f: Findings,
-  keys: Root,
-  role: RoleName,
+  keys: Root | KeyHolder,
+  role: RoleName | string,
   md: AnyRoleMetadata,
   file: string,
   whose = '',
 ): void {
-  if (!keys.roles[role]) return; // reported by checkThresholds
+  if (!keys.roles?.[role]) return; // reported by checkThresholds
   const what = `${role} v${md.signed.version}`;
   const count = countSignatures(keys, role, md);
   const n = `${count.valid.length} of ${count.threshold}`;
@@ -117,7 +117,7 @@ export function checkSignatures(
 /** Not expired as of `now` (EXPIRED_METADATA). */
 export function checkExpiry(
   f: Findings,
-  role: RoleName,
+  role: RoleName | string,
   md: AnyRoleMetadata,
   file: string,
   opts: VerifyOptions,

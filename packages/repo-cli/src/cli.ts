@@ -9,6 +9,8 @@ import { EXIT, RepoError } from './errors.js';
 import type { InitOptions } from './repository/types.js';
 import { formatList, formatStatus, formatVerify } from './report-format.js';
 import type {
+  DelegateAddReport,
+  DelegateRemoveReport,
   InitReport,
   KeysReport,
   PruneReport,
@@ -460,6 +462,139 @@ function buildParser(session: Session, args: string[]): Argv {
         )
         .demandCommand(1, 'targets needs a subcommand: add, remove-latest, list or prune')
         .example('$0 targets add 1.0 dist/my_app keystore', 'publish a release');
+    })
+    .command('delegate', 'delegated signing: roles of their own that sign some releases', (y) => {
+      session.enter('delegate');
+      return y
+        .command(
+          'add <role> <key_dirs..>',
+          'let a role of its own (keys, threshold) sign the releases whose names match --paths',
+          enter('delegate add', '<role> <key_dirs..>', (y2) =>
+            keyDirsPositional(
+              y2.positional('role', {
+                describe: 'the role name (lowercase letters, digits, ".", "_", "-")',
+                type: 'string',
+              }),
+            )
+              .option('paths', {
+                describe: "target name pattern the role signs, e.g. 'my_app-win-x64-*' (repeat for several)",
+                type: 'string',
+                array: true,
+                nargs: 1,
+                demandOption: true,
+              })
+              .option('key', {
+                describe:
+                  "name of a key of the role (repeat for several); '<name>.pub' in keys_dir or --key-dir",
+                type: 'string',
+                array: true,
+                nargs: 1,
+                demandOption: true,
+              })
+              .option('threshold', { describe: 'signatures needed (default 1)', type: 'number' })
+              .option('create-key', {
+                describe: 'create the key pair(s) first',
+                type: 'boolean',
+                default: false,
+              })
+              .option('key-dir', {
+                describe: "where the role's keys are (or are created); default the config's keys_dir",
+                type: 'string',
+              })
+              .option('encrypted', {
+                alias: 'e',
+                describe: 'encrypt created keys with a passphrase',
+                type: 'boolean',
+                default: false,
+              })
+              .option('history-after', {
+                describe:
+                  'keep the per-release download small: when the role holds 2K releases, the oldest K move to <role>.history',
+                type: 'number',
+              })
+              .option('terminating', {
+                describe: 'clients look no further for names matching --paths',
+                type: 'boolean',
+                default: false,
+              })
+              .example(
+                "$0 delegate add win --paths 'my_app-win-x64-*' --key win_ci --create-key --key-dir ci-keys keystore",
+                'the Windows CI signs Windows releases with its own key (ci-keys/win_ci)',
+              ),
+          ),
+          async (argv) => {
+            const threshold =
+              argv.threshold === undefined ? undefined : positiveInt(String(argv.threshold), '--threshold');
+            const historyAfter =
+              argv['history-after'] === undefined
+                ? undefined
+                : positiveInt(String(argv['history-after']), '--history-after');
+            const { repo, ctx } = await session.openRepo(argv);
+            const result = await repo
+              .addDelegation({
+                role: String(argv.role),
+                paths: strings(argv.paths),
+                keyNames: strings(argv.key),
+                keyDirs: strings(argv.key_dirs),
+                createKeys: Boolean(argv['create-key']),
+                encrypted: Boolean(argv.encrypted),
+                ...(argv['key-dir'] !== undefined ? { keyDir: String(argv['key-dir']) } : {}),
+                ...(threshold !== undefined ? { threshold } : {}),
+                ...(historyAfter !== undefined ? { historyAfter } : {}),
+                terminating: Boolean(argv.terminating),
+              })
+              .finally(() => ctx.finish());
+            for (const k of result.created) session.note(`created key ${k}`);
+            session.reportPublish(result);
+            session.out(`delegated ${strings(argv.paths).join(' ')} to ${result.role}`);
+            session.emit({
+              role: result.role,
+              paths: strings(argv.paths),
+              keyids: result.keyids,
+              createdKeys: result.created,
+              ...publishFields(result),
+            } satisfies Doc<DelegateAddReport>);
+          },
+        )
+        .command(
+          'list',
+          'list the delegated roles in the order clients visit them',
+          enter('delegate list', '', (y2) => y2),
+          async (argv) => {
+            const { repo } = await session.openRepo(argv);
+            const roles = await repo.listDelegations();
+            if (session.json) session.emitReport(roles);
+            else if (roles.length === 0)
+              session.out('no delegated roles: the top-level targets signs every release');
+            else {
+              for (const r of roles) {
+                session.out(
+                  `${r.role}  v${r.version}  ${r.paths.join(' ')}  ${r.threshold} of ${r.keyids.length} key(s)  ${r.targets} target(s)${r.historyAfter ? `  history after ${r.historyAfter}` : ''}${r.delegatedBy !== 'targets' ? `  (by ${r.delegatedBy})` : ''}`,
+                );
+              }
+            }
+          },
+        )
+        .command(
+          'remove <role> <key_dirs..>',
+          'stop delegating a role (its releases go back to the top-level targets)',
+          enter('delegate remove', '<role> <key_dirs..>', (y2) =>
+            keyDirsPositional(y2.positional('role', { describe: 'a delegated role', type: 'string' })),
+          ),
+          async (argv) => {
+            const { repo, ctx } = await session.openRepo(argv);
+            const result = await repo
+              .removeDelegation({ role: String(argv.role), keyDirs: strings(argv.key_dirs) })
+              .finally(() => ctx.finish());
+            session.reportPublish(result);
+            session.out(`removed ${result.removed.join(', ')}`);
+            session.emit({
+              removed: result.removed,
+              ...publishFields(result),
+            } satisfies Doc<DelegateRemoveReport>);
+          },
+        )
+        .demandCommand(1, 'delegate needs a subcommand: add, list or remove');
     })
     .command(
       'sign <role> <key_dirs..>',

@@ -15,6 +15,8 @@ export interface TargetEntry {
   /** Patches: size and sha256 of the uncompressed tar the patch produces. */
   tarSize?: number;
   tarHash?: string;
+  /** The delegated targets role that signs it (absent: the top-level targets). */
+  role?: string;
 }
 
 export interface ReleaseEntry {
@@ -61,7 +63,7 @@ export interface PendingStatus {
   summary: string;
   command: string;
   created: string;
-  unsignedRoles: Array<{ role: RoleName; have: number; need: number }>;
+  unsignedRoles: Array<{ role: RoleName | string; have: number; need: number }>;
 }
 
 export interface StatusReport {
@@ -104,9 +106,9 @@ export interface CommandReport {
   /** The command, e.g. `targets add`. */
   command: string;
   /** Metadata files written: each role with its new version (empty when the change waits for co-signers). */
-  published: Array<{ role: RoleName; version: number }>;
+  published: Array<{ role: RoleName | string; version: number }>;
   /** Set when the change was staged for co-signing instead of published. */
-  parked?: { unsignedRoles: Array<{ role: RoleName; have: number; need: number }> };
+  parked?: { unsignedRoles: Array<{ role: RoleName | string; have: number; need: number }> };
   /** Warnings logged on the way (also on stderr). */
   warnings: string[];
 }
@@ -137,6 +139,36 @@ export interface RemoveLatestReport extends CommandReport {
   /** The version withdrawn. */
   version: string;
   /** Target files removed (archive and patch). */
+  removed: string[];
+}
+
+/** One delegated targets role, as `delegate list` shows it. */
+export interface DelegationEntry {
+  role: string;
+  /** The role that delegates it (`targets`: the top-level targets). */
+  delegatedBy: string;
+  paths: string[];
+  keyids: string[];
+  threshold: number;
+  terminating: boolean;
+  /** A `<role>.history` role: the older releases of its head role. */
+  history: boolean;
+  /** A head role's k: when it holds 2k releases, the oldest k move to its history role. */
+  historyAfter?: number;
+  version: number;
+  expires: string;
+  /** How many targets it lists. */
+  targets: number;
+}
+
+export interface DelegateAddReport extends CommandReport {
+  role: string;
+  paths: string[];
+  keyids: string[];
+  createdKeys: string[];
+}
+
+export interface DelegateRemoveReport extends CommandReport {
   removed: string[];
 }
 

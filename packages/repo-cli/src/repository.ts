@@ -2,15 +2,18 @@
 // This class is the public facade; each concern lives in its own module under ./repository/.
 import type { RoleName } from '@tufup/metadata';
 import type { RepoConfig } from './config.js';
-import type { AppReleases, StatusReport, TargetEntry, VerifyReport } from './reports.js';
+import type { AppReleases, DelegationEntry, StatusReport, TargetEntry, VerifyReport } from './reports.js';
 import { status, verify } from './repository/inspect.js';
 import { addKey, createKeyPair, deleteKeyPair, replaceKey } from './repository/keys.js';
 import { initializeRepository, openRepository } from './repository/open.js';
 import { addBundle, listApps, prune, removeLatest } from './repository/releases.js';
+import { addDelegation, listDelegations, removeDelegation } from './repository/delegations.js';
 import { sign } from './repository/signing.js';
 import type { RepoState } from './repository/state.js';
 import type {
   AddBundleOptions,
+  AddDelegationOptions,
+  RemoveDelegationOptions,
   AddKeyOptions,
   InitOptions,
   PruneOptions,
@@ -90,6 +93,25 @@ export class Repository {
   /** Delete all but the newest `keep` versions of the app (each kept version keeps its archive and patch). */
   async prune(opts: PruneOptions): Promise<PublishResult & { removed: string[] }> {
     return prune(this.#state, opts);
+  }
+
+  // ---- delegated signing ----------------------------------------------------------------------------
+
+  /** Let a targets role of its own (keys, threshold) sign the releases matching `paths`. */
+  async addDelegation(
+    opts: AddDelegationOptions,
+  ): Promise<PublishResult & { role: string; keyids: string[]; created: string[] }> {
+    return addDelegation(this.#state, opts);
+  }
+
+  /** Stop delegating a role; its releases go back to the top-level targets (or the role matching them now). */
+  async removeDelegation(opts: RemoveDelegationOptions): Promise<PublishResult & { removed: string[] }> {
+    return removeDelegation(this.#state, opts);
+  }
+
+  /** The delegated roles, in the order clients visit them. */
+  async listDelegations(): Promise<DelegationEntry[]> {
+    return listDelegations(this.#state);
   }
 
   // ---- keys and signing -----------------------------------------------------------------------------

@@ -1,6 +1,15 @@
 // A TUF refresh with tuf-js over our Transport: root walk, timestamp, snapshot, targets, every file verified.
 import { type Logger, isAbortError, throwIfAborted } from '@tufup/common';
-import { Metadata, type Root, useLinearModels, verifyRootRotation } from '@tufup/metadata';
+import {
+  type DelegatedRole,
+  Metadata,
+  type Root,
+  type Targets,
+  delegationCanMatchPrefix,
+  isHistoryRoleName,
+  useLinearModels,
+  verifyRootRotation,
+} from '@tufup/metadata';
 import { type Config, type Fetcher, type TargetFile, Updater } from 'tuf-js';
 import { HttpError } from '../errors.js';
 import type { TufConfig } from '../options.js';
@@ -23,6 +32,16 @@ export interface RefreshOptions {
   logger: Logger;
   /** The Client's memory of its last refresh: a check that finds nothing new skips re-verifying it. */
   memo?: RefreshMemo | undefined;
+  /**
+   * List only this app's targets (`<appName>-…`), and visit only the delegated roles whose paths can match them.
+   * Without it every target of the top-level targets and of every delegated role is listed.
+   */
+  appName?: string | undefined;
+  /**
+   * Whether the targets listed so far (the top-level targets and the head roles) miss something the client
+   * needs, so the history roles (`<role>.history`, the older releases) must be fetched too.
+   */
+  needsOlder?: ((targets: ReadonlyMap<string, TargetFile>) => boolean) | undefined;
 }
 
 /** The verified metadata of one refresh: what the client reads targets from. */
@@ -66,7 +85,7 @@ export async function refreshTrustedMetadata(opts: RefreshOptions): Promise<Trus
       });
       await updater.refresh();
       // Read before the commit moves the files tuf-js wrote out of the scratch dir.
-      verified = { metadata: await trusted(updater, scratch, config), files: scratch.readAll() };
+      verified = { metadata: await trusted(updater, scratch, config, opts), files: scratch.readAll() };
     } catch (err) {
       // tuf-js may report an aborted request as something else: the abort is what happened.
       throwIfAborted(opts.signal);
@@ -88,14 +107,29 @@ async function trusted(
   updater: Updater,
   scratch: MetadataScratch,
   config: TufConfig,
+  opts: Pick<RefreshOptions, 'appName' | 'needsOlder'> = {},
 ): Promise<TrustedMetadata> {
-  // tuf-js has no call that lists targets: the names come from the targets.json it verified and saved,
-  // every detail from its verified in-memory copy. consistent_snapshot comes from the root it saved.
+  // tuf-js has no call that lists targets: the names come from the targets.json it verified and saved (and the
+  // delegated roles it verified, see DelegationWalk), every detail from its verified in-memory copy.
+  // consistent_snapshot comes from the root it saved.
   const listed = signedOf(await scratch.read('targets.json'))?.targets;
+  const appPrefix = opts.appName !== undefined ? `${opts.appName}-` : undefined;
   const targets = new Map<string, TargetFile>();
-  for (const name of listed && typeof listed === 'object' ? Object.keys(listed) : []) {
-    const info = await updater.getTargetInfo(name);
-    if (info) targets.set(name, info);
+  const resolve = async (names: Iterable<string>) => {
+    for (const name of names) {
+      if (targets.has(name) || (appPrefix !== undefined && !name.startsWith(appPrefix))) continue;
+      // Resolved by tuf-js through the delegation tree: a name counts only as the role trusted for it lists it.
+      const info = await updater.getTargetInfo(name);
+      if (info) targets.set(name, info);
+    }
+  };
+  await resolve(listed && typeof listed === 'object' ? Object.keys(listed) : []);
+  const tree = new DelegationWalk(updater, appPrefix);
+  await tree.visit(scratch);
+  await resolve(tree.names);
+  if (tree.histories.length && opts.needsOlder?.(targets)) {
+    await tree.visitHistories();
+    await resolve(tree.names);
   }
   const consistent = signedOf(await scratch.read('root.json'))?.consistent_snapshot === true;
   const prefix = consistent && (config.prefixTargetsWithHash ?? true);
@@ -111,6 +145,76 @@ async function trusted(
       return joinUrl(baseUrl, path);
     },
   };
+}
+
+/** tuf-js' loader of a delegated role: fetched (or read from the metadata dir) and verified against its delegator. */
+type LoadTargets = (role: string, parentRole: string) => Promise<Metadata<Targets> | undefined>;
+
+/**
+ * The delegated targets roles a client may need, in TUF's pre-order from the top-level targets: only roles whose
+ * paths can match the app's target names, and history roles (`<role>.history`) only on request. Each role is
+ * loaded and verified by tuf-js (signatures and threshold of its delegator's keys, snapshot version, expiry)
+ * before its names are read; the names are then resolved one by one with `getTargetInfo`, so a role listing a
+ * name outside its paths, or one a role earlier in the order is trusted for, adds nothing.
+ */
+class DelegationWalk {
+  readonly names = new Set<string>();
+  readonly histories: Array<{ name: string; parent: string }> = [];
+  readonly #visited = new Set<string>(['targets', 'root', 'snapshot', 'timestamp']);
+  readonly #load: LoadTargets;
+  readonly #prefix: string | undefined;
+
+  constructor(updater: Updater, prefix: string | undefined) {
+    this.#prefix = prefix;
+    // tuf-js loads a delegated role only inside getTargetInfo's walk, for one name; listing needs the role itself.
+    // Its loader does every check the walk does; it is not public API, so its absence fails closed.
+    const load = (updater as unknown as { loadTargets?: LoadTargets }).loadTargets;
+    if (typeof load !== 'function') {
+      throw new Error('this tuf-js version has no delegated role loader: cannot list delegated targets');
+    }
+    this.#load = load.bind(updater);
+  }
+
+  /**
+   * Pre-order walk from the top-level targets tuf-js verified and saved, history roles set aside. (Its delegation
+   * entries only choose what to load: tuf-js checks each role against the delegator it verified itself.)
+   */
+  async visit(scratch: MetadataScratch): Promise<void> {
+    const bytes = await scratch.read('targets.json');
+    if (!bytes) return;
+    const top = Metadata.fromJSON(
+      'targets' as Parameters<typeof Metadata.fromJSON>[0],
+      JSON.parse(bytes.toString('utf8')) as Parameters<typeof Metadata.fromJSON>[1],
+    ) as unknown as Metadata<Targets>;
+    if (top.signed.delegations) await this.#children(top, 'targets', 0);
+  }
+
+  async visitHistories(): Promise<void> {
+    for (const { name, parent } of this.histories.splice(0)) await this.#role(name, parent, 0, true);
+  }
+
+  async #children(md: Metadata<Targets>, role: string, depth: number): Promise<void> {
+    const entries: DelegatedRole[] = Object.values(md.signed.delegations?.roles ?? {});
+    for (const entry of entries) {
+      if (this.#prefix !== undefined && !delegationCanMatchPrefix(entry, this.#prefix)) continue;
+      if (isHistoryRoleName(entry.name)) this.histories.push({ name: entry.name, parent: role });
+      else await this.#role(entry.name, role, depth + 1, false);
+    }
+  }
+
+  async #role(name: string, parent: string, depth: number, history: boolean): Promise<void> {
+    if (this.#visited.has(name) || depth > 32 || this.#visited.size > 1000) return;
+    this.#visited.add(name);
+    const md = await this.#load(name, parent);
+    if (!md) return;
+    for (const path of Object.keys(md.signed.targets)) this.names.add(path);
+    if (history) {
+      // A history role's own delegations are walked whole: it was asked for because older releases are needed.
+      for (const e of Object.values(md.signed.delegations?.roles ?? {}) as DelegatedRole[]) {
+        await this.#role(e.name, name, depth + 1, true);
+      }
+    } else await this.#children(md, name, depth);
+  }
 }
 
 /**

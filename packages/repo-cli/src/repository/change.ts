@@ -3,7 +3,7 @@
 import { copyFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isNotFound, readFileOrUndefined, throwIfAborted, writeFileAtomic } from '@tufup/common';
-import type { MetadataStore, RoleName } from '@tufup/metadata';
+import { type MetadataStore, type RoleName, isRoleName } from '@tufup/metadata';
 import { type PerRole, type RepoConfig, saveConfig } from '../config.js';
 import { RepoError } from '../errors.js';
 import { lockRepository } from '../lock.js';
@@ -25,8 +25,17 @@ export interface ChangeSpec {
   summary: string;
   keyDirs: string[];
   partial: boolean;
-  /** Roles the change edits; the cascade (root → targets → snapshot → timestamp) is added. */
-  roles: RoleName[];
+  /**
+   * Roles the change edits; the cascade (root → targets → snapshot → timestamp, a delegated role → snapshot) is
+   * added. With `targetPaths`, `targets` here stands for the targets roles those paths route to.
+   */
+  roles: Array<RoleName | string>;
+  /**
+   * The target paths the change adds, replaces or removes (known after `prepare`): each is signed by the ONE
+   * targets role that lists it or whose delegation's paths match it (MetadataStore.roleForTarget), so a CI runner
+   * holding only a delegated role's key (and the online snapshot and timestamp keys) can publish its releases.
+   */
+  targetPaths?: (store: MetadataStore) => string[];
   /** Roles to bump even when their content is unchanged (re-signing with a new expiry). */
   force?: RoleName[];
   expirationDays?: Partial<PerRole<number>>;
@@ -39,16 +48,16 @@ export interface ChangeSpec {
 }
 
 /** The roles a change to `roles` makes stale (python tufup's cascade). */
-function cascade(roles: Iterable<RoleName>): Set<RoleName> {
+function cascade(roles: Iterable<RoleName | string>): Set<RoleName | string> {
   const out = new Set(roles);
   if (out.has('root')) out.add('targets');
-  if (out.has('targets')) out.add('snapshot');
+  if (out.has('targets') || [...out].some((r) => !isRoleName(r))) out.add('snapshot');
   if (out.has('snapshot')) out.add('timestamp');
   return out;
 }
 
 /** Refuse to sign on top of metadata that isn't validly signed now (a tampered file must not get blessed). */
-function assertTrusted(store: MetadataStore, roles: Iterable<RoleName>): void {
+function assertTrusted(store: MetadataStore, roles: Iterable<RoleName | string>): void {
   for (const role of roles) {
     const valid = validCount(store, role);
     const need = store.threshold(role);
@@ -138,20 +147,25 @@ export async function runChange(state: RepoState, spec: ChangeSpec): Promise<Pub
       });
     }
     const store = await state.loadStore();
-    const roles = cascade(spec.roles);
-    assertTrusted(store, roles);
+    assertTrusted(store, cascade(spec.roles));
     await spec.prepare?.(store);
+    let edited = spec.roles;
+    if (spec.targetPaths && edited.includes('targets')) {
+      const routed = new Set(spec.targetPaths(store).map((p) => store.roleForTarget(p)));
+      edited = [...edited.filter((r) => r !== 'targets'), ...routed];
+    }
+    const roles = cascade(edited);
+    assertTrusted(store, roles);
 
     // Fail before the expensive part (archiving) when the keys at hand cannot reach a threshold. The current
     // root's keys must sign a new root too, so root is checked against them here.
-    const needsNow: SignerNeed[] = [...roles].map((r) => ({
-      ids: [...(store.root.signed.roles[r]?.keyIDs ?? [])],
-      threshold: store.threshold(r),
-    }));
+    const idsOf = (r: string) =>
+      isRoleName(r) ? [...(store.root.signed.roles[r]?.keyIDs ?? [])] : store.signingKeyIds(r);
+    const needsNow: SignerNeed[] = [...roles].map((r) => ({ ids: idsOf(r), threshold: store.threshold(r) }));
     const available = await findSigners(state, keyDirs, needsNow, spec.extraKeyNames ?? []);
     const early: UnsignedRole[] = [];
     for (const r of roles) {
-      const have = (store.root.signed.roles[r]?.keyIDs ?? []).filter((id) => available.has(id)).length;
+      const have = idsOf(r).filter((id) => available.has(id)).length;
       const need = store.threshold(r);
       if (have < need) early.push({ role: r, have, need });
     }
@@ -161,13 +175,16 @@ export async function runChange(state: RepoState, spec: ChangeSpec): Promise<Pub
     publication = await Publication.begin(state.repoDir, spec.command);
     await spec.apply(store, publication);
     throwIfAborted(state.ctx.signal);
-    const bumped = store.bump({
+    const bumped = store.bumpAll({
       now: state.now(),
       ...(spec.force ? { force: spec.force } : {}),
       ...(spec.expirationDays ? { expirationDays: spec.expirationDays } : {}),
     });
     const short = await signRoles(state, store, bumped, keyDirs, spec.extraKeyNames ?? []);
     if (short.length && !spec.partial) throw thresholdError(state, short, true);
+    // Co-signing (`tufup sign ROLE`) is for top-level roles: a delegated role's threshold is met in one run.
+    const delegatedShort = short.filter((u) => !isRoleName(u.role));
+    if (delegatedShort.length) throw thresholdError(state, delegatedShort, false);
     await stageStore(state, store, publication);
     if (spec.config) {
       state.config = spec.config(state.config);
@@ -183,7 +200,12 @@ export async function runChange(state: RepoState, spec: ChangeSpec): Promise<Pub
     }
     await publication.commit();
     publication = undefined;
-    return { published: bumped.map((role) => ({ role, version: store.get(role).signed.version })) };
+    return {
+      published: bumped.map((role) => ({
+        role,
+        version: (isRoleName(role) ? store.get(role) : store.targetsRole(role)).signed.version,
+      })),
+    };
   } catch (err) {
     if (configWritten && oldConfigText) await writeFileAtomic(state.configPath, oldConfigText);
     throw err;

@@ -10,34 +10,37 @@ import { checkKeyDirs, publicKeyByName } from './signers.js';
 import type { RepoState } from './state.js';
 import type { AddKeyOptions, PublishResult, ReplaceKeyOptions } from './types.js';
 
-/** Create key pair `name` in keys_dir (encrypted with a passphrase from the environment or a prompt). */
+/**
+ * Create key pair `name` in keys_dir, or in `dir` (a delegated role's key, kept apart from the repository's keys);
+ * encrypted with a passphrase from the environment or a prompt.
+ */
 export async function createKeyPair(
   state: RepoState,
   name: string,
-  opts: { encrypted?: boolean } = {},
+  opts: { encrypted?: boolean; dir?: string } = {},
 ): Promise<{ privatePath: string; publicPath: string; keyid: string }> {
   assertKeyName(name);
-  const privatePath = join(state.config.keysDir, name);
+  const dir = opts.dir ?? state.config.keysDir;
+  const privatePath = join(dir, name);
   if ((await pathExists(privatePath)) || (await pathExists(`${privatePath}.pub`))) {
-    throw new RepoError({ code: 'KEY_EXISTS', message: `key ${name} exists in ${state.config.keysDir}` });
+    throw new RepoError({ code: 'KEY_EXISTS', message: `key ${name} exists in ${dir}` });
   }
   const passphrase = opts.encrypted ? await state.passphrases.forNewKey(name) : undefined;
   const key = generateEd25519Key();
-  await mkdir(state.config.keysDir, { recursive: true });
-  const paths = await writeKeyPair(
-    state.config.keysDir,
-    name,
-    key,
-    passphrase !== undefined ? { passphrase } : {},
-  );
+  await mkdir(dir, { recursive: true });
+  const paths = await writeKeyPair(dir, name, key, passphrase !== undefined ? { passphrase } : {});
   state.loadedKeys.set(key.keyid, key);
   return { ...paths, keyid: key.keyid };
 }
 
 /** Remove a key pair this process just created (when the step that was to use it failed). */
-export async function deleteKeyPair(state: RepoState, name: string): Promise<void> {
-  await rm(join(state.config.keysDir, name), { force: true });
-  await rm(join(state.config.keysDir, `${name}.pub`), { force: true });
+export async function deleteKeyPair(
+  state: RepoState,
+  name: string,
+  dir = state.config.keysDir,
+): Promise<void> {
+  await rm(join(dir, name), { force: true });
+  await rm(join(dir, `${name}.pub`), { force: true });
 }
 
 /** Let key `keyName` sign for `role` (python: `keys <name> add <role>`). */

@@ -26,7 +26,7 @@ import type { AddBundleOptions, PruneOptions, PublishResult, RemoveLatestOptions
 /** The tufup targets of the store with their custom metadata (what `targets list` shows). */
 export function targetEntries(store: MetadataStore): TargetEntry[] {
   const out: TargetEntry[] = [];
-  for (const [filename, t] of Object.entries(store.targets.signed.targets)) {
+  for (const { path: filename, target: t, role } of store.listTargets()) {
     const parsed = tryParseTargetName(filename);
     if (!parsed) continue;
     const entry: TargetEntry = {
@@ -36,6 +36,7 @@ export function targetEntries(store: MetadataStore): TargetEntry[] {
       kind: parsed.kind,
       length: t.length,
       sha256: t.hashes.sha256 ?? '',
+      ...(role !== 'targets' ? { role } : {}),
     };
     const custom = t.unrecognizedFields.custom;
     try {
@@ -90,6 +91,11 @@ export function appReleases(entries: TargetEntry[], appFilter?: string): AppRele
     });
 }
 
+/** The target file names of releases (archive and patch). */
+function filesOf(releases: readonly ReleaseEntry[]): string[] {
+  return releases.flatMap((r) => [r.archive?.filename, r.patch?.filename]).filter((f): f is string => !!f);
+}
+
 /** Releases per app (all apps, or one). */
 export async function listApps(state: RepoState, appName?: string): Promise<AppReleases[]> {
   return appReleases(targetEntries(await state.loadStore()), appName);
@@ -128,6 +134,7 @@ export async function addBundle(
     keyDirs: opts.keyDirs,
     partial: Boolean(opts.partial),
     roles: ['targets'],
+    targetPaths: () => (previous && !opts.skipPatch ? [archiveName, patchName] : [archiveName]),
     prepare: (store) => {
       // The newest archive (the last of equal versions, as a stable sort would leave it): one pass, no sort.
       for (const e of targetEntries(store)) {
@@ -253,6 +260,7 @@ export async function removeLatest(
     keyDirs: opts.keyDirs,
     partial: Boolean(opts.partial),
     roles: ['targets'],
+    targetPaths: () => filesOf(latest ? [latest] : []),
     prepare: (store) => {
       const [app] = appReleases(targetEntries(store), appName);
       latest = app?.releases.filter((r) => r.archive).at(-1);
@@ -288,6 +296,7 @@ export async function prune(
     keyDirs: opts.keyDirs,
     partial: Boolean(opts.partial),
     roles: ['targets'],
+    targetPaths: () => filesOf(doomed),
     prepare: (store) => {
       const [app] = appReleases(targetEntries(store), appName);
       const releases = app?.releases ?? [];

@@ -1,5 +1,6 @@
 // Signing keys: finding the private keys a change needs in the key dirs (asking passphrases only when needed),
 // signing with them, and telling how far each role is from its threshold.
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isTufupError, pathExists, throwIfAborted } from '@tufup/common';
 import {
@@ -10,6 +11,7 @@ import {
   ROLE_NAMES,
   type RoleName,
   countSignatures,
+  isRoleName,
   findPrivateKeyFile,
   isEncryptedKeyFile,
   loadPrivateKeyFile,
@@ -25,12 +27,9 @@ export interface SignerNeed {
   threshold: number;
 }
 
-export function validCount(
-  store: MetadataStore,
-  role: RoleName,
-  md: AnyRoleMetadata = store.get(role),
-): number {
-  return countSignatures(store.root.signed, role, md).valid.length;
+export function validCount(store: MetadataStore, role: RoleName | string, md?: AnyRoleMetadata): number {
+  if (!isRoleName(role)) return store.signatureCount(role).valid.length;
+  return countSignatures(store.root.signed, role, md ?? store.get(role)).valid.length;
 }
 
 /** The key dirs given, resolved against the cwd; KEY_DIR_NOT_FOUND for one that is not a directory. */
@@ -121,6 +120,14 @@ export async function findSigners(
     if (keyid !== undefined && (!wanted.has(keyid) || found.has(keyid))) continue;
     candidates.push({ name, path, keyid, encrypted: await isEncryptedKeyFile(path) });
   }
+  // Keys not in the config's key map (a delegated role's: its name is the CI's business) are found by keyid.
+  const named = new Set(candidates.map((c) => c.keyid));
+  const unnamed = [...wanted].filter((id) => !found.has(id) && !named.has(id));
+  if (unnamed.length) {
+    for (const c of await keysByKeyid(keyDirs, new Set(unnamed))) {
+      candidates.push({ ...c, encrypted: await isEncryptedKeyFile(c.path) });
+    }
+  }
   for (const c of [...candidates.filter((x) => !x.encrypted), ...candidates.filter((x) => x.encrypted)]) {
     if (c.keyid !== undefined && found.has(c.keyid)) continue;
     if (c.encrypted && !opts.every && !helps(c.keyid)) continue;
@@ -131,10 +138,45 @@ export async function findSigners(
   return found;
 }
 
+/**
+ * Private keys in `keyDirs` (recursively) whose `<name>.pub` beside them has one of `keyids`: how a delegated
+ * role's key is found without a name in the config. Unreadable .pub files are skipped.
+ */
+async function keysByKeyid(
+  keyDirs: readonly string[],
+  keyids: ReadonlySet<string>,
+): Promise<Array<{ name: string; path: string; keyid: string }>> {
+  const out: Array<{ name: string; path: string; keyid: string }> = [];
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    if (depth > 8) return;
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const names = new Set(entries.filter((e) => e.isFile() || e.isSymbolicLink()).map((e) => e.name));
+    for (const e of entries) {
+      if (e.isDirectory()) await walk(join(dir, e.name), depth + 1);
+      if (!e.name.endsWith('.pub') || !names.has(e.name.slice(0, -4))) continue;
+      try {
+        const keyid = (await loadPublicKeyFile(join(dir, e.name))).keyid;
+        if (keyids.has(keyid) && !out.some((o) => o.keyid === keyid)) {
+          out.push({ name: e.name.slice(0, -4), path: join(dir, e.name.slice(0, -4)), keyid });
+        }
+      } catch {
+        // not a key file of ours
+      }
+    }
+  };
+  for (const d of keyDirs) await walk(d, 0);
+  return out;
+}
+
 /** What signing `roles` of `store` needs: each role's keys and threshold, and for a new root the old root's too. */
-function needs(store: MetadataStore, roles: Iterable<RoleName>): SignerNeed[] {
+function needs(store: MetadataStore, roles: Iterable<RoleName | string>): SignerNeed[] {
   const needs: SignerNeed[] = [];
   for (const role of roles) {
+    if (!isRoleName(role)) {
+      needs.push({ ids: store.signingKeyIds(role), threshold: store.threshold(role) });
+      continue;
+    }
     needs.push({
       ids: [...(store.root.signed.roles[role]?.keyIDs ?? [])],
       threshold: store.threshold(role),
@@ -153,7 +195,13 @@ function needs(store: MetadataStore, roles: Iterable<RoleName>): SignerNeed[] {
 export function thresholdError(state: RepoState, short: UnsignedRole[], suggestPartial: boolean): RepoError {
   const first = short[0] as UnsignedRole;
   if (short.every((u) => u.have === 0)) {
-    const names = [...new Set(short.flatMap((u) => state.config.keyMap[u.role]))];
+    const names = [
+      ...new Set(
+        short.flatMap((u) =>
+          isRoleName(u.role) ? state.config.keyMap[u.role] : [`a key of delegated role ${u.role}`],
+        ),
+      ),
+    ];
     return new RepoError({
       code: 'KEY_NOT_FOUND',
       message: `no private key to sign ${[...new Set(short.map((u) => u.role))].join(', ')} in the key directories given (looked for: ${names.join(', ')})`,
@@ -170,9 +218,15 @@ export function thresholdError(state: RepoState, short: UnsignedRole[], suggestP
 }
 
 /** Roles below threshold; a new root counts against the root it replaces too. */
-export function shortfall(store: MetadataStore, roles: RoleName[]): UnsignedRole[] {
+export function shortfall(store: MetadataStore, roles: Array<RoleName | string>): UnsignedRole[] {
   const out: UnsignedRole[] = [];
   for (const role of roles) {
+    if (!isRoleName(role)) {
+      const count = store.signatureCount(role);
+      if (count.valid.length < count.threshold)
+        out.push({ role, have: count.valid.length, need: count.threshold });
+      continue;
+    }
     const have = validCount(store, role);
     const need = store.threshold(role);
     if (have < need) out.push({ role, have, need });
@@ -190,7 +244,7 @@ export function shortfall(store: MetadataStore, roles: RoleName[]): UnsignedRole
 export async function signRoles(
   state: RepoState,
   store: MetadataStore,
-  roles: RoleName[],
+  roles: Array<RoleName | string>,
   keyDirs: string[],
   extraNames: string[],
 ): Promise<UnsignedRole[]> {

@@ -29,12 +29,13 @@ export interface InitOptions {
 }
 
 export interface RoleVersion {
-  role: RoleName;
+  /** A top-level role, or a delegated targets role's name. */
+  role: RoleName | string;
   version: number;
 }
 
 export interface UnsignedRole {
-  role: RoleName;
+  role: RoleName | string;
   have: number;
   need: number;
 }
@@ -84,6 +85,31 @@ export interface ReplaceKeyOptions {
   keyDirs: string[];
   encrypted?: boolean;
   partial?: boolean;
+}
+
+export interface AddDelegationOptions {
+  /** The delegated role's name (a safe file name; `<role>.json` in the metadata dir). */
+  role: string;
+  /** Target name patterns the role may sign (file-name globs, e.g. `my_app-win-x64-*`). */
+  paths: string[];
+  /** Names of the role's keys (found as `<name>.pub` in keys_dir or `keyDir`, or beside the private key in the key dirs). */
+  keyNames: string[];
+  threshold?: number;
+  /** Create the key pairs first (in `keyDir`, default keys_dir). */
+  createKeys?: boolean;
+  encrypted?: boolean;
+  /** Where the role's keys are (or are created): a keystore apart from the repository's. */
+  keyDir?: string;
+  /** Give the role a history role: once it holds 2k releases, the oldest k move there. */
+  historyAfter?: number;
+  terminating?: boolean;
+  /** Key dirs with the top-level targets key (and snapshot and timestamp keys). */
+  keyDirs: string[];
+}
+
+export interface RemoveDelegationOptions {
+  role: string;
+  keyDirs: string[];
 }
 
 export interface SignOptions {
