@@ -21,7 +21,7 @@
 // repository is signed with the keys `Repository.initialize` made (`tufup verify` accepts it).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createArchive, gunzipToTar } from '@tufup/archive';
@@ -49,6 +49,7 @@ const SIZES = (arg('sizes') ?? '10,100,1000').split(',').map(Number);
 const CHECKS = Number(arg('checks')) || 15;
 const ADDS = Number(arg('adds')) || 5;
 const FRESH_CHECKS = 5;
+const LAYOUTS = (arg('layouts') ?? 'today,delegated').split(',') as LayoutName[];
 const CACHE = process.env.TUFUP_BENCH_CACHE ?? join(tmpdir(), 'tufup-bench-scale');
 const APP = 'scaleapp';
 const GOALS = { checkMs: 20, newReleaseBytes: 16 * 1024, addMs: 1000 };
@@ -59,90 +60,145 @@ const EXPIRATION_DAYS = { root: 3650, targets: 3650, snapshot: 3650, timestamp: 
 /** The version of release i (0-based): 1.0.0 … 1.0.999. */
 const versionOf = (i: number) => `1.0.${i}`;
 
-/** A tiny bundle for `version`: two small files whose content changes a little per version. */
-async function makeTinyBundle(dir: string, version: string): Promise<string> {
+/** Platforms of the delegated layout (the fleet contract's `os-arch` tokens); the client measured is the first's. */
+const PLATFORMS = ['linux-x64', 'win-x64', 'darwin-arm64'] as const;
+/** `--history-after` of each platform's role: it holds 10–19 releases, older ones are in `<role>.history`. */
+const HISTORY_AFTER = Number(arg('history-after')) || 10;
+
+type LayoutName = 'today' | 'delegated';
+
+/** A tiny bundle for `version` of `app`: two small files whose content changes a little per version. */
+async function makeTinyBundle(dir: string, app: string, version: string): Promise<string> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'bin'), { recursive: true });
-  await writeFile(join(dir, 'README.txt'), `${APP} ${version}\n`);
-  await writeFile(join(dir, 'bin', 'app'), `#!/bin/sh\necho ${APP} ${version}\n${'#'.repeat(200)}\n`, {
+  await writeFile(join(dir, 'README.txt'), `${app} ${version}\n`);
+  await writeFile(join(dir, 'bin', 'app'), `#!/bin/sh\necho ${app} ${version}\n${'#'.repeat(200)}\n`, {
     mode: 0o755,
   });
   return dir;
 }
 
+/**
+ * The fleet contract's signed platform field (`custom.tufup.platform`) on a platform build's archive or patch.
+ * Written here by hand until @tufup/metadata's makeArchiveCustom/makePatchCustom take `platform` (the fleet
+ * branch): then this one helper goes.
+ */
+function withPlatform(
+  custom: Record<string, unknown>,
+  platform: string | undefined,
+): Record<string, unknown> {
+  if (platform === undefined) return custom;
+  return { ...custom, tufup: { ...(custom.tufup as Record<string, unknown>), platform } };
+}
+
 interface BuiltRepo {
+  layout: LayoutName;
   /** The dir holding `.tufup-repo-config`, `keystore/` and `repository/`. */
   dir: string;
   configPath: string;
   keysDir: string;
   repoDir: string;
+  /** Releases per platform (today: of the one platform-less app). */
   releases: number;
+  /** The app name in the measured build's target names: what its client and `targets add` are given. */
+  app: string;
+  /** The measured build's platform (undefined: a platform-less release, today's layout). */
+  platform: string | undefined;
   latest: string;
   buildMs?: number;
 }
 
 /**
- * A repository of `n` releases, built once and cached: `Repository.initialize` (config, keys, first metadata), then
- * every release's archive and patch made with the same library calls `targets add` uses and added to the targets
- * metadata in one MetadataStore edit, signed once with the keystore's keys (building 1,000 releases one
- * `targets add` at a time would take as long as the quadratic behaviour this bench is about).
+ * A repository of `n` releases (per platform), built once and cached: `Repository.initialize` (config, keys, first
+ * metadata) and, for the delegated layout, `addDelegation` of one role per platform (`<platform>`, paths
+ * `<app>-<platform>-*`, its own key, `historyAfter`); then every release's archive and patch made with the library
+ * calls `targets add` uses and added in one MetadataStore edit (which routes each to its platform's role), bumped
+ * and signed once with the keystore's keys (building 1,000 releases one `targets add` at a time would take as long
+ * as the quadratic behaviour this bench is about).
  */
-async function ensureRepo(n: number): Promise<BuiltRepo> {
-  const dir = join(CACHE, `today-${n}`);
+async function ensureRepo(layout: LayoutName, n: number): Promise<BuiltRepo> {
+  const dir = join(CACHE, `${layout}-${n}`);
+  const builds =
+    layout === 'today'
+      ? [{ app: APP, platform: undefined }]
+      : PLATFORMS.map((platform) => ({ app: `${APP}-${platform}`, platform }));
   const built: BuiltRepo = {
+    layout,
     dir,
     configPath: join(dir, '.tufup-repo-config'),
     keysDir: join(dir, 'keystore'),
     repoDir: join(dir, 'repository'),
     releases: n,
+    app: builds[0]!.app,
+    platform: builds[0]!.platform,
     latest: versionOf(n - 1),
   };
+  const stamp = `${REPO_LAYOUT}\n${layout} ${n} history-after ${HISTORY_AFTER}`;
   const ready = join(dir, 'ready');
-  if (existsSync(ready) && (await readFile(ready, 'utf8')) === REPO_LAYOUT) return built;
+  if (existsSync(ready) && (await readFile(ready, 'utf8')) === stamp) return built;
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const t0 = performance.now();
-  await Repository.initialize(built.configPath, {
+  const { repo } = await Repository.initialize(built.configPath, {
     appName: APP,
     repoDir: built.repoDir,
     keysDir: built.keysDir,
     expirationDays: EXPIRATION_DAYS,
   });
+  if (layout === 'delegated') {
+    for (const platform of PLATFORMS) {
+      await repo.addDelegation({
+        role: platform,
+        paths: [`${APP}-${platform}-*`],
+        keyNames: [platform],
+        createKeys: true,
+        historyAfter: HISTORY_AFTER,
+        keyDirs: [built.keysDir],
+      });
+    }
+  }
   const work = join(dir, 'work');
   const targetsDir = join(built.repoDir, 'targets');
   const store = await MetadataStore.load(join(built.repoDir, 'metadata'), {
     expirationDays: EXPIRATION_DAYS,
   });
-  let previousTar: string | undefined;
-  for (let i = 0; i < n; i++) {
-    const version = versionOf(i);
-    const bundle = await makeTinyBundle(join(work, 'bundle'), version);
-    const archiveName = formatTargetName(APP, version, 'archive');
-    const tarPath = join(work, `${i % 2}.tar`);
-    const made = await createArchive(bundle, join(targetsDir, archiveName), { tarPath });
-    store.addTarget(archiveName, {
-      length: made.gzip.size,
-      sha256: made.gzip.sha256,
-      custom: makeArchiveCustom({ required: false, user: null }),
-    });
-    if (previousTar) {
-      const patchName = formatTargetName(APP, version, 'patch');
-      const patch = await diff(previousTar, tarPath, join(targetsDir, patchName), { format: 'native' });
-      store.addTarget(patchName, {
-        length: patch.size,
-        sha256: patch.sha256,
-        custom: makePatchCustom({ tarSize: made.tar.size, tarHash: made.tar.sha256 }),
+  for (const { app, platform } of builds) {
+    let previousTar: string | undefined;
+    for (let i = 0; i < n; i++) {
+      const version = versionOf(i);
+      const bundle = await makeTinyBundle(join(work, 'bundle'), app, version);
+      const archiveName = formatTargetName(app, version, 'archive');
+      const tarPath = join(work, `${i % 2}.tar`);
+      const made = await createArchive(bundle, join(targetsDir, archiveName), { tarPath });
+      store.addTarget(archiveName, {
+        length: made.gzip.size,
+        sha256: made.gzip.sha256,
+        custom: withPlatform(makeArchiveCustom({ required: false, user: null }), platform),
       });
+      if (previousTar) {
+        const patchName = formatTargetName(app, version, 'patch');
+        const patch = await diff(previousTar, tarPath, join(targetsDir, patchName), { format: 'native' });
+        store.addTarget(patchName, {
+          length: patch.size,
+          sha256: patch.sha256,
+          custom: withPlatform(
+            makePatchCustom({ tarSize: made.tar.size, tarHash: made.tar.sha256 }),
+            platform,
+          ),
+        });
+      }
+      previousTar = tarPath;
     }
-    previousTar = tarPath;
   }
-  for (const role of store.bump()) {
-    store.sign(role, [await loadPrivateKeyFile(join(built.keysDir, role))]);
+  for (const role of store.bumpAll()) {
+    // A delegated role and its history role are signed by the role's own key (named after the platform).
+    const keyName = role.endsWith('.history') ? role.slice(0, -'.history'.length) : role;
+    store.sign(role, [await loadPrivateKeyFile(join(built.keysDir, keyName))]);
   }
   await store.save();
   await rm(work, { recursive: true, force: true });
   built.buildMs = performance.now() - t0;
-  await writeFile(ready, REPO_LAYOUT);
+  await writeFile(ready, stamp);
   return built;
 }
 
@@ -162,8 +218,8 @@ const load = () =>
     .map((l) => l.toFixed(2))
     .join(' ');
 
-/** An app at `version` with its own metadata dir, trusting the repository's first root. */
-async function appAt(root: string, repoDir: string, serverUrl: string, version: string) {
+/** An app (`app`, the measured build's name) at `version` with its own metadata dir, trusting the first root. */
+async function appAt(root: string, repoDir: string, serverUrl: string, app: string, version: string) {
   const dirs = {
     installDir: join(root, 'app'),
     metadataDir: join(root, 'metadata'),
@@ -173,13 +229,36 @@ async function appAt(root: string, repoDir: string, serverUrl: string, version: 
   await cp(join(repoDir, 'metadata', '1.root.json'), join(dirs.metadataDir, 'root.json'));
   const client = (current: string) =>
     new Client({
-      appName: APP,
+      appName: app,
       currentVersion: current,
       ...dirs,
       metadataBaseUrl: `${serverUrl}/metadata/`,
       targetBaseUrl: `${serverUrl}/targets/`,
     });
   return { dirs, client: client(version), clientAt: client };
+}
+
+/** Sizes of the measured platform's role files, e.g. `linux-x64.json 9,876 B + .history 600,000 B`. */
+async function roleSizes(built: BuiltRepo): Promise<string> {
+  if (!built.platform) return '-';
+  const size = async (f: string) => (await stat(join(built.repoDir, 'metadata', f))).size;
+  return `${fmtB(await size(`${built.platform}.json`))} + history ${fmtB(await size(`${built.platform}.history.json`))}`;
+}
+
+/** Total size of the files in `dir` (not below it). */
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.isFile()) total += (await stat(join(dir, e.name))).size;
+  }
+  return total;
+}
+
+/** `tufup verify` (the Repository API's) must accept the repository the bench measures. */
+async function verifyBuilt(built: BuiltRepo): Promise<void> {
+  const report = await (await Repository.open(built.configPath)).verify();
+  if (!report.ok)
+    throw new Error(`tufup verify refuses ${built.dir}: ${JSON.stringify(report).slice(0, 2000)}`);
 }
 
 /** Bytes the server sent with 200 for metadata requests logged from index `from` on. */
@@ -201,7 +280,10 @@ interface Row {
   layout: string;
   releases: number;
   targetsJson: number;
-  topLevel: number;
+  /** The measured platform's role and its history role (delegated layout). */
+  roleFiles: string;
+  /** Bytes of the metadata a warm client holds (what it verified). */
+  clientMetadata: number;
   checkMedian: number;
   checkCpuMedian: number;
   freshCheckMedian: number;
@@ -223,6 +305,7 @@ async function measure(built: BuiltRepo, work: string): Promise<Row> {
       async (f) => (await stat(join(metadataDir, f))).size,
     ),
   );
+  await verifyBuilt(built);
 
   // 1. No-update check, warm.
   const server = await TestServer.start(built.repoDir);
@@ -230,10 +313,12 @@ async function measure(built: BuiltRepo, work: string): Promise<Row> {
   let checkCpuMedian: number;
   let freshCheckMedian: number;
   let checkLoad: string;
+  let clientMetadata = 0;
   const warm = join(work, 'warm');
   try {
-    const app = await appAt(warm, built.repoDir, server.url, built.latest);
+    const app = await appAt(warm, built.repoDir, server.url, built.app, built.latest);
     if ((await app.client.checkForUpdates()) !== undefined) throw new Error('expected no update');
+    clientMetadata = await dirBytes(app.dirs.metadataDir);
     const times: number[] = [];
     const cpu: number[] = [];
     for (let i = 0; i < CHECKS; i++) {
@@ -267,7 +352,7 @@ async function measure(built: BuiltRepo, work: string): Promise<Row> {
   const metadataCpu: number[] = [];
   let newRelease: { bytes: number; files: string[] } | undefined;
   const newVersion = versionOf(built.releases);
-  const bundle = await makeTinyBundle(join(work, 'bundle'), newVersion);
+  const bundle = await makeTinyBundle(join(work, 'bundle'), built.app, newVersion);
   for (let round = 0; round < ADDS; round++) {
     const copy = join(work, `add-${round}`);
     await cp(built.dir, copy, { recursive: true });
@@ -277,13 +362,18 @@ async function measure(built: BuiltRepo, work: string): Promise<Row> {
     config.repo_dir = join(copy, 'repository');
     config.keys_dir = join(copy, 'keystore');
     await writeFile(configPath, JSON.stringify(config));
-    const archiveDiff = await timeArchiveAndDiff(copy, bundle, built.latest, join(work, `scratch-${round}`));
+    const archiveDiff = await timeArchiveAndDiff(copy, bundle, built, join(work, `scratch-${round}`));
     archiveDiffs.push(archiveDiff.ms);
 
     const c = process.cpuUsage();
     const t = performance.now();
     const repo = await Repository.open(configPath);
-    await repo.addBundle({ version: newVersion, bundleDir: bundle, keyDirs: [join(copy, 'keystore')] });
+    await repo.addBundle({
+      appName: built.app,
+      version: newVersion,
+      bundleDir: bundle,
+      keyDirs: [join(copy, 'keystore')],
+    });
     adds.push(performance.now() - t);
     metadataParts.push(adds.at(-1)! - archiveDiff.ms);
     metadataCpu.push(cpuMs(process.cpuUsage(c)) - archiveDiff.cpu);
@@ -291,7 +381,13 @@ async function measure(built: BuiltRepo, work: string): Promise<Row> {
     if (round === 0) {
       const served = await TestServer.start(join(copy, 'repository'));
       try {
-        const app = await appAt(join(work, 'new-release'), built.repoDir, served.url, built.latest);
+        const app = await appAt(
+          join(work, 'new-release'),
+          built.repoDir,
+          served.url,
+          built.app,
+          built.latest,
+        );
         await cp(join(warm, 'metadata'), app.dirs.metadataDir, { recursive: true });
         const from = served.requests.length;
         const info = await app.client.checkForUpdates();
@@ -306,10 +402,11 @@ async function measure(built: BuiltRepo, work: string): Promise<Row> {
   const addMedian = median(adds);
   const archiveDiffMedian = median(archiveDiffs);
   return {
-    layout: 'today',
+    layout: built.layout === 'today' ? 'today' : `delegated, ${PLATFORMS.length} platforms`,
     releases: built.releases,
     targetsJson: topLevel[3]!,
-    topLevel: topLevel.reduce((a, b) => a + b, 0),
+    roleFiles: await roleSizes(built),
+    clientMetadata,
     checkMedian,
     checkCpuMedian,
     freshCheckMedian,
@@ -329,11 +426,16 @@ async function measure(built: BuiltRepo, work: string): Promise<Row> {
 async function timeArchiveAndDiff(
   copy: string,
   bundle: string,
-  previous: string,
+  built: BuiltRepo,
   scratch: string,
 ): Promise<{ ms: number; cpu: number }> {
   await mkdir(scratch, { recursive: true });
-  const prevArchive = join(copy, 'repository', 'targets', formatTargetName(APP, previous, 'archive'));
+  const prevArchive = join(
+    copy,
+    'repository',
+    'targets',
+    formatTargetName(built.app, built.latest, 'archive'),
+  );
   const c = process.cpuUsage();
   const t = performance.now();
   const made = await createArchive(bundle, join(scratch, 'new.tar.gz'), {
@@ -356,7 +458,8 @@ function printTable(rows: Row[]): void {
     'layout',
     'releases',
     'targets.json',
-    'all top-level',
+    'platform role',
+    'client holds',
     'no-update check (median)',
     'its cpu',
     'check by a new Client',
@@ -372,7 +475,8 @@ function printTable(rows: Row[]): void {
     r.layout,
     r.releases.toLocaleString('en-US'),
     fmtB(r.targetsJson),
-    fmtB(r.topLevel),
+    r.roleFiles,
+    fmtB(r.clientMetadata),
     fmtMs(r.checkMedian),
     fmtMs(r.checkCpuMedian),
     fmtMs(r.freshCheckMedian),
@@ -401,12 +505,14 @@ async function main(): Promise<void> {
   await mkdir(CACHE, { recursive: true });
   const rows: Row[] = [];
   for (const n of SIZES) {
-    const built = await ensureRepo(n);
-    const work = await makeTempDir('tufup-bench-scale-');
-    try {
-      rows.push(await measure(built, work));
-    } finally {
-      await rm(work, { recursive: true, force: true });
+    for (const layout of LAYOUTS) {
+      const built = await ensureRepo(layout, n);
+      const work = await makeTempDir('tufup-bench-scale-');
+      try {
+        rows.push(await measure(built, work));
+      } finally {
+        await rm(work, { recursive: true, force: true });
+      }
     }
   }
   console.log('');
