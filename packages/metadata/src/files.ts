@@ -143,11 +143,21 @@ export async function readMetadataDir(dir: string): Promise<MetadataDirFiles> {
 export interface DiskRole {
   /** The file text (undefined for a role not on disk yet). */
   text: string | undefined;
-  /** What serializing the role gave then: while it still does, `text` is its file content. */
-  serialized: string;
   version: number;
   expires: string;
+  /** The signed part then, as canonical JSON. */
   canonical: string;
+  /**
+   * The rest of the role then (signatures in order, unknown top-level fields), as JSON. With `canonical` it tells
+   * whether the role still serializes as it did then, without keeping (or computing) that serialization: the
+   * file is python's json.dumps of `{signatures, signed, ...}` with sorted keys, the same for equal values.
+   */
+  envelope: string;
+}
+
+/** What a role's file holds besides `signed`: its signatures in order and unknown top-level fields, as JSON. */
+function envelopeOf(md: AnyRoleMetadata): string {
+  return JSON.stringify([Object.values(md.signatures).map((sig) => sig.toJSON()), md.unrecognizedFields]);
 }
 
 /** A store's metadata as it is on disk (loaded or last saved): tells what changed and what a save must write. */
@@ -161,10 +171,10 @@ export class OnDisk {
   record(role: RoleName | string, md: AnyRoleMetadata, text: string | undefined): void {
     this.#roles[role] = {
       text,
-      serialized: serializeMetadata(md),
       version: md.signed.version,
       expires: md.signed.expires,
       canonical: canonical(md).toString('utf8'),
+      envelope: envelopeOf(md),
     };
   }
 
@@ -183,10 +193,15 @@ export class OnDisk {
     return r === undefined || canonical(md).toString('utf8') !== r.canonical;
   }
 
+  /** Whether `md` serializes exactly as the role did when it was recorded (read or saved). */
+  sameAsRecorded(role: RoleName | string, md: AnyRoleMetadata): boolean {
+    const r = this.#roles[role];
+    return r !== undefined && envelopeOf(md) === r.envelope && canonical(md).toString('utf8') === r.canonical;
+  }
+
   /** `md`'s file content: the text on disk while `md` is what was read, else what saving it writes. */
   textOf(role: RoleName | string, md: AnyRoleMetadata): string {
-    const r = this.#roles[role];
-    const text = serializeMetadata(md);
-    return r?.text !== undefined && text === r.serialized ? r.text : text;
+    const text = this.#roles[role]?.text;
+    return text !== undefined && this.sameAsRecorded(role, md) ? text : serializeMetadata(md);
   }
 }

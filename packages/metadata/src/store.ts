@@ -730,7 +730,7 @@ export class MetadataStore {
       loadedRoot?.text !== undefined &&
       this.#disk.rootJsonText !== undefined &&
       this.#disk.rootJsonText !== loadedRoot.text &&
-      serializeMetadata(this.root) === loadedRoot.serialized
+      this.#disk.sameAsRecorded('root', this.root)
     ) {
       f.problem('ROOT_MISMATCH', `root.json differs from ${version}.root.json`, 'metadata/root.json');
     }
