@@ -1,42 +1,31 @@
 // A check that finds nothing new reuses what the Client verified, and only then: new releases, changed local files,
 // new roots and expiry all still count, through a real server on 127.0.0.1.
 import assert from 'node:assert/strict';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeTempDir } from '@tufup/common';
-import { type AppDirs, appDirs, makeClient, shipRoot } from './support/app.js';
+import { type AppDirs, makeClient, shipRoot } from './support/app.js';
 import { TestRepo, makeBundle } from './support/repo.js';
+import { ServedReleases } from './support/served.js';
 import { TestServer } from './support/server.js';
 
 const APP = 'memo_app';
 
 describe('a check that finds nothing new', () => {
-  let tmp: string;
-  let repo: TestRepo;
+  let served: ServedReleases;
   let server: TestServer;
-  let n = 0;
+  let repo: TestRepo;
 
   before(async () => {
-    tmp = await makeTempDir('tufup-refresh-memo-');
-    repo = await TestRepo.create(join(tmp, 'repo'), APP);
-    for (const v of ['1.0', '2.0']) {
-      await makeBundle(join(tmp, 'bundles', v), v);
-      await repo.addBundle(v, join(tmp, 'bundles', v));
-    }
-    server = await TestServer.start(join(repo.dir, 'repository'));
+    served = await ServedReleases.start(APP, ['1.0', '2.0'], { big: false });
+    ({ server, repo } = served);
   });
 
   after(async () => {
-    await server.close();
-    await rm(tmp, { recursive: true, force: true });
+    await served.close();
   });
 
-  async function installed(): Promise<AppDirs> {
-    const dirs = await appDirs(join(tmp, `case-${n++}`), APP);
-    await shipRoot(dirs, join(repo.metadataDir, 'root.json'));
-    return dirs;
-  }
+  const installed = (version = '1.0'): Promise<AppDirs> => served.freshInstall(version);
 
   /** The metadata paths requested from `from` on. */
   const metadataRequests = (from: number) =>
@@ -56,11 +45,11 @@ describe('a check that finds nothing new', () => {
   });
 
   it('sees a release published since, and a new root', async () => {
-    const dirs = await installed();
+    const dirs = await installed('2.0');
     const client = makeClient(dirs, server.url, APP, '2.0');
     assert.equal(await client.checkForUpdates(), undefined);
-    await makeBundle(join(tmp, 'bundles', '3.0'), '3.0');
-    await repo.addBundle('3.0', join(tmp, 'bundles', '3.0'));
+    await makeBundle(join(served.tmp, 'bundles', '3.0'), '3.0');
+    await repo.addBundle('3.0', join(served.tmp, 'bundles', '3.0'));
     let from = server.requests.length;
     assert.equal((await client.checkForUpdates())?.version, '3.0');
     assert.ok(metadataRequests(from).includes('targets.json'), metadataRequests(from).join());
@@ -95,23 +84,23 @@ describe('a check that finds nothing new', () => {
 
   it('still refuses metadata that expired since it was verified, though the server serves the same files', async () => {
     const dirs = await installed();
-    const expiring = await TestRepo.create(join(tmp, 'expiring'), APP);
-    await makeBundle(join(tmp, 'bundles', 'e1'), '1.0');
-    await expiring.addBundle('1.0', join(tmp, 'bundles', 'e1'));
+    const expiring = await TestRepo.create(join(served.tmp, 'expiring'), APP);
+    await makeBundle(join(served.tmp, 'bundles', 'e1'), '1.0');
+    await expiring.addBundle('1.0', join(served.tmp, 'bundles', 'e1'));
     // targets expires in two seconds (whole seconds: the format has no milliseconds), timestamp in ten years.
     const expires = new Date(Math.ceil((Date.now() + 2000) / 1000) * 1000);
     await expiring.publish({ force: ['targets'], expires: { targets: expires } });
-    const served = await TestServer.start(join(expiring.dir, 'repository'));
+    const expiringServer = await TestServer.start(join(expiring.dir, 'repository'));
     try {
       await shipRoot(dirs, expiring.firstRoot);
-      const client = makeClient(dirs, served.url, APP, '1.0', { refreshRequired: true });
+      const client = makeClient(dirs, expiringServer.url, APP, '1.0', { refreshRequired: true });
       assert.equal(await client.checkForUpdates(), undefined);
       // Wait for the expiry itself (no deadline: a loaded machine only makes this later).
       while (Date.now() <= expires.getTime())
         await new Promise((r) => setTimeout(r, expires.getTime() + 50 - Date.now()));
       await assert.rejects(client.checkForUpdates(), { code: 'METADATA_EXPIRED' });
     } finally {
-      await served.close();
+      await expiringServer.close();
     }
   });
 });
