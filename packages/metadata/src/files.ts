@@ -195,8 +195,13 @@ export class OnDisk {
 
   /** Whether `md` serializes exactly as the role did when it was recorded (read or saved). */
   sameAsRecorded(role: RoleName | string, md: AnyRoleMetadata): boolean {
+    return this.sameEnvelope(role, md) && !this.isChanged(role, md);
+  }
+
+  /** Whether `md`'s signatures and unknown top-level fields are those recorded (see DiskRole.envelope). */
+  sameEnvelope(role: RoleName | string, md: AnyRoleMetadata): boolean {
     const r = this.#roles[role];
-    return r !== undefined && envelopeOf(md) === r.envelope && canonical(md).toString('utf8') === r.canonical;
+    return r !== undefined && envelopeOf(md) === r.envelope;
   }
 
   /** `md`'s file content: the text on disk while `md` is what was read, else what saving it writes. */

@@ -69,6 +69,7 @@ import {
   delegatedEntries,
   historyAfter,
   historyRoleName,
+  isDelegatedPath,
   isHistoryRoleName,
   delegatedRoleJson,
   makeDelegations,
@@ -791,9 +792,12 @@ export class MetadataStore {
         });
       }
     }
+    // Delegated roles whose signed part is as on disk (most: a release changes one), told once for the writes below.
+    const unchangedDelegated = new Set<string>();
     for (const role of this.delegatedRoleNames()) {
       const loaded = this.#disk.get(role);
-      if (loaded && this.#isChanged(role) && this.targetsRole(role).signed.version <= loaded.version) {
+      if (loaded && !this.#isChanged(role)) unchangedDelegated.add(role);
+      else if (loaded && this.targetsRole(role).signed.version <= loaded.version) {
         throw new MetadataError({
           code: 'BAD_VERSION',
           message: `${role} changed but is still version ${loaded.version}: call bumpAll() before save()`,
@@ -843,6 +847,13 @@ export class MetadataStore {
         // Delegated roles go in before the snapshot that names them.
         for (const name of this.delegatedRoleNames()) {
           const dmd = this.targetsRole(name);
+          // Unchanged roles are not serialized again (their signatures may have changed: co-signing).
+          if (
+            this.#disk.get(name)?.text !== undefined &&
+            unchangedDelegated.has(name) &&
+            this.#disk.sameEnvelope(name, dmd)
+          )
+            continue;
           const dtext = serializeMetadata(dmd);
           if (this.#disk.get(name)?.text === dtext) continue;
           for (const file of metadataFileNames(name, dmd.signed.version, consistent))
@@ -920,7 +931,7 @@ export class MetadataStore {
         at = up.parent;
       }
       for (const path of Object.keys(md.signed.targets)) {
-        if (!chain.every((e) => e.isDelegatedPath(path))) {
+        if (!chain.every((e) => isDelegatedPath(e, path))) {
           f.problem(
             'TARGET_OUTSIDE_PATHS',
             `${name} lists ${path}, outside the paths delegated to it (${d.entry.paths?.join(', ') ?? 'hash prefixes'})`,
