@@ -1,10 +1,21 @@
-// Metadata at scale: what a repository's history costs a client and a release pipeline, at 10 / 100 / 1,000 releases.
-// Run: npm run scale -w @tufup/bench [-- --sizes 10,100,1000 --checks 15 --adds 3]
-//      (repositories are built once and cached under $TUFUP_BENCH_CACHE, default <tmpdir>/tufup-bench-scale)
+// Metadata at scale: what a repository's history costs a client and a release pipeline, at 10 / 100 / 1,000 releases,
+// today's layout beside the delegated one, printed in one table.
+// Run: npm run scale -w @tufup/bench [-- --sizes 10,100,1000 --layouts today,delegated --checks 15 --adds 5
+//      --history-after 10]   (repositories are built once and cached under $TUFUP_BENCH_CACHE, default
+//      <tmpdir>/tufup-bench-scale; building the 1,000-release ones takes minutes)
+//
+// Layouts:
+//   - today: one platform-less app, every release in the top-level targets.json (what python tufup writes);
+//   - delegated: the same number of releases on each of 3 platforms (linux-x64, win-x64, darwin-arm64), named by the
+//     fleet contract (`<app>-<platform>-<version>.tar.gz|.patch`, `custom.tufup.platform` signed), one delegated
+//     role per platform (`tufup delegate add <platform> --paths '<app>-<platform>-*' --history-after 10`: it holds
+//     10–19 releases, older ones are in `<platform>.history`); the client measured is linux-x64's, configured with
+//     app name `<app>-linux-x64` (as a python client would be), and `targets add` publishes a linux-x64 release.
 //
 // Per layout and size, on loopback through a real HTTP server (the client tests' TestServer) and the real
 // @tufup/client:
-//   - the metadata a client finds on the server (targets.json and all top-level metadata, bytes);
+//   - sizes: targets.json, the measured platform's role and its history role, and the metadata a client holds after
+//     its first check (what it verified);
 //   - a no-update check: an app at the newest version, its metadata dir warm (refreshed once before), median of
 //     --checks runs of the same Client, each a whole `checkForUpdates()` (wall time, and the process's CPU time,
 //     which other load disturbs less); and the median of 5 checks each by a new Client on the same warm metadata
@@ -18,7 +29,8 @@
 //   - the metadata bytes one warm client downloads when that one new release is published (every metadata file
 //     the server answered with 200 during the check that finds the new release).
 // Releases are tiny (a two-file bundle); each has a real archive and a real patch from the release before, and the
-// repository is signed with the keys `Repository.initialize` made (`tufup verify` accepts it).
+// repository is signed with the keys `Repository.initialize` (and `addDelegation`) made; `tufup verify` (the
+// Repository API's) must accept it before it is measured.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';

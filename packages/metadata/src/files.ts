@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Metadata, Root } from '@tufjs/models';
 import { isNotFound, readdirOrEmpty, writeFileAtomic } from '@tufup/common';
 import { MetadataError } from './errors.js';
-import { canonical } from './signatures.js';
+import { canonicalText } from './signatures.js';
 import {
   type AnyRoleMetadata,
   type RoleMetadata,
@@ -173,7 +173,7 @@ export class OnDisk {
       text,
       version: md.signed.version,
       expires: md.signed.expires,
-      canonical: canonical(md).toString('utf8'),
+      canonical: canonicalText(md),
       envelope: envelopeOf(md),
     };
   }
@@ -190,7 +190,7 @@ export class OnDisk {
   /** Whether `md`'s signed content differs from the role on disk (every role of a new store does). */
   isChanged(role: RoleName | string, md: AnyRoleMetadata): boolean {
     const r = this.#roles[role];
-    return r === undefined || canonical(md).toString('utf8') !== r.canonical;
+    return r === undefined || canonicalText(md) !== r.canonical;
   }
 
   /** Whether `md` serializes exactly as the role did when it was recorded (read or saved). */
