@@ -23,9 +23,12 @@ export interface LoadMetadataOptions {
 
 export interface BumpOptions {
   /** Bump these roles even if unchanged (e.g. `['timestamp']` to refresh its expiry). */
-  force?: readonly RoleName[];
-  /** Days until each bumped role expires; falls back to the store's expirationDays. */
-  expirationDays?: Partial<Record<RoleName, number>>;
+  force?: readonly (RoleName | string)[];
+  /**
+   * Days until each bumped role expires; falls back to the store's expirationDays. A delegated role may be named
+   * too; one that is not falls back to the days of `targets`.
+   */
+  expirationDays?: Partial<Record<RoleName, number>> & Record<string, number | undefined>;
   now?: Date;
 }
 

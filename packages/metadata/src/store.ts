@@ -221,8 +221,9 @@ export class MetadataStore {
     return roleKeys(this.root, role).threshold;
   }
 
-  /** Target paths in targets metadata. */
+  /** Target paths in targets metadata (with delegations: of every targets role). */
   targetPaths(): string[] {
+    if (this.#delegated.size) return this.listTargets().map((t) => t.path);
     return Object.keys(this.targets.signed.targets);
   }
 
@@ -610,9 +611,10 @@ export class MetadataStore {
       const version =
         loaded === undefined ? md.signed.version : Math.max(md.signed.version, loaded.version + 1);
       const expiresChanged = loaded === undefined || md.signed.expires !== loaded.expires;
+      const delegatedDays = (days as Record<string, number | undefined>)[role] ?? days.targets;
       const expires = expiresChanged
         ? md.signed.expires
-        : expiresIn(days[isRoleName(role) ? role : 'targets'], now);
+        : expiresIn(isRoleName(role) ? days[role] : delegatedDays, now);
       // Bumping twice before a save must not throw away signatures made in between.
       if (version !== md.signed.version || expires !== md.signed.expires) {
         this.#replaceAny(role, rebuild(md, { version, expires }));

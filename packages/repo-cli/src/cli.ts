@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
-import { assertRoleName } from '@tufup/metadata';
+import { assertRoleName, isRoleName } from '@tufup/metadata';
 import type { PatchFormat } from '@tufup/patch';
 import { PATCH_FORMATS, type PerRole } from './config.js';
 import { EXIT, RepoError } from './errors.js';
@@ -601,7 +601,10 @@ function buildParser(session: Session, args: string[]): Argv {
       "refresh a role's expiry (-e), or add your signature to it (multi-party threshold signing)",
       enter('sign', '<role> <key_dirs..>', (y) =>
         keyDirsPositional(
-          y.positional('role', { describe: 'root, targets, snapshot or timestamp', type: 'string' }),
+          y.positional('role', {
+            describe: 'root, targets, snapshot or timestamp (or, with -e, a delegated role)',
+            type: 'string',
+          }),
         )
           .option('expiration-days', {
             alias: 'e',
@@ -615,8 +618,10 @@ function buildParser(session: Session, args: string[]): Argv {
           .example('$0 sign root keys_bob', '…and add the second signature, which publishes it'),
       ),
       async (argv) => {
-        const role = assertRoleName(String(argv.role));
+        const name = String(argv.role);
         const raw = argv['expiration-days'];
+        // A delegated role is only re-signed (-e); anything else not a top-level role is UNKNOWN_ROLE, as before.
+        const role = isRoleName(name) || raw === undefined ? assertRoleName(name) : name;
         let expirationDays: number | 'default' | undefined;
         if (raw !== undefined)
           expirationDays = raw === 'default' ? 'default' : positiveInt(String(raw), '--expiration-days');

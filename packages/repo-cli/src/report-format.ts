@@ -47,6 +47,13 @@ export function formatStatus(st: StatusReport, s: Style): string {
       `${name.padEnd(10)} v${String(r.version).padEnd(4)} ${r.expires}  ${expText.padEnd(26)} ${sigText}  keys: ${keyNames}`,
     );
   }
+  for (const r of st.delegatedRoles ?? []) {
+    const sig = `${r.validSignatures}/${r.threshold} signatures`;
+    const exp = expiry(r.expiresInDays);
+    lines.push(
+      `${r.role.padEnd(10)} v${String(r.version).padEnd(4)} ${r.expires}  ${(r.expired ? s.red(exp) : r.expiringSoon ? s.yellow(exp) : exp).padEnd(26)} ${r.validSignatures >= r.threshold ? sig : s.red(sig)}  delegated by ${r.delegatedBy}`,
+    );
+  }
   lines.push('');
   lines.push(formatList(st.apps, s));
   if (st.pending) {

@@ -73,6 +73,8 @@ export interface StatusReport {
   patchFormat: string;
   consistentSnapshot: boolean;
   roles: Record<RoleName, RoleStatus>;
+  /** Delegated targets roles, in the order clients visit them (absent without delegations). */
+  delegatedRoles?: Array<Omit<RoleStatus, 'role'> & { role: string; delegatedBy: string }>;
   apps: AppReleases[];
   pending?: PendingStatus;
   warnings: string[];
@@ -189,7 +191,7 @@ export interface KeysReport extends CommandReport {
 }
 
 export interface SignReport extends CommandReport {
-  role: RoleName;
+  role: RoleName | string;
   /** Without -e: signatures added. */
   added?: number;
   /** With -e: the role's new expiry. */

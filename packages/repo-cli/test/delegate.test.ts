@@ -123,6 +123,38 @@ test('delegate add / list; the CI with only the win key publishes Windows releas
     const verify = JSON.parse((await ok(['verify', '--json'], { cwd: dir })).stdout) as { ok: boolean };
     assert.equal(verify.ok, true);
 
+    // status shows the delegated role; `sign win -e` re-signs it with its own key (plus the online keys).
+    const st = JSON.parse((await ok(['status', '--json'], { cwd: dir })).stdout) as {
+      delegatedRoles: Array<{ role: string; version: number; validSignatures: number; threshold: number }>;
+    };
+    assert.deepEqual(
+      st.delegatedRoles.map((r) => [r.role, r.validSignatures, r.threshold]),
+      [['win', 1, 1]],
+    );
+    const signed = JSON.parse(
+      (await ok(['sign', 'win', '-e', '30', 'offline', 'ci', '--json'], { cwd: dir })).stdout,
+    ) as { published: Array<{ role: string; version: number }> };
+    assert.deepEqual(
+      signed.published.map((p) => [p.role, p.version]),
+      [
+        ['win', (st.delegatedRoles[0]?.version ?? 0) + 1],
+        ['snapshot', 6],
+        ['timestamp', 6],
+      ],
+    );
+    const exp = Date.parse(
+      (await readJson<{ signed: { expires: string } }>(join(meta, 'win.json'))).signed.expires,
+    );
+    assert.ok(Math.abs(exp - Date.now() - 30 * 86_400_000) < 3_600_000);
+    for (const args of [
+      ['sign', 'win', 'offline', 'ci'],
+      ['sign', 'nope', '-e', 'keystore'],
+    ]) {
+      const r = await tufup(args, { cwd: dir });
+      assert.equal(errorLine(r.stderr)?.code, 'UNKNOWN_ROLE', r.stderr);
+      assert.equal(r.code, 2);
+    }
+
     // delegate remove: the Windows releases go back to the top-level targets, win.json goes away.
     await ok(['delegate', 'remove', 'win', 'keystore'], { cwd: dir });
     const top = await readJson<Doc>(join(meta, 'targets.json'));

@@ -37,8 +37,8 @@ export interface ChangeSpec {
    */
   targetPaths?: (store: MetadataStore) => string[];
   /** Roles to bump even when their content is unchanged (re-signing with a new expiry). */
-  force?: RoleName[];
-  expirationDays?: Partial<PerRole<number>>;
+  force?: Array<RoleName | string>;
+  expirationDays?: Partial<PerRole<number>> & Record<string, number | undefined>;
   /** More key names to look for (old keys being replaced, keys being added). */
   extraKeyNames?: string[];
   /** Checks that need the current metadata; run before keys are loaded or anything is written. */

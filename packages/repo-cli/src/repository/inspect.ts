@@ -76,6 +76,28 @@ export async function status(state: RepoState): Promise<StatusReport> {
       );
     }
   }
+  const delegatedRoles: NonNullable<StatusReport['delegatedRoles']> = [];
+  for (const { role, expires, version, signatures: count } of store.delegatedStatus()) {
+    const days = (parseExpires(expires).getTime() - now.getTime()) / 86_400_000;
+    const expiringSoon = days >= 0 && days < renewalWindowDays(state.config.expirationDays.targets);
+    delegatedRoles.push({
+      role,
+      delegatedBy: store.delegationOf(role)?.parent ?? 'targets',
+      version,
+      expires,
+      expiresInDays: Math.round(days * 100) / 100,
+      expired: days < 0,
+      expiringSoon,
+      threshold: count.threshold,
+      validSignatures: count.valid.length,
+      keys: store.signingKeyIds(role).map((keyid) => ({ keyid, signed: count.valid.includes(keyid) })),
+    });
+    if (expiringSoon) {
+      warnings.push(
+        `${role}.json expires ${expires} (in ${days.toFixed(1)} days): re-sign it with \`tufup sign ${role} -e <key_dirs>\` (its own keys)`,
+      );
+    }
+  }
   const apps = appReleases(targetEntries(store));
   for (const app of apps) {
     if (app.patchChainBreaks.length) {
@@ -91,6 +113,7 @@ export async function status(state: RepoState): Promise<StatusReport> {
     patchFormat: state.config.patchFormat,
     consistentSnapshot: store.root.signed.consistentSnapshot,
     roles,
+    ...(delegatedRoles.length ? { delegatedRoles } : {}),
     apps,
     warnings,
   };

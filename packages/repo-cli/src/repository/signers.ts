@@ -1,6 +1,6 @@
 // Signing keys: finding the private keys a change needs in the key dirs (asking passphrases only when needed),
 // signing with them, and telling how far each role is from its threshold.
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isTufupError, pathExists, throwIfAborted } from '@tufup/common';
 import {
@@ -139,8 +139,9 @@ export async function findSigners(
 }
 
 /**
- * Private keys in `keyDirs` (recursively) whose `<name>.pub` beside them has one of `keyids`: how a delegated
- * role's key is found without a name in the config. Unreadable .pub files are skipped.
+ * Private keys in `keyDirs` (recursively) whose `<name>.pub` beside them (or, without one, the unencrypted key
+ * itself) has one of `keyids`: how a delegated role's key is found without a name in the config. Files that are
+ * not key files are skipped.
  */
 async function keysByKeyid(
   keyDirs: readonly string[],
@@ -154,12 +155,17 @@ async function keysByKeyid(
     const names = new Set(entries.filter((e) => e.isFile() || e.isSymbolicLink()).map((e) => e.name));
     for (const e of entries) {
       if (e.isDirectory()) await walk(join(dir, e.name), depth + 1);
-      if (!e.name.endsWith('.pub') || !names.has(e.name.slice(0, -4))) continue;
+      const pub = e.name.endsWith('.pub');
+      const name = pub ? e.name.slice(0, -4) : e.name;
+      // A private key is known by its .pub; one without (moved alone to a CI) is read if it is not encrypted.
+      if (pub ? !names.has(name) : names.has(`${name}.pub`) || !(e.isFile() || e.isSymbolicLink())) continue;
       try {
-        const keyid = (await loadPublicKeyFile(join(dir, e.name))).keyid;
-        if (keyids.has(keyid) && !out.some((o) => o.keyid === keyid)) {
-          out.push({ name: e.name.slice(0, -4), path: join(dir, e.name.slice(0, -4)), keyid });
-        }
+        const path = join(dir, name);
+        if (!pub && ((await stat(path)).size > 64 * 1024 || (await isEncryptedKeyFile(path)))) continue;
+        const keyid = pub
+          ? (await loadPublicKeyFile(join(dir, e.name))).keyid
+          : (await loadPrivateKeyFile(path)).keyid;
+        if (keyids.has(keyid) && !out.some((o) => o.keyid === keyid)) out.push({ name, path, keyid });
       } catch {
         // not a key file of ours
       }

@@ -6,6 +6,7 @@ import {
   Publication,
   ROLE_NAMES,
   type RoleName,
+  isRoleName,
   countSignatures,
   expiresIn,
   recoverInterrupted,
@@ -25,9 +26,18 @@ export async function sign(
   state: RepoState,
   opts: SignOptions,
 ): Promise<PublishResult & { added?: number; expires?: string }> {
-  if (opts.expirationDays === undefined) return cosign(state, opts.role, opts.keyDirs);
+  const role = opts.role;
+  if (!isRoleName(role) && opts.expirationDays === undefined) {
+    throw new RepoError({
+      code: 'USAGE',
+      message: `co-signing is for the top-level roles: re-sign delegated role ${role} with -e (its threshold met by the key dirs given)`,
+    });
+  }
+  if (opts.expirationDays === undefined) return cosign(state, role as RoleName, opts.keyDirs);
   const days =
-    opts.expirationDays === 'default' ? state.config.expirationDays[opts.role] : opts.expirationDays;
+    opts.expirationDays !== 'default'
+      ? opts.expirationDays
+      : state.config.expirationDays[isRoleName(role) ? role : 'targets'];
   const now = state.now();
   const result = await runChange(state, {
     command: `sign ${opts.role} -e ${days}`,

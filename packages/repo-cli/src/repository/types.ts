@@ -113,7 +113,8 @@ export interface RemoveDelegationOptions {
 }
 
 export interface SignOptions {
-  role: RoleName;
+  /** A top-level role, or (with `expirationDays`) a delegated targets role. */
+  role: RoleName | string;
   keyDirs: string[];
   /** Refresh the expiry (N days, or the config's), bump and cascade. Without: add signatures only. */
   expirationDays?: number | 'default';
