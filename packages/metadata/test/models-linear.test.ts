@@ -24,10 +24,8 @@ function bothWays(cls: Cls, data: Json): { original: string; linear: string } {
     JSON.stringify(signed.toJSON()),
   ]);
   for (const t of texts) assert.equal(t, texts[0]);
-  assert.deepEqual(
-    Object.keys(b[cls === Targets ? 'targets' : 'meta']),
-    Object.keys(a[cls === Targets ? 'targets' : 'meta']),
-  );
+  const field = cls === Targets ? 'targets' : 'meta';
+  assert.deepEqual(Object.keys(b[field] as Json), Object.keys(a[field] as Json));
   return { original: texts[0]!, linear: texts[3]! };
 }
 
@@ -43,7 +41,7 @@ function sameOutcome(cls: Cls, data: unknown): void {
   };
   assert.deepEqual(
     run(() => cls.fromJSON(structuredClone(data))),
-    run(() => original.fromJSON.call(cls, structuredClone(data))),
+    run(() => original.fromJSON.call(cls, structuredClone(data) as Json)),
   );
 }
 
