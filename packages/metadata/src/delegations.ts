@@ -20,7 +20,7 @@ export const HISTORY_AFTER_FIELD = 'x-tufup-history-after';
  * Path patterns we write: file-name globs of `*` and `?` over the target-name alphabet (no `/`, no brackets or
  * braces), so python-tuf's fnmatch, tuf-js' minimatch and canMatchPrefix below agree on what they match.
  */
-const PATH_PATTERN = /^[A-Za-z0-9._*?+!-]{1,200}$/;
+const PATH_PATTERN = /^[A-Za-z0-9._*?+-]{1,200}$/;
 
 /**
  * A delegated role's name as a safe file name and not a top-level role; INVALID_ROLE_NAME otherwise. `head` (what
@@ -61,7 +61,7 @@ export function assertPathPatterns(paths: unknown): string[] {
     if (typeof p !== 'string' || !PATH_PATTERN.test(p)) {
       throw new MetadataError({
         code: 'INVALID_PATH_PATTERN',
-        message: `invalid path pattern ${JSON.stringify(p)} (a file-name glob of letters, digits, ".", "_", "-", "+", "!", "*" and "?")`,
+        message: `invalid path pattern ${JSON.stringify(p)} (a file-name glob of letters, digits, ".", "_", "-", "+", "*" and "?")`,
       });
     }
   }
@@ -84,21 +84,21 @@ export function canMatchPrefix(pattern: string, prefix: string): boolean {
   return true;
 }
 
-/** A pattern that is a plain name prefix and one trailing `*` (`my_app-win-x64-*`): most delegations are. */
-const PREFIX_GLOB = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*\*$/;
-
 /**
- * Whether the entry delegates target `path` (`DelegatedRole.isDelegatedPath`, which compiles every pattern with
- * minimatch on every call: a third of a `targets add` at 3,000 releases). For a prefix glob and a path without `/`
- * the answer is whether the path starts with the prefix (minimatch's `*` matches any run there; the prefix does
- * not start with `.` or `!`, so neither dot-file nor negation rules apply); anything else asks @tufjs/models.
+ * A matcher equal to the entry's `isDelegatedPath` (tuf-js' minimatch per path part), compiled once: checking every
+ * target of a big role would otherwise compile each pattern once per target. Patterns outside the alphabet we write
+ * (and names starting with "." or holding "/") go to `isDelegatedPath` itself.
  */
-export function isDelegatedPath(entry: DelegatedRole, path: string): boolean {
-  const paths = entry.paths;
-  if (!paths || path.includes('/') || !paths.every((p: string) => PREFIX_GLOB.test(p))) {
-    return entry.isDelegatedPath(path);
-  }
-  return paths.some((p: string) => path.startsWith(p.slice(0, -1)));
+export function delegationMatcher(entry: DelegatedRole): (path: string) => boolean {
+  const paths: string[] | undefined = entry.paths;
+  if (!paths?.every((p) => PATH_PATTERN.test(p))) return (path) => entry.isDelegatedPath(path);
+  const res = paths.map(
+    (p) => new RegExp(`^${p.replace(/[.+]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`),
+  );
+  return (path) =>
+    path === '' || path.startsWith('.') || path.includes('/')
+      ? entry.isDelegatedPath(path)
+      : res.some((re) => re.test(path));
 }
 
 /** Whether a delegation entry can hold names starting with `prefix` (hash-prefix delegations always can). */

@@ -168,14 +168,35 @@ export class OnDisk {
   /** Every `N.root.json`: the chain clients walk. */
   history: RootFile[] = [];
 
+  /** The instance each role was recorded from, and its signatures then (see isRecorded). */
+  readonly #recorded = new Map<string, { md: AnyRoleMetadata; sigs: string }>();
+
+  /**
+   * Records `md` as what is on disk (`text`). The canonical form is computed when first needed: a big delegated
+   * role that is never changed costs one pass less.
+   */
   record(role: RoleName | string, md: AnyRoleMetadata, text: string | undefined): void {
+    let canon: string | undefined;
     this.#roles[role] = {
       text,
       version: md.signed.version,
       expires: md.signed.expires,
-      canonical: canonicalText(md),
+      get canonical() {
+        canon ??= canonicalText(md);
+        return canon;
+      },
       envelope: envelopeOf(md),
     };
+    this.#recorded.set(role, { md, sigs: JSON.stringify(md.signatures) });
+  }
+
+  /**
+   * Whether `md` is the very instance recorded for `role`, with the same signatures: then it is what is on disk
+   * (a role's `signed` is never changed in place: every edit rebuilds it).
+   */
+  isRecorded(role: RoleName | string, md: AnyRoleMetadata): boolean {
+    const r = this.#recorded.get(role);
+    return r !== undefined && r.md === md && r.sigs === JSON.stringify(md.signatures);
   }
 
   get(role: RoleName | string): DiskRole | undefined {
@@ -185,11 +206,13 @@ export class OnDisk {
   /** Forgets a role (a delegated role that was removed and whose file is gone). */
   forget(role: string): void {
     delete this.#roles[role];
+    this.#recorded.delete(role);
   }
 
   /** Whether `md`'s signed content differs from the role on disk (every role of a new store does). */
   isChanged(role: RoleName | string, md: AnyRoleMetadata): boolean {
     const r = this.#roles[role];
+    if (r !== undefined && this.#recorded.get(role)?.md === md) return false;
     return r === undefined || canonicalText(md) !== r.canonical;
   }
 

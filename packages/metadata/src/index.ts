@@ -81,6 +81,7 @@ export {
   canMatchPrefix,
   delegatedEntries,
   delegationCanMatchPrefix,
+  delegationMatcher,
   historyAfter,
   historyRoleName,
   isHistoryRoleName,

@@ -74,16 +74,32 @@ export function addSignatures(md: AnyRoleMetadata, signers: readonly Signer[]): 
   }
 }
 
+/**
+ * Verdicts already reached per metadata instance, by key and signature: a role's `signed` is never changed in place
+ * (every edit rebuilds it), so checking a big delegated role again on each save is only canonical JSON and ed25519
+ * once more. Keyed by the instance, so a rebuilt role is checked afresh.
+ */
+const verdicts = new WeakMap<AnyRoleMetadata, Map<string, boolean>>();
+
 /** Whether `key` made a valid signature over `md` (any key type tuf-js verifies). */
 export function hasValidSignature(md: AnyRoleMetadata, key: Key): boolean {
-  if (!md.signatures[key.keyID]) return false;
+  const sig = md.signatures[key.keyID];
+  if (!sig) return false;
+  const memo = verdicts.get(md) ?? new Map<string, boolean>();
+  verdicts.set(md, memo);
+  const id = `${key.keyID}:${key.keyType}:${key.scheme}:${JSON.stringify(key.keyVal)}:${sig.sig}`;
+  const known = memo.get(id);
+  if (known !== undefined) return known;
+  let valid: boolean;
   try {
     key.verifySignature(md);
-    return true;
+    valid = true;
   } catch {
     // @tufjs/models reports a bad signature (or an unusable key) by throwing; both mean "not valid".
-    return false;
+    valid = false;
   }
+  memo.set(id, valid);
+  return valid;
 }
 
 export interface SignatureCount {

@@ -64,12 +64,12 @@ import { checkTargetPath, tryParseTargetName } from './target-names.js';
 import {
   type DelegatedRole,
   assertDelegatedRoleName,
+  delegationMatcher,
   assertHistoryAfter,
   assertPathPatterns,
   delegatedEntries,
   historyAfter,
   historyRoleName,
-  isDelegatedPath,
   isHistoryRoleName,
   delegatedRoleJson,
   makeDelegations,
@@ -849,6 +849,7 @@ export class MetadataStore {
         // Delegated roles go in before the snapshot that names them.
         for (const name of this.delegatedRoleNames()) {
           const dmd = this.targetsRole(name);
+          if (this.#disk.isRecorded(name, dmd)) continue;
           // Unchanged roles are not serialized again (their signatures may have changed: co-signing).
           if (
             this.#disk.get(name)?.text !== undefined &&
@@ -925,15 +926,15 @@ export class MetadataStore {
           'metadata/snapshot.json',
         );
       }
-      const chain: DelegatedRole[] = [];
+      const chain: Array<(path: string) => boolean> = [];
       for (let at: string | undefined = name, i = 0; at && at !== 'targets' && i < 32; i++) {
         const up = this.delegationOf(at);
         if (!up) break;
-        chain.push(up.entry);
+        chain.push(delegationMatcher(up.entry));
         at = up.parent;
       }
       for (const path of Object.keys(md.signed.targets)) {
-        if (!chain.every((e) => isDelegatedPath(e, path))) {
+        if (!chain.every((matches) => matches(path))) {
           f.problem(
             'TARGET_OUTSIDE_PATHS',
             `${name} lists ${path}, outside the paths delegated to it (${d.entry.paths?.join(', ') ?? 'hash prefixes'})`,
@@ -1006,7 +1007,11 @@ export class MetadataStore {
       { version, text: rootText, md: copy(this.root) },
     ];
     for (const role of ROLE_NAMES) this.#markLoaded(role, serializeMetadata(this.#roles[role]));
-    for (const [name, md] of this.#delegated) this.#disk.record(name, md, serializeMetadata(md));
+    for (const [name, md] of this.#delegated) {
+      if (this.#disk.isRecorded(name, md)) continue;
+      const text = serializeMetadata(md);
+      this.#disk.record(name, md, text);
+    }
     for (const name of this.#removedDelegated) if (!this.#delegated.has(name)) this.#disk.forget(name);
     this.#removedDelegated.clear();
   }

@@ -8,6 +8,8 @@ import {
   MetadataStore,
   type PrivateKey,
   canMatchPrefix,
+  delegatedEntries,
+  delegationMatcher,
   formatTargetName,
   generateEd25519Key,
   makeArchiveCustom,
@@ -245,4 +247,46 @@ test("canMatchPrefix: which patterns can hold an app's targets", () => {
   assert.equal(canMatchPrefix('other-*', 'myapp-'), false);
   assert.equal(canMatchPrefix('myapp', 'myapp-'), false);
   assert.equal(canMatchPrefix('myap', 'myapp-'), false);
+});
+
+test('delegationMatcher agrees with tuf-js isDelegatedPath on the patterns we write; "!" (negation in minimatch) is refused', async () => {
+  const win = generateEd25519Key();
+  await withTempDir(async (dir) => {
+    const store = await MetadataStore.load(await copyFixtureMetadata(dir));
+    await assertCode(
+      () => store.addDelegation({ name: 'neg', keys: [win.publicKey()], paths: ['!app-*'] }),
+      'INVALID_PATH_PATTERN',
+    );
+    const patterns = [
+      'app-win-x64-*',
+      '*',
+      '**',
+      'a?p-*.tar.gz',
+      'app-1.0+local-*',
+      'x*y*z',
+      '*.patch',
+      'app',
+    ];
+    store.addDelegation({ name: 'all', keys: [win.publicKey()], paths: patterns });
+    const entry = delegatedEntries(store.targets).find((e) => e.name === 'all')!;
+    const names = [
+      'app-win-x64-1.0.tar.gz',
+      'app',
+      '.app-1',
+      'app-1.0+local-2.patch',
+      'xyz',
+      'xaybz',
+      'a/b',
+      'app-x.patch',
+      '',
+    ];
+    for (const pattern of patterns) {
+      const one = { ...entry, paths: [pattern] } as typeof entry;
+      Object.setPrototypeOf(one, Object.getPrototypeOf(entry));
+      const matches = delegationMatcher(one);
+      for (const name of names) {
+        assert.equal(matches(name), one.isDelegatedPath(name), `${pattern} vs ${JSON.stringify(name)}`);
+      }
+    }
+  });
 });
