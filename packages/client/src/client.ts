@@ -31,6 +31,7 @@ import { type SignedTarget, needsOlderReleases, readAppTargets } from './targets
 import type { Transport } from './transport.js';
 import { isMixedState } from './tuf/errors.js';
 import { type TrustedMetadata, refreshTrustedMetadata } from './tuf/refresh.js';
+import { RefreshMemo } from './tuf/refresh-memo.js';
 
 /** How long to wait before reading a repository again that was caught mid-publish (see isMixedState). */
 const MIXED_STATE_RETRY_MS = 1000;
@@ -80,6 +81,9 @@ export class Client {
   /** The cache of the build the last check chose (the app's platform builds or its platform-less releases). */
   #cache: UpdateCache;
   readonly #staging: StagingArea;
+  /** What the last refresh verified: a check that finds nothing new on the server skips re-verifying it. */
+  readonly #refreshMemo = new RefreshMemo();
+  #targetsRead: { metadata: TrustedMetadata; targets: SignedTarget[] } | undefined;
   #checked: CheckedUpdate | undefined;
   #busy = false;
 
@@ -217,6 +221,7 @@ export class Client {
       config: this.#opts.tufConfig,
       signal,
       logger: this.#logger,
+      memo: this.#refreshMemo,
       appName: this.appName,
       needsOlder: (targets) => needsOlderReleases(targets, this.appName, this.currentVersion),
     });
@@ -233,7 +238,7 @@ export class Client {
   }
 
   async #plan(metadata: TrustedMetadata, opts: CheckOptions): Promise<CheckedUpdate | undefined> {
-    const targets = readAppTargets(metadata, this.appName, this.#logger, this.platform);
+    const targets = this.#appTargets(metadata);
     const buildName = targets[0]!.name;
     if (this.#cache.appName !== buildName) this.#cache = this.#cacheFor(buildName);
     // The install id is read (or created) only when a partial rollout needs it.
@@ -264,6 +269,17 @@ export class Client {
       `update ${this.currentVersion} → ${plan.version} by ${plan.patches.length ? `${plan.patches.length} patch(es)` : `the full archive (${plan.fullArchiveReason})`}`,
     );
     return { plan, targets, metadata, archive: signed(plan.archive), patches: plan.patches.map(signed) };
+  }
+
+  /** The app's targets in `metadata`, read once per verified metadata (a check that finds nothing new reuses them). */
+  #appTargets(metadata: TrustedMetadata): SignedTarget[] {
+    if (this.#targetsRead?.metadata !== metadata) {
+      this.#targetsRead = {
+        metadata,
+        targets: readAppTargets(metadata, this.appName, this.#logger, this.platform),
+      };
+    }
+    return this.#targetsRead.targets;
   }
 
   /** Invalid channels are ignored with a warning, as python tufup does (#120). */

@@ -207,7 +207,7 @@ function planDowngrade(input: PlanInput): UpdatePlan | undefined {
 /**
  * A tufup patch for version v goes from the release published just before v. So the chain reaches `to` from
  * `from` iff `from` itself was published and every published version in (from, to] has a patch, and no
- * version has two patches.
+ * version has two patches. Linear after one sort of the targets (a client far behind has a long chain).
  */
 export function isContiguous(
   targets: readonly AppTarget[],
@@ -224,5 +224,7 @@ export function isContiguous(
   if (!published.some((v) => compareVersions(v, from) === 0)) return false;
   const between = published.filter((v) => compareVersions(v, from) > 0 && compareVersions(v, to) <= 0);
   if (between.length !== chain.length) return false;
-  return between.every((v) => chain.filter((p) => compareVersions(p.version, v) === 0).length === 1);
+  // Both in version order: each published version has exactly one patch iff they pair up one to one.
+  const patches = [...chain].sort((a, b) => compareVersions(a.version, b.version));
+  return between.every((v, i) => compareVersions(patches[i]!.version, v) === 0);
 }

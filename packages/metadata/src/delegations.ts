@@ -93,13 +93,7 @@ export function delegationMatcher(entry: DelegatedRole): (path: string) => boole
   const paths: string[] | undefined = entry.paths;
   if (!paths?.every((p) => PATH_PATTERN.test(p))) return (path) => entry.isDelegatedPath(path);
   const res = paths.map(
-    (p) =>
-      new RegExp(
-        `^${p
-          .replace(/[.+]/g, '\\$&')
-          .replace(/\*/g, '[^/]*')
-          .replace(/\?/g, '[^/]')}$`,
-      ),
+    (p) => new RegExp(`^${p.replace(/[.+]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`),
   );
   return (path) =>
     path === '' || path.startsWith('.') || path.includes('/')

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Metadata, Root } from '@tufjs/models';
 import { isNotFound, readdirOrEmpty, writeFileAtomic } from '@tufup/common';
 import { MetadataError } from './errors.js';
-import { canonical } from './signatures.js';
+import { canonicalText } from './signatures.js';
 import {
   type AnyRoleMetadata,
   type RoleMetadata,
@@ -143,11 +143,21 @@ export async function readMetadataDir(dir: string): Promise<MetadataDirFiles> {
 export interface DiskRole {
   /** The file text (undefined for a role not on disk yet). */
   text: string | undefined;
-  /** What serializing the role gave then: while it still does, `text` is its file content. */
-  serialized: string;
   version: number;
   expires: string;
+  /** The signed part then, as canonical JSON. */
   canonical: string;
+  /**
+   * The rest of the role then (signatures in order, unknown top-level fields), as JSON. With `canonical` it tells
+   * whether the role still serializes as it did then, without keeping (or computing) that serialization: the
+   * file is python's json.dumps of `{signatures, signed, ...}` with sorted keys, the same for equal values.
+   */
+  envelope: string;
+}
+
+/** What a role's file holds besides `signed`: its signatures in order and unknown top-level fields, as JSON. */
+function envelopeOf(md: AnyRoleMetadata): string {
+  return JSON.stringify([Object.values(md.signatures).map((sig) => sig.toJSON()), md.unrecognizedFields]);
 }
 
 /** A store's metadata as it is on disk (loaded or last saved): tells what changed and what a save must write. */
@@ -162,20 +172,20 @@ export class OnDisk {
   readonly #recorded = new Map<string, { md: AnyRoleMetadata; sigs: string }>();
 
   /**
-   * Records `md` as what is on disk (`text`; `serialized`: what serializing it gives, when the caller has it). The
-   * canonical form is computed when first needed: a big delegated role that is never changed costs one pass less.
+   * Records `md` as what is on disk (`text`). The canonical form is computed when first needed: a big delegated
+   * role that is never changed costs one pass less.
    */
-  record(role: RoleName | string, md: AnyRoleMetadata, text: string | undefined, serialized?: string): void {
+  record(role: RoleName | string, md: AnyRoleMetadata, text: string | undefined): void {
     let canon: string | undefined;
     this.#roles[role] = {
       text,
-      serialized: serialized ?? serializeMetadata(md),
       version: md.signed.version,
       expires: md.signed.expires,
       get canonical() {
-        canon ??= canonical(md).toString('utf8');
+        canon ??= canonicalText(md);
         return canon;
       },
+      envelope: envelopeOf(md),
     };
     this.#recorded.set(role, { md, sigs: JSON.stringify(md.signatures) });
   }
@@ -203,13 +213,23 @@ export class OnDisk {
   isChanged(role: RoleName | string, md: AnyRoleMetadata): boolean {
     const r = this.#roles[role];
     if (r !== undefined && this.#recorded.get(role)?.md === md) return false;
-    return r === undefined || canonical(md).toString('utf8') !== r.canonical;
+    return r === undefined || canonicalText(md) !== r.canonical;
+  }
+
+  /** Whether `md` serializes exactly as the role did when it was recorded (read or saved). */
+  sameAsRecorded(role: RoleName | string, md: AnyRoleMetadata): boolean {
+    return this.sameEnvelope(role, md) && !this.isChanged(role, md);
+  }
+
+  /** Whether `md`'s signatures and unknown top-level fields are those recorded (see DiskRole.envelope). */
+  sameEnvelope(role: RoleName | string, md: AnyRoleMetadata): boolean {
+    const r = this.#roles[role];
+    return r !== undefined && envelopeOf(md) === r.envelope;
   }
 
   /** `md`'s file content: the text on disk while `md` is what was read, else what saving it writes. */
   textOf(role: RoleName | string, md: AnyRoleMetadata): string {
-    const r = this.#roles[role];
-    const text = serializeMetadata(md);
-    return r?.text !== undefined && text === r.serialized ? r.text : text;
+    const text = this.#roles[role]?.text;
+    return text !== undefined && this.sameAsRecorded(role, md) ? text : serializeMetadata(md);
   }
 }

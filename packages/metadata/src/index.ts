@@ -79,6 +79,7 @@ export type {
 } from './verify.js';
 export type * from './store-options.js';
 export { MetadataStore, verifyRepository } from './store.js';
+export { useLinearModels } from './models-linear.js';
 export { Publication, hasCommittedJournal, recoverInterrupted } from './publication.js';
 export { metadataFileNames, targetFilePath } from './layout.js';
 export {

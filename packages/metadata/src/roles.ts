@@ -12,7 +12,11 @@ import {
 } from '@tufjs/models';
 import { MetadataError } from './errors.js';
 import type { PublicKey } from './keys.js';
+import { useLinearModels } from './models-linear.js';
 import { pythonJsonDumps } from './python-json.js';
+
+// Every path to @tufjs/models' Targets and Snapshot conversions in this package goes through this module.
+useLinearModels();
 
 /** The top-level roles, in the order a repository publishes them (each one's file names the next). */
 export const ROLE_NAMES = ['root', 'targets', 'snapshot', 'timestamp'] as const;

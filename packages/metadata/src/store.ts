@@ -733,7 +733,7 @@ export class MetadataStore {
       loadedRoot?.text !== undefined &&
       this.#disk.rootJsonText !== undefined &&
       this.#disk.rootJsonText !== loadedRoot.text &&
-      serializeMetadata(this.root) === loadedRoot.serialized
+      this.#disk.sameAsRecorded('root', this.root)
     ) {
       f.problem('ROOT_MISMATCH', `root.json differs from ${version}.root.json`, 'metadata/root.json');
     }
@@ -798,9 +798,12 @@ export class MetadataStore {
         });
       }
     }
+    // Delegated roles whose signed part is as on disk (most: a release changes one), told once for the writes below.
+    const unchangedDelegated = new Set<string>();
     for (const role of this.delegatedRoleNames()) {
       const loaded = this.#disk.get(role);
-      if (loaded && this.#isChanged(role) && this.targetsRole(role).signed.version <= loaded.version) {
+      if (loaded && !this.#isChanged(role)) unchangedDelegated.add(role);
+      else if (loaded && this.targetsRole(role).signed.version <= loaded.version) {
         throw new MetadataError({
           code: 'BAD_VERSION',
           message: `${role} changed but is still version ${loaded.version}: call bumpAll() before save()`,
@@ -850,6 +853,13 @@ export class MetadataStore {
         for (const name of this.delegatedRoleNames()) {
           const dmd = this.targetsRole(name);
           if (this.#disk.isRecorded(name, dmd)) continue;
+          // Unchanged roles are not serialized again (their signatures may have changed: co-signing).
+          if (
+            this.#disk.get(name)?.text !== undefined &&
+            unchangedDelegated.has(name) &&
+            this.#disk.sameEnvelope(name, dmd)
+          )
+            continue;
           const dtext = serializeMetadata(dmd);
           if (this.#disk.get(name)?.text === dtext) continue;
           for (const file of metadataFileNames(name, dmd.signed.version, consistent))
@@ -972,8 +982,7 @@ export class MetadataStore {
         const text = await readMetadataText(join(dir, `${name}.json`));
         const child = parseMetadata('targets', text);
         this.#delegated.set(name, child);
-        // `text` as what it serializes to: only textOf reads that, and it compares before it trusts it.
-        this.#disk.record(name, child, text, text);
+        this.#disk.record(name, child, text);
         await walk(child, depth + 1);
       }
     };
@@ -1023,7 +1032,7 @@ export class MetadataStore {
     for (const [name, md] of this.#delegated) {
       if (this.#disk.isRecorded(name, md)) continue;
       const text = serializeMetadata(md);
-      this.#disk.record(name, md, text, text);
+      this.#disk.record(name, md, text);
     }
     for (const name of this.#removedDelegated) if (!this.#delegated.has(name)) this.#disk.forget(name);
     this.#removedDelegated.clear();

@@ -23,10 +23,28 @@ function explain(version: string): ParsedVersion | undefined {
   // pep440's explain() accepts exactly what packaging.version.Version accepts, except surrounding
   // whitespace, which we reject too: a version ends up in a file name.
   if (typeof version !== 'string' || version.length === 0 || version.length > 256) return undefined;
+  const known = explained.get(version);
+  if (known !== undefined) return known ?? undefined;
   const parsed = pep440Explain(version);
-  if (!parsed) return undefined;
-  const pre = parsed.pre;
-  return { preLabel: Array.isArray(pre) && pre.length > 0 ? String(pre[0]) : undefined };
+  const result = parsed
+    ? {
+        preLabel: Array.isArray(parsed.pre) && parsed.pre.length > 0 ? String(parsed.pre[0]) : undefined,
+      }
+    : null;
+  remember(explained, version, result);
+  return result ?? undefined;
+}
+
+// Parsing a PEP 440 version is a regex match and some allocation; a repository's history names the same few
+// thousand versions again and again (each target's name, every comparison of a sort or a plan). Both caches hold
+// results of pure functions of their keys, and are emptied when they grow past MAX_CACHED.
+const MAX_CACHED = 50_000;
+const explained = new Map<string, ParsedVersion | null>();
+const compared = new Map<string, number>();
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= MAX_CACHED) cache.clear();
+  cache.set(key, value);
 }
 
 /**
@@ -58,7 +76,14 @@ export function normalizeVersion(version: string): string {
 export function compareVersions(a: string, b: string): number {
   parseVersion(a);
   parseVersion(b);
-  return pep440Compare(a, b);
+  if (a === b) return 0;
+  const key = `${a}\n${b}`;
+  let order = compared.get(key);
+  if (order === undefined) {
+    order = pep440Compare(a, b);
+    remember(compared, key, order);
+  }
+  return order;
 }
 
 /** A new array, ascending in PEP 440 order (stable for equal versions such as `1.0` and `1.0.0`). */

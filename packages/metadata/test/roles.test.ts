@@ -124,6 +124,11 @@ test('pythonJsonDumps escapes like json.dumps(ensure_ascii=True) and sorts by co
     pythonJsonDumps({ '\uffff': 1, '😀': 2 }, { sortKeys: true }),
     '{"\\uffff": 1, "\\ud83d\\ude00": 2}',
   );
+  // After a common prefix, and against plain ASCII (the fast path compares UTF-16 units up to a surrogate).
+  assert.equal(
+    pythonJsonDumps({ 'a😀': 1, 'a\uffff': 2, ab: 3, a: 4, '10': 5, '9': 6 }, { sortKeys: true }),
+    '{"10": 5, "9": 6, "a": 4, "ab": 3, "a\\uffff": 2, "a\\ud83d\\ude00": 1}',
+  );
   assert.equal(pythonJsonDumps({ b: 1, a: 2 }), '{"b": 1, "a": 2}');
 });
 

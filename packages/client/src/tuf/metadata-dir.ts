@@ -41,7 +41,11 @@ export class MetadataScratch {
     this.#originals = originals;
   }
 
-  static async create(trustedDir: string, logger: Logger): Promise<MetadataScratch> {
+  /**
+   * The trusted metadata files (`*.json` in `trustedDir`), read once; scratch dirs of refreshes whose process died
+   * are removed on the way. TRUSTED_ROOT_MISSING without a root.json.
+   */
+  static readTrusted(trustedDir: string, logger: Logger): Map<string, Buffer> {
     const originals = new Map<string, Buffer>();
     try {
       for (const entry of readdirSync(trustedDir, { withFileTypes: true })) {
@@ -50,7 +54,7 @@ export class MetadataScratch {
         if (stale && entry.isDirectory() && !isProcessAlive(Number(stale[1]))) {
           rmSync(join(trustedDir, name), { recursive: true, force: true });
           logger.debug(`removed ${name}, left by a refresh that did not finish`);
-        } else if (entry.isFile() && name.endsWith('.json') && !name.startsWith('.')) {
+        } else if (entry.isFile() && isMetadataFileName(name)) {
           originals.set(name, readFileSync(join(trustedDir, name)));
         }
       }
@@ -60,6 +64,15 @@ export class MetadataScratch {
         : asClientError(err, 'CACHE_IO_FAILED', `cannot read the trusted metadata in ${trustedDir}`);
     }
     if (!originals.has('root.json')) throw missingRoot(trustedDir, undefined);
+    return originals;
+  }
+
+  /** A scratch copy of the trusted files (`originals`, as readTrusted read them). */
+  static async create(
+    trustedDir: string,
+    logger: Logger,
+    originals: Map<string, Buffer> = MetadataScratch.readTrusted(trustedDir, logger),
+  ): Promise<MetadataScratch> {
     const dir = join(trustedDir, `.tuf-refresh-${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
       mkdirSync(dir);
@@ -69,6 +82,15 @@ export class MetadataScratch {
       throw asClientError(err, 'CACHE_IO_FAILED', `cannot prepare the metadata refresh in ${trustedDir}`);
     }
     return new MetadataScratch(trustedDir, dir, originals);
+  }
+
+  /** Every metadata file in the scratch dir as tuf-js left it: what the trusted dir holds after commit(). */
+  readAll(): Map<string, Buffer> {
+    const files = new Map<string, Buffer>();
+    for (const name of readdirSync(this.dir)) {
+      if (isMetadataFileName(name)) files.set(name, readFileSync(join(this.dir, name)));
+    }
+    return files;
   }
 
   /** A file as tuf-js left it in the scratch dir (undefined when it has none). */
@@ -115,6 +137,10 @@ export class MetadataScratch {
   async discard(): Promise<void> {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+function isMetadataFileName(name: string): boolean {
+  return name.endsWith('.json') && !name.startsWith('.');
 }
 
 function missingRoot(dir: string, cause: unknown): ClientError {

@@ -8,6 +8,7 @@ import {
   delegationCanMatchPrefix,
   isHistoryRoleName,
   targetFilePath,
+  useLinearModels,
   verifyRootRotation,
 } from '@tufup/metadata';
 import { type Config, type Fetcher, type TargetFile, Updater } from 'tuf-js';
@@ -16,9 +17,12 @@ import type { TufConfig } from '../options.js';
 import type { Transport } from '../transport.js';
 import { refreshFailure } from './errors.js';
 import { MetadataScratch } from './metadata-dir.js';
+import type { RefreshMemo } from './refresh-memo.js';
 
 const DEFAULT_MAX_ROOT_ROTATIONS = 256;
 const DEFAULT_ROOT_MAX_LENGTH = 512_000;
+/** tuf-js' default, so a timestamp fetched ahead is limited as tuf-js would limit it. */
+const DEFAULT_TIMESTAMP_MAX_LENGTH = 16_384;
 
 export interface RefreshOptions {
   metadataDir: string;
@@ -27,6 +31,8 @@ export interface RefreshOptions {
   config?: TufConfig | undefined;
   signal?: AbortSignal | undefined;
   logger: Logger;
+  /** The Client's memory of its last refresh: a check that finds nothing new skips re-verifying it. */
+  memo?: RefreshMemo | undefined;
   /**
    * List only this app's targets (`<appName>-…`), and visit only the delegated roles whose paths can match them.
    * Without it every target of the top-level targets and of every delegated role is listed.
@@ -53,12 +59,24 @@ export interface TrustedMetadata {
  */
 export async function refreshTrustedMetadata(opts: RefreshOptions): Promise<TrustedMetadata> {
   throwIfAborted(opts.signal);
-  const scratch = await MetadataScratch.create(opts.metadataDir, opts.logger);
+  // tuf-js parses and verifies targets.json through @tufjs/models: in linear time, not quadratic, with this.
+  useLinearModels();
+  const originals = MetadataScratch.readTrusted(opts.metadataDir, opts.logger);
   const fetcher = new RefreshFetcher(opts.transport, opts.signal);
+  const config = opts.config ?? {};
+  const rotations = await fetcher.fetchNewRoots(opts.metadataBaseUrl, originals.get('root.json')!, config);
+  // Nothing new on the server since this Client's last refresh: what it verified then still holds (see RefreshMemo).
+  const remembered = rotations === 0 ? opts.memo?.match(originals, Date.now()) : undefined;
+  if (remembered) {
+    const timestampUrl = joinUrl(opts.metadataBaseUrl, 'timestamp.json');
+    const maxLength = config.timestampMaxLength ?? DEFAULT_TIMESTAMP_MAX_LENGTH;
+    const timestamp = await fetcher.fetchAhead(timestampUrl, maxLength);
+    if (timestamp && Buffer.from(timestamp).equals(remembered.timestamp)) return remembered.metadata;
+  }
+  opts.memo?.forget();
+  const scratch = await MetadataScratch.create(opts.metadataDir, opts.logger, originals);
+  let verified: { metadata: TrustedMetadata; files: Map<string, Buffer> };
   try {
-    const trustedRoot = (await scratch.read('root.json'))!;
-    const config = opts.config ?? {};
-    const rotations = await fetcher.fetchNewRoots(opts.metadataBaseUrl, trustedRoot, config);
     try {
       const updater = new Updater({
         metadataDir: scratch.dir,
@@ -68,7 +86,7 @@ export async function refreshTrustedMetadata(opts: RefreshOptions): Promise<Trus
       });
       await updater.refresh();
       // Read before the commit moves the files tuf-js wrote out of the scratch dir.
-      return await trusted(updater, scratch, config, opts);
+      verified = { metadata: await trusted(updater, scratch, config, opts), files: scratch.readAll() };
     } catch (err) {
       // tuf-js may report an aborted request as something else: the abort is what happened.
       throwIfAborted(opts.signal);
@@ -82,6 +100,8 @@ export async function refreshTrustedMetadata(opts: RefreshOptions): Promise<Trus
   } finally {
     await scratch.discard();
   }
+  opts.memo?.remember(verified.files, verified.metadata);
+  return verified.metadata;
 }
 
 async function trusted(
@@ -199,8 +219,8 @@ class DelegationWalk {
 class RefreshFetcher implements Fetcher {
   readonly #transport: Transport;
   readonly #signal: AbortSignal | undefined;
-  /** The root walk's files, fetched ahead (see fetchNewRoots): bytes, or the error to throw. */
-  readonly #roots = new Map<string, Uint8Array | Error>();
+  /** Files fetched ahead (the root walk's, see fetchNewRoots; timestamp.json): bytes, or the error to throw. */
+  readonly #ahead = new Map<string, Uint8Array | Error>();
   #lastRequestFailure: unknown;
 
   constructor(transport: Transport, signal: AbortSignal | undefined) {
@@ -231,10 +251,10 @@ class RefreshFetcher implements Fetcher {
         bytes = await this.#transport.fetchMetadata(url, { maxLength, signal: this.#signal });
       } catch (err) {
         if (err instanceof HttpError && (err.status === 403 || err.status === 404)) return n;
-        this.#roots.set(url, err as Error);
+        this.#ahead.set(url, err as Error);
         return n + 1;
       }
-      this.#roots.set(url, bytes);
+      this.#ahead.set(url, bytes);
       const next = parseRoot(bytes);
       if (!next || !isRotation(previous, next)) return n + 1;
       previous = next;
@@ -242,9 +262,24 @@ class RefreshFetcher implements Fetcher {
     return max;
   }
 
+  /**
+   * Fetch `url` now; tuf-js' own request for it later gets the same bytes, or the same error (so a failure is
+   * reported as before). Undefined when it failed.
+   */
+  async fetchAhead(url: string, maxLength: number): Promise<Uint8Array | undefined> {
+    try {
+      const bytes = await this.#transport.fetchMetadata(url, { maxLength, signal: this.#signal });
+      this.#ahead.set(url, bytes);
+      return bytes;
+    } catch (err) {
+      this.#ahead.set(url, err as Error);
+      return undefined;
+    }
+  }
+
   async downloadBytes(url: string, maxLength: number): Promise<Buffer> {
     this.#lastRequestFailure = undefined;
-    const ahead = this.#roots.get(url);
+    const ahead = this.#ahead.get(url);
     try {
       if (ahead instanceof Error) throw ahead;
       const bytes = ahead ?? (await this.#transport.fetchMetadata(url, { maxLength, signal: this.#signal }));

@@ -8,7 +8,7 @@ import { makeBundle, TestRepo } from './repo.js';
 import { TestServer } from './server.js';
 
 export class ServedReleases {
-  /** The release bundles by version (2 MB each: archives about as big, patches tiny). */
+  /** The release bundles by version (2 MB each unless `big: false`: archives about as big, patches tiny). */
   readonly bundles: Record<string, string> = {};
   #cases = 0;
 
@@ -22,14 +22,14 @@ export class ServedReleases {
   static async start(
     appName: string,
     versions: readonly string[],
-    opts: { user?: (version: string) => unknown } = {},
+    opts: { user?: (version: string) => unknown; big?: boolean } = {},
   ): Promise<ServedReleases> {
     const tmp = await makeTempDir(`tufup-${appName}-`);
     const repo = await TestRepo.create(join(tmp, 'repo'), appName);
     const bundles: Record<string, string> = {};
     for (const v of versions) {
       bundles[v] = join(tmp, 'bundles', v);
-      await makeBundle(bundles[v], v, { big: true });
+      await makeBundle(bundles[v], v, { big: opts.big ?? true });
       await repo.addBundle(v, bundles[v], opts.user ? { user: opts.user(v) } : {});
     }
     const served = new ServedReleases(

@@ -179,11 +179,12 @@ export async function addBundle(
     roles: ['targets'],
     targetPaths: () => (previous && !opts.skipPatch ? [archiveName, patchName] : [archiveName]),
     prepare: (store) => {
-      // Each platform build has its own history: its patch goes from that build's previous release.
-      const archives = targetEntries(store)
-        .filter((e) => e.app === appName && e.platform === platform && e.kind === 'archive')
-        .sort((a, b) => compareVersions(a.version, b.version));
-      previous = archives.at(-1);
+      // Each platform build has its own history: its patch goes from that build's previous release, the newest
+      // archive (the last of equal versions, as a stable sort would leave it), found in one pass.
+      for (const e of targetEntries(store)) {
+        if (e.app !== appName || e.platform !== platform || e.kind !== 'archive') continue;
+        if (!previous || compareVersions(e.version, previous.version) >= 0) previous = e;
+      }
       if (previous && compareVersions(version, previous.version) <= 0) {
         throw new RepoError({
           code: 'VERSION_NOT_NEWER',
