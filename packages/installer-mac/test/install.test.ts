@@ -37,14 +37,11 @@ async function installThroughApp(
     ...extra,
   };
   const app = startApp(join(dst, 'app.mjs'), reportFile, src, config, { cwd: dst });
-  const lines = await waitFor(
-    'the relaunched 2.0 to report',
-    () => {
-      const r = readReport(reportFile);
-      if (r.some((l) => l.error)) throw new Error(`app failed: ${JSON.stringify(r)} ${app.stderr()}`);
-      return r.some((l) => l.version === '2.0') ? r : undefined;
-    },
-  );
+  const lines = await waitFor('the relaunched 2.0 to report', () => {
+    const r = readReport(reportFile);
+    if (r.some((l) => l.error)) throw new Error(`app failed: ${JSON.stringify(r)} ${app.stderr()}`);
+    return r.some((l) => l.version === '2.0') ? r : undefined;
+  });
   const logFile = join(base, `.${names.dst}.tufup.log`);
   const log = await waitFor('the worker to log its result', async () => {
     const text = existsSync(logFile) ? await readFile(logFile, 'utf8') : '';

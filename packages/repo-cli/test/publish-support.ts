@@ -60,6 +60,10 @@ function isTransportError(err: unknown): boolean {
   const e = err as { name?: string; message?: string; cause?: { code?: string } };
   return (
     (e?.name === 'TypeError' && /^(terminated|fetch failed|other side closed)$/.test(e.message ?? '')) ||
+    // tuf-js passes snapshot and targets failures on only as text: `Unable to load … error TypeError: terminated`.
+    /^Unable to load .* error TypeError: (terminated|fetch failed|other side closed)$/.test(
+      e?.message ?? '',
+    ) ||
     ['ECONNRESET', 'UND_ERR_SOCKET'].includes(e?.cause?.code ?? '')
   );
 }
