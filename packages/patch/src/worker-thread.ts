@@ -12,7 +12,11 @@ export function startWorker(callerUrl: string, entry: string, data: unknown): Wo
     return new Worker(code, { eval: true, workerData: data });
   }
   // A worker inherits the process's Node options; --input-type (an app started with `node -e` or stdin)
-  // applies only to that string input and makes loading the worker's file fail.
+  // applies only to that string input and makes loading the worker's file fail, so it is left out. Otherwise
+  // nothing is passed: an explicit list is checked option by option, and Node 24 refuses some it starts its own
+  // test processes with (ERR_WORKER_INVALID_EXEC_ARGV), while inheriting them is fine.
   const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-  return new Worker(new URL(`./${entry}.js`, callerUrl), { workerData: data, execArgv });
+  const url = new URL(`./${entry}.js`, callerUrl);
+  if (execArgv.length === process.execArgv.length) return new Worker(url, { workerData: data });
+  return new Worker(url, { workerData: data, execArgv });
 }

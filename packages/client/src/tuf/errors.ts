@@ -24,18 +24,20 @@ export function refreshFailure(err: unknown, lastRequestFailure: unknown): Clien
  * Whether a refresh failed because the server held two states at once: a timestamp naming another snapshot
  * version than `snapshot.json` has, or a snapshot naming another targets version. With python tufup's fixed
  * file names every upload of a new state passes through such a moment (`tufup publish` keeps it to the upload of
- * three small files); a second refresh a moment later reads one state. A snapshot or targets file cut short (a
- * server that writes objects in place while serving them) is the same moment. Everything is still verified: a
+ * three small files); a second refresh a moment later reads one state. A metadata file cut short (a server that
+ * writes objects in place while serving them) is the same moment. Everything is still verified: a
  * real rollback or a tampered file fails the second refresh the same way. tuf-js wraps these (`BadVersionError`,
  * a JSON SyntaxError) in a RuntimeError's text, hence the match on it.
  */
 export function isMixedState(err: unknown): boolean {
   return causeChain(err).some(
     (e) =>
-      e instanceof Error &&
-      /Snapshot version doesn't match timestamp|Version \d+ of \S+ does not match snapshot version \d+|^Unable to load (snapshot metadata|targets) error SyntaxError: Unexpected end of JSON input$/.test(
-        e.message,
-      ),
+      // timestamp.json cut short: tuf-js passes JSON.parse's own error on.
+      e instanceof SyntaxError ||
+      (e instanceof Error &&
+        /Snapshot version doesn't match timestamp|Version \d+ of \S+ does not match snapshot version \d+|^Unable to load (snapshot metadata|targets) error SyntaxError: /.test(
+          e.message,
+        )),
   );
 }
 
