@@ -223,7 +223,7 @@ export class Client {
       logger: this.#logger,
       memo: this.#refreshMemo,
       appName: this.appName,
-      needsOlder: (targets) => needsOlderReleases(targets, this.appName, this.currentVersion),
+      needsOlder: (targets) => needsOlderReleases(targets, this.appName, this.currentVersion, this.platform),
     });
   }
 

@@ -23,14 +23,17 @@ export interface SignedTarget extends AppTarget {
 
 /**
  * Whether a client at `currentVersion` needs releases older than those listed (the top-level targets and the head
- * roles): when the app (or a platform build of it, `<app>-<platform>`) has no archive listed, or the oldest listed
- * is newer than the current version (its patch chain may start in a history role). Then the history roles are
- * fetched too; otherwise a no-update check and a new release cost only the small head roles.
+ * roles): when the app (or a platform build of it, `<app>-<platform>`) has no archive listed, when the oldest
+ * listed is newer than the current version (its patch chain may start in a history role), or when the running
+ * release was yanked and nothing older listed is offered to every install (the release to go down to may be in a
+ * history role). Then the history roles are fetched too; otherwise a no-update check and a new release cost only
+ * the small head roles.
  */
 export function needsOlderReleases(
   targets: ReadonlyMap<string, TargetFile>,
   appName: string,
   currentVersion: string,
+  platform?: string,
 ): boolean {
   let oldest: string | undefined;
   for (const path of targets.keys()) {
@@ -41,10 +44,40 @@ export function needsOlderReleases(
   }
   if (oldest === undefined) return true;
   try {
-    return compareVersions(currentVersion, oldest) < 0;
+    return (
+      compareVersions(currentVersion, oldest) < 0 ||
+      yankedWithoutFallback(targets, appName, currentVersion, platform)
+    );
   } catch {
     return true; // a current version we cannot compare: look at everything
   }
+}
+
+/** The running release's archive is listed as yanked, and no older listed archive is a plain release (not yanked, fully rolled out, stable). */
+function yankedWithoutFallback(
+  targets: ReadonlyMap<string, TargetFile>,
+  appName: string,
+  currentVersion: string,
+  platform: string | undefined,
+): boolean {
+  const builds = new Set([appName, ...(platform === undefined ? [] : [buildTargetName(appName, platform)])]);
+  let yanked = false;
+  let fallback = false;
+  for (const [path, info] of targets) {
+    const parsed = tryParseTargetName(path);
+    if (parsed?.kind !== 'archive' || !builds.has(parsed.name)) continue;
+    let custom: ReturnType<typeof readArchiveCustom>;
+    try {
+      custom = readArchiveCustom(info.unrecognizedFields.custom);
+    } catch {
+      continue; // left out by readAppTargets too
+    }
+    const order = compareVersions(parsed.version, currentVersion);
+    if (order === 0 && custom.yanked) yanked = true;
+    else if (order < 0 && !custom.yanked && custom.rolloutPercent === 100 && custom.channel === 'stable')
+      fallback = true;
+  }
+  return yanked && !fallback;
 }
 
 /**
