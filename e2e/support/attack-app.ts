@@ -63,7 +63,9 @@ export function acmeClient(app: InstalledApp, baseUrl: string, extra: Partial<Cl
     metadataBaseUrl: `${baseUrl}/metadata/`,
     targetBaseUrl: `${baseUrl}/targets/`,
     refreshRequired: true,
-    fetcherOptions: { timeoutMs: 2000, retries: 1, retryDelayMs: 10, maxRetryDelayMs: 20 },
+    // A healthy loopback answer must never time out, however busy the machine: the hostile-server tests that
+    // want a timeout pass their own short one (and their servers never answer, so there is no race).
+    fetcherOptions: { timeoutMs: 30_000, retries: 1, retryDelayMs: 10, maxRetryDelayMs: 20 },
     ...extra,
   });
 }

@@ -107,7 +107,8 @@ describe('HttpTransport', () => {
   });
 
   it('times out a stalled server, retries, and fails with NETWORK_ERROR when it keeps stalling', async () => {
-    const transport = new HttpTransport({ ...fast, timeoutMs: 400, retries: 1 });
+    // The stalls never end, so the timeout always fires on them; the retry's healthy answer has 2 s of idle time.
+    const transport = new HttpTransport({ ...fast, timeoutMs: 2000, retries: 1 });
     server.failNext('/small.json', { kind: 'stall', ms: Number.POSITIVE_INFINITY }, 1);
     assert.equal(
       (await transport.fetchMetadata(`${server.url}/small.json`, { maxLength: 1000 })).toString(),
