@@ -94,48 +94,45 @@ async function assertUpdatedOwnBuild(platform: Platform, installDir: string, dat
   assert.equal(await readFile(join(installDir, 'data', 'platform.txt'), 'utf8'), `${platform} 2.0\n`);
 }
 
-test('linux-x64: the Linux app takes its own build by its own patch chain', async (t) => {
-  const installDir = join(work, 'linux', APP_NAME);
-  const dataDir = join(work, 'linux-data');
+/** Installs `platform`'s 1.0 build (its own archive cached) in `<work>/<dir>`; returns its install and data dirs. */
+async function installBuild(
+  platform: Platform,
+  dir: string,
+): Promise<{ installDir: string; dataDir: string }> {
+  const installDir = join(work, dir, APP_NAME);
+  const dataDir = join(work, `${dir}-data`);
   await installHelloApp(
-    pubs.get('linux-x64')!,
+    pubs.get(platform)!,
     '1.0',
     installDir,
     dataDir,
     { updateUrl: server.baseUrl },
-    {
-      appName: `${APP_NAME}-linux-x64`,
-    },
+    { appName: `${APP_NAME}-${platform}` },
   );
-  await launchHelloApp(installDir, dataDir);
-  await waitForEvents(dataDir, (ev) => ev.some((e) => e.version === '2.0' && e.event === 'up-to-date'), {
-    timeoutMs: Number.POSITIVE_INFINITY,
-    signal: t.signal,
+  return { installDir, dataDir };
+}
+
+/** Waits (for the event, the test runner being the only deadline) until the app reports 2.0 up to date. */
+function upToDateAt2(dataDir: string, signal: AbortSignal) {
+  return waitForEvents(dataDir, (ev) => ev.some((e) => e.version === '2.0' && e.event === 'up-to-date'), {
+    signal,
   });
+}
+
+test('linux-x64: the Linux app takes its own build by its own patch chain', async (t) => {
+  const { installDir, dataDir } = await installBuild('linux-x64', 'linux');
+  await launchHelloApp(installDir, dataDir);
+  await upToDateAt2(dataDir, t.signal);
   await assertUpdatedOwnBuild('linux-x64', installDir, dataDir);
 });
 
 test('win-x64 under wine: the Windows node.exe takes its own build by its own patch chain', async (t) => {
   const [nodeExe, prefix] = await Promise.all([windowsNodeExe(), winePrefix()]);
-  const installDir = join(work, 'win', APP_NAME);
-  const dataDir = join(work, 'win-data');
-  await installHelloApp(
-    pubs.get('win-x64')!,
-    '1.0',
-    installDir,
-    dataDir,
-    { updateUrl: server.baseUrl },
-    {
-      appName: `${APP_NAME}-win-x64`,
-    },
-  );
+  const { installDir, dataDir } = await installBuild('win-x64', 'win');
   // stdout goes to a file: pipes from Windows programs under wine fail. The app sees Windows paths.
   startWine(prefix, [nodeExe, winPath(join(installDir, 'app.mjs'))], join(dataDir, 'app-output.log'), {
     HELLO_APP_DATA: winPath(dataDir),
   });
-  await waitForEvents(dataDir, (ev) => ev.some((e) => e.version === '2.0' && e.event === 'up-to-date'), {
-    timeoutMs: Number.POSITIVE_INFINITY,
-    signal: t.signal,
-  });
+  await upToDateAt2(dataDir, t.signal);
   await assertUpdatedOwnBuild('win-x64', installDir, dataDir);
 });
