@@ -47,6 +47,25 @@ export function wordy(n: number, rand: () => number): Uint8Array {
   return out;
 }
 
+/**
+ * Machine-code-like bytes: filler from a few opcodes, and CALL/JMP instructions to a few targets (so their
+ * relative operands differ from place to place but the targets repeat).
+ */
+export function codeLike(n: number, rand: () => number): Uint8Array {
+  const out = new Uint8Array(n);
+  const targets = Array.from({ length: 24 }, () => (rand() * n) | 0);
+  const filler = [0x48, 0x89, 0xc7, 0x8b, 0x45, 0xf8, 0x31, 0xc0, 0x5d, 0xc3, 0x90, 0x0f, 0x1f];
+  for (let i = 0; i < n; ) {
+    if (rand() < 0.12 && i + 5 <= n) {
+      out[i] = rand() < 0.8 ? 0xe8 : 0xe9;
+      const rel = ((targets[(rand() * targets.length) | 0] as number) - (i + 5)) | 0;
+      new DataView(out.buffer).setInt32(i + 1, rel, true);
+      i += 5;
+    } else out[i++] = filler[(rand() * filler.length) | 0] as number;
+  }
+  return out;
+}
+
 /** A copy of `src` with byte flips, insertions, deletions and a moved block: a typical new version. */
 export function editedCopy(src: Uint8Array, rand: () => number, edits = 20): Uint8Array {
   let cur = Array.from(src);
@@ -288,6 +307,9 @@ export async function fuzzNative(dir: string, cases: number, seed: number): Prom
   const bin = randomBytes(24_000, rand);
   const text = wordy(20_000, rand);
   const binNew = editedCopy(bin, rand, 12);
+  // New code between old code: its literals are x86-filtered (compression id 3).
+  const code = codeLike(16_000, rand);
+  const codeNew = Buffer.concat([code.subarray(0, 8000), codeLike(8000, rand), code.subarray(8000)]);
   // [old, new, segments]: the last two are cut into several segments, applied on worker threads too.
   const pairs = [
     [bin, binNew, 1],
@@ -296,6 +318,7 @@ export async function fuzzNative(dir: string, cases: number, seed: number): Prom
     [bin, bin, 1],
     [bin, binNew, 3],
     [text, editedCopy(text, rand, 12), 2],
+    [code, codeNew, 2],
   ] as const;
   const bases = [];
   for (const [i, [o, n, segments]] of pairs.entries()) {

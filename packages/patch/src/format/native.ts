@@ -11,6 +11,14 @@ export const NATIVE_VERSION = 2;
  * without candidates, was never released and is refused.
  */
 export const COMPRESSION_MODEL2_BROTLI = 2;
+/**
+ * Model 2 as id 2, and each literal region starts with a LiteralFilter byte saying how its brotli stream's
+ * bytes were filtered (the x86 filter of format/x86-filter.ts, or none). The writer uses it only when some
+ * segment is filtered, so other patches stay exactly as id 2 wrote them.
+ */
+export const COMPRESSION_MODEL2_FILTERED_BROTLI = 3;
+/** The first byte of a literal region under id 3. */
+export const LiteralFilter = { none: 0, x86: 1 } as const;
 /** Magic through the segment count; the segment table follows. */
 export const FIXED_HEADER_BYTES = 100;
 export const SEGMENT_ENTRY_BYTES = 32;
@@ -43,6 +51,8 @@ export interface SegmentLayout extends NativeSegment {
   newStart: number;
   modelStart: number;
   literalStart: number;
+  /** The literal region starts with a LiteralFilter byte (compression id 3). */
+  literalFilterByte: boolean;
 }
 
 export interface NativeHeader {

@@ -2,6 +2,7 @@
 import { PatchError } from '../../errors.js';
 import {
   COMPRESSION_MODEL2_BROTLI,
+  COMPRESSION_MODEL2_FILTERED_BROTLI,
   FIXED_HEADER_BYTES,
   headerBytes,
   MAX_FILE_BYTES,
@@ -49,7 +50,7 @@ export function decodeHeader(bytes: Uint8Array, fileSize: number): NativeHeader 
       message: `native patch: format version ${version} (this build reads ${NATIVE_VERSION})`,
     });
   }
-  if (compression !== COMPRESSION_MODEL2_BROTLI) {
+  if (compression !== COMPRESSION_MODEL2_BROTLI && compression !== COMPRESSION_MODEL2_FILTERED_BROTLI) {
     throw new PatchError({
       code: 'UNSUPPORTED_VERSION',
       message: `native patch: compression id ${compression} unknown`,
@@ -109,8 +110,9 @@ export function segmentLayout(h: NativeHeader): SegmentLayout[] {
   const out: SegmentLayout[] = [];
   let newStart = 0;
   let at = headerBytes(h.segments.length);
+  const literalFilterByte = h.compression === COMPRESSION_MODEL2_FILTERED_BROTLI;
   for (const [index, s] of h.segments.entries()) {
-    out.push({ ...s, index, newStart, modelStart: at, literalStart: at + s.modelBytes });
+    out.push({ ...s, index, newStart, modelStart: at, literalStart: at + s.modelBytes, literalFilterByte });
     newStart += s.newLength;
     at += s.modelBytes + s.literalBytes;
   }

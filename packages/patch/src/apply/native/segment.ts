@@ -5,7 +5,13 @@ import { Readable } from 'node:stream';
 import { type BrotliDecompress, createBrotliDecompress } from 'node:zlib';
 import { PatchError } from '../../errors.js';
 import { EntryModel } from '../../format/model.js';
-import { MAX_FRAME_BYTES, type SegmentLayout } from '../../format/native.js';
+import { LiteralFilter, MAX_FRAME_BYTES, type SegmentLayout } from '../../format/native.js';
+import {
+  convertX86Operand,
+  hasX86Operand,
+  isX86Opcode,
+  X86_INSTRUCTION_BYTES,
+} from '../../format/x86-filter.js';
 import { DiffKernel } from './diff-kernel.js';
 import { PIECE, type PositionalFile, readFully, SegmentWriter } from './io.js';
 import { OldFile } from './old-file.js';
@@ -81,24 +87,56 @@ class FrameReader {
   }
 }
 
-/** Pulls literal bytes out of the brotli-compressed literal region, never more than declared. */
+/**
+ * Pulls literal bytes out of the brotli-compressed literal region, never more than declared, and undoes the
+ * x86 filter when the region says it was used.
+ */
 class LiteralReader {
   #pending: Buffer = Buffer.alloc(0);
   #produced = 0;
   readonly #declared: number;
-  readonly #chunks: AsyncIterator<Buffer> | undefined;
+  #chunks: AsyncIterator<Buffer> | undefined;
   readonly #streams: { destroy(): void; on(event: 'error', fn: () => void): unknown }[] = [];
   #error: Error | undefined;
-  readonly #regionLength: number;
-  readonly #inflate: BrotliDecompress | undefined;
+  #regionLength = 0;
+  #inflate: BrotliDecompress | undefined;
+  readonly #patch: PositionalFile;
+  readonly #start: number;
+  readonly #length: number;
+  readonly #filterByte: boolean;
+  #x86 = false;
+  /** Literal bytes handed out so far (the x86 filter's stream index). */
+  #index = 0;
+  /** An x86 operand already converted back, handed out before #pending. */
+  readonly #carry = new Uint8Array(X86_INSTRUCTION_BYTES - 1);
+  #carryAt = 0;
+  #carryEnd = 0;
 
-  constructor(patch: PositionalFile, start: number, length: number, declared: number) {
+  constructor(patch: PositionalFile, start: number, length: number, declared: number, filterByte: boolean) {
     this.#declared = declared;
-    this.#regionLength = length;
+    this.#patch = patch;
+    this.#start = start;
+    this.#length = length;
+    this.#filterByte = filterByte;
+  }
+
+  /** Reads the filter byte (compression id 3) and starts inflating. */
+  async open(): Promise<void> {
+    let start = this.#start;
+    let length = this.#length;
     if (length === 0) return;
+    if (this.#filterByte) {
+      const head = new Uint8Array(1);
+      await readFully(this.#patch, head, start);
+      if (head[0] === LiteralFilter.x86) this.#x86 = true;
+      else if (head[0] !== LiteralFilter.none) throw corrupt(`unknown literal filter ${head[0]}`);
+      start++;
+      length--;
+    }
+    this.#regionLength = length;
     // Positional reads of our own: a FileHandle read stream would close the handle, which other segments
     // (and the caller) still use, when it is destroyed.
-    const source = Readable.from(regionChunks(patch, start, length), { objectMode: false });
+    const source = Readable.from(regionChunks(this.#patch, start, length), { objectMode: false });
     // Standard windows only (at most 16 MiB, what the writer uses): the large-window extension would let a
     // patch make each decoding thread hold a window of up to 1 GiB.
     const inflate = createBrotliDecompress();
@@ -114,16 +152,49 @@ class LiteralReader {
     this.#chunks = inflate[Symbol.asyncIterator]();
   }
 
-  /** Copies the next n literal bytes into out[at..]. */
-  async read(out: Uint8Array, at: number, n: number): Promise<void> {
+  /** Copies the next n literal bytes, which sit at new-file position newPos, into out[at..]. */
+  async read(out: Uint8Array, at: number, n: number, newPos: number): Promise<void> {
     let done = 0;
     while (done < n) {
+      if (this.#carryAt < this.#carryEnd) {
+        out[at + done++] = this.#carry[this.#carryAt++] as number;
+        continue;
+      }
       if (this.#pending.length === 0) this.#pending = await this.#pull();
-      const take = Math.min(n - done, this.#pending.length);
+      let take = Math.min(n - done, this.#pending.length);
+      let opcode = false;
+      if (this.#x86) {
+        // Up to and including the next opcode; its operand is converted back before it is handed out.
+        for (let k = 0; k < take; k++) {
+          if (isX86Opcode(this.#pending[k] as number)) {
+            opcode = hasX86Operand(this.#index + done + k, this.#declared);
+            if (opcode) take = k + 1;
+            // Either way the scan ends: without room for an operand here, none is left for later bytes.
+            break;
+          }
+        }
+      }
       out.set(this.#pending.subarray(0, take), at + done);
       this.#pending = this.#pending.subarray(take);
       done += take;
+      if (opcode) await this.#unfilterOperand(newPos + done - 1);
     }
+    this.#index += n;
+  }
+
+  /** Takes the operand after the opcode at new-file position `position` into #carry, converted back. */
+  async #unfilterOperand(position: number): Promise<void> {
+    const carry = this.#carry;
+    for (let k = 0; k < carry.length; ) {
+      if (this.#pending.length === 0) this.#pending = await this.#pull();
+      const take = Math.min(carry.length - k, this.#pending.length);
+      carry.set(this.#pending.subarray(0, take), k);
+      this.#pending = this.#pending.subarray(take);
+      k += take;
+    }
+    convertX86Operand(carry, 0, position, false);
+    this.#carryAt = 0;
+    this.#carryEnd = carry.length;
   }
 
   async #pull(): Promise<Buffer> {
@@ -149,7 +220,7 @@ class LiteralReader {
 
   /** At the end: all declared bytes used, and the compressed stream ends there. */
   async finish(): Promise<void> {
-    if (this.#pending.length !== 0 || this.#produced !== this.#declared) {
+    if (this.#pending.length !== 0 || this.#carryAt !== this.#carryEnd || this.#produced !== this.#declared) {
       throw corrupt('literal region holds more bytes than the control entries use');
     }
     if (this.#chunks) {
@@ -229,8 +300,15 @@ export async function decodeSegment(job: SegmentJob): Promise<void> {
   const end = seg.newLength;
   const { kernel, old } = job.decoder;
   const frames = new FrameReader(job.patch, seg.modelStart, seg.modelBytes, kernel.frame);
-  const literals = new LiteralReader(job.patch, seg.literalStart, seg.literalBytes, seg.literalRawBytes);
+  const literals = new LiteralReader(
+    job.patch,
+    seg.literalStart,
+    seg.literalBytes,
+    seg.literalRawBytes,
+    seg.literalFilterByte,
+  );
   try {
+    await literals.open();
     const model = new EntryModel();
     kernel.reset();
     const cover = { cover: 0, oldPos: 0 };
@@ -253,7 +331,7 @@ export async function decodeSegment(job: SegmentJob): Promise<void> {
       if (literalTotal > seg.literalRawBytes) throw corrupt('more literal bytes used than declared');
       for (let left = lit; left > 0; ) {
         const n = Math.min(left, PIECE - outLen);
-        await literals.read(out, outLen, n);
+        await literals.read(out, outLen, n, seg.newStart + produced);
         outLen += n;
         produced += n;
         left -= n;

@@ -1,6 +1,7 @@
 // Encodes covers into the native format's modelled stream (framed) and gathers the literal bytes.
 import { CHUNK, EntryModel } from '../../format/model.js';
 import { FRAME_TARGET_BYTES } from '../../format/native.js';
+import type { LiteralRun } from '../../format/x86-filter.js';
 import type { Cover } from '../engine/cover.js';
 import { DiffModel } from './diff-model.js';
 import { RangeEncoder } from './range-encoder.js';
@@ -10,6 +11,8 @@ export interface ModelledStream {
   frames: Uint8Array[];
   /** The new file's bytes outside every cover, in order. */
   literal: Uint8Array;
+  /** Where in the new file the literal bytes come from (for the x86 filter's positions). */
+  runs: LiteralRun[];
   /** Total bytes of the frames. */
   size: number;
 }
@@ -57,6 +60,7 @@ export function encodeModelledStream(
   for (const c of covers) literalLength -= c.length;
   const literal = new Uint8Array(literalLength);
   let literalPos = 0;
+  const runs: LiteralRun[] = [];
   const scratch = { cover: 0, oldPos: 0 };
   let newPos = start;
   let nextReport = start + (1 << 20);
@@ -67,6 +71,7 @@ export function encodeModelledStream(
     entries.codeLiteralLength(enc, lit);
     frameEntries++;
     literal.set(neu.subarray(newPos, newPos + lit), literalPos);
+    if (lit > 0) runs.push({ newPos, length: lit });
     literalPos += lit;
     newPos += lit;
     if (!c || newPos === end) break;
@@ -86,7 +91,7 @@ export function encodeModelledStream(
     newPos += c.length;
   }
   if (frameEntries > 0 || frameDiff > 0) endFrame();
-  return { frames, literal, size };
+  return { frames, literal, runs, size };
 }
 
 /** Counts the all-zero chunks of the difference stream starting at a chunk index (the encoder's look-ahead). */

@@ -3,7 +3,14 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zc } from 'node:zlib';
 import { writeFileAtomic } from '@tufup/common';
-import { COMPRESSION_MODEL2_BROTLI, NATIVE_VERSION, type NativeSegment } from '../../format/native.js';
+import {
+  COMPRESSION_MODEL2_BROTLI,
+  COMPRESSION_MODEL2_FILTERED_BROTLI,
+  LiteralFilter,
+  NATIVE_VERSION,
+  type NativeSegment,
+} from '../../format/native.js';
+import { filterX86, type LiteralRun } from '../../format/x86-filter.js';
 import type { Cover } from '../engine/cover.js';
 import { encodeModelledStream } from './encode-model.js';
 import { encodeHeader } from './header.js';
@@ -48,15 +55,36 @@ function brotliAt(lit: Uint8Array, quality: number): Promise<Uint8Array> {
   });
 }
 
-async function compressLiteral(lit: Uint8Array): Promise<Uint8Array> {
-  if (lit.length === 0) return new Uint8Array(0);
-  const quality = literalQuality(lit.length);
-  if (lit.length >= PROBE_MIN_BYTES && quality > INCOMPRESSIBLE_QUALITY) {
-    const probe = await brotliAt(lit, PROBE_QUALITY);
-    if (probe.length >= lit.length * (1 - INCOMPRESSIBLE_SAVING))
-      return brotliAt(lit, INCOMPRESSIBLE_QUALITY);
+/** A segment's literal region: its brotli stream, and whether that holds the x86-filtered bytes. */
+interface LiteralRegion {
+  x86: boolean;
+  bytes: Uint8Array;
+}
+
+/**
+ * Compresses a literal stream plain and x86-filtered and keeps the smaller (plain on a tie), so data that
+ * is not x86 code loses nothing. Streams from PROBE_MIN_BYTES up are chosen by quality-PROBE_QUALITY
+ * probes, and only the choice is compressed at the final quality; smaller ones are compressed both ways.
+ */
+async function compressLiteral(lit: Uint8Array, runs: readonly LiteralRun[]): Promise<LiteralRegion> {
+  if (lit.length === 0) return { x86: false, bytes: new Uint8Array(0) };
+  const filtered = filterX86(lit, runs, true);
+  let quality = literalQuality(lit.length);
+  if (lit.length < PROBE_MIN_BYTES) {
+    const [plain, x86] = await Promise.all([brotliAt(lit, quality), brotliAt(filtered, quality)]);
+    return x86.length < plain.length ? { x86: true, bytes: x86 } : { x86: false, bytes: plain };
   }
-  return brotliAt(lit, quality);
+  const [plainProbe, x86Probe] = await Promise.all([
+    brotliAt(lit, PROBE_QUALITY),
+    brotliAt(filtered, PROBE_QUALITY),
+  ]);
+  const x86 = x86Probe.length < plainProbe.length;
+  if (
+    quality > INCOMPRESSIBLE_QUALITY &&
+    Math.min(plainProbe.length, x86Probe.length) >= lit.length * (1 - INCOMPRESSIBLE_SAVING)
+  )
+    quality = INCOMPRESSIBLE_QUALITY;
+  return { x86, bytes: await brotliAt(x86 ? filtered : lit, quality) };
 }
 
 /** Encodes the patch into memory (header, modelled frames, literal region) as a list of byte arrays. */
@@ -70,25 +98,32 @@ export async function encodeNativePatch(
   const encoded = planned.map((seg) => {
     const modelled = encodeModelledStream(old, neu, seg.covers, seg, opts);
     // Each segment's literal bytes are compressed on the thread pool while the next one is modelled.
-    const literal = compressLiteral(modelled.literal);
+    const literal = compressLiteral(modelled.literal, modelled.runs);
     literal.catch(() => {});
     return { seg, modelled, literal };
   });
+  const regions = await Promise.all(encoded.map((e) => e.literal));
+  // Id 3 (a filter byte before each literal region) only when it is needed: other patches stay as id 2.
+  const filterByte = regions.some((r) => r.x86);
   const segments: NativeSegment[] = [];
   const bodies: Uint8Array[] = [];
-  for (const { seg, modelled, literal } of encoded) {
-    const region = await literal;
+  for (const [k, { seg, modelled }] of encoded.entries()) {
+    const region = regions[k] as LiteralRegion;
+    const head =
+      filterByte && region.bytes.length > 0
+        ? [Uint8Array.of(region.x86 ? LiteralFilter.x86 : LiteralFilter.none)]
+        : [];
     segments.push({
       newLength: seg.end - seg.start,
       modelBytes: modelled.size,
       literalRawBytes: modelled.literal.length,
-      literalBytes: region.length,
+      literalBytes: head.length + region.bytes.length,
     });
-    bodies.push(...modelled.frames, region);
+    bodies.push(...modelled.frames, ...head, region.bytes);
   }
   const header = encodeHeader({
     version: NATIVE_VERSION,
-    compression: COMPRESSION_MODEL2_BROTLI,
+    compression: filterByte ? COMPRESSION_MODEL2_FILTERED_BROTLI : COMPRESSION_MODEL2_BROTLI,
     oldSize: old.length,
     oldSha256: createHash('sha256').update(old).digest('hex'),
     newSize: neu.length,

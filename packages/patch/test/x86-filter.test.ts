@@ -1,0 +1,184 @@
+// The x86 CALL/JMP filter of literal streams (compression id 3): its transform, patches that use it,
+// hostile filter bytes and streams, and an id-2 patch written before it that must still apply.
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { brotliCompressSync } from 'node:zlib';
+import { withTempDir } from '@tufup/common';
+import type { PatchErrorCode } from '../src/errors.js';
+import {
+  COMPRESSION_MODEL2_BROTLI,
+  COMPRESSION_MODEL2_FILTERED_BROTLI,
+  FIXED_HEADER_BYTES,
+  SEGMENT_ENTRY_BYTES,
+} from '../src/format/native.js';
+import { filterX86, type LiteralRun } from '../src/format/x86-filter.js';
+import { apply, diffBuffers } from '../src/index.js';
+import { assertCode, codeLike, randomBytes, seeded, sha256 } from './native-support.js';
+
+/** A new file of code-like stretches between stretches copied from old: many literal runs, some cut mid-call. */
+function interleaved(old: Uint8Array, rand: () => number, n: number): Uint8Array {
+  const code = codeLike(n, rand);
+  const parts: Uint8Array[] = [];
+  for (let at = 0; at < n; ) {
+    const take = Math.min(n - at, 1 + ((rand() * 3000) | 0));
+    parts.push(code.subarray(at, at + take));
+    at += take;
+    const from = (rand() * (old.length - 600)) | 0;
+    parts.push(old.subarray(from, from + 200 + ((rand() * 400) | 0)));
+  }
+  return Buffer.concat(parts);
+}
+
+async function roundTrip(old: Uint8Array, patch: Uint8Array, neu: Uint8Array, threads = 1): Promise<void> {
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, 'old'), old);
+    await writeFile(join(dir, 'patch'), patch);
+    const r = await apply(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out'), { threads });
+    assert.equal(r.sha256, sha256(neu));
+    assert.deepEqual(await readFile(join(dir, 'out')), Buffer.from(neu));
+  });
+}
+
+async function expectRejected(old: Uint8Array, patch: Uint8Array, code: PatchErrorCode): Promise<void> {
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, 'old'), old);
+    await writeFile(join(dir, 'patch'), patch);
+    await assertCode(() => apply(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out')), code);
+  });
+}
+
+/** Segment k's table fields and where its literal region starts. */
+function literalRegion(
+  patch: Uint8Array,
+  k: number,
+): { at: number; raw: number; length: number; entry: number } {
+  const view = new DataView(patch.buffer, patch.byteOffset, patch.length);
+  const count = Number(view.getBigUint64(92, true));
+  let at = FIXED_HEADER_BYTES + count * SEGMENT_ENTRY_BYTES;
+  for (let i = 0; ; i++) {
+    const entry = FIXED_HEADER_BYTES + i * SEGMENT_ENTRY_BYTES;
+    const model = Number(view.getBigUint64(entry + 8, true));
+    const raw = Number(view.getBigUint64(entry + 16, true));
+    const length = Number(view.getBigUint64(entry + 24, true));
+    if (i === k) return { at: at + model, raw, length, entry };
+    at += model + length;
+  }
+}
+
+/** The patch with segment k's literal region replaced (its table entry's region length follows). */
+function withLiteralRegion(patch: Uint8Array, k: number, region: Uint8Array): Uint8Array {
+  const r = literalRegion(patch, k);
+  const out = Buffer.concat([patch.subarray(0, r.at), region, patch.subarray(r.at + r.length)]);
+  new DataView(out.buffer, out.byteOffset, out.length).setBigUint64(
+    r.entry + 24,
+    BigInt(region.length),
+    true,
+  );
+  return out;
+}
+
+test('filterX86 undoes itself, whatever the runs, and makes calls to one target equal bytes', () => {
+  const rand = seeded(5);
+  for (let round = 0; round < 50; round++) {
+    const n = 1 + ((rand() * 4000) | 0);
+    // Mostly opcodes and small operands, so conversions, cut operands and skipped ones all occur.
+    const stream = Uint8Array.from(randomBytes(n, rand), (b) =>
+      b < 64 ? 0xe8 : b < 96 ? 0xe9 : b < 192 ? 0 : b,
+    );
+    const runs: LiteralRun[] = [];
+    for (let left = n, pos = (rand() * 1e9) | 0; left > 0; ) {
+      const length = Math.min(left, 1 + ((rand() * 40) | 0));
+      runs.push({ newPos: pos, length });
+      pos += length + 1 + ((rand() * 1000) | 0);
+      left -= length;
+    }
+    const filtered = filterX86(stream, runs, true);
+    assert.deepEqual(filterX86(filtered, runs, false), stream);
+  }
+  // Two calls to new-file position 1000, from positions 10 and 500 of two runs.
+  const call = (from: number) => {
+    const b = new Uint8Array(5);
+    b[0] = 0xe8;
+    new DataView(b.buffer).setInt32(1, 1000 - (from + 5), true);
+    return b;
+  };
+  const filtered = filterX86(
+    Buffer.concat([call(10), call(500)]),
+    [
+      { newPos: 10, length: 5 },
+      { newPos: 500, length: 5 },
+    ],
+    true,
+  );
+  assert.deepEqual(filtered.subarray(1, 5), filtered.subarray(6, 10));
+  assert.equal(new DataView(filtered.buffer).getInt32(1, true), 1000);
+});
+
+const rand = seeded(77);
+const OLD = randomBytes(200_000, rand);
+const NEW = interleaved(OLD, rand, 300_000);
+
+test('code-like literals: the writer filters them (id 3) and apply rebuilds them, on one thread or several', async () => {
+  const patch = await diffBuffers(OLD, NEW);
+  assert.equal(patch[9], COMPRESSION_MODEL2_FILTERED_BROTLI);
+  const r = literalRegion(patch, 0);
+  assert.equal(patch[r.at], 1, 'the region starts with the x86 filter byte');
+  await roundTrip(OLD, patch, NEW);
+  // Several segments, on several threads: each segment's positions are new-file positions.
+  const cut = await diffBuffers(OLD, NEW, { segments: 5 });
+  assert.equal(cut[9], COMPRESSION_MODEL2_FILTERED_BROTLI);
+  await roundTrip(OLD, cut, NEW, 3);
+  // Reproducible: the same bytes again.
+  assert.deepEqual(await diffBuffers(OLD, NEW, { segments: 5 }), cut);
+});
+
+test('text literals stay unfiltered: the patch is compression id 2 with no filter byte', async () => {
+  const r2 = seeded(3);
+  const old = randomBytes(50_000, r2);
+  const neu = Buffer.concat([
+    old.subarray(0, 20_000),
+    Buffer.from('plain words, no calls here. '.repeat(800)),
+  ]);
+  const patch = await diffBuffers(old, neu);
+  assert.equal(patch[9], COMPRESSION_MODEL2_BROTLI);
+  await roundTrip(old, patch, neu);
+});
+
+test('hostile: unknown filter byte, a wrong one, a cut filtered stream, an unknown compression id', async () => {
+  const patch = await diffBuffers(OLD, NEW, { segments: 2 });
+  assert.equal(patch[9], COMPRESSION_MODEL2_FILTERED_BROTLI);
+  const r = literalRegion(patch, 1);
+  const bad = Uint8Array.from(patch);
+  bad[r.at] = 2;
+  await expectRejected(OLD, bad, 'CORRUPT_PATCH');
+  // "Not filtered" on filtered bytes: everything decodes, the output is wrong and never appears.
+  const none = Uint8Array.from(patch);
+  none[r.at] = 0;
+  await expectRejected(OLD, none, 'OUTPUT_MISMATCH');
+  // A region of the filter byte alone, then streams that end inside the last operand or before it (all
+  // opcodes, so every byte but the last four is one whose operand is needed).
+  await expectRejected(OLD, withLiteralRegion(patch, 1, Uint8Array.of(1)), 'CORRUPT_PATCH');
+  for (const cut of [1, 2, 4, 100]) {
+    const stream = new Uint8Array(r.raw - cut).fill(0xe8);
+    const region = Buffer.concat([Uint8Array.of(1), brotliCompressSync(stream)]);
+    await expectRejected(OLD, withLiteralRegion(patch, 1, region), 'CORRUPT_PATCH');
+  }
+  // Far more bytes than declared: a decompression bomb.
+  const bomb = Buffer.concat([
+    Uint8Array.of(1),
+    brotliCompressSync(new Uint8Array(r.raw + (1 << 20)).fill(0xe8)),
+  ]);
+  await expectRejected(OLD, withLiteralRegion(patch, 1, bomb), 'DECOMPRESSION_LIMIT');
+  const id = Uint8Array.from(patch);
+  id[9] = 4;
+  await expectRejected(OLD, id, 'UNSUPPORTED_VERSION');
+});
+
+test('an id-2 patch written before the x86 filter existed still applies', async () => {
+  const dir = new URL('./fixtures/native-id2/', import.meta.url);
+  const [old, patch, neu] = await Promise.all(['old', 'patch', 'new'].map((f) => readFile(new URL(f, dir))));
+  assert.equal(patch?.[9], COMPRESSION_MODEL2_BROTLI);
+  await roundTrip(old as Uint8Array, patch as Uint8Array, neu as Uint8Array);
+});
