@@ -2,6 +2,7 @@
 import { PatchError } from '../../errors.js';
 import { HashChainSearch } from './hash-search.js';
 import { scanCovers } from './scan.js';
+import { buildShortStrings, shortStringsBytes } from './short-strings.js';
 import { type SharedFinder, scanCoversParallel } from './scan-parallel.js';
 import { SuffixSearch } from './suffix-search.js';
 import type { Cover, MatchFinder } from './types.js';
@@ -70,8 +71,12 @@ function makeFinder(
 ): { finder: MatchFinder; shared: SharedFinder } {
   const plan = planDiffMemory(oldBuf.length, newSize);
   if (plan.finder === 'suffix-array') {
-    const finder = new SuffixSearch(oldBuf, undefined, signal, shared);
-    return { finder, shared: { kind: 'suffix-array', sa: finder.suffixArray } };
+    const short = plan.shortStrings ? buildShortStrings(oldBuf, shared) : undefined;
+    const finder = new SuffixSearch(oldBuf, undefined, signal, shared, short);
+    return {
+      finder,
+      shared: { kind: 'suffix-array', sa: finder.suffixArray, ...(short ? { short } : {}) },
+    };
   }
   const depth = 16;
   const finder = new HashChainSearch(oldBuf, {
@@ -119,6 +124,8 @@ export interface DiffMemoryPlan {
   finder: 'suffix-array' | 'hash-chains';
   /** Hash chains index every stride-th old position. */
   stride: number;
+  /** The suffix array gets its short-string tables (short-strings.ts): faster, not needed. */
+  shortStrings: boolean;
   /** Estimated peak bytes. */
   estimate: number;
 }
@@ -129,18 +136,23 @@ export interface DiffMemoryPlan {
  * the finder: a suffix array (about 5.5 bytes per old byte while it is built: only for old files up to
  * SUFFIX_ARRAY_LIMIT, where its longer matches pay most) or hash chains (4 bytes per indexed position
  * plus 16 MiB of chain heads), indexing every 3rd (on the bench's node pair as small a patch as every
- * 2nd, in 60 % of the time), 4th, 8th or 16th old position as the budget requires.
+ * 2nd, in 60 % of the time), 4th, 8th or 16th old position as the budget requires. A suffix array also
+ * gets its short-string tables (up to 10 MiB) when they fit too; when only they do not, it goes without.
  * Throws FILE_TOO_LARGE, naming the limit, when even the sparsest index would not fit.
  */
 export function planDiffMemory(oldSize: number, newSize: number): DiffMemoryPlan {
   const budget = diffMemoryBudget(newSize);
   const base = oldSize + 2 * newSize + newSize / 16 + 64 * MiB;
   const sa = base + 5.5 * oldSize;
-  if (oldSize <= SUFFIX_ARRAY_LIMIT && sa <= budget)
-    return { finder: 'suffix-array', stride: 1, estimate: sa };
+  if (oldSize <= SUFFIX_ARRAY_LIMIT && sa <= budget) {
+    const withShort = sa + shortStringsBytes(oldSize);
+    return withShort <= budget
+      ? { finder: 'suffix-array', stride: 1, shortStrings: true, estimate: withShort }
+      : { finder: 'suffix-array', stride: 1, shortStrings: false, estimate: sa };
+  }
   for (const stride of [3, 4, 8, 16]) {
     const estimate = base + (4 * oldSize) / stride + 16 * MiB;
-    if (estimate <= budget) return { finder: 'hash-chains', stride, estimate };
+    if (estimate <= budget) return { finder: 'hash-chains', stride, shortStrings: false, estimate };
   }
   throw new PatchError({
     code: 'FILE_TOO_LARGE',

@@ -13,13 +13,14 @@
 import { PatchError } from '../../errors.js';
 import { startWorker } from '../../worker-thread.js';
 import { HashChainSearch } from './hash-search.js';
+import type { ShortStringTables } from './short-strings.js';
 import { type ScanState, StateLog, scanCovers, scanStart } from './scan.js';
 import { SuffixSearch } from './suffix-search.js';
 import type { Cover, MatchFinder } from './types.js';
 
 /** A finder's index in shared memory, so a scan thread can search it without building its own. */
 export type SharedFinder =
-  | { kind: 'suffix-array'; sa: Int32Array }
+  | { kind: 'suffix-array'; sa: Int32Array; short?: ShortStringTables }
   | { kind: 'hash-chains'; stride: number; depth: number; head: Int32Array; next: Int32Array };
 
 /** What a scan thread is given: both files and the index in shared memory, and the parts to claim. */
@@ -53,7 +54,7 @@ const LOG_STATES = 1 << 14;
 
 export function finderFromShared(old: Uint8Array, f: SharedFinder): MatchFinder {
   return f.kind === 'suffix-array'
-    ? new SuffixSearch(old, f.sa)
+    ? new SuffixSearch(old, f.sa, undefined, false, f.short)
     : new HashChainSearch(old, { stride: f.stride, depth: f.depth, index: { head: f.head, next: f.next } });
 }
 
