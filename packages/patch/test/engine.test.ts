@@ -7,7 +7,13 @@ import { withTempDir } from '@tufup/common';
 import { type Cover, findCovers, planDiffMemory } from '../src/diff/engine/cover.js';
 import { HashChainSearch } from '../src/diff/engine/hash-search.js';
 import { scanCovers } from '../src/diff/engine/scan.js';
-import { buildShortStrings, shortMatchLength, shortStringsBytes } from '../src/diff/engine/short-strings.js';
+import {
+  answerAt,
+  buildShortStrings,
+  shortAnswers,
+  shortMatchLength,
+  shortStringsBytes,
+} from '../src/diff/engine/short-strings.js';
 import { buildSuffixArray } from '../src/diff/engine/suffix-array.js';
 import { SuffixSearch } from '../src/diff/engine/suffix-search.js';
 import { diff } from '../src/index.js';
@@ -85,9 +91,11 @@ test('short-string tables answer only what the suffix search would find, and mos
     const sa = new SuffixSearch(old);
     const tables = buildShortStrings(old);
     let answered = 0;
-    for (const neu of [editedCopy(old, rand, 50), randomBytes(5000, rand), olds[2] as Uint8Array]) {
+    for (const neu of [editedCopy(old, rand, 50), randomBytes(5001, rand), olds[2] as Uint8Array]) {
+      const answers = shortAnswers(tables, neu);
       for (let pos = 0; pos < neu.length; pos++) {
         const short = shortMatchLength(tables, neu, pos, neu.length);
+        assert.equal(answerAt(answers, pos), short, `answer computed ahead at ${pos}`);
         if (short < 0) continue;
         answered++;
         sa.search(neu, pos, neu.length, -1);
@@ -177,11 +185,18 @@ test('memory plan: suffix array when small, sparser hash chains as old outgrows 
   // The short-string tables come with the suffix array, counted in the estimate, and are the first to go.
   const MiB = 2 ** 20;
   const roomy = planDiffMemory(20e6, 20e6);
-  assert.equal(roomy.shortStrings, true);
-  assert.equal(roomy.estimate, 20e6 + 2 * 20e6 + 20e6 / 16 + 64 * MiB + 5.5 * 20e6 + shortStringsBytes(20e6));
+  assert.deepEqual([roomy.shortStrings, roomy.shortAnswers], [true, true]);
+  const sa = 20e6 + 2 * 20e6 + 20e6 / 16 + 64 * MiB + 5.5 * 20e6;
+  assert.equal(roomy.estimate, sa + shortStringsBytes(20e6) + 20e6 / 4);
+  // The answers (2 bits per new byte) go first: 28.8 MiB old, 16 MiB new leave room for the tables only.
+  const noAnswers = planDiffMemory(28.8 * MiB, 16 * MiB);
+  assert.deepEqual(
+    [noAnswers.finder, noAnswers.shortStrings, noAnswers.shortAnswers],
+    ['suffix-array', true, false],
+  );
   // 20 MiB old, tiny new: the suffix array fits the 200 MiB budget, the tables (10 MiB) do not.
   const tight = planDiffMemory(20 * MiB, 1000);
-  assert.deepEqual([tight.finder, tight.shortStrings], ['suffix-array', false]);
+  assert.deepEqual([tight.finder, tight.shortStrings, tight.shortAnswers], ['suffix-array', false, false]);
   assert.ok(
     tight.estimate <= 6 * 1000 + 200 * MiB &&
       tight.estimate + shortStringsBytes(20 * MiB) > 6 * 1000 + 200 * MiB,

@@ -1,5 +1,5 @@
 // Longest-match queries of new-file positions against the old file's suffix array.
-import { type ShortStringTables, shortMatchLength } from './short-strings.js';
+import { answerAt, type ShortStringTables, shortMatchLength } from './short-strings.js';
 import { buildSuffixArray } from './suffix-array.js';
 
 /** Longest matches are cut at this length; callers extend exactly past it (keeps repetitive data linear). */
@@ -21,10 +21,13 @@ export class SuffixSearch {
   /** For each 2-byte prefix p, the suffixes starting with it are sa[bucket[p]..bucket[p+1]). */
   readonly #bucket: Int32Array;
   readonly #short: ShortStringTables | undefined;
+  readonly #answers: { at: Uint8Array; newLength: number } | undefined;
 
   /**
    * `sa`: the old file's suffix array, when built already (another thread's, in shared memory); `short`:
-   * the old file's short-string tables, when the memory plan has room for them (they only save time).
+   * the old file's short-string tables, when the memory plan has room for them (they only save time);
+   * `answers`: shortAnswers of those tables for the new file the scan reads (of `newLength` bytes), when
+   * computed ahead (then the tables are not needed).
    */
   constructor(
     oldBuf: Uint8Array,
@@ -32,11 +35,13 @@ export class SuffixSearch {
     signal?: AbortSignal,
     shared = false,
     short?: ShortStringTables,
+    answers?: { at: Uint8Array; newLength: number },
   ) {
     sa ??= buildSuffixArray(oldBuf, signal, shared);
     this.#old = oldBuf;
     this.#sa = sa;
     this.#short = short;
+    this.#answers = answers;
     const bucket = new Int32Array(65537);
     const n = oldBuf.length;
     for (let i = 0; i + 1 < n; i++) {
@@ -67,8 +72,16 @@ export class SuffixSearch {
     return this.#short;
   }
 
+  /** The answers computed ahead, for another thread's SuffixSearch. */
+  get shortAnswers(): { at: Uint8Array; newLength: number } | undefined {
+    return this.#answers;
+  }
+
   /** See MatchFinder.shortLength: what the tables tell of `search`'s length at `pos` (-1: nothing). */
   shortLength(newBuf: Uint8Array, pos: number, end: number): number {
+    const answers = this.#answers;
+    // The answers hold for the whole new file only (the scan always searches to its end).
+    if (answers !== undefined && end === answers.newLength) return answerAt(answers.at, pos);
     const short = this.#short;
     return short === undefined ? -1 : shortMatchLength(short, newBuf, pos, end);
   }
