@@ -7,6 +7,13 @@ import { withTempDir } from '@tufup/common';
 import { type Cover, findCovers, planDiffMemory } from '../src/diff/engine/cover.js';
 import { HashChainSearch } from '../src/diff/engine/hash-search.js';
 import { scanCovers } from '../src/diff/engine/scan.js';
+import {
+  answerAt,
+  buildShortStrings,
+  shortAnswers,
+  shortMatchLength,
+  shortStringsBytes,
+} from '../src/diff/engine/short-strings.js';
 import { buildSuffixArray } from '../src/diff/engine/suffix-array.js';
 import { SuffixSearch } from '../src/diff/engine/suffix-search.js';
 import { diff } from '../src/index.js';
@@ -76,6 +83,68 @@ test('suffix-array search finds the longest match (2+ bytes); hash chains every 
   }
 });
 
+test('short-string tables answer only what the suffix search would find, and most of random data', () => {
+  const rand = seeded(11);
+  // Text, random bytes, and bytes from a small alphabet (where most 3- and 4-byte strings occur).
+  const olds = [wordy(20_000, rand), randomBytes(20_000, rand), randomBytes(20_000, rand).map((b) => b & 7)];
+  for (const old of olds) {
+    const sa = new SuffixSearch(old);
+    const tables = buildShortStrings(old);
+    let answered = 0;
+    for (const neu of [editedCopy(old, rand, 50), randomBytes(5001, rand), olds[2] as Uint8Array]) {
+      const answers = shortAnswers(tables, neu);
+      for (let pos = 0; pos < neu.length; pos++) {
+        const short = shortMatchLength(tables, neu, pos, neu.length);
+        assert.equal(answerAt(answers, pos), short, `answer computed ahead at ${pos}`);
+        if (short < 0) continue;
+        answered++;
+        sa.search(neu, pos, neu.length, -1);
+        assert.equal(short, sa.matchLength, `at ${pos}`);
+      }
+    }
+    assert.ok(answered > 0);
+  }
+  // Random data with nearly every 2-byte string in old: nearly every position is answered.
+  const old = randomBytes(400_000, rand);
+  const tables = buildShortStrings(old);
+  const neu = randomBytes(10_000, rand);
+  let answered = 0;
+  for (let pos = 0; pos < neu.length; pos++)
+    if (shortMatchLength(tables, neu, pos, neu.length) >= 0) answered++;
+  assert.ok(answered > 0.9 * neu.length, `${answered} of ${neu.length} answered`);
+});
+
+test('the scan finds the same covers with and without the short-string tables', () => {
+  const rand = seeded(12);
+  const pairs: [Uint8Array, Uint8Array][] = [
+    (() => {
+      const o = randomBytes(150_000, rand);
+      const n = editedCopy(o, rand, 60);
+      // Stretches that match nothing long: where the tables answer.
+      n.set(randomBytes(20_000, rand), 40_000);
+      return [o, n] as [Uint8Array, Uint8Array];
+    })(),
+    (() => {
+      const o = wordy(100_000, rand);
+      return [o, editedCopy(o, rand, 80)] as [Uint8Array, Uint8Array];
+    })(),
+  ];
+  for (const [old, neu] of pairs) {
+    const plain: Cover[] = [];
+    const fast: Cover[] = [];
+    const sa = buildSuffixArray(old);
+    for (const farMargin of [2, 40]) {
+      plain.length = 0;
+      fast.length = 0;
+      scanCovers(old, neu, new SuffixSearch(old, sa), plain, { farMargin });
+      scanCovers(old, neu, new SuffixSearch(old, sa, undefined, false, buildShortStrings(old)), fast, {
+        farMargin,
+      });
+      assert.deepEqual(fast, plain);
+    }
+  }
+});
+
 function checkCovers(old: Uint8Array, neu: Uint8Array, covers: Cover[]): number {
   let end = 0;
   let covered = 0;
@@ -113,6 +182,26 @@ test('memory plan: suffix array when small, sparser hash chains as old outgrows 
     [3, 3],
   );
   assert.ok(planDiffMemory(300e6, 100e6).stride > 3);
+  // The short-string tables come with the suffix array, counted in the estimate, and are the first to go.
+  const MiB = 2 ** 20;
+  const roomy = planDiffMemory(20e6, 20e6);
+  assert.deepEqual([roomy.shortStrings, roomy.shortAnswers], [true, true]);
+  const sa = 20e6 + 2 * 20e6 + 20e6 / 16 + 64 * MiB + 5.5 * 20e6;
+  assert.equal(roomy.estimate, sa + shortStringsBytes(20e6) + 20e6 / 4);
+  // The answers (2 bits per new byte) go first: 28.8 MiB old, 16 MiB new leave room for the tables only.
+  const noAnswers = planDiffMemory(28.8 * MiB, 16 * MiB);
+  assert.deepEqual(
+    [noAnswers.finder, noAnswers.shortStrings, noAnswers.shortAnswers],
+    ['suffix-array', true, false],
+  );
+  // 20 MiB old, tiny new: the suffix array fits the 200 MiB budget, the tables (10 MiB) do not.
+  const tight = planDiffMemory(20 * MiB, 1000);
+  assert.deepEqual([tight.finder, tight.shortStrings, tight.shortAnswers], ['suffix-array', false, false]);
+  assert.ok(
+    tight.estimate <= 6 * 1000 + 200 * MiB &&
+      tight.estimate + shortStringsBytes(20 * MiB) > 6 * 1000 + 200 * MiB,
+  );
+  assert.equal(planDiffMemory(150e6, 150e6).shortStrings, false);
   for (const p of [planDiffMemory(150e6, 150e6), planDiffMemory(300e6, 100e6)]) {
     assert.ok(p.estimate <= 6 * 100e6 + 200 * 2 ** 20 || p.estimate <= 6 * 150e6 + 200 * 2 ** 20);
   }

@@ -2,7 +2,9 @@
 import { PatchError } from '../../errors.js';
 import { HashChainSearch } from './hash-search.js';
 import { scanCovers } from './scan.js';
-import { type SharedFinder, scanCoversParallel } from './scan-parallel.js';
+import { runWorker, type SharedFinder, scanCoversParallel } from './scan-parallel.js';
+import { buildShortStrings, type ShortStringJob, shortStringsBytes } from './short-strings.js';
+import { buildSuffixArray } from './suffix-array.js';
 import { SuffixSearch } from './suffix-search.js';
 import type { Cover, MatchFinder } from './types.js';
 
@@ -49,7 +51,7 @@ export async function findCoversThreaded(
   }
   opts.signal?.throwIfAborted();
   opts.onProgress?.(0);
-  const made = makeFinder(oldBuf, newBuf.length, true, opts.signal);
+  const made = await makeSharedFinder(oldBuf, newBuf, opts.signal);
   opts.signal?.throwIfAborted();
   const covers = await scanCoversParallel(oldBuf, newBuf, made.finder, made.shared, {
     farMargin: farJumpMargin(newBuf),
@@ -70,8 +72,12 @@ function makeFinder(
 ): { finder: MatchFinder; shared: SharedFinder } {
   const plan = planDiffMemory(oldBuf.length, newSize);
   if (plan.finder === 'suffix-array') {
-    const finder = new SuffixSearch(oldBuf, undefined, signal, shared);
-    return { finder, shared: { kind: 'suffix-array', sa: finder.suffixArray } };
+    const short = plan.shortStrings ? buildShortStrings(oldBuf, shared) : undefined;
+    const finder = new SuffixSearch(oldBuf, undefined, signal, shared, short);
+    return {
+      finder,
+      shared: { kind: 'suffix-array', sa: finder.suffixArray, ...(short ? { short } : {}) },
+    };
   }
   const depth = 16;
   const finder = new HashChainSearch(oldBuf, {
@@ -81,6 +87,31 @@ function makeFinder(
     ...(signal ? { signal } : {}),
   });
   return { finder, shared: { kind: 'hash-chains', stride: plan.stride, depth, ...finder.index } };
+}
+
+/**
+ * makeFinder for scan threads. When the plan has room, a worker computes the short-string answers for all
+ * of new while this thread builds the suffix array: the second core is otherwise idle then, and the scan
+ * then skips nearly all its searches in stretches of new that match nothing longer than 3 bytes.
+ */
+async function makeSharedFinder(
+  oldBuf: Uint8Array,
+  newBuf: Uint8Array,
+  signal: AbortSignal | undefined,
+): Promise<{ finder: MatchFinder; shared: SharedFinder }> {
+  const plan = planDiffMemory(oldBuf.length, newBuf.length);
+  if (plan.finder !== 'suffix-array' || !plan.shortAnswers)
+    return makeFinder(oldBuf, newBuf.length, true, signal);
+  const job: ShortStringJob = { old: oldBuf, neu: newBuf };
+  const ahead = runWorker<Uint8Array>('short-worker', job, signal);
+  try {
+    const sa = buildSuffixArray(oldBuf, signal, true);
+    const answers = { at: await ahead.result, newLength: newBuf.length };
+    const finder = new SuffixSearch(oldBuf, sa, signal, true, undefined, answers);
+    return { finder, shared: { kind: 'suffix-array', sa, answers } };
+  } finally {
+    ahead.stop();
+  }
 }
 
 /**
@@ -119,6 +150,10 @@ export interface DiffMemoryPlan {
   finder: 'suffix-array' | 'hash-chains';
   /** Hash chains index every stride-th old position. */
   stride: number;
+  /** The suffix array gets its short-string tables (short-strings.ts): faster, not needed. */
+  shortStrings: boolean;
+  /** ...and, on scan threads, their answers for all of new computed ahead (2 bits per new byte). */
+  shortAnswers: boolean;
   /** Estimated peak bytes. */
   estimate: number;
 }
@@ -129,18 +164,34 @@ export interface DiffMemoryPlan {
  * the finder: a suffix array (about 5.5 bytes per old byte while it is built: only for old files up to
  * SUFFIX_ARRAY_LIMIT, where its longer matches pay most) or hash chains (4 bytes per indexed position
  * plus 16 MiB of chain heads), indexing every 3rd (on the bench's node pair as small a patch as every
- * 2nd, in 60 % of the time), 4th, 8th or 16th old position as the budget requires.
+ * 2nd, in 60 % of the time), 4th, 8th or 16th old position as the budget requires. A suffix array also
+ * gets its short-string tables (up to 10 MiB) and their answers (2 bits per new byte) when they fit too;
+ * the answers go first, then the tables.
  * Throws FILE_TOO_LARGE, naming the limit, when even the sparsest index would not fit.
  */
 export function planDiffMemory(oldSize: number, newSize: number): DiffMemoryPlan {
   const budget = diffMemoryBudget(newSize);
   const base = oldSize + 2 * newSize + newSize / 16 + 64 * MiB;
   const sa = base + 5.5 * oldSize;
-  if (oldSize <= SUFFIX_ARRAY_LIMIT && sa <= budget)
-    return { finder: 'suffix-array', stride: 1, estimate: sa };
+  if (oldSize <= SUFFIX_ARRAY_LIMIT && sa <= budget) {
+    const withShort = sa + shortStringsBytes(oldSize);
+    const withAnswers = withShort + newSize / 4;
+    if (withAnswers <= budget)
+      return {
+        finder: 'suffix-array',
+        stride: 1,
+        shortStrings: true,
+        shortAnswers: true,
+        estimate: withAnswers,
+      };
+    return withShort <= budget
+      ? { finder: 'suffix-array', stride: 1, shortStrings: true, shortAnswers: false, estimate: withShort }
+      : { finder: 'suffix-array', stride: 1, shortStrings: false, shortAnswers: false, estimate: sa };
+  }
   for (const stride of [3, 4, 8, 16]) {
     const estimate = base + (4 * oldSize) / stride + 16 * MiB;
-    if (estimate <= budget) return { finder: 'hash-chains', stride, estimate };
+    if (estimate <= budget)
+      return { finder: 'hash-chains', stride, shortStrings: false, shortAnswers: false, estimate };
   }
   throw new PatchError({
     code: 'FILE_TOO_LARGE',

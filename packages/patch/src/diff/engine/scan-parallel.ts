@@ -13,13 +13,19 @@
 import { PatchError } from '../../errors.js';
 import { startWorker } from '../../worker-thread.js';
 import { HashChainSearch } from './hash-search.js';
+import type { ShortStringTables } from './short-strings.js';
 import { type ScanState, StateLog, scanCovers, scanStart } from './scan.js';
 import { SuffixSearch } from './suffix-search.js';
 import type { Cover, MatchFinder } from './types.js';
 
 /** A finder's index in shared memory, so a scan thread can search it without building its own. */
 export type SharedFinder =
-  | { kind: 'suffix-array'; sa: Int32Array }
+  | {
+      kind: 'suffix-array';
+      sa: Int32Array;
+      short?: ShortStringTables;
+      answers?: { at: Uint8Array; newLength: number };
+    }
   | { kind: 'hash-chains'; stride: number; depth: number; head: Int32Array; next: Int32Array };
 
 /** What a scan thread is given: both files and the index in shared memory, and the parts to claim. */
@@ -53,7 +59,7 @@ const LOG_STATES = 1 << 14;
 
 export function finderFromShared(old: Uint8Array, f: SharedFinder): MatchFinder {
   return f.kind === 'suffix-array'
-    ? new SuffixSearch(old, f.sa)
+    ? new SuffixSearch(old, f.sa, undefined, false, f.short, f.answers)
     : new HashChainSearch(old, { stride: f.stride, depth: f.depth, index: { head: f.head, next: f.next } });
 }
 
@@ -103,13 +109,18 @@ function coversOf(flat: Int32Array): Cover[] {
   return out;
 }
 
-function runWorker(
-  job: ScanJob,
+/**
+ * Starts the diff worker `entry` (scan-worker, short-worker) on `job`; its result is what it posts as
+ * { type: 'done', result }. Stopped on an abort of `signal`, or by `stop`.
+ */
+export function runWorker<T>(
+  entry: string,
+  job: unknown,
   signal: AbortSignal | undefined,
-): { result: Promise<PartResult[]>; stop: () => void } {
-  const worker = startWorker(import.meta.url, 'scan-worker', job);
+): { result: Promise<T>; stop: () => void } {
+  const worker = startWorker(import.meta.url, entry, job);
   let settled = false;
-  const result = new Promise<PartResult[]>((resolve, reject) => {
+  const result = new Promise<T>((resolve, reject) => {
     const fail = (message: string, cause?: unknown) => {
       if (settled) return;
       settled = true;
@@ -118,12 +129,12 @@ function runWorker(
       reject(
         new PatchError({
           code: 'IO_ERROR',
-          message: `diff scan thread failed: ${message}`,
+          message: `diff thread ${entry} failed: ${message}`,
           ...(cause ? { cause } : {}),
         }),
       );
     };
-    worker.on('message', (m: { type: 'done'; result: PartResult[] } | { type: 'error'; message: string }) => {
+    worker.on('message', (m: { type: 'done'; result: T } | { type: 'error'; message: string }) => {
       if (m.type === 'done') {
         settled = true;
         resolve(m.result);
@@ -226,9 +237,10 @@ export async function scanCoversParallel(
     starts,
     claim: new SharedArrayBuffer(4),
   };
-  const workers: ReturnType<typeof runWorker>[] = [];
+  const workers: ReturnType<typeof runWorker<PartResult[]>>[] = [];
   try {
-    for (let t = 1; t < opts.threads && t < parts; t++) workers.push(runWorker(job, opts.signal));
+    for (let t = 1; t < opts.threads && t < parts; t++)
+      workers.push(runWorker<PartResult[]>('scan-worker', job, opts.signal));
     // This thread claims parts too, meanwhile.
     // Progress: parts claimed so far (each about n / parts bytes), reported as they end here.
     const claimed = new Int32Array(job.claim);

@@ -118,6 +118,10 @@ export function scanCovers(
   let lastSearch = scan - st.searchAge;
   let nextReport = scan + (1 << 20);
   let end: ScanEnd = { kind: 'end' };
+  // The last diagonal window counted: its start in new and old, and how many of its bytes matched.
+  let winScan = -1;
+  let winOld = -1;
+  let winCount = 0;
   while (scan < newLen) {
     if (scan >= nextReport) {
       nextReport = scan + (1 << 20);
@@ -172,10 +176,20 @@ export function scanCovers(
       const d = scan + lastOffset;
       let healthy = false;
       if (scan - lastSearch < searchEvery && d >= 0 && d + WINDOW <= oldLen && scan + WINDOW <= newLen) {
-        let m = 0;
-        for (let k = 0; k < WINDOW; k++) if (old[d + k] === neu[scan + k]) m++;
-        healthy = m >= trust;
+        // The window's count slides along the diagonal: one byte pair leaves, one enters.
+        if (winScan === scan - 1 && winOld === d - 1) {
+          if (old[winOld] === neu[winScan]) winCount--;
+          if (old[d + WINDOW - 1] === neu[scan + WINDOW - 1]) winCount++;
+        } else if (winScan !== scan || winOld !== d) {
+          winCount = 0;
+          for (let k = 0; k < WINDOW; k++) if (old[d + k] === neu[scan + k]) winCount++;
+        }
+        winScan = scan;
+        winOld = d;
+        healthy = winCount >= trust;
       }
+      // Set when the search's length is known from the finder's tables and its position not yet looked up.
+      let posUnknown = false;
       if (healthy) {
         // Take the diagonal's exact run as the match: no search, and no switch.
         let r = 0;
@@ -183,14 +197,27 @@ export function scanCovers(
         len = r;
         pos = d;
       } else {
-        finder.search(neu, scan, newLen, Math.max(d, 0));
-        len = finder.matchLength;
-        pos = finder.matchPos;
+        const short = finder.shortLength ? finder.shortLength(neu, scan, newLen) : -1;
+        if (short >= 0) {
+          len = short;
+          posUnknown = true;
+        } else {
+          finder.search(neu, scan, newLen, Math.max(d, 0));
+          len = finder.matchLength;
+          pos = finder.matchPos;
+        }
         lastSearch = scan;
       }
       for (; scsc < scan + len; scsc++) {
         const o = scsc + lastOffset;
         if (o >= 0 && o < oldLen && old[o] === neu[scsc]) oldScore++;
+      }
+      // A match taken below needs its position; one not taken leaves none behind (the walk moves on and
+      // searches again, and its last position is always searched: shortLength needs 4 bytes).
+      if (posUnknown && ((len === oldScore && len !== 0) || len > oldScore + Math.min(8, farMargin))) {
+        finder.search(neu, scan, newLen, Math.max(d, 0));
+        len = finder.matchLength;
+        pos = finder.matchPos;
       }
       // Switch to the match if it is the current diagonal itself, or clearly better than staying; a
       // jump far from the diagonal costs more control bits, so it must win by more.

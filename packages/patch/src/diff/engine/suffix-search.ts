@@ -1,4 +1,5 @@
 // Longest-match queries of new-file positions against the old file's suffix array.
+import { answerAt, type ShortStringTables, shortMatchLength } from './short-strings.js';
 import { buildSuffixArray } from './suffix-array.js';
 
 /** Longest matches are cut at this length; callers extend exactly past it (keeps repetitive data linear). */
@@ -19,12 +20,28 @@ export class SuffixSearch {
   readonly #sa: Int32Array;
   /** For each 2-byte prefix p, the suffixes starting with it are sa[bucket[p]..bucket[p+1]). */
   readonly #bucket: Int32Array;
+  readonly #short: ShortStringTables | undefined;
+  readonly #answers: { at: Uint8Array; newLength: number } | undefined;
 
-  /** `sa`: the old file's suffix array, when built already (another thread's, in shared memory). */
-  constructor(oldBuf: Uint8Array, sa?: Int32Array, signal?: AbortSignal, shared = false) {
+  /**
+   * `sa`: the old file's suffix array, when built already (another thread's, in shared memory); `short`:
+   * the old file's short-string tables, when the memory plan has room for them (they only save time);
+   * `answers`: shortAnswers of those tables for the new file the scan reads (of `newLength` bytes), when
+   * computed ahead (then the tables are not needed).
+   */
+  constructor(
+    oldBuf: Uint8Array,
+    sa?: Int32Array,
+    signal?: AbortSignal,
+    shared = false,
+    short?: ShortStringTables,
+    answers?: { at: Uint8Array; newLength: number },
+  ) {
     sa ??= buildSuffixArray(oldBuf, signal, shared);
     this.#old = oldBuf;
     this.#sa = sa;
+    this.#short = short;
+    this.#answers = answers;
     const bucket = new Int32Array(65537);
     const n = oldBuf.length;
     for (let i = 0; i + 1 < n; i++) {
@@ -48,6 +65,25 @@ export class SuffixSearch {
   /** The suffix array, for another thread's SuffixSearch over the same old file. */
   get suffixArray(): Int32Array {
     return this.#sa;
+  }
+
+  /** The short-string tables it was given, for another thread's SuffixSearch. */
+  get shortStrings(): ShortStringTables | undefined {
+    return this.#short;
+  }
+
+  /** The answers computed ahead, for another thread's SuffixSearch. */
+  get shortAnswers(): { at: Uint8Array; newLength: number } | undefined {
+    return this.#answers;
+  }
+
+  /** See MatchFinder.shortLength: what the tables tell of `search`'s length at `pos` (-1: nothing). */
+  shortLength(newBuf: Uint8Array, pos: number, end: number): number {
+    const answers = this.#answers;
+    // The answers hold for the whole new file only (the scan always searches to its end).
+    if (answers !== undefined && end === answers.newLength) return answerAt(answers.at, pos);
+    const short = this.#short;
+    return short === undefined ? -1 : shortMatchLength(short, newBuf, pos, end);
   }
 
   search(newBuf: Uint8Array, pos: number, end: number, near: number): void {

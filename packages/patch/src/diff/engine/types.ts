@@ -17,4 +17,9 @@ export interface MatchFinder {
   matchLength: number;
   /** Longest match of newBuf[pos..end) in old; of equal ones, the one nearest `near` (when >= 0). */
   search(newBuf: Uint8Array, pos: number, end: number, near: number): void;
+  /**
+   * The length `search` would find at `pos`, when it is known cheaply and under 4 bytes; else -1. The scan
+   * then skips the search while the match's position does not matter.
+   */
+  shortLength?(newBuf: Uint8Array, pos: number, end: number): number;
 }
