@@ -60,7 +60,9 @@ const WORKER_MIN_BYTES = 16 << 20;
  */
 export function applyThreads(newSize: number, cores: number, load1: number): number {
   if (newSize < WORKER_MIN_BYTES) return 1;
-  const free = cores - Math.floor(Math.max(0, load1));
+  // An unknown load counts as every core busy. (Windows reports 0: all free.)
+  const busy = Number.isFinite(load1) ? Math.floor(Math.max(0, load1)) : cores;
+  const free = cores - busy;
   return Math.max(1, Math.min(DEFAULT_MAX_THREADS, free));
 }
 
