@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { withTempDir } from '@tufup/common';
 import { PatchError, type PatchErrorCode } from '../src/errors.js';
 import { FIXED_HEADER_BYTES, SEGMENT_ENTRY_BYTES } from '../src/format/native.js';
+import { applyThreads } from '../src/apply/native/apply.js';
 import { apply, diffBuffers } from '../src/index.js';
 import {
   assertCode,
@@ -241,7 +242,7 @@ test('a wrong base is BASE_MISMATCH while workers are already decoding, and leav
   });
 });
 
-test('by default a new file of 16 MiB or more is hashed on a worker: same file, both checks, wrong base refused', async () => {
+test('a one-segment patch on 2 threads (the worker only hashes): same file, both checks, wrong base refused', async () => {
   const old = randomFill(17 << 20);
   // One cover over the whole old file, every chunk coded as non-zero: the decoder has real work to do.
   const patch = craftNative({
@@ -252,7 +253,10 @@ test('by default a new file of 16 MiB or more is hashed on a worker: same file, 
   });
   await withTempDir(async (dir) => {
     const phases = new Set<string>();
-    const r = await applyIn(dir, old, patch, { onProgress: (e: { phase: string }) => phases.add(e.phase) });
+    const r = await applyIn(dir, old, patch, {
+      threads: 2,
+      onProgress: (e: { phase: string }) => phases.add(e.phase),
+    });
     assert.deepEqual(r, { size: old.length, sha256: sha256(old) });
     assert.ok(Buffer.from(old).equals(await readFile(join(dir, 'out'))));
     assert.deepEqual([...phases].sort(), ['apply', 'verify-old']);
@@ -260,7 +264,7 @@ test('by default a new file of 16 MiB or more is hashed on a worker: same file, 
   const other = Uint8Array.from(old);
   other[old.length >> 1] = (other[old.length >> 1] as number) ^ 1;
   await withTempDir(async (dir) => {
-    await assertCode(() => applyIn(dir, other, patch), 'BASE_MISMATCH');
+    await assertCode(() => applyIn(dir, other, patch, { threads: 2 }), 'BASE_MISMATCH');
     await assertDirHolds(dir, ['old', 'patch']);
   });
   // The same patch with a declared hash the output does not have.
@@ -271,9 +275,23 @@ test('by default a new file of 16 MiB or more is hashed on a worker: same file, 
     entries: [{ literal: 0, cover: old.length, oldPos: 0 }],
   });
   await withTempDir(async (dir) => {
-    await assertCode(() => applyIn(dir, old, lying), 'OUTPUT_MISMATCH');
+    await assertCode(() => applyIn(dir, old, lying, { threads: 2 }), 'OUTPUT_MISMATCH');
     await assertDirHolds(dir, ['old', 'patch']);
   });
+});
+
+test('applyThreads: 1 for a file under 16 MiB; else the cores the 1-minute load leaves free, 1 to 2', () => {
+  const big = 100 << 20;
+  assert.equal(applyThreads((16 << 20) - 1, 8, 0), 1);
+  assert.equal(applyThreads(big, 2, 0), 2);
+  // Our own earlier work and short bursts: less than a whole busy core.
+  assert.equal(applyThreads(big, 2, 0.9), 2);
+  // Another process keeps the other core busy: a second decoding thread would only take turns with it.
+  assert.equal(applyThreads(big, 2, 1.2), 1);
+  assert.equal(applyThreads(big, 2, 5), 1);
+  assert.equal(applyThreads(big, 1, 0), 1);
+  assert.equal(applyThreads(big, 8, 2.5), 2);
+  assert.equal(applyThreads(big, 2, Number.NaN), 1);
 });
 
 test('workers start in an app run with node --input-type=module -e (they do not inherit that option)', async () => {

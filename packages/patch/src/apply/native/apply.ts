@@ -1,7 +1,7 @@
 // Applies a native-format patch: reads and checks the header, checks the old file, rebuilds the new file's
 // segments on this thread (native/rebuild.ts) or on several (threads/rebuild.ts), all in bounded memory.
 import { type FileHandle, open } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { type OnProgress, sameDigest, throttleProgress } from '@tufup/common';
 import { PatchError } from '../../errors.js';
 import { MAX_HEADER_BYTES } from '../../format/native.js';
@@ -23,10 +23,9 @@ export interface ApplyOptions {
    */
   oldVerified?: { size: number; sha256: string };
   /**
-   * Most threads a native apply uses (default: the machine's available parallelism, at most 3, and only the
-   * calling thread for a new file under 16 MiB). With 2 or more, a worker thread hashes the old and the new
-   * file while the calling thread decodes, and from 3 on, workers decode further segments side by side.
-   * 1 keeps all work on the calling thread.
+   * Threads a native apply decodes on (default: see `applyThreads`). With 2 or more, the calling thread and
+   * worker threads decode segments side by side, and the first worker also hashes the old and the new file
+   * (a patch of one segment still gets that worker, for the hashing). 1 keeps all work on the calling thread.
    */
   threads?: number;
   /**
@@ -44,13 +43,28 @@ export interface ApplyResult {
 }
 
 /**
- * Threads used by default at most: the calling thread, the hash worker and one decode worker. Each further
- * decoding thread costs about 22 MB (its kernel's buffers and a V8 isolate), which would take apply past
- * 64 MB over Node's baseline; callers may still ask for more.
+ * Threads used by default at most: the calling thread and one worker. Each further decoding thread costs
+ * about 22 MB (its kernel's buffers and a V8 isolate), which would take apply past 64 MB over Node's
+ * baseline; callers may still ask for more.
  */
-const DEFAULT_MAX_THREADS = 3;
+const DEFAULT_MAX_THREADS = 2;
 /** Below this new-file size (and unless `threads` is given) a worker's start-up costs more than it saves. */
-const HASH_ASIDE_MIN_BYTES = 16 << 20;
+const WORKER_MIN_BYTES = 16 << 20;
+
+/**
+ * The threads an apply uses when the caller does not say: one for a small file; else one per core that the
+ * 1-minute load average `load1` leaves free (a core counts as busy once the load shows a whole runnable
+ * process on it), at least 1 and at most DEFAULT_MAX_THREADS. On a 2-core machine whose other core runs
+ * something else, a second decoding thread only takes turns with it and adds a worker's start-up and
+ * memory.
+ */
+export function applyThreads(newSize: number, cores: number, load1: number): number {
+  if (newSize < WORKER_MIN_BYTES) return 1;
+  // An unknown load counts as every core busy. (Windows reports 0: all free.)
+  const busy = Number.isFinite(load1) ? Math.floor(Math.max(0, load1)) : cores;
+  const free = cores - busy;
+  return Math.max(1, Math.min(DEFAULT_MAX_THREADS, free));
+}
 
 export async function applyNative(
   oldPath: string,
@@ -93,12 +107,10 @@ export async function applyNative(
         signal: opts.signal,
         verifyOld: !opts.oldVerified,
       };
-      const maxThreads = opts.threads ?? Math.min(availableParallelism(), DEFAULT_MAX_THREADS);
-      // A worker's start-up outweighs what it saves on a small file, unless the caller asked for threads.
-      const threaded = maxThreads >= 2 && (opts.threads !== undefined || h.newSize >= HASH_ASIDE_MIN_BYTES);
-      const sha256 = threaded
-        ? await rebuildOnThreads(job, Math.min(maxThreads - 2, job.layout.length - 1))
-        : await rebuildOnThisThread(job);
+      const threads = opts.threads ?? applyThreads(h.newSize, availableParallelism(), loadavg()[0] ?? 0);
+      // One worker at least (it hashes), and no more than there are segments for the others to decode.
+      const workers = Math.min(threads - 1, Math.max(1, job.layout.length - 1));
+      const sha256 = threads >= 2 ? await rebuildOnThreads(job, workers) : await rebuildOnThisThread(job);
       result = { size: h.newSize, sha256 };
       await out.commit();
     } catch (err) {

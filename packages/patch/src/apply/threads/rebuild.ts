@@ -1,19 +1,18 @@
 // Rebuilding the new file on several threads, layered over the single-threaded core (apply/native/segment.ts):
-// a hash worker hashes the old file and then the new file in order, piece by piece as the decoders report
-// pieces written; the calling thread decodes, and decode workers (from three threads on) decode segments
-// too, each claiming the next undecoded segment from a shared counter.
+// the calling thread and the decode workers each claim the next undecoded segment from a shared counter;
+// the first worker also hashes the old file and then the new file in order, as the decoders write it
+// (threads/hashing.ts).
 import { PatchError } from '../../errors.js';
 import { descriptorFile, handleFile } from '../native/io.js';
 import { checkOldDigest } from '../native/old-check.js';
 import { checkNewDigest, type RebuildJob, segmentProgress } from '../native/rebuild.js';
 import { decodeSegments, SegmentDecoder } from '../native/segment.js';
-import type { HashWorkerData, HashWorkerMessage } from './hash-worker.js';
 import type { SegmentWorkerData, SegmentWorkerMessage } from './segment-worker.js';
 import { DecodeProgress } from './shared-state.js';
 import { ApplyWorker } from './worker.js';
 
 /**
- * Rebuilds the new file into the temp file with a hash worker and `decodeWorkers` decode workers beside this
+ * Rebuilds the new file into the temp file with `decodeWorkers` (at least 1) decode workers beside this
  * thread, and checks it; resolves to its sha256. The old file is accepted before the new one is. When it
  * settles, no worker is running any more.
  */
@@ -40,35 +39,7 @@ export async function rebuildOnThreads(job: RebuildJob, decodeWorkers: number): 
     const hashed = new Promise<string>((resolve) => {
       resolveHash = resolve;
     });
-    const hashData: HashWorkerData = {
-      oldFd: job.verifyOld ? job.old.fd : undefined,
-      oldSize: h.oldSize,
-      outFd: out.fh.fd,
-      segments: layout.map((s) => ({ newStart: s.newStart, newLength: s.newLength })),
-      shared: state.buffer,
-    };
-    const hasher = new ApplyWorker<HashWorkerMessage>('hash-worker', hashData, fail, (m) => {
-      if (m.type === 'old-progress')
-        progress?.({ phase: 'verify-old', done: m.done, total: h.oldSize, unit: 'bytes' });
-      else if (m.type === 'old') {
-        try {
-          checkOldDigest(m.sha256, h);
-          oldChecked = true;
-        } catch (err) {
-          // A wrong base is the cause of whatever a decoder reported meanwhile (its contexts went astray).
-          failure = err;
-          state.stopAll();
-        }
-      } else if (m.type === 'new') {
-        if (oldChecked) resolveHash(m.sha256);
-        else fail(new PatchError({ code: 'IO_ERROR', message: 'apply: the old file was not checked' }));
-        return true;
-      }
-      return false;
-    });
-    workers.push(hasher);
-    hasher.exited.then(() => resolveHash(''));
-    const decodeData: SegmentWorkerData = {
+    const data: SegmentWorkerData = {
       oldFd: job.old.fd,
       patchFd: job.patch.fd,
       outFd: out.fh.fd,
@@ -77,12 +48,33 @@ export async function rebuildOnThreads(job: RebuildJob, decodeWorkers: number): 
       shared: state.buffer,
     };
     for (let i = 0; i < decodeWorkers; i++) {
-      workers.push(
-        new ApplyWorker<SegmentWorkerMessage>('segment-worker', decodeData, fail, (m) => {
+      const hasher = i === 0;
+      const worker = new ApplyWorker<SegmentWorkerMessage>(
+        'segment-worker',
+        hasher ? { ...data, hashes: { old: job.verifyOld } } : data,
+        fail,
+        (m) => {
           if (m.type === 'progress') onProgress(m.segment, m.done);
-          return m.type === 'finished';
-        }),
+          else if (m.type === 'old-progress')
+            progress?.({ phase: 'verify-old', done: m.done, total: h.oldSize, unit: 'bytes' });
+          else if (m.type === 'old') {
+            try {
+              checkOldDigest(m.sha256, h);
+              oldChecked = true;
+            } catch (err) {
+              // A wrong base is the cause of whatever a decoder reported meanwhile (its contexts went astray).
+              failure = err;
+              state.stopAll();
+            }
+          } else if (m.type === 'new') {
+            if (oldChecked) resolveHash(m.sha256);
+            else fail(new PatchError({ code: 'IO_ERROR', message: 'apply: the old file was not checked' }));
+          }
+          return m.type === (hasher ? 'new' : 'finished');
+        },
       );
+      workers.push(worker);
+      if (hasher) worker.exited.then(() => resolveHash(''));
     }
     // Blocking reads of the old file: a page-cache copy of a window costs less than a hand-off to the I/O pool.
     await decodeSegments({

@@ -1,8 +1,11 @@
-// Worker thread of a native apply: rebuilds the segments it is given into the output file and reports back.
+// Worker thread of a native apply: rebuilds the segments it claims into the output file and reports back.
+// The first worker also hashes (threads/hashing.ts): the old file before it decodes, the new file between its
+// pieces of output and, once no segment is left to claim, to its end.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { SegmentLayout } from '../../format/native.js';
 import { descriptorFile } from '../native/io.js';
 import { decodeSegments, SegmentDecoder } from '../native/segment.js';
+import { FollowingHasher, hashOldFile } from './hashing.js';
 import { DecodeProgress, failureReport, StopRequested, type WorkerReport } from './shared-state.js';
 
 /** What the main thread hands a worker (structured-cloned; `shared` is shared). */
@@ -20,20 +23,37 @@ export interface SegmentWorkerData {
   segments: SegmentLayout[];
   /** The threads' shared state (DecodeProgress): stop flag, next segment to claim, bytes written. */
   shared: SharedArrayBuffer;
+  /** Only for the worker that hashes: whether it hashes the old file too (false: the caller vouched for it). */
+  hashes?: { old: boolean };
 }
 
 export type SegmentWorkerMessage =
   | { type: 'progress'; segment: number; done: number }
-  /** No segment left to claim; the worker is about to end. */
+  | { type: 'old-progress'; done: number }
+  | { type: 'old'; sha256: string }
+  /** No segment left to claim; the worker is about to end (a hashing worker says `new` instead). */
   | { type: 'finished' }
+  /** The hashing worker's last report: the new file's sha256. */
+  | { type: 'new'; sha256: string }
   | WorkerReport;
 
 const port = parentPort;
 if (!port) throw new Error('segment-worker.js runs only as a worker thread of @tufup/patch apply');
 const job = workerData as SegmentWorkerData;
 const state = new DecodeProgress(job.segments.length, job.shared);
+const post = (m: SegmentWorkerMessage) => port?.postMessage(m);
 
 async function run(): Promise<void> {
+  let hasher: FollowingHasher | undefined;
+  if (job.hashes) {
+    if (job.hashes.old) {
+      const sha256 = hashOldFile(job.oldFd, job.oldSize, state, (done) =>
+        post({ type: 'old-progress', done }),
+      );
+      post({ type: 'old', sha256 });
+    }
+    hasher = new FollowingHasher(state, job.outFd, job.segments);
+  }
   // Blocking I/O: this thread has nothing else to do while a read or write runs.
   await decodeSegments({
     decoder: new SegmentDecoder(descriptorFile(job.oldFd), job.oldSize),
@@ -45,14 +65,16 @@ async function run(): Promise<void> {
     stopIfNeeded: () => {
       if (state.stopped()) throw new StopRequested();
     },
-    onProgress: (segment, done) =>
-      port?.postMessage({ type: 'progress', segment, done } satisfies SegmentWorkerMessage),
+    onProgress: (segment, done) => {
+      post({ type: 'progress', segment, done });
+      hasher?.catchUp();
+    },
   });
+  post(hasher ? { type: 'new', sha256: hasher.finish() } : { type: 'finished' });
 }
 
 try {
   await run();
-  port.postMessage({ type: 'finished' } satisfies SegmentWorkerMessage);
 } catch (err) {
-  port.postMessage(failureReport(err, 'apply worker'));
+  post(failureReport(err, 'apply worker'));
 }

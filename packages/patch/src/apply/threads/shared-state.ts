@@ -1,12 +1,12 @@
 // What the threads of one native apply share: the stop flag, the next segment to claim, and how many bytes of
-// each segment are written (so the hash worker can follow the decoders); and how a worker reports failure.
+// each segment are written (so the hashing worker can follow the decoders); and how a worker reports failure.
 import { PatchError } from '../../errors.js';
 
 const STOP = 0;
 const NEXT = 1;
 /** Bumped on every write and on a stop, so a waiting hasher wakes for either. */
 const VERSION = 2;
-/** Set when even the old file's hash must stop (an abort, or the hash worker's own failure). */
+/** Set when even the old file's hash must stop (an abort, or an old file found wrong). */
 const STOP_ALL = 3;
 const CONTROL_BYTES = 16;
 

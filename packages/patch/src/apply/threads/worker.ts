@@ -1,4 +1,4 @@
-// Starting an apply worker thread (hash-worker.ts, segment-worker.ts) and turning its reports into outcomes.
+// Starting an apply worker thread (segment-worker.ts) and turning its reports into outcomes.
 import { PatchError, type PatchErrorCode } from '../../errors.js';
 import { startWorker } from '../../worker-thread.js';
 import type { WorkerReport } from './shared-state.js';
@@ -13,7 +13,7 @@ export class ApplyWorker<M extends { type: string }> {
   readonly exited: Promise<void>;
 
   constructor(
-    entry: 'segment-worker' | 'hash-worker',
+    entry: 'segment-worker',
     data: unknown,
     onFailure: (err: unknown) => void,
     onMessage: (m: M) => boolean,
