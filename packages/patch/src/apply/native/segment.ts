@@ -177,21 +177,21 @@ class LiteralReader {
       out.set(this.#pending.subarray(0, take), at + done);
       this.#pending = this.#pending.subarray(take);
       done += take;
-      if (opcode) await this.#unfilterOperand(newPos + done - 1);
+      if (opcode) {
+        // Rarely is the operand cut by the end of an inflated chunk; an await per call would add up.
+        while (this.#pending.length < this.#carry.length)
+          this.#pending = Buffer.concat([this.#pending, await this.#pull()]);
+        this.#unfilterOperand(newPos + done - 1);
+      }
     }
     this.#index += n;
   }
 
   /** Takes the operand after the opcode at new-file position `position` into #carry, converted back. */
-  async #unfilterOperand(position: number): Promise<void> {
+  #unfilterOperand(position: number): void {
     const carry = this.#carry;
-    for (let k = 0; k < carry.length; ) {
-      if (this.#pending.length === 0) this.#pending = await this.#pull();
-      const take = Math.min(carry.length - k, this.#pending.length);
-      carry.set(this.#pending.subarray(0, take), k);
-      this.#pending = this.#pending.subarray(take);
-      k += take;
-    }
+    carry.set(this.#pending.subarray(0, carry.length));
+    this.#pending = this.#pending.subarray(carry.length);
     convertX86Operand(carry, 0, position, false);
     this.#carryAt = 0;
     this.#carryEnd = carry.length;
