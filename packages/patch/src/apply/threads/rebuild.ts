@@ -14,7 +14,7 @@ import { ApplyWorker } from './worker.js';
 /**
  * Rebuilds the new file into the temp file with `decodeWorkers` (at least 1) decode workers beside this
  * thread, and checks it; resolves to its sha256. The old file is accepted before the new one is. When it
- * settles, no worker is running any more.
+ * settles, no worker touches the files any more (on failure: no worker is running any more).
  */
 export async function rebuildOnThreads(job: RebuildJob, decodeWorkers: number): Promise<string> {
   const { h, out, layout, progress, signal } = job;
@@ -31,7 +31,7 @@ export async function rebuildOnThreads(job: RebuildJob, decodeWorkers: number): 
     signal?.throwIfAborted();
     if (failure) throw failure;
   };
-  const workers: { exited: Promise<void> }[] = [];
+  const workers: { exited: Promise<void>; done: Promise<void> }[] = [];
   try {
     // Started inside the try: if starting one throws, those already running are stopped and waited for.
     let oldChecked = !job.verifyOld;
@@ -88,7 +88,7 @@ export async function rebuildOnThreads(job: RebuildJob, decodeWorkers: number): 
       onProgress,
     });
     const sha256 = await hashed;
-    await Promise.all(workers.map((w) => w.exited));
+    await Promise.all(workers.map((w) => w.done));
     stopIfNeeded();
     checkNewDigest(sha256, h);
     return sha256;

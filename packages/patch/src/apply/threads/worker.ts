@@ -11,6 +11,11 @@ import type { WorkerReport } from './shared-state.js';
 export class ApplyWorker<M extends { type: string }> {
   /** Settles (never rejects) once the thread has ended: after that it holds no file open. */
   readonly exited: Promise<void>;
+  /**
+   * Settles once the worker has sent the report that means it is done, or has ended: after that report it
+   * touches no file, so a successful apply need not wait for the thread's teardown (10-25 ms).
+   */
+  readonly done: Promise<void>;
 
   constructor(
     entry: 'segment-worker',
@@ -19,6 +24,10 @@ export class ApplyWorker<M extends { type: string }> {
     onMessage: (m: M) => boolean,
   ) {
     let ended = false;
+    let markDone: () => void = () => {};
+    this.done = new Promise((resolve) => {
+      markDone = resolve;
+    });
     let failed = false;
     const failure = (err: unknown) => {
       if (failed) return;
@@ -38,7 +47,10 @@ export class ApplyWorker<M extends { type: string }> {
       } else {
         // onMessage calls the caller's onProgress: what it throws fails the apply, as on one thread.
         try {
-          if (onMessage(m as M)) ended = true;
+          if (onMessage(m as M)) {
+            ended = true;
+            markDone();
+          }
         } catch (err) {
           failure(err);
         }
@@ -53,6 +65,7 @@ export class ApplyWorker<M extends { type: string }> {
       worker.once('exit', () => {
         // Work it took on would otherwise never be done.
         if (!ended) failure(new PatchError({ code: 'IO_ERROR', message: 'apply worker ended unexpectedly' }));
+        markDone();
         resolve();
       });
     });
