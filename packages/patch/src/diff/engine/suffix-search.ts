@@ -57,24 +57,9 @@ export class SuffixSearch {
     this.#bucket = bucket;
   }
 
-  /**
-   * The longest match of newBuf[pos..end) in old (capped at MAX_SEARCH_LENGTH); length 0 when none. Of
-   * equally long matches (copies of the same text), the one nearest `near` is taken: it keeps covers on
-   * one diagonal instead of hopping between copies, which the patch pays for in control entries.
-   */
   /** The suffix array, for another thread's SuffixSearch over the same old file. */
   get suffixArray(): Int32Array {
     return this.#sa;
-  }
-
-  /** The short-string tables it was given, for another thread's SuffixSearch. */
-  get shortStrings(): ShortStringTables | undefined {
-    return this.#short;
-  }
-
-  /** The answers computed ahead, for another thread's SuffixSearch. */
-  get shortAnswers(): { at: Uint8Array; newLength: number } | undefined {
-    return this.#answers;
   }
 
   /** See MatchFinder.shortLength: what the tables tell of `search`'s length at `pos` (-1: nothing). */
@@ -86,6 +71,11 @@ export class SuffixSearch {
     return short === undefined ? -1 : shortMatchLength(short, newBuf, pos, end);
   }
 
+  /**
+   * The longest match of newBuf[pos..end) in old (capped at MAX_SEARCH_LENGTH); length 0 when none. Of
+   * equally long matches (copies of the same text), the one nearest `near` is taken: it keeps covers on
+   * one diagonal instead of hopping between copies, which the patch pays for in control entries.
+   */
   search(newBuf: Uint8Array, pos: number, end: number, near: number): void {
     const old = this.#old;
     const sa = this.#sa;
