@@ -136,11 +136,8 @@ function farJumpMargin(neu: Uint8Array): number {
   return Math.round(40 - 8 * Math.min(1, Math.max(0, (text - 0.6) / 0.3)));
 }
 
-/**
- * Old files up to this size get a suffix array; larger ones hash chains. 64 MiB takes in turbo-linux-64's
- * 35 MB tar (bench/patch): 2,431,352 B instead of 2,475,395 B with hash chains, its diff peaking near 320 MB.
- */
-export const SUFFIX_ARRAY_LIMIT = 64 << 20;
+/** Old files up to this size get a suffix array; larger ones hash chains. */
+export const SUFFIX_ARRAY_LIMIT = 32 << 20;
 
 const MiB = 1 << 20;
 
