@@ -310,7 +310,7 @@ export async function fuzzNative(dir: string, cases: number, seed: number): Prom
   // New code between old code: its literals are x86-filtered (compression id 3).
   const code = codeLike(16_000, rand);
   const codeNew = Buffer.concat([code.subarray(0, 8000), codeLike(8000, rand), code.subarray(8000)]);
-  // [old, new, segments]: the last two are cut into several segments, applied on worker threads too.
+  // [old, new, segments]: the last three are cut into several segments, applied on worker threads too.
   const pairs = [
     [bin, binNew, 1],
     [text, editedCopy(text, rand, 12), 1],
