@@ -280,17 +280,21 @@ test('a one-segment patch on 2 threads (the worker only hashes): same file, both
   });
 });
 
-test('applyThreads: 1 for a file under 16 MiB; else the cores the 1-minute load leaves free, 1 to 2', () => {
+test('applyThreads: 1 for a file under 16 MiB; else 2 unless the 1-minute load says every core is busy', () => {
   const big = 100 << 20;
   assert.equal(applyThreads((16 << 20) - 1, 8, 0), 1);
   assert.equal(applyThreads(big, 2, 0), 2);
-  // Our own earlier work and short bursts: less than a whole busy core.
+  // One core looks busy (maybe only our own earlier work, which the load average still counts): two threads
+  // are no slower then, and much faster when that core is in fact free.
   assert.equal(applyThreads(big, 2, 0.9), 2);
-  // Another process keeps the other core busy: a second decoding thread would only take turns with it.
-  assert.equal(applyThreads(big, 2, 1.2), 1);
+  assert.equal(applyThreads(big, 2, 1.2), 2);
+  assert.equal(applyThreads(big, 2, 1.99), 2);
+  // Every core busy: a second decoding thread would only take turns.
+  assert.equal(applyThreads(big, 2, 2), 1);
   assert.equal(applyThreads(big, 2, 5), 1);
   assert.equal(applyThreads(big, 1, 0), 1);
   assert.equal(applyThreads(big, 8, 2.5), 2);
+  assert.equal(applyThreads(big, 8, 8.5), 1);
   assert.equal(applyThreads(big, 2, Number.NaN), 1);
 });
 
