@@ -75,25 +75,30 @@ const CHOICE_PROBE_MIN_BYTES = 64 << 10;
  */
 async function compressLiteral(lit: Uint8Array, runs: readonly LiteralRun[]): Promise<LiteralRegion> {
   if (lit.length === 0) return { x86: false, bytes: new Uint8Array(0) };
+  const quality = literalQuality(lit.length);
   const filtered = filterX86(lit, runs, true);
-  let quality = literalQuality(lit.length);
+  // No call or jump operand changed: nothing to choose (plain would win the tie), at half the brotli work.
+  const candidates = Buffer.from(filtered.buffer, filtered.byteOffset, filtered.byteLength).equals(lit)
+    ? [lit]
+    : [lit, filtered];
+  const smallest = (packed: Uint8Array[]) =>
+    packed.length > 1 && (packed[1] as Uint8Array).length < (packed[0] as Uint8Array).length ? 1 : 0;
   if (lit.length < CHOICE_PROBE_MIN_BYTES) {
-    const [plain, x86] = await Promise.all([brotliAt(lit, quality), brotliAt(filtered, quality)]);
-    return x86.length < plain.length ? { x86: true, bytes: x86 } : { x86: false, bytes: plain };
+    const packed = await Promise.all(candidates.map((c) => brotliAt(c, quality)));
+    const k = smallest(packed);
+    return { x86: k === 1, bytes: packed[k] as Uint8Array };
   }
-  const [plainProbe, x86Probe] = await Promise.all([
-    brotliAt(lit, PROBE_QUALITY),
-    brotliAt(filtered, PROBE_QUALITY),
-  ]);
-  const x86 = x86Probe.length < plainProbe.length;
-  const best = Math.min(plainProbe.length, x86Probe.length);
-  if (
-    lit.length >= PROBE_MIN_BYTES &&
-    quality > INCOMPRESSIBLE_QUALITY &&
-    best >= lit.length * (1 - INCOMPRESSIBLE_SAVING)
-  )
-    quality = INCOMPRESSIBLE_QUALITY;
-  return { x86, bytes: await brotliAt(x86 ? filtered : lit, quality) };
+  const mayBeIncompressible = lit.length >= PROBE_MIN_BYTES && quality > INCOMPRESSIBLE_QUALITY;
+  if (candidates.length === 1 && !mayBeIncompressible)
+    return { x86: false, bytes: await brotliAt(lit, quality) };
+  const probes = await Promise.all(candidates.map((c) => brotliAt(c, PROBE_QUALITY)));
+  const k = smallest(probes);
+  const incompressible =
+    mayBeIncompressible && (probes[k] as Uint8Array).length >= lit.length * (1 - INCOMPRESSIBLE_SAVING);
+  return {
+    x86: k === 1,
+    bytes: await brotliAt(candidates[k] as Uint8Array, incompressible ? INCOMPRESSIBLE_QUALITY : quality),
+  };
 }
 
 /** Encodes the patch into memory (header, modelled frames, literal region) as a list of byte arrays. */
