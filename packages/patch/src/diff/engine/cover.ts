@@ -1,5 +1,14 @@
 // The engine's output: which stretches of the new file are built from the old file, and how to find them.
 import { PatchError } from '../../errors.js';
+import {
+  AnchoredSearch,
+  anchoredBytes,
+  findAnchors,
+  type Pieces,
+  type ReducedOld,
+  reduceOld,
+  reducedPieces,
+} from './anchors.js';
 import { HashChainSearch } from './hash-search.js';
 import { scanCovers } from './scan.js';
 import { runWorker, type SharedFinder, scanCoversParallel } from './scan-parallel.js';
@@ -14,6 +23,8 @@ export interface FindCoversOptions {
   /** Called now and then with the number of new-file bytes scanned so far. */
   onProgress?: (scannedNewBytes: number) => void;
   signal?: AbortSignal;
+  /** 'never': index all of old, without looking for anchors first (tests compare the two). */
+  anchors?: 'auto' | 'never';
 }
 
 /**
@@ -25,9 +36,10 @@ export function findCovers(oldBuf: Uint8Array, newBuf: Uint8Array, opts: FindCov
   if (oldBuf.length === 0 || newBuf.length === 0) return covers;
   opts.signal?.throwIfAborted();
   opts.onProgress?.(0);
-  const { finder } = makeFinder(oldBuf, newBuf.length, false, opts.signal);
+  const { finder } = makeFinder(oldBuf, newBuf, false, opts);
   opts.signal?.throwIfAborted();
-  scanCovers(oldBuf, newBuf, finder, covers, { ...opts, farMargin: farJumpMargin(newBuf) });
+  const { anchors: _, ...scanOpts } = opts;
+  scanCovers(oldBuf, newBuf, finder, covers, { ...scanOpts, farMargin: farJumpMargin(newBuf) });
   opts.onProgress?.(newBuf.length);
   return covers;
 }
@@ -51,11 +63,14 @@ export async function findCoversThreaded(
   }
   opts.signal?.throwIfAborted();
   opts.onProgress?.(0);
-  const made = await makeSharedFinder(oldBuf, newBuf, opts.signal);
+  const made = await makeSharedFinder(oldBuf, newBuf, opts);
   opts.signal?.throwIfAborted();
+  // Anchored stretches are scanned in a few steps each: threads pay only for enough of the rest.
+  const unanchored =
+    made.shared.kind === 'anchored' ? newBuf.length - anchoredBytes(made.shared.anchors) : newBuf.length;
   const covers = await scanCoversParallel(oldBuf, newBuf, made.finder, made.shared, {
     farMargin: farJumpMargin(newBuf),
-    threads: opts.threads,
+    threads: unanchored < PARALLEL_SCAN_MIN_BYTES * opts.threads ? 1 : opts.threads,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
@@ -63,24 +78,93 @@ export async function findCoversThreaded(
   return covers;
 }
 
+/**
+ * New must be at least this share anchored (anchors.ts) for the scan to search the rest of old only. Below it
+ * the index over all of old is worth its time: the stretches between anchors are most of new, and matches
+ * into anchored parts of old are worth more than the time saved.
+ */
+export const ANCHORED_SHARE = 0.5;
+
+/** What the scan searches: all of old, or the anchors and the rest of old (`anchored`). */
+interface Indexed {
+  bytes: Uint8Array;
+  anchored?: { anchors: Int32Array; reduced: ReducedOld };
+}
+
+/**
+ * The anchors the scan uses, or undefined: they are looked for when old would get a suffix array (beside
+ * which finding them costs little: about a tenth of its time on the bench's pairs) and the memory plan has
+ * room, and used when they cover ANCHORED_SHARE of new and what they leave of old gets a suffix array too.
+ */
+export function usefulAnchors(
+  oldBuf: Uint8Array,
+  newBuf: Uint8Array,
+  signal?: AbortSignal,
+): { anchors: Int32Array; pieces: Pieces } | undefined {
+  const plan = planDiffMemory(oldBuf.length, newBuf.length);
+  if (plan.finder !== 'suffix-array' || !plan.anchors) return undefined;
+  const anchors = findAnchors(oldBuf, newBuf, signal);
+  if (anchoredBytes(anchors) < ANCHORED_SHARE * newBuf.length) return undefined;
+  const pieces = reducedPieces(oldBuf.length, newBuf.length, anchors);
+  if (planDiffMemory(oldBuf.length, newBuf.length, pieces.size).finder !== 'suffix-array') return undefined;
+  return { anchors, pieces };
+}
+
+function chooseIndexed(
+  oldBuf: Uint8Array,
+  newBuf: Uint8Array,
+  shared: boolean,
+  opts: FindCoversOptions,
+): Indexed {
+  const found = opts.anchors === 'never' ? undefined : usefulAnchors(oldBuf, newBuf, opts.signal);
+  if (!found) return { bytes: oldBuf };
+  const reduced = reduceOld(oldBuf, found.pieces, shared);
+  return { bytes: reduced.bytes, anchored: { anchors: found.anchors, reduced } };
+}
+
+/** The finder over `indexed`, given the finder over its bytes. */
+function wrap(
+  indexed: Indexed,
+  made: { finder: MatchFinder; shared: SharedFinder },
+): { finder: MatchFinder; shared: SharedFinder } {
+  const a = indexed.anchored;
+  if (!a) return made;
+  return {
+    finder: new AnchoredSearch(a.anchors, a.reduced, made.finder),
+    shared: { kind: 'anchored', anchors: a.anchors, ...a.reduced, inner: made.shared },
+  };
+}
+
 /** The match finder the memory plan picks; `shared`: its index in shared memory, for scan threads. */
 function makeFinder(
   oldBuf: Uint8Array,
+  newBuf: Uint8Array,
+  shared: boolean,
+  opts: FindCoversOptions,
+): { finder: MatchFinder; shared: SharedFinder } {
+  const indexed = chooseIndexed(oldBuf, newBuf, shared, opts);
+  return wrap(indexed, indexFinder(oldBuf.length, indexed.bytes, newBuf.length, shared, opts.signal));
+}
+
+/** The finder over `bytes` (old, or what anchors leave of it) that the memory plan picks. */
+function indexFinder(
+  oldSize: number,
+  bytes: Uint8Array,
   newSize: number,
   shared: boolean,
   signal: AbortSignal | undefined,
 ): { finder: MatchFinder; shared: SharedFinder } {
-  const plan = planDiffMemory(oldBuf.length, newSize);
+  const plan = planDiffMemory(oldSize, newSize, bytes.length);
   if (plan.finder === 'suffix-array') {
-    const short = plan.shortStrings ? buildShortStrings(oldBuf, shared) : undefined;
-    const finder = new SuffixSearch(oldBuf, undefined, signal, shared, short);
+    const short = plan.shortStrings ? buildShortStrings(bytes, shared) : undefined;
+    const finder = new SuffixSearch(bytes, undefined, signal, shared, short);
     return {
       finder,
       shared: { kind: 'suffix-array', sa: finder.suffixArray, ...(short ? { short } : {}) },
     };
   }
   const depth = 16;
-  const finder = new HashChainSearch(oldBuf, {
+  const finder = new HashChainSearch(bytes, {
     stride: plan.stride,
     depth,
     shared,
@@ -97,18 +181,22 @@ function makeFinder(
 async function makeSharedFinder(
   oldBuf: Uint8Array,
   newBuf: Uint8Array,
-  signal: AbortSignal | undefined,
+  opts: FindCoversOptions,
 ): Promise<{ finder: MatchFinder; shared: SharedFinder }> {
-  const plan = planDiffMemory(oldBuf.length, newBuf.length);
-  if (plan.finder !== 'suffix-array' || !plan.shortAnswers)
-    return makeFinder(oldBuf, newBuf.length, true, signal);
-  const job: ShortStringJob = { old: oldBuf, neu: newBuf };
+  const signal = opts.signal;
+  const indexed = chooseIndexed(oldBuf, newBuf, true, opts);
+  const bytes = indexed.bytes;
+  const plan = planDiffMemory(oldBuf.length, newBuf.length, bytes.length);
+  // With anchors, most of new needs no answer, and the rest is found quickly from the tables alone.
+  if (plan.finder !== 'suffix-array' || !plan.shortAnswers || indexed.anchored)
+    return wrap(indexed, indexFinder(oldBuf.length, bytes, newBuf.length, true, signal));
+  const job: ShortStringJob = { old: bytes, neu: newBuf };
   const ahead = runWorker<Uint8Array>('short-worker', job, signal);
   try {
-    const sa = buildSuffixArray(oldBuf, signal, true);
+    const sa = buildSuffixArray(bytes, signal, true);
     const answers = { at: await ahead.result, newLength: newBuf.length };
-    const finder = new SuffixSearch(oldBuf, sa, signal, true, undefined, answers);
-    return { finder, shared: { kind: 'suffix-array', sa, answers } };
+    const finder = new SuffixSearch(bytes, sa, signal, true, undefined, answers);
+    return wrap(indexed, { finder, shared: { kind: 'suffix-array', sa, answers } });
   } finally {
     ahead.stop();
   }
@@ -140,6 +228,8 @@ function farJumpMargin(neu: Uint8Array): number {
 export const SUFFIX_ARRAY_LIMIT = 32 << 20;
 
 const MiB = 1 << 20;
+/** findAnchors' table: 8 bytes a slot, one slot per 12 to 24 old bytes. */
+const ANCHOR_BYTES_PER_OLD_BYTE = 2 / 3;
 
 /** The memory diff may use: 6 x the new file's size + 200 MiB. */
 export function diffMemoryBudget(newSize: number): number {
@@ -148,6 +238,8 @@ export function diffMemoryBudget(newSize: number): number {
 
 export interface DiffMemoryPlan {
   finder: 'suffix-array' | 'hash-chains';
+  /** There is room to look for anchors (anchors.ts) before the index is built. */
+  anchors: boolean;
   /** Hash chains index every stride-th old position. */
   stride: number;
   /** The suffix array gets its short-string tables (short-strings.ts): faster, not needed. */
@@ -166,32 +258,31 @@ export interface DiffMemoryPlan {
  * plus 16 MiB of chain heads), indexing every 3rd (on the bench's node pair as small a patch as every
  * 2nd, in 60 % of the time), 4th, 8th or 16th old position as the budget requires. A suffix array also
  * gets its short-string tables (up to 10 MiB) and their answers (2 bits per new byte) when they fit too;
- * the answers go first, then the tables.
+ * the answers go first, then the tables. `indexedSize`: the bytes indexed, when anchors (anchors.ts) leave
+ * only part of old to index (a copy of them is counted too); `anchors` says whether finding them fits
+ * (its table, about 2/3 of old, and the anchors found, at most new / 8).
  * Throws FILE_TOO_LARGE, naming the limit, when even the sparsest index would not fit.
  */
-export function planDiffMemory(oldSize: number, newSize: number): DiffMemoryPlan {
+export function planDiffMemory(oldSize: number, newSize: number, indexedSize = oldSize): DiffMemoryPlan {
   const budget = diffMemoryBudget(newSize);
-  const base = oldSize + 2 * newSize + newSize / 16 + 64 * MiB;
-  const sa = base + 5.5 * oldSize;
-  if (oldSize <= SUFFIX_ARRAY_LIMIT && sa <= budget) {
-    const withShort = sa + shortStringsBytes(oldSize);
+  // The indexed bytes are a copy when anchors leave part of old (anchors.ts).
+  const base = oldSize + (indexedSize < oldSize ? indexedSize : 0) + 2 * newSize + newSize / 16 + 64 * MiB;
+  const anchors = base + ANCHOR_BYTES_PER_OLD_BYTE * oldSize + newSize / 8 + MiB <= budget;
+  const sa = base + 5.5 * indexedSize;
+  if (indexedSize <= SUFFIX_ARRAY_LIMIT && sa <= budget) {
+    const withShort = sa + shortStringsBytes(indexedSize);
     const withAnswers = withShort + newSize / 4;
+    const finder = 'suffix-array';
     if (withAnswers <= budget)
-      return {
-        finder: 'suffix-array',
-        stride: 1,
-        shortStrings: true,
-        shortAnswers: true,
-        estimate: withAnswers,
-      };
+      return { finder, anchors, stride: 1, shortStrings: true, shortAnswers: true, estimate: withAnswers };
     return withShort <= budget
-      ? { finder: 'suffix-array', stride: 1, shortStrings: true, shortAnswers: false, estimate: withShort }
-      : { finder: 'suffix-array', stride: 1, shortStrings: false, shortAnswers: false, estimate: sa };
+      ? { finder, anchors, stride: 1, shortStrings: true, shortAnswers: false, estimate: withShort }
+      : { finder, anchors, stride: 1, shortStrings: false, shortAnswers: false, estimate: sa };
   }
   for (const stride of [3, 4, 8, 16]) {
-    const estimate = base + (4 * oldSize) / stride + 16 * MiB;
+    const estimate = base + (4 * indexedSize) / stride + 16 * MiB;
     if (estimate <= budget)
-      return { finder: 'hash-chains', stride, shortStrings: false, shortAnswers: false, estimate };
+      return { finder: 'hash-chains', anchors, stride, shortStrings: false, shortAnswers: false, estimate };
   }
   throw new PatchError({
     code: 'FILE_TOO_LARGE',

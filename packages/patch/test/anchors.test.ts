@@ -1,0 +1,180 @@
+// Anchors (anchors.ts): long exact matches found before any index, the reduced old the index is built over,
+// and the finder that answers from both, checked against the files themselves and a full suffix array; and
+// the diff that uses them, through its threads and its patch.
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { withTempDir } from '@tufup/common';
+import {
+  AnchoredSearch,
+  anchoredBytes,
+  findAnchors,
+  MIN_ANCHOR,
+  reducedPieces,
+  reduceOld,
+} from '../src/diff/engine/anchors.js';
+import { usefulAnchors } from '../src/diff/engine/cover.js';
+import { SuffixSearch } from '../src/diff/engine/suffix-search.js';
+import { apply, diff, diffBuffers } from '../src/index.js';
+import { editedCopy, randomBytes, seeded, wordy } from './native-support.js';
+
+function equalAt(a: Uint8Array, ap: number, b: Uint8Array, bp: number, len: number): boolean {
+  return Buffer.from(a.buffer, a.byteOffset + ap, len).equals(Buffer.from(b.buffer, b.byteOffset + bp, len));
+}
+
+/** Checks what findAnchors promises; returns the anchors as triples. */
+function checkAnchors(old: Uint8Array, neu: Uint8Array, anchors: Int32Array): [number, number, number][] {
+  const out: [number, number, number][] = [];
+  let end = 0;
+  for (let i = 0; i < anchors.length; i += 3) {
+    const [o, n, len] = [anchors[i] as number, anchors[i + 1] as number, anchors[i + 2] as number];
+    assert.ok(len >= MIN_ANCHOR, `anchor ${i / 3}: ${len} bytes`);
+    assert.ok(n >= end, 'sorted and disjoint in new');
+    assert.ok(o >= 0 && o + len <= old.length && n + len <= neu.length, 'inside both files');
+    assert.ok(equalAt(old, o, neu, n, len), 'an exact match');
+    // As long as it extends: forward always, backward up to the previous anchor.
+    assert.ok(
+      o + len === old.length || n + len === neu.length || old[o + len] !== neu[n + len],
+      'grown forward',
+    );
+    assert.ok(o === 0 || n === end || old[o - 1] !== neu[n - 1], 'grown backward');
+    end = n + len;
+    out.push([o, n, len]);
+  }
+  return out;
+}
+
+test('anchors are exact, maximal, sorted matches and cover the unchanged stretches of an edited copy', () => {
+  const rand = seeded(11);
+  for (const old of [randomBytes(400_000, rand), wordy(400_000, rand)]) {
+    const neu = editedCopy(old, rand, 30);
+    const anchors = checkAnchors(old, neu, findAnchors(old, neu));
+    // 30 edits leave about 31 unchanged stretches averaging 13 KB: all but a few hundred bytes near each
+    // edit is anchored.
+    assert.ok(anchoredBytes(findAnchors(old, neu)) > 0.9 * neu.length, `${anchors.length} anchors`);
+  }
+  // Nothing in common, a new file too short, an old file shorter than a window: no anchors.
+  assert.equal(findAnchors(randomBytes(100_000, rand), randomBytes(100_000, rand)).length, 0);
+  assert.equal(findAnchors(randomBytes(100_000, rand), new Uint8Array(MIN_ANCHOR - 1)).length, 0);
+  assert.equal(findAnchors(new Uint8Array(10), new Uint8Array(100_000)).length, 0);
+});
+
+test('of two copies of a text in old, the anchor takes the one that matches on longer', () => {
+  const rand = seeded(12);
+  const text = wordy(50_000, rand);
+  // old: [A = text][filler][B = text with its second half changed]; new: text with a small edit at 40 KB.
+  const changed = Uint8Array.from(text);
+  for (let i = 25_000; i < 50_000; i += 97) changed[i] = (changed[i] as number) ^ 0x55;
+  const old = Buffer.concat([changed, randomBytes(10_000, rand), text]);
+  const neu = Uint8Array.from(text);
+  neu[40_000] = (neu[40_000] as number) ^ 1;
+  const anchors = checkAnchors(old, neu, findAnchors(old, neu));
+  const first = anchors[0] as [number, number, number];
+  // Copy B (at 60,000) matches the first 40,000 bytes; copy A only the first 25,000.
+  assert.deepEqual(first, [60_000, 0, 40_000]);
+  // Runs of zeros in both (every window the same) are anchored once, not measured at every position.
+  const zeros = new Uint8Array(300_000);
+  assert.deepEqual(checkAnchors(zeros, zeros, findAnchors(zeros, zeros)), [[0, 0, 300_000]]);
+});
+
+test('the reduced old holds the unanchored bytes and a margin around where each changed stretch lies', () => {
+  const rand = seeded(13);
+  const old = wordy(300_000, rand);
+  const neu = editedCopy(old, rand, 10);
+  const anchors = findAnchors(old, neu);
+  const pieces = reducedPieces(old.length, neu.length, anchors);
+  const reduced = reduceOld(old, pieces, false);
+  assert.equal(reduced.bytes.length, pieces.size);
+  assert.ok(pieces.size < old.length / 2, `${pieces.size} of ${old.length} bytes kept`);
+  const kept = new Uint8Array(old.length);
+  let at = -1;
+  for (let k = 0; k < reduced.start.length; k++) {
+    const from = reduced.realStart[k] as number;
+    const len =
+      (k + 1 < reduced.start.length ? (reduced.start[k + 1] as number) : pieces.size) -
+      (reduced.start[k] as number);
+    assert.ok(from > at && len > 0, 'pieces sorted, apart and not empty');
+    assert.ok(equalAt(reduced.bytes, reduced.start[k] as number, old, from, len), 'a piece is old there');
+    kept.fill(1, from, from + len);
+    at = from + len;
+  }
+  const used = new Uint8Array(old.length);
+  for (let i = 0; i < anchors.length; i += 3)
+    used.fill(1, anchors[i] as number, (anchors[i] as number) + (anchors[i + 2] as number));
+  for (let i = 0; i < old.length; i++) if (!used[i]) assert.equal(kept[i], 1, `unused old byte ${i} is kept`);
+  // Beside each stretch of new between anchors, the old bytes next to both anchors stay (256 of them).
+  for (let i = 3; i < anchors.length; i += 3) {
+    const prevEnd = (anchors[i - 2] as number) + (anchors[i - 1] as number);
+    if ((anchors[i + 1] as number) === prevEnd) continue;
+    const prevOldEnd = (anchors[i - 3] as number) + (anchors[i - 1] as number);
+    for (const o of [prevOldEnd - 1, prevOldEnd - 256, (anchors[i] as number) + 255])
+      if (o >= 0 && o < old.length) assert.equal(kept[o], 1, `old byte ${o} by a changed stretch is kept`);
+  }
+});
+
+test('the anchored finder finds real matches: every anchor whole, elsewhere as long as the reduced old allows', () => {
+  const rand = seeded(14);
+  const old = wordy(200_000, rand);
+  const neu = editedCopy(old, rand, 12);
+  const anchors = findAnchors(old, neu);
+  const reduced = reduceOld(old, reducedPieces(old.length, neu.length, anchors), false);
+  const finder = new AnchoredSearch(anchors, reduced, new SuffixSearch(reduced.bytes));
+  const full = new SuffixSearch(old);
+  for (let k = 0; k < 3000; k++) {
+    const pos = (rand() * neu.length) | 0;
+    finder.search(neu, pos, neu.length, (rand() * old.length) | 0);
+    const { matchPos, matchLength } = finder;
+    assert.ok(equalAt(old, matchPos, neu, pos, matchLength), `a match at ${pos}`);
+    full.search(neu, pos, neu.length, -1);
+    assert.ok(matchLength <= full.matchLength || full.matchLength === 1 << 16, 'no longer than the longest');
+    for (let i = 0; i < anchors.length; i += 3) {
+      const n = anchors[i + 1] as number;
+      const len = anchors[i + 2] as number;
+      if (pos >= n && pos < n + len) assert.ok(matchLength >= n + len - pos, 'the anchor, at least');
+    }
+    // The short-length shortcut never claims a short match inside an anchor.
+    const short = finder.shortLength(neu, pos, neu.length);
+    if (short >= 0) assert.ok(short < 4 && matchLength < 4, `short ${short}, search ${matchLength}`);
+  }
+});
+
+/** A pair for the threaded scan: over half of new anchored, and more than 2 MiB of it not. */
+function halfAnchoredPair(): { old: Uint8Array; neu: Uint8Array } {
+  const rand = seeded(15);
+  const old = wordy(4 << 20, rand);
+  const parts: Uint8Array[] = [];
+  for (let at = 0; at + 300_000 <= old.length; at += 300_000) {
+    parts.push(old.subarray(at + 1000, at + 210_000));
+    parts.push(editedCopy(old.subarray(at + 210_000, at + 300_000), rand, 100));
+    parts.push(randomBytes(190_000, rand));
+  }
+  return { old, neu: Buffer.concat(parts) };
+}
+
+test('an anchored diff: the same patch on 1 and 2 scan threads, and it rebuilds new', async () => {
+  const { old, neu } = halfAnchoredPair();
+  const found = usefulAnchors(old, neu);
+  assert.ok(found, 'the pair is anchored');
+  assert.ok(neu.length - anchoredBytes(found.anchors) > 2 << 20, 'enough unanchored for two scan threads');
+  const one = await diffBuffers(old, neu);
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, 'old'), old);
+    await writeFile(join(dir, 'new'), neu);
+    const two = await diff(join(dir, 'old'), join(dir, 'new'), join(dir, 'patch'), { threads: 2 });
+    assert.ok(Buffer.from(one).equals(await readFile(join(dir, 'patch'))), 'the same bytes');
+    assert.equal(two.size, one.length);
+    await apply(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out'));
+    assert.ok(Buffer.from(neu).equals(await readFile(join(dir, 'out'))));
+  });
+});
+
+test('a pair anchored below half, or with nothing in common, is indexed whole', () => {
+  const rand = seeded(16);
+  const old = wordy(400_000, rand);
+  const neu = Buffer.concat([old.subarray(0, 150_000), wordy(250_000, rand)]);
+  assert.ok(anchoredBytes(findAnchors(old, neu)) > 100_000);
+  assert.equal(usefulAnchors(old, neu), undefined);
+  assert.equal(usefulAnchors(old, randomBytes(400_000, rand)), undefined);
+  assert.ok(usefulAnchors(old, editedCopy(old, rand, 5)));
+});
