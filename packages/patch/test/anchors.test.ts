@@ -139,34 +139,49 @@ test('the anchored finder finds real matches: every anchor whole, elsewhere as l
   }
 });
 
-/** A pair for the threaded scan: over half of new anchored, and more than 2 MiB of it not. */
-function halfAnchoredPair(): { old: Uint8Array; neu: Uint8Array } {
+/**
+ * Pairs for the threaded scan: over half of new anchored, more than 2 MiB of it not. In the first, anchors
+ * use nearly all of old (the rest gets a suffix array); in the second, new copies only from the first
+ * 2.6 MB of old's 4 MiB (hash chains over all of old).
+ */
+function anchoredPairs(): { old: Uint8Array; neu: Uint8Array; rest: 'suffix-array' | 'hash-chains' }[] {
   const rand = seeded(15);
   const old = wordy(4 << 20, rand);
-  const parts: Uint8Array[] = [];
+  const mostly: Uint8Array[] = [];
   for (let at = 0; at + 300_000 <= old.length; at += 300_000) {
-    parts.push(old.subarray(at + 1000, at + 210_000));
-    parts.push(editedCopy(old.subarray(at + 210_000, at + 300_000), rand, 100));
-    parts.push(randomBytes(190_000, rand));
+    mostly.push(old.subarray(at + 1000, at + 210_000));
+    mostly.push(editedCopy(old.subarray(at + 210_000, at + 300_000), rand, 10));
+    mostly.push(randomBytes(190_000, rand));
   }
-  return { old, neu: Buffer.concat(parts) };
+  const firstPart: Uint8Array[] = [];
+  for (let k = 0; k < 16; k++) {
+    firstPart.push(old.subarray(k * 150_000, k * 150_000 + 210_000));
+    firstPart.push(randomBytes(150_000, rand));
+  }
+  return [
+    { old, neu: Buffer.concat(mostly), rest: 'suffix-array' },
+    { old, neu: Buffer.concat(firstPart), rest: 'hash-chains' },
+  ];
 }
 
 test('an anchored diff: the same patch on 1 and 2 scan threads, and it rebuilds new', async () => {
-  const { old, neu } = halfAnchoredPair();
-  const found = usefulAnchors(old, neu);
-  assert.ok(found, 'the pair is anchored');
-  assert.ok(neu.length - anchoredBytes(found.anchors) > 2 << 20, 'enough unanchored for two scan threads');
-  const one = await diffBuffers(old, neu);
-  await withTempDir(async (dir) => {
-    await writeFile(join(dir, 'old'), old);
-    await writeFile(join(dir, 'new'), neu);
-    const two = await diff(join(dir, 'old'), join(dir, 'new'), join(dir, 'patch'), { threads: 2 });
-    assert.ok(Buffer.from(one).equals(await readFile(join(dir, 'patch'))), 'the same bytes');
-    assert.equal(two.size, one.length);
-    await apply(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out'));
-    assert.ok(Buffer.from(neu).equals(await readFile(join(dir, 'out'))));
-  });
+  for (const { old, neu, rest } of anchoredPairs()) {
+    const found = usefulAnchors(old, neu);
+    assert.ok(found, 'the pair is anchored');
+    assert.equal(found.plan.finder, rest);
+    assert.equal(found.pieces === undefined, rest === 'hash-chains', 'chains index all of old');
+    assert.ok(neu.length - anchoredBytes(found.anchors) > 2 << 20, 'enough unanchored for two scan threads');
+    const one = await diffBuffers(old, neu);
+    await withTempDir(async (dir) => {
+      await writeFile(join(dir, 'old'), old);
+      await writeFile(join(dir, 'new'), neu);
+      const two = await diff(join(dir, 'old'), join(dir, 'new'), join(dir, 'patch'), { threads: 2 });
+      assert.ok(Buffer.from(one).equals(await readFile(join(dir, 'patch'))), `${rest}: the same bytes`);
+      assert.equal(two.size, one.length);
+      await apply(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out'));
+      assert.ok(Buffer.from(neu).equals(await readFile(join(dir, 'out'))), `${rest}: rebuilt`);
+    });
+  }
 });
 
 test('a pair anchored below half, or with nothing in common, is indexed whole', () => {

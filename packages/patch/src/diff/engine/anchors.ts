@@ -165,6 +165,8 @@ export interface ReducedOld {
 
 /** Old bytes kept searchable on either side of where a stretch between anchors lies in old. */
 const KEEP_MARGIN = 256;
+/** ...and as many bytes as the stretch of new is long, up to this (a long insertion has no old version). */
+const KEEP_GAP = 4096;
 
 /** Intervals [from, to) sorted and joined where they touch or overlap. */
 function merged(list: [number, number][]): [number, number][] {
@@ -204,8 +206,9 @@ export interface Pieces {
 
 /**
  * The pieces of old that stay searchable: the bytes no anchor uses, and around each stretch of new outside
- * the anchors, the old bytes next to where the anchors on either side put it (the old version of what
- * changed is usually there, even when an anchor reused some of it).
+ * the anchors, the old bytes next to where the anchors on either side put it: as many as the stretch is long
+ * (up to KEEP_GAP) and KEEP_MARGIN more (the old version of what changed is usually there, even when an
+ * anchor reused some of it).
  */
 export function reducedPieces(oldLen: number, newLen: number, anchors: Int32Array): Pieces {
   const used: [number, number][] = [];
@@ -217,9 +220,9 @@ export function reducedPieces(oldLen: number, newLen: number, anchors: Int32Arra
     const len = anchors[3 * i + 2] as number;
     used.push([o, o + len]);
     const before = newPos - (i > 0 ? (anchors[3 * i - 2] as number) + (anchors[3 * i - 1] as number) : 0);
-    if (before > 0) kept.push([o - before - KEEP_MARGIN, o + KEEP_MARGIN]);
+    if (before > 0) kept.push([o - Math.min(before, KEEP_GAP) - KEEP_MARGIN, o + KEEP_MARGIN]);
     const after = (i + 1 < count ? (anchors[3 * i + 4] as number) : newLen) - (newPos + len);
-    if (after > 0) kept.push([o + len - KEEP_MARGIN, o + len + after + KEEP_MARGIN]);
+    if (after > 0) kept.push([o + len - KEEP_MARGIN, o + len + Math.min(after, KEEP_GAP) + KEEP_MARGIN]);
   }
   const pieces: Pieces = { realStart: [], start: [], size: 0 };
   const add = (from: number, to: number) => {

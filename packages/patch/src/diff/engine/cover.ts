@@ -79,35 +79,62 @@ export async function findCoversThreaded(
 }
 
 /**
- * New must be at least this share anchored (anchors.ts) for the scan to search the rest of old only. Below it
- * the index over all of old is worth its time: the stretches between anchors are most of new, and matches
- * into anchored parts of old are worth more than the time saved.
+ * New must be at least this share anchored (anchors.ts) for anchors to be used. Below it the suffix array
+ * over all of old is worth its time: on the bench's executables anchored at 13-45 %, anchors with hash
+ * chains diff 3-4 x faster but esbuild's patch grows 2 % (@swc/core's scan, 96 % unmatched, gets slower).
  */
 export const ANCHORED_SHARE = 0.5;
+/**
+ * When what anchors leave of old (with margins) is at most this share of it, a suffix array over that rest
+ * is the index; otherwise hash chains over all of old (every 2nd position). Measured with anchors on the
+ * typescript tars: 5.6.2 -> 5.6.3 leaves 0.1 % (447 B with the reduced suffix array, 520 B with chains);
+ * 5.5.4 -> 5.6.2 leaves 18 % (164,772 B reduced, 161,827 B with chains over all of old, in less time: the
+ * text new copies from anchored parts of old stays findable).
+ */
+const SMALL_REST = 1 / 8;
+/** Hash chains with anchors index every ANCHORED_STRIDE-th old position. */
+const ANCHORED_STRIDE = 2;
 
-/** What the scan searches: all of old, or the anchors and the rest of old (`anchored`). */
+/** What the scan searches: all of old, or the anchors and an index over part or all of old (`anchored`). */
 interface Indexed {
+  /** The bytes indexed, as `plan` says. */
   bytes: Uint8Array;
+  plan: DiffMemoryPlan;
   anchored?: { anchors: Int32Array; reduced: ReducedOld };
 }
 
 /**
- * The anchors the scan uses, or undefined: they are looked for when old would get a suffix array (beside
- * which finding them costs little: about a tenth of its time on the bench's pairs) and the memory plan has
- * room, and used when they cover ANCHORED_SHARE of new and what they leave of old gets a suffix array too.
+ * The anchors the scan uses and the index beside them, or undefined. Anchors are looked for when old would
+ * get a suffix array (beside which finding them costs little) and the memory plan has room, and used when
+ * they cover ANCHORED_SHARE of new; `pieces` is the reduced old to index by suffix array, or undefined for
+ * hash chains over all of old.
  */
 export function usefulAnchors(
   oldBuf: Uint8Array,
   newBuf: Uint8Array,
   signal?: AbortSignal,
-): { anchors: Int32Array; pieces: Pieces } | undefined {
-  const plan = planDiffMemory(oldBuf.length, newBuf.length);
-  if (plan.finder !== 'suffix-array' || !plan.anchors) return undefined;
+): { anchors: Int32Array; pieces: Pieces | undefined; plan: DiffMemoryPlan } | undefined {
+  const whole = planDiffMemory(oldBuf.length, newBuf.length);
+  if (whole.finder !== 'suffix-array' || !whole.anchors) return undefined;
   const anchors = findAnchors(oldBuf, newBuf, signal);
   if (anchoredBytes(anchors) < ANCHORED_SHARE * newBuf.length) return undefined;
   const pieces = reducedPieces(oldBuf.length, newBuf.length, anchors);
-  if (planDiffMemory(oldBuf.length, newBuf.length, pieces.size).finder !== 'suffix-array') return undefined;
-  return { anchors, pieces };
+  if (pieces.size <= SMALL_REST * oldBuf.length) {
+    const plan = planDiffMemory(oldBuf.length, newBuf.length, pieces.size);
+    if (plan.finder === 'suffix-array') return { anchors, pieces, plan };
+  }
+  const estimate =
+    diffBaseBytes(oldBuf.length, newBuf.length, oldBuf.length) + chainsBytes(oldBuf.length, ANCHORED_STRIDE);
+  if (estimate > diffMemoryBudget(newBuf.length)) return undefined;
+  const plan: DiffMemoryPlan = {
+    finder: 'hash-chains',
+    anchors: true,
+    stride: ANCHORED_STRIDE,
+    shortStrings: false,
+    shortAnswers: false,
+    estimate,
+  };
+  return { anchors, pieces: undefined, plan };
 }
 
 function chooseIndexed(
@@ -117,9 +144,12 @@ function chooseIndexed(
   opts: FindCoversOptions,
 ): Indexed {
   const found = opts.anchors === 'never' ? undefined : usefulAnchors(oldBuf, newBuf, opts.signal);
-  if (!found) return { bytes: oldBuf };
-  const reduced = reduceOld(oldBuf, found.pieces, shared);
-  return { bytes: reduced.bytes, anchored: { anchors: found.anchors, reduced } };
+  if (!found) return { bytes: oldBuf, plan: planDiffMemory(oldBuf.length, newBuf.length) };
+  // Without pieces the index is over all of old: one piece, where it is.
+  const reduced = found.pieces
+    ? reduceOld(oldBuf, found.pieces, shared)
+    : { bytes: oldBuf, realStart: Int32Array.of(0), start: Int32Array.of(0) };
+  return { bytes: reduced.bytes, plan: found.plan, anchored: { anchors: found.anchors, reduced } };
 }
 
 /** The finder over `indexed`, given the finder over its bytes. */
@@ -143,18 +173,16 @@ function makeFinder(
   opts: FindCoversOptions,
 ): { finder: MatchFinder; shared: SharedFinder } {
   const indexed = chooseIndexed(oldBuf, newBuf, shared, opts);
-  return wrap(indexed, indexFinder(oldBuf.length, indexed.bytes, newBuf.length, shared, opts.signal));
+  return wrap(indexed, indexFinder(indexed.bytes, indexed.plan, shared, opts.signal));
 }
 
-/** The finder over `bytes` (old, or what anchors leave of it) that the memory plan picks. */
+/** The finder over `bytes` (old, or what anchors leave of it) that `plan` picks. */
 function indexFinder(
-  oldSize: number,
   bytes: Uint8Array,
-  newSize: number,
+  plan: DiffMemoryPlan,
   shared: boolean,
   signal: AbortSignal | undefined,
 ): { finder: MatchFinder; shared: SharedFinder } {
-  const plan = planDiffMemory(oldSize, newSize, bytes.length);
   if (plan.finder === 'suffix-array') {
     const short = plan.shortStrings ? buildShortStrings(bytes, shared) : undefined;
     const finder = new SuffixSearch(bytes, undefined, signal, shared, short);
@@ -185,11 +213,10 @@ async function makeSharedFinder(
 ): Promise<{ finder: MatchFinder; shared: SharedFinder }> {
   const signal = opts.signal;
   const indexed = chooseIndexed(oldBuf, newBuf, true, opts);
-  const bytes = indexed.bytes;
-  const plan = planDiffMemory(oldBuf.length, newBuf.length, bytes.length);
+  const { bytes, plan } = indexed;
   // With anchors, most of new needs no answer, and the rest is found quickly from the tables alone.
   if (plan.finder !== 'suffix-array' || !plan.shortAnswers || indexed.anchored)
-    return wrap(indexed, indexFinder(oldBuf.length, bytes, newBuf.length, true, signal));
+    return wrap(indexed, indexFinder(bytes, plan, true, signal));
   const job: ShortStringJob = { old: bytes, neu: newBuf };
   const ahead = runWorker<Uint8Array>('short-worker', job, signal);
   try {
@@ -231,6 +258,20 @@ const MiB = 1 << 20;
 /** findAnchors' table: 8 bytes a slot, one slot per 12 to 24 old bytes. */
 const ANCHOR_BYTES_PER_OLD_BYTE = 2 / 3;
 
+/**
+ * Memory besides the index: both files (and the indexed bytes when they are a copy of part of old, see
+ * anchors.ts), the encoder's buffers (up to the new size again for literals, 1/16 for its chunk map), and
+ * about 64 MiB of runtime.
+ */
+function diffBaseBytes(oldSize: number, newSize: number, indexedSize: number): number {
+  return oldSize + (indexedSize < oldSize ? indexedSize : 0) + 2 * newSize + newSize / 16 + 64 * MiB;
+}
+
+/** Hash chains over `size` bytes: 4 bytes per indexed position and 16 MiB of chain heads. */
+function chainsBytes(size: number, stride: number): number {
+  return (4 * size) / stride + 16 * MiB;
+}
+
 /** The memory diff may use: 6 x the new file's size + 200 MiB. */
 export function diffMemoryBudget(newSize: number): number {
   return 6 * newSize + 200 * MiB;
@@ -265,8 +306,7 @@ export interface DiffMemoryPlan {
  */
 export function planDiffMemory(oldSize: number, newSize: number, indexedSize = oldSize): DiffMemoryPlan {
   const budget = diffMemoryBudget(newSize);
-  // The indexed bytes are a copy when anchors leave part of old (anchors.ts).
-  const base = oldSize + (indexedSize < oldSize ? indexedSize : 0) + 2 * newSize + newSize / 16 + 64 * MiB;
+  const base = diffBaseBytes(oldSize, newSize, indexedSize);
   const anchors = base + ANCHOR_BYTES_PER_OLD_BYTE * oldSize + newSize / 8 + MiB <= budget;
   const sa = base + 5.5 * indexedSize;
   if (indexedSize <= SUFFIX_ARRAY_LIMIT && sa <= budget) {
@@ -280,7 +320,7 @@ export function planDiffMemory(oldSize: number, newSize: number, indexedSize = o
       : { finder, anchors, stride: 1, shortStrings: false, shortAnswers: false, estimate: sa };
   }
   for (const stride of [3, 4, 8, 16]) {
-    const estimate = base + (4 * indexedSize) / stride + 16 * MiB;
+    const estimate = base + chainsBytes(indexedSize, stride);
     if (estimate <= budget)
       return { finder: 'hash-chains', anchors, stride, shortStrings: false, shortAnswers: false, estimate };
   }
