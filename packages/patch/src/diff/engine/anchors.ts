@@ -33,6 +33,20 @@ function windowHash(b: Uint8Array, p: number): number {
   return h;
 }
 
+/** How many bytes old[o..] and neu[q..] have in common, at most `max`. */
+function matchForward(old: Uint8Array, o: number, neu: Uint8Array, q: number, max: number): number {
+  let k = 0;
+  while (k < max && old[o + k] === neu[q + k]) k++;
+  return k;
+}
+
+/** How many bytes before old[o] and neu[q] are the same, at most `max`. */
+function matchBackward(old: Uint8Array, o: number, neu: Uint8Array, q: number, max: number): number {
+  let k = 0;
+  while (k < max && old[o - k - 1] === neu[q - k - 1]) k++;
+  return k;
+}
+
 /**
  * Positions whose window hash passes this test are sampled, in old and in new alike (1 in 32, chosen by
  * content, so the same text is sampled at the same places wherever it lies). A match of MIN_ANCHOR bytes
@@ -100,12 +114,9 @@ export function findAnchors(old: Uint8Array, neu: Uint8Array, signal?: AbortSign
   let bestEnd = 0;
   let lastDiagonal = 0;
   const consider = (q: number, o: number): void => {
-    let fwd = 0;
-    while (q + fwd < n && o + fwd < oldLen && old[o + fwd] === neu[q + fwd]) fwd++;
+    const fwd = matchForward(old, o, neu, q, Math.min(n - q, oldLen - o));
     if (fwd < WINDOW) return; // a hash collision
-    let back = 0;
-    const backMax = Math.min(q - coveredTo, o);
-    while (back < backMax && old[o - back - 1] === neu[q - back - 1]) back++;
+    const back = matchBackward(old, o, neu, q, Math.min(q - coveredTo, o));
     const len = fwd + back;
     const bestLen = bestEnd - bestNew;
     if (
