@@ -251,21 +251,16 @@ export function reducedPieces(oldLen: number, newLen: number, anchors: Int32Arra
   return pieces;
 }
 
-/** The reduced old of `pieces`; `shared`: in shared memory, for scan threads. */
-export function reduceOld(old: Uint8Array, pieces: Pieces, shared: boolean): ReducedOld {
+/** The reduced old of `pieces`. */
+export function reduceOld(old: Uint8Array, pieces: Pieces): ReducedOld {
   const { realStart, start, size } = pieces;
-  const bytes = shared ? new Uint8Array(new SharedArrayBuffer(size)) : new Uint8Array(size);
+  const bytes = new Uint8Array(size);
   for (let k = 0; k < start.length; k++) {
     const from = realStart[k] as number;
     const len = (k + 1 < start.length ? (start[k + 1] as number) : size) - (start[k] as number);
     bytes.set(old.subarray(from, from + len), start[k] as number);
   }
-  const ints = (a: number[]) => {
-    const t = shared ? new Int32Array(new SharedArrayBuffer(4 * a.length)) : new Int32Array(a.length);
-    t.set(a);
-    return t;
-  };
-  return { bytes, realStart: ints(realStart), start: ints(start) };
+  return { bytes, realStart: Int32Array.from(realStart), start: Int32Array.from(start) };
 }
 
 /** The last i with a[i * step + offset] <= x (those entries ascending), or -1 when there is none. */

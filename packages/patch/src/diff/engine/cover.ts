@@ -32,11 +32,21 @@ export interface FindCoversOptions {
  * old), each inside both buffers and with length > 0.
  */
 export function findCovers(oldBuf: Uint8Array, newBuf: Uint8Array, opts: FindCoversOptions = {}): Cover[] {
-  const covers: Cover[] = [];
-  if (oldBuf.length === 0 || newBuf.length === 0) return covers;
+  if (oldBuf.length === 0 || newBuf.length === 0) return [];
   opts.signal?.throwIfAborted();
   opts.onProgress?.(0);
-  const { finder } = makeFinder(oldBuf, newBuf, false, opts);
+  return scanHere(oldBuf, newBuf, chooseIndexed(oldBuf, newBuf, opts), opts);
+}
+
+/** The scan on the calling thread, over `indexed`. */
+function scanHere(
+  oldBuf: Uint8Array,
+  newBuf: Uint8Array,
+  indexed: Indexed,
+  opts: FindCoversOptions,
+): Cover[] {
+  const covers: Cover[] = [];
+  const finder = makeFinder(indexed, opts.signal);
   opts.signal?.throwIfAborted();
   const { anchors: _, ...scanOpts } = opts;
   scanCovers(oldBuf, newBuf, finder, covers, { ...scanOpts, farMargin: farJumpMargin(newBuf) });
@@ -63,14 +73,16 @@ export async function findCoversThreaded(
   }
   opts.signal?.throwIfAborted();
   opts.onProgress?.(0);
-  const made = await makeSharedFinder(oldBuf, newBuf, opts);
+  const { threads, ...rest } = opts;
+  const indexed = chooseIndexed(oldBuf, newBuf, rest);
+  // Beside anchors the scan is quick, and the parts of a threaded scan meet late: on one thread it is sooner
+  // (esbuild 0.9 s instead of 1.5 s on two, lightningcss 3.0 s instead of 3.8 s).
+  if (indexed.anchored) return scanHere(oldBuf, newBuf, indexed, rest);
+  const made = await makeSharedFinder(oldBuf, newBuf, indexed.plan, opts.signal);
   opts.signal?.throwIfAborted();
-  // Anchored stretches are scanned in a few steps each: threads pay only for enough of the rest.
-  const unanchored =
-    made.shared.kind === 'anchored' ? newBuf.length - anchoredBytes(made.shared.anchors) : newBuf.length;
   const covers = await scanCoversParallel(oldBuf, newBuf, made.finder, made.shared, {
     farMargin: farJumpMargin(newBuf),
-    threads: unanchored < PARALLEL_SCAN_MIN_BYTES * opts.threads ? 1 : opts.threads,
+    threads,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
@@ -79,11 +91,14 @@ export async function findCoversThreaded(
 }
 
 /**
- * New must be at least this share anchored (anchors.ts) for anchors to be used. Below it the suffix array
- * over all of old is worth its time: on the bench's executables anchored at 13-45 %, anchors with hash
- * chains diff 3-4 x faster but esbuild's patch grows 2 % (@swc/core's scan, 96 % unmatched, gets slower).
+ * New must be at least this share anchored (anchors.ts) for anchors to be used. Below it (a binary rebuilt by
+ * another compiler: @swc/core 1.16.21 -> 1.16.22 is 4 % anchored) most positions of new match nothing, and
+ * the suffix array's short-string tables skip them faster than hash chains search them (there, chains scan
+ * in 6.6 s instead of 5.5 s for the same patch). Above it the stretches between anchors are near-copies,
+ * which hash chains beside the anchors find about as well, in a third of the time: lightningcss (13 %
+ * anchored) 1,029,640 B instead of 1,033,793; esbuild (45 %) 229,306 B instead of 224,668.
  */
-export const ANCHORED_SHARE = 0.5;
+export const ANCHORED_SHARE = 0.1;
 /**
  * When what anchors leave of old (with margins) is at most this share of it, a suffix array over that rest
  * is the index; otherwise hash chains over all of old (every 2nd position). Measured with anchors on the
@@ -137,43 +152,22 @@ export function usefulAnchors(
   return { anchors, pieces: undefined, plan };
 }
 
-function chooseIndexed(
-  oldBuf: Uint8Array,
-  newBuf: Uint8Array,
-  shared: boolean,
-  opts: FindCoversOptions,
-): Indexed {
+/** What the scan searches (the anchored one is scanned on the calling thread only). */
+function chooseIndexed(oldBuf: Uint8Array, newBuf: Uint8Array, opts: FindCoversOptions): Indexed {
   const found = opts.anchors === 'never' ? undefined : usefulAnchors(oldBuf, newBuf, opts.signal);
   if (!found) return { bytes: oldBuf, plan: planDiffMemory(oldBuf.length, newBuf.length) };
   // Without pieces the index is over all of old: one piece, where it is.
   const reduced = found.pieces
-    ? reduceOld(oldBuf, found.pieces, shared)
+    ? reduceOld(oldBuf, found.pieces)
     : { bytes: oldBuf, realStart: Int32Array.of(0), start: Int32Array.of(0) };
   return { bytes: reduced.bytes, plan: found.plan, anchored: { anchors: found.anchors, reduced } };
 }
 
-/** The finder over `indexed`, given the finder over its bytes. */
-function wrap(
-  indexed: Indexed,
-  made: { finder: MatchFinder; shared: SharedFinder },
-): { finder: MatchFinder; shared: SharedFinder } {
+/** The match finder over `indexed`, on the calling thread. */
+function makeFinder(indexed: Indexed, signal: AbortSignal | undefined): MatchFinder {
+  const inner = indexFinder(indexed.bytes, indexed.plan, false, signal).finder;
   const a = indexed.anchored;
-  if (!a) return made;
-  return {
-    finder: new AnchoredSearch(a.anchors, a.reduced, made.finder),
-    shared: { kind: 'anchored', anchors: a.anchors, ...a.reduced, inner: made.shared },
-  };
-}
-
-/** The match finder the memory plan picks; `shared`: its index in shared memory, for scan threads. */
-function makeFinder(
-  oldBuf: Uint8Array,
-  newBuf: Uint8Array,
-  shared: boolean,
-  opts: FindCoversOptions,
-): { finder: MatchFinder; shared: SharedFinder } {
-  const indexed = chooseIndexed(oldBuf, newBuf, shared, opts);
-  return wrap(indexed, indexFinder(indexed.bytes, indexed.plan, shared, opts.signal));
+  return a ? new AnchoredSearch(a.anchors, a.reduced, inner) : inner;
 }
 
 /** The finder over `bytes` (old, or what anchors leave of it) that `plan` picks. */
@@ -202,28 +196,25 @@ function indexFinder(
 }
 
 /**
- * makeFinder for scan threads. When the plan has room, a worker computes the short-string answers for all
- * of new while this thread builds the suffix array: the second core is otherwise idle then, and the scan
- * then skips nearly all its searches in stretches of new that match nothing longer than 3 bytes.
+ * The finder `plan` picks over all of old, its index in shared memory for scan threads. When the plan has
+ * room, a worker computes the short-string answers for all of new while this thread builds the suffix
+ * array: the second core is otherwise idle then, and the scan then skips nearly all its searches in
+ * stretches of new that match nothing longer than 3 bytes.
  */
 async function makeSharedFinder(
   oldBuf: Uint8Array,
   newBuf: Uint8Array,
-  opts: FindCoversOptions,
+  plan: DiffMemoryPlan,
+  signal: AbortSignal | undefined,
 ): Promise<{ finder: MatchFinder; shared: SharedFinder }> {
-  const signal = opts.signal;
-  const indexed = chooseIndexed(oldBuf, newBuf, true, opts);
-  const { bytes, plan } = indexed;
-  // With anchors, most of new needs no answer, and the rest is found quickly from the tables alone.
-  if (plan.finder !== 'suffix-array' || !plan.shortAnswers || indexed.anchored)
-    return wrap(indexed, indexFinder(bytes, plan, true, signal));
-  const job: ShortStringJob = { old: bytes, neu: newBuf };
+  if (plan.finder !== 'suffix-array' || !plan.shortAnswers) return indexFinder(oldBuf, plan, true, signal);
+  const job: ShortStringJob = { old: oldBuf, neu: newBuf };
   const ahead = runWorker<Uint8Array>('short-worker', job, signal);
   try {
-    const sa = buildSuffixArray(bytes, signal, true);
+    const sa = buildSuffixArray(oldBuf, signal, true);
     const answers = { at: await ahead.result, newLength: newBuf.length };
-    const finder = new SuffixSearch(bytes, sa, signal, true, undefined, answers);
-    return wrap(indexed, { finder, shared: { kind: 'suffix-array', sa, answers } });
+    const finder = new SuffixSearch(oldBuf, sa, signal, true, undefined, answers);
+    return { finder, shared: { kind: 'suffix-array', sa, answers } };
   } finally {
     ahead.stop();
   }

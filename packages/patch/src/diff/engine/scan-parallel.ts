@@ -12,7 +12,6 @@
 // stretch with no match at all) is scanned twice, which is still right, only slower.
 import { PatchError } from '../../errors.js';
 import { startWorker } from '../../worker-thread.js';
-import { AnchoredSearch } from './anchors.js';
 import { HashChainSearch } from './hash-search.js';
 import type { ShortStringTables } from './short-strings.js';
 import { type ScanState, StateLog, scanCovers, scanStart } from './scan.js';
@@ -27,16 +26,7 @@ export type SharedFinder =
       short?: ShortStringTables;
       answers?: { at: Uint8Array; newLength: number };
     }
-  | { kind: 'hash-chains'; stride: number; depth: number; head: Int32Array; next: Int32Array }
-  | {
-      kind: 'anchored';
-      anchors: Int32Array;
-      /** What anchors leave of old (see ReducedOld), and the index over it. */
-      bytes: Uint8Array;
-      realStart: Int32Array;
-      start: Int32Array;
-      inner: SharedFinder;
-    };
+  | { kind: 'hash-chains'; stride: number; depth: number; head: Int32Array; next: Int32Array };
 
 /** What a scan thread is given: both files and the index in shared memory, and the parts to claim. */
 export interface ScanJob {
@@ -68,18 +58,9 @@ const MIN_PART_BYTES = 1 << 18;
 const LOG_STATES = 1 << 14;
 
 export function finderFromShared(old: Uint8Array, f: SharedFinder): MatchFinder {
-  switch (f.kind) {
-    case 'suffix-array':
-      return new SuffixSearch(old, f.sa, undefined, false, f.short, f.answers);
-    case 'hash-chains':
-      return new HashChainSearch(old, {
-        stride: f.stride,
-        depth: f.depth,
-        index: { head: f.head, next: f.next },
-      });
-    case 'anchored':
-      return new AnchoredSearch(f.anchors, f, finderFromShared(f.bytes, f.inner));
-  }
+  return f.kind === 'suffix-array'
+    ? new SuffixSearch(old, f.sa, undefined, false, f.short, f.answers)
+    : new HashChainSearch(old, { stride: f.stride, depth: f.depth, index: { head: f.head, next: f.next } });
 }
 
 /** Claims and scans parts until none is left (in a worker, and on the calling thread). */
