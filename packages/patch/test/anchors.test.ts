@@ -103,12 +103,12 @@ test('the reduced old holds the unanchored bytes and a margin around where each 
   for (let i = 0; i < anchors.length; i += 3)
     used.fill(1, anchors[i] as number, (anchors[i] as number) + (anchors[i + 2] as number));
   for (let i = 0; i < old.length; i++) if (!used[i]) assert.equal(kept[i], 1, `unused old byte ${i} is kept`);
-  // Beside each stretch of new between anchors, the old bytes next to both anchors stay (256 of them).
+  // Beside each stretch of new between anchors, the old bytes next to both anchors stay (1024 of them).
   for (let i = 3; i < anchors.length; i += 3) {
     const prevEnd = (anchors[i - 2] as number) + (anchors[i - 1] as number);
     if ((anchors[i + 1] as number) === prevEnd) continue;
     const prevOldEnd = (anchors[i - 3] as number) + (anchors[i - 1] as number);
-    for (const o of [prevOldEnd - 1, prevOldEnd - 256, (anchors[i] as number) + 255])
+    for (const o of [prevOldEnd - 1, prevOldEnd - 1024, (anchors[i] as number) + 1023])
       if (o >= 0 && o < old.length) assert.equal(kept[o], 1, `old byte ${o} by a changed stretch is kept`);
   }
 });
@@ -149,7 +149,7 @@ function anchoredPairs(): { old: Uint8Array; neu: Uint8Array; rest: 'suffix-arra
   const mostly: Uint8Array[] = [];
   for (let at = 0; at + 300_000 <= old.length; at += 300_000) {
     mostly.push(old.subarray(at + 1000, at + 210_000));
-    mostly.push(editedCopy(old.subarray(at + 210_000, at + 300_000), rand, 10));
+    mostly.push(editedCopy(old.subarray(at + 210_000, at + 300_000), rand, 3));
     mostly.push(randomBytes(190_000, rand));
   }
   const firstPart: Uint8Array[] = [];

@@ -175,7 +175,7 @@ export interface ReducedOld {
 }
 
 /** Old bytes kept searchable on either side of where a stretch between anchors lies in old. */
-const KEEP_MARGIN = 256;
+const KEEP_MARGIN = 1024;
 /** ...and as many bytes as the stretch of new is long, up to this (a long insertion has no old version). */
 const KEEP_GAP = 4096;
 
