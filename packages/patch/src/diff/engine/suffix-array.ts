@@ -1,12 +1,21 @@
 // Suffix array construction by induced sorting (SA-IS, Nong-Zhang-Chan 2009), on typed arrays only.
+//
+// Memory traffic, not arithmetic, is what costs here: each induced suffix is one random access into the
+// text. So no array of suffix types is kept (that was a second random access per suffix): a suffix's entry
+// carries its predecessor's type in the sign bit, decided when the entry is written from two adjacent text
+// symbols (one cache line). Entry e >= 0: suffix e, its predecessor is L-type. e < 0: suffix ~e, its
+// predecessor is S-type or absent (suffix 0). -1 (= ~0) therefore also serves as "empty": neither scan
+// induces from it.
 
 type Text = Uint8Array | Int32Array;
 
+const EMPTY = -1;
+
 /**
  * The suffix array of `text`: the start positions of all suffixes in lexicographic order (a shorter
- * suffix sorts before a longer one it prefixes). O(n) time; memory 4n bytes for the result plus about
- * n/8 bytes and, in the recursion, one or two arrays the size of the reduced alphabet. `shared`: the
- * result lies in a SharedArrayBuffer, for scan threads.
+ * suffix sorts before a longer one it prefixes). O(n) time; memory 4n bytes for the result plus, in the
+ * recursion, two arrays the size of the reduced alphabet. `shared`: the result lies in a
+ * SharedArrayBuffer, for scan threads.
  */
 export function buildSuffixArray(text: Uint8Array, signal?: AbortSignal, shared = false): Int32Array {
   const n = text.length;
@@ -19,16 +28,6 @@ export function buildSuffixArray(text: Uint8Array, signal?: AbortSignal, shared 
 
 function sais(t: Text, sa: Int32Array, n: number, k: number, signal: AbortSignal | undefined): void {
   signal?.throwIfAborted();
-  // Suffix types, one bit each: 1 = S (smaller than the next suffix), 0 = L. A virtual sentinel at n is S.
-  const types = new Uint8Array((n >>> 3) + 1);
-  let nextIsS = false;
-  for (let i = n - 2; i >= 0; i--) {
-    const c = t[i] as number;
-    const d = t[i + 1] as number;
-    const isS: boolean = c < d || (c === d && nextIsS);
-    if (isS) types[i >>> 3] = (types[i >>> 3] as number) | (1 << (i & 7));
-    nextIsS = isS;
-  }
   const counts = new Int32Array(k);
   for (let i = 0; i < n; i++) {
     const c = t[i] as number;
@@ -36,34 +35,45 @@ function sais(t: Text, sa: Int32Array, n: number, k: number, signal: AbortSignal
   }
   const bkt = new Int32Array(k);
 
-  // Stage 1: bucket the LMS suffixes, induce, which sorts the LMS substrings.
-  sa.fill(-1);
+  // Stage 1: bucket the LMS suffixes (their predecessors are L-type: entry = position), induce, which
+  // sorts the LMS substrings.
+  sa.fill(EMPTY);
   bucketEnds(counts, bkt, k);
-  for (let i = 1; i < n; i++) {
-    if (isLms(types, i)) {
-      const c = t[i] as number;
-      const b = (bkt[c] as number) - 1;
-      bkt[c] = b;
-      sa[b] = i;
-    }
-  }
-  induceL(t, sa, n, types, counts, bkt, k);
-  induceS(t, sa, n, types, counts, bkt, k);
-
-  // Stage 2: compact the sorted LMS substrings and name them.
   let n1 = 0;
-  for (let i = 0; i < n; i++) {
+  // Right to left, suffix types on the fly: i+1 is LMS when it is S-type and i is L-type.
+  for (let i = n - 2, nextIsS = false; i >= 0; i--) {
+    const c = t[i] as number;
+    const d = t[i + 1] as number;
+    const isS = isSType(c, d, nextIsS);
+    if (nextIsS && !isS) {
+      const b = (bkt[d] as number) - 1;
+      bkt[d] = b;
+      sa[b] = i + 1;
+      n1++;
+    }
+    nextIsS = isS;
+  }
+  induceL(t, sa, n, counts, bkt, k, true);
+  induceS(t, sa, n, counts, bkt, k, true);
+
+  // Stage 2: only the LMS suffixes' entries are left (the scans cleared the others): compact them in
+  // sorted order, then name them.
+  for (let i = 0, j = 0; j < n1; i++) {
     const p = sa[i] as number;
-    if (p > 0 && isLms(types, p)) sa[n1++] = p;
+    if (p > 0) sa[j++] = p;
   }
   // Each LMS substring's length (to the next LMS position, inclusive) goes where its name will go; equal
   // lengths and equal bytes then mean equal substrings, without comparing types.
-  sa.fill(-1, n1, n);
-  for (let i = n - 1, next = n; i >= 1; i--) {
-    if (isLms(types, i)) {
-      sa[n1 + (i >>> 1)] = next - i + 1;
-      next = i;
+  sa.fill(EMPTY, n1, n);
+  for (let i = n - 2, nextIsS = false, next = n; i >= 0; i--) {
+    const c = t[i] as number;
+    const d = t[i + 1] as number;
+    const isS = isSType(c, d, nextIsS);
+    if (nextIsS && !isS) {
+      sa[n1 + ((i + 1) >>> 1)] = next - i;
+      next = i + 1;
     }
+    nextIsS = isS;
   }
   let name = -1;
   let prev = -1;
@@ -91,30 +101,39 @@ function sais(t: Text, sa: Int32Array, n: number, k: number, signal: AbortSignal
     for (let i = 0; i < n1; i++) sa1[s1[i] as number] = i;
   }
 
-  // Stage 4: put the sorted LMS suffixes at their bucket ends and induce the full order.
+  // Stage 4: put the sorted LMS suffixes at their bucket ends and induce the full order. The LMS
+  // positions in text order replace the reduced string, and bkt counts the LMS suffixes per symbol
+  // meanwhile: the sorted ones then go to their buckets without reading the text at random.
   signal?.throwIfAborted();
-  for (let i = n - 1, j = n1 - 1; i >= 1; i--) {
-    if (isLms(types, i)) s1[j--] = i;
+  bkt.fill(0);
+  for (let i = n - 2, nextIsS = false, j = n1 - 1; i >= 0; i--) {
+    const c = t[i] as number;
+    const d = t[i + 1] as number;
+    const isS = isSType(c, d, nextIsS);
+    if (nextIsS && !isS) {
+      s1[j--] = i + 1;
+      bkt[d] = (bkt[d] as number) + 1;
+    }
+    nextIsS = isS;
   }
   for (let i = 0; i < n1; i++) sa1[i] = s1[sa1[i] as number] as number;
-  sa.fill(-1, n1, n);
-  bucketEnds(counts, bkt, k);
-  for (let i = n1 - 1; i >= 0; i--) {
-    const p = sa[i] as number;
-    sa[i] = -1;
-    const c = t[p] as number;
-    const b = (bkt[c] as number) - 1;
-    bkt[c] = b;
-    sa[b] = p;
+  sa.fill(EMPTY, n1, n);
+  // From the right, so that no entry is overwritten before it has moved (none moves left).
+  for (let c = k - 1, end = n, i = n1 - 1; c >= 0; c--) {
+    for (let m = bkt[c] as number, b = end; m > 0; m--) {
+      const p = sa[i] as number;
+      sa[i--] = EMPTY;
+      sa[--b] = p;
+    }
+    end -= counts[c] as number;
   }
-  induceL(t, sa, n, types, counts, bkt, k);
-  induceS(t, sa, n, types, counts, bkt, k);
+  induceL(t, sa, n, counts, bkt, k, false);
+  induceS(t, sa, n, counts, bkt, k, false);
 }
 
-function isLms(types: Uint8Array, i: number): boolean {
-  return (i > 0 &&
-    ((types[i >>> 3] as number) >>> (i & 7)) & 1 &&
-    !(((types[(i - 1) >>> 3] as number) >>> ((i - 1) & 7)) & 1)) as boolean;
+/** Whether the suffix at symbol c is S-type (smaller than the next), given its next symbol d and type. */
+function isSType(c: number, d: number, nextIsS: boolean): boolean {
+  return c < d || (c === d && nextIsS);
 }
 
 function bucketStarts(counts: Int32Array, bkt: Int32Array, k: number): void {
@@ -133,48 +152,66 @@ function bucketEnds(counts: Int32Array, bkt: Int32Array, k: number): void {
   }
 }
 
+/**
+ * Left to right: each entry whose predecessor is L-type puts that predecessor at its bucket's next free
+ * head. `clear` (stage 1): the entry is then emptied, as no later step needs it.
+ */
 function induceL(
   t: Text,
   sa: Int32Array,
   n: number,
-  types: Uint8Array,
   counts: Int32Array,
   bkt: Int32Array,
   k: number,
+  clear: boolean,
 ): void {
   bucketStarts(counts, bkt, k);
-  // The suffix n-1 follows the virtual sentinel, which sorts first.
+  // The suffix n-1 is L-type (the virtual sentinel after it sorts first) and sorts first in its bucket.
   const last = t[n - 1] as number;
-  sa[bkt[last] as number] = n - 1;
-  bkt[last] = (bkt[last] as number) + 1;
+  const first = bkt[last] as number;
+  sa[first] = (t[n - 2] as number) >= last ? n - 1 : ~(n - 1);
+  bkt[last] = first + 1;
   for (let i = 0; i < n; i++) {
-    const j = (sa[i] as number) - 1;
-    if (j >= 0 && !(((types[j >>> 3] as number) >>> (j & 7)) & 1)) {
+    const e = sa[i] as number;
+    if (e > 0) {
+      // j is L-type: its predecessor is L-type too exactly when its symbol is not smaller.
+      const j = e - 1;
       const c = t[j] as number;
       const b = bkt[c] as number;
-      sa[b] = j;
+      sa[b] = j > 0 && (t[j - 1] as number) >= c ? j : ~j;
       bkt[c] = b + 1;
+      if (clear) sa[i] = EMPTY;
     }
   }
 }
 
+/**
+ * Right to left: each entry whose predecessor is S-type puts that predecessor at its bucket's next free
+ * tail. `clear` (stage 1): the entry is then emptied, so that only the LMS suffixes (S-type, predecessor
+ * L-type: entries >= 0) are left. Otherwise each entry is left as the plain position (the final order).
+ */
 function induceS(
   t: Text,
   sa: Int32Array,
   n: number,
-  types: Uint8Array,
   counts: Int32Array,
   bkt: Int32Array,
   k: number,
+  clear: boolean,
 ): void {
   bucketEnds(counts, bkt, k);
   for (let i = n - 1; i >= 0; i--) {
-    const j = (sa[i] as number) - 1;
-    if (j >= 0 && ((types[j >>> 3] as number) >>> (j & 7)) & 1) {
+    const e = sa[i] as number;
+    if (e < EMPTY) {
+      // j is S-type: its predecessor is S-type too exactly when its symbol is not larger.
+      const j = ~e - 1;
       const c = t[j] as number;
       const b = (bkt[c] as number) - 1;
+      sa[b] = j > 0 && (t[j - 1] as number) > c ? j : ~j;
       bkt[c] = b;
-      sa[b] = j;
+      sa[i] = clear ? EMPTY : ~e;
+    } else if (e === EMPTY && !clear) {
+      sa[i] = 0;
     }
   }
 }
