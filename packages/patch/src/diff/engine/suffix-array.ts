@@ -14,26 +14,38 @@ const EMPTY = -1;
 /**
  * The suffix array of `text`: the start positions of all suffixes in lexicographic order (a shorter
  * suffix sorts before a longer one it prefixes). O(n) time; memory 4n bytes for the result plus, in the
- * recursion, two arrays the size of the reduced alphabet. `shared`: the result lies in a
- * SharedArrayBuffer, for scan threads.
+ * recursion, two arrays the size of the reduced alphabet where they do not fit into the result's unused
+ * part. `shared`: the result lies in a SharedArrayBuffer, for scan threads.
  */
 export function buildSuffixArray(text: Uint8Array, signal?: AbortSignal, shared = false): Int32Array {
   const n = text.length;
   // Shared memory when scan threads will read it (scan-parallel.ts); the same speed otherwise.
   const sa = shared ? new Int32Array(new SharedArrayBuffer(4 * n)) : new Int32Array(n);
   if (n === 1) sa[0] = 0;
-  if (n > 1) sais(text, sa, n, 256, signal);
+  if (n > 1) sais(text, sa, n, 256, new Int32Array(0), signal);
   return sa;
 }
 
-function sais(t: Text, sa: Int32Array, n: number, k: number, signal: AbortSignal | undefined): void {
+/**
+ * Sorts the suffixes of t[0..n) (symbols below k) into sa[0..n). `spare`: memory no one else uses
+ * meanwhile, for the bucket arrays (in the recursion, the part of the caller's array between the reduced
+ * problem's suffix array and its string); what does not fit there is allocated.
+ */
+function sais(
+  t: Text,
+  sa: Int32Array,
+  n: number,
+  k: number,
+  spare: Int32Array,
+  signal: AbortSignal | undefined,
+): void {
   signal?.throwIfAborted();
-  const counts = new Int32Array(k);
+  const counts = spare.length >= k ? spare.subarray(0, k).fill(0) : new Int32Array(k);
+  const bkt = spare.length >= 2 * k ? spare.subarray(k, 2 * k) : new Int32Array(k);
   for (let i = 0; i < n; i++) {
     const c = t[i] as number;
     counts[c] = (counts[c] as number) + 1;
   }
-  const bkt = new Int32Array(k);
 
   // Stage 1: bucket the LMS suffixes (their predecessors are L-type: entry = position), induce, which
   // sorts the LMS substrings.
@@ -96,7 +108,7 @@ function sais(t: Text, sa: Int32Array, n: number, k: number, signal: AbortSignal
   const s1 = sa.subarray(n - n1, n);
   const sa1 = sa.subarray(0, n1);
   if (names < n1) {
-    sais(s1, sa1, n1, names, signal);
+    sais(s1, sa1, n1, names, sa.subarray(n1, n - n1), signal);
   } else {
     for (let i = 0; i < n1; i++) sa1[s1[i] as number] = i;
   }
