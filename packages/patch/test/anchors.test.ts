@@ -15,6 +15,7 @@ import {
   reduceOld,
 } from '../src/diff/engine/anchors.js';
 import { usefulAnchors } from '../src/diff/engine/cover.js';
+import { buildShortStrings } from '../src/diff/engine/short-strings.js';
 import { SuffixSearch } from '../src/diff/engine/suffix-search.js';
 import { apply, diff, diffBuffers } from '../src/index.js';
 import { editedCopy, randomBytes, seeded, wordy } from './native-support.js';
@@ -49,10 +50,11 @@ test('anchors are exact, maximal, sorted matches and cover the unchanged stretch
   const rand = seeded(11);
   for (const old of [randomBytes(400_000, rand), wordy(400_000, rand)]) {
     const neu = editedCopy(old, rand, 30);
-    const anchors = checkAnchors(old, neu, findAnchors(old, neu));
+    const found = findAnchors(old, neu);
+    const anchors = checkAnchors(old, neu, found);
     // 30 edits leave about 31 unchanged stretches averaging 13 KB: all but a few hundred bytes near each
     // edit is anchored.
-    assert.ok(anchoredBytes(findAnchors(old, neu)) > 0.9 * neu.length, `${anchors.length} anchors`);
+    assert.ok(anchoredBytes(found) > 0.9 * neu.length, `${anchors.length} anchors`);
   }
   // Nothing in common, a new file too short, an old file shorter than a window: no anchors.
   assert.equal(findAnchors(randomBytes(100_000, rand), randomBytes(100_000, rand)).length, 0);
@@ -113,14 +115,25 @@ test('the reduced old holds the unanchored bytes and a margin around where each 
   }
 });
 
-test('the anchored finder finds real matches: every anchor whole, elsewhere as long as the reduced old allows', () => {
+test('the anchored finder finds real matches: every anchor whole, elsewhere what the reduced old holds', () => {
   const rand = seeded(14);
   const old = wordy(200_000, rand);
   const neu = editedCopy(old, rand, 12);
   const anchors = findAnchors(old, neu);
   const reduced = reduceOld(old, reducedPieces(old.length, neu.length, anchors));
-  const finder = new AnchoredSearch(anchors, reduced, new SuffixSearch(reduced.bytes));
+  const finder = new AnchoredSearch(
+    anchors,
+    reduced,
+    new SuffixSearch(reduced.bytes, undefined, undefined, false, buildShortStrings(reduced.bytes)),
+  );
+  const alone = new SuffixSearch(reduced.bytes);
   const full = new SuffixSearch(old);
+  const pieceAt = (r: number) => {
+    let k = 0;
+    while (k + 1 < reduced.start.length && (reduced.start[k + 1] as number) <= r) k++;
+    return k;
+  };
+  let inside = 0;
   for (let k = 0; k < 3000; k++) {
     const pos = (rand() * neu.length) | 0;
     finder.search(neu, pos, neu.length, (rand() * old.length) | 0);
@@ -128,15 +141,54 @@ test('the anchored finder finds real matches: every anchor whole, elsewhere as l
     assert.ok(equalAt(old, matchPos, neu, pos, matchLength), `a match at ${pos}`);
     full.search(neu, pos, neu.length, -1);
     assert.ok(matchLength <= full.matchLength || full.matchLength === 1 << 16, 'no longer than the longest');
+    let anchor = -1;
     for (let i = 0; i < anchors.length; i += 3) {
       const n = anchors[i + 1] as number;
-      const len = anchors[i + 2] as number;
-      if (pos >= n && pos < n + len) assert.ok(matchLength >= n + len - pos, 'the anchor, at least');
+      if (pos >= n && pos < n + (anchors[i + 2] as number)) anchor = i;
     }
-    // The short-length shortcut never claims a short match inside an anchor.
-    const short = finder.shortLength(neu, pos, neu.length);
-    if (short >= 0) assert.ok(short < 4 && matchLength < 4, `short ${short}, search ${matchLength}`);
+    if (anchor >= 0) {
+      inside++;
+      const end = (anchors[anchor + 1] as number) + (anchors[anchor + 2] as number);
+      assert.ok(matchLength >= end - pos, 'the anchor, at least');
+      assert.equal(finder.shortLength(neu, pos, neu.length), -1, 'no short answer inside an anchor');
+    } else {
+      // At least what the reduced old alone holds there, cut where its piece ends.
+      alone.search(neu, pos, neu.length, -1);
+      const piece = pieceAt(alone.matchPos);
+      const pieceEnd =
+        piece + 1 < reduced.start.length ? (reduced.start[piece + 1] as number) : reduced.bytes.length;
+      assert.ok(matchLength >= Math.min(alone.matchLength, pieceEnd - alone.matchPos), `at ${pos}`);
+      const short = finder.shortLength(neu, pos, neu.length);
+      if (short >= 0) assert.ok(short < 4 && matchLength <= short, `short ${short}, search ${matchLength}`);
+    }
   }
+  assert.ok(inside > 2000 && inside < 3000, `${inside} of 3000 positions in anchors`);
+});
+
+test('runs of zeros in new against short runs in old are looked up once per run piece, not at every byte', () => {
+  const rand = seeded(17);
+  // Old: random bytes with four zero runs shorter than an anchor (the table keeps up to 4 copies of a window).
+  const old = randomBytes(1 << 20, rand);
+  for (const [at, len] of [
+    [1000, 250],
+    [5000, 100],
+    [9000, 211],
+    [20_000, 95],
+  ] as const)
+    old.fill(0, at, at + len);
+  const neu = new Uint8Array(4 << 20);
+  const stats = { lookups: 0 };
+  assert.equal(findAnchors(old, neu, undefined, stats).length, 0);
+  // Each lookup measures the short zero runs and skips as far as they reach: about one per 95 bytes.
+  assert.ok(stats.lookups < neu.length / 64, `${stats.lookups} lookups for ${neu.length} zeros`);
+});
+
+test('the table holds samples from all of old: the last 16 KiB of a 24 MiB file is found', () => {
+  const rand = seeded(18);
+  const old = randomBytes(24 << 20, rand);
+  const tail = old.subarray(old.length - (16 << 10));
+  const anchors = checkAnchors(old, tail, findAnchors(old, tail));
+  assert.deepEqual(anchors, [[old.length - (16 << 10), 0, 16 << 10]]);
 });
 
 /**
@@ -163,7 +215,7 @@ function anchoredPairs(): { old: Uint8Array; neu: Uint8Array; rest: 'suffix-arra
   ];
 }
 
-test('an anchored diff: the same patch whatever the thread count, and it rebuilds new', async () => {
+test('an anchored diff is scanned on the calling thread: the same patch asked for 2 threads, and it rebuilds new', async () => {
   for (const { old, neu, rest } of anchoredPairs()) {
     const found = usefulAnchors(old, neu);
     assert.ok(found, 'the pair is anchored');

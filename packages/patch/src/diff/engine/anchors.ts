@@ -65,15 +65,22 @@ const MAX_COPIES = 4;
 /**
  * The anchors of new in old, as (oldPos, newPos, length) triples sorted by newPos and not overlapping in new:
  * each an exact match of at least MIN_ANCHOR bytes, as long as it extends both ways. Memory: the table of
- * old's sampled positions, at most old/2 bytes while it runs.
+ * old's sampled positions, at most `old.length` bytes while it runs, and the anchors (up to new/4 while they
+ * are collected). `stats.lookups` counts the samples of new looked up in the table (tests bound the work).
  */
-export function findAnchors(old: Uint8Array, neu: Uint8Array, signal?: AbortSignal): Int32Array {
+export function findAnchors(
+  old: Uint8Array,
+  neu: Uint8Array,
+  signal?: AbortSignal,
+  stats?: { lookups: number },
+): Int32Array {
   const n = neu.length;
   const oldLen = old.length;
   if (oldLen < WINDOW || n < MIN_ANCHOR) return new Int32Array(0);
   // Old's sampled positions by hash: open addressing, each slot a (hash, position + 1) pair in one cache
-  // line, at most 3/4 full (when repeated text samples more than the expected 1 in 32, the rest is left out).
-  const tableBits = Math.max(4, Math.ceil(Math.log2(oldLen / 24)));
+  // line, at most 3/4 full: room for 1.5 to 3 times the expected 1 sample in 32 bytes (when repeated text
+  // samples more, the rest is left out).
+  const tableBits = Math.max(4, Math.ceil(Math.log2(oldLen / 16)));
   const tableMask = (1 << tableBits) - 1;
   const tableShift = 32 - tableBits;
   const table = new Int32Array(2 << tableBits);
@@ -113,9 +120,12 @@ export function findAnchors(old: Uint8Array, neu: Uint8Array, signal?: AbortSign
   let bestOld = 0;
   let bestEnd = 0;
   let lastDiagonal = 0;
+  // How far in new the matches of the current lookup reach (whether they become an anchor or not).
+  let reach = 0;
   const consider = (q: number, o: number): void => {
     const fwd = matchForward(old, o, neu, q, Math.min(n - q, oldLen - o));
     if (fwd < WINDOW) return; // a hash collision
+    reach = Math.max(reach, q + fwd);
     const back = matchBackward(old, o, neu, q, Math.min(q - coveredTo, o));
     const len = fwd + back;
     const bestLen = bestEnd - bestNew;
@@ -128,17 +138,28 @@ export function findAnchors(old: Uint8Array, neu: Uint8Array, signal?: AbortSign
       bestEnd = q + fwd;
     }
   };
+  // Lookups that found matches too short for an anchor, by hash (direct-mapped): the hash, and how far its
+  // matches reached. Until there, the same window met again (a run of zeros in new against short runs in
+  // old, or a short period) would find and measure the same short matches at every position.
+  const failedHash = new Int32Array(FAILED_SLOTS);
+  const failedReach = new Int32Array(FAILED_SLOTS);
+  let lookups = 0;
   let p = 0;
   let h = windowHash(neu, 0);
   while (p + WINDOW <= n) {
-    if (sampled(h)) {
-      bestEnd = bestNew = bestOld = 0;
+    const f = Math.imul(h, 0x27d4eb2d) >>> (32 - FAILED_BITS);
+    if (sampled(h) && !(failedHash[f] === h && p < (failedReach[f] as number))) {
+      if ((++lookups & 0xfff) === 0) signal?.throwIfAborted();
+      bestEnd = bestNew = bestOld = reach = 0;
       for (let slot = slotOf(h, tableShift), w = table[2 * slot + 1] as number; w !== 0; ) {
         if (table[2 * slot] === h) consider(p, w - 1);
         slot = (slot + 1) & tableMask;
         w = table[2 * slot + 1] as number;
       }
-      if (bestEnd - bestNew >= MIN_ANCHOR) {
+      if (bestEnd - bestNew < MIN_ANCHOR && reach > 0) {
+        failedHash[f] = h;
+        failedReach[f] = reach;
+      } else if (bestEnd - bestNew >= MIN_ANCHOR) {
         out.push(bestOld, bestNew, bestEnd - bestNew);
         lastDiagonal = bestOld - bestNew;
         coveredTo = bestEnd;
@@ -154,8 +175,13 @@ export function findAnchors(old: Uint8Array, neu: Uint8Array, signal?: AbortSign
     p++;
     if ((p & 0x3fffff) === 0) signal?.throwIfAborted();
   }
+  if (stats) stats.lookups = lookups;
   return Int32Array.from(out);
 }
+
+/** Slots of findAnchors' memory of failed lookups. */
+const FAILED_BITS = 8;
+const FAILED_SLOTS = 1 << FAILED_BITS;
 
 /** Bytes of new the anchors cover. */
 export function anchoredBytes(anchors: Int32Array): number {
@@ -359,7 +385,11 @@ export class AnchoredSearch implements MatchFinder {
     return next - (r.start[k] as number);
   }
 
-  /** Inside an anchor the length is long and known only by searching; elsewhere the inner finder's answer. */
+  /**
+   * Inside an anchor the length is long and known only by searching; elsewhere the inner finder's answer
+   * (over a reduced old it may count a match across a join of two pieces that `search` cuts shorter: the scan
+   * searches before it takes a match, so only a decision can differ, the same on every run).
+   */
   shortLength(newBuf: Uint8Array, pos: number, end: number): number {
     if (this.#anchorAt(pos) >= 0) return -1;
     return this.#inner.shortLength ? this.#inner.shortLength(newBuf, pos, end) : -1;

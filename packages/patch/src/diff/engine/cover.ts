@@ -129,18 +129,24 @@ export function usefulAnchors(
   newBuf: Uint8Array,
   signal?: AbortSignal,
 ): { anchors: Int32Array; pieces: Pieces | undefined; plan: DiffMemoryPlan } | undefined {
+  const budget = diffMemoryBudget(newBuf.length);
   const whole = planDiffMemory(oldBuf.length, newBuf.length);
   if (whole.finder !== 'suffix-array' || !whole.anchors) return undefined;
   const anchors = findAnchors(oldBuf, newBuf, signal);
   if (anchoredBytes(anchors) < ANCHORED_SHARE * newBuf.length) return undefined;
   const pieces = reducedPieces(oldBuf.length, newBuf.length, anchors);
   if (pieces.size <= SMALL_REST * oldBuf.length) {
+    // The anchors stay in memory beside the index while the scan runs.
     const plan = planDiffMemory(oldBuf.length, newBuf.length, pieces.size);
-    if (plan.finder === 'suffix-array') return { anchors, pieces, plan };
+    const estimate = plan.estimate + anchors.byteLength;
+    if (plan.finder === 'suffix-array' && estimate <= budget)
+      return { anchors, pieces, plan: { ...plan, estimate } };
   }
   const estimate =
-    diffBaseBytes(oldBuf.length, newBuf.length, oldBuf.length) + chainsBytes(oldBuf.length, ANCHORED_STRIDE);
-  if (estimate > diffMemoryBudget(newBuf.length)) return undefined;
+    diffBaseBytes(oldBuf.length, newBuf.length, oldBuf.length) +
+    chainsBytes(oldBuf.length, ANCHORED_STRIDE) +
+    anchors.byteLength;
+  if (estimate > budget) return undefined;
   const plan: DiffMemoryPlan = {
     finder: 'hash-chains',
     anchors: true,
@@ -246,8 +252,8 @@ function farJumpMargin(neu: Uint8Array): number {
 export const SUFFIX_ARRAY_LIMIT = 32 << 20;
 
 const MiB = 1 << 20;
-/** findAnchors' table: 8 bytes a slot, one slot per 12 to 24 old bytes. */
-const ANCHOR_BYTES_PER_OLD_BYTE = 2 / 3;
+/** findAnchors' table: 8 bytes a slot, one slot per 8 to 16 old bytes. */
+const ANCHOR_BYTES_PER_OLD_BYTE = 1;
 
 /**
  * Memory besides the index: both files (and the indexed bytes when they are a copy of part of old, see
@@ -292,13 +298,13 @@ export interface DiffMemoryPlan {
  * gets its short-string tables (up to 10 MiB) and their answers (2 bits per new byte) when they fit too;
  * the answers go first, then the tables. `indexedSize`: the bytes indexed, when anchors (anchors.ts) leave
  * only part of old to index (a copy of them is counted too); `anchors` says whether finding them fits
- * (its table, about 2/3 of old, and the anchors found, at most new / 8).
+ * (its table, up to the size of old, and the anchors while they are collected, up to new / 4).
  * Throws FILE_TOO_LARGE, naming the limit, when even the sparsest index would not fit.
  */
 export function planDiffMemory(oldSize: number, newSize: number, indexedSize = oldSize): DiffMemoryPlan {
   const budget = diffMemoryBudget(newSize);
   const base = diffBaseBytes(oldSize, newSize, indexedSize);
-  const anchors = base + ANCHOR_BYTES_PER_OLD_BYTE * oldSize + newSize / 8 + MiB <= budget;
+  const anchors = base + ANCHOR_BYTES_PER_OLD_BYTE * oldSize + newSize / 4 + MiB <= budget;
   const sa = base + 5.5 * indexedSize;
   if (indexedSize <= SUFFIX_ARRAY_LIMIT && sa <= budget) {
     const withShort = sa + shortStringsBytes(indexedSize);
