@@ -1,6 +1,6 @@
 // Anchors (anchors.ts): long exact matches found before any index, the reduced old the index is built over,
 // and the finder that answers from both, checked against the files themselves and a full suffix array; and
-// the diff that uses them, through its threads and its patch.
+// the diff that uses them, through its patch.
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import {
   anchoredBytes,
   findAnchors,
   MIN_ANCHOR,
+  pieceLength,
   reducedPieces,
   reduceOld,
 } from '../src/diff/engine/anchors.js';
@@ -93,9 +94,7 @@ test('the reduced old holds the unanchored bytes and a margin around where each 
   let at = -1;
   for (let k = 0; k < reduced.start.length; k++) {
     const from = reduced.realStart[k] as number;
-    const len =
-      (k + 1 < reduced.start.length ? (reduced.start[k + 1] as number) : pieces.size) -
-      (reduced.start[k] as number);
+    const len = pieceLength(reduced.start, pieces.size, k);
     assert.ok(from > at && len > 0, 'pieces sorted, apart and not empty');
     assert.ok(equalAt(reduced.bytes, reduced.start[k] as number, old, from, len), 'a piece is old there');
     kept.fill(1, from, from + len);
@@ -156,7 +155,7 @@ test('the anchored finder finds real matches: every anchor whole, elsewhere what
       alone.search(neu, pos, neu.length, -1);
       const piece = pieceAt(alone.matchPos);
       const pieceEnd =
-        piece + 1 < reduced.start.length ? (reduced.start[piece + 1] as number) : reduced.bytes.length;
+        (reduced.start[piece] as number) + pieceLength(reduced.start, reduced.bytes.length, piece);
       assert.ok(matchLength >= Math.min(alone.matchLength, pieceEnd - alone.matchPos), `at ${pos}`);
       const short = finder.shortLength(neu, pos, neu.length);
       if (short >= 0) assert.ok(short < 4 && matchLength <= short, `short ${short}, search ${matchLength}`);

@@ -3,13 +3,14 @@
 // When a release changes little (a package tar where a few files changed), most of new is such stretches.
 // They need no suffix array to be found: hashes of 64-byte windows, sampled by content at the same places in
 // both files, find them in time linear in the files (the rsync idea, with content-defined sampling as in
-// deduplicating stores). The suffix array is then built over the rest of old only: the bytes no anchor uses
-// (where the old versions of the changed parts are) and a margin around where each changed stretch lies. On
-// the typescript 5.6.2 -> 5.6.3 tar (22.5 MB) anchors cover all of new and leave 0.1 % of old to index;
-// on 5.5.4 -> 5.6.2 they cover 95 % and leave 18 %.
+// deduplicating stores). Between anchors the scan then searches a cheaper index (cover.ts picks it): a
+// suffix array over the rest of old only, the bytes no anchor uses (where the old versions of the changed
+// parts are) and a margin around where each changed stretch lies, when that rest is small (the typescript
+// 5.6.2 -> 5.6.3 tar, 22.5 MB: anchors cover all of new and leave 0.1 % of old); else hash chains over all of
+// old (5.5.4 -> 5.6.2: 95 % anchored, 18 % of old left).
 //
-// What is lost: a search from outside the anchors and their margins cannot find text in old's anchored bytes
-// (a part of old that new keeps and also copies elsewhere). The scan still finds every anchor itself
+// What is lost with the reduced old: a search from outside the anchors and their margins cannot find text in
+// old's anchored bytes (a part of old that new keeps and also copies elsewhere). The scan still finds every anchor itself
 // (AnchoredSearch), and approximate matches next to anchors by growing covers as always.
 import type { MatchFinder } from './types.js';
 
@@ -31,6 +32,11 @@ function windowHash(b: Uint8Array, p: number): number {
   let h = 0;
   for (let i = 0; i < WINDOW; i++) h = (Math.imul(h, P) + (b[p + i] as number)) | 0;
   return h;
+}
+
+/** The hash of b[p+1..p+WINDOW+1) from `h`, the hash of b[p..p+WINDOW). */
+function roll(h: number, b: Uint8Array, p: number): number {
+  return (Math.imul(h, P) - Math.imul(b[p] as number, P_WINDOW) + (b[p + WINDOW] as number)) | 0;
 }
 
 /** How many bytes old[o..] and neu[q..] have in common, at most `max`. */
@@ -107,7 +113,7 @@ export function findAnchors(
       }
     }
     if (p + WINDOW >= oldLen) break;
-    h = (Math.imul(h, P) - Math.imul(old[p] as number, P_WINDOW) + (old[p + WINDOW] as number)) | 0;
+    h = roll(h, old, p);
     if ((p & 0x3fffff) === 0) signal?.throwIfAborted();
   }
   const out: number[] = [];
@@ -171,7 +177,7 @@ export function findAnchors(
       }
     }
     if (p + WINDOW >= n) break;
-    h = (Math.imul(h, P) - Math.imul(neu[p] as number, P_WINDOW) + (neu[p + WINDOW] as number)) | 0;
+    h = roll(h, neu, p);
     p++;
     if ((p & 0x3fffff) === 0) signal?.throwIfAborted();
   }
@@ -198,6 +204,16 @@ export interface ReducedOld {
   bytes: Uint8Array;
   realStart: Int32Array;
   start: Int32Array;
+}
+
+/** All of old as a ReducedOld: one piece, where it is (the index beside the anchors covers all of old). */
+export function wholeOld(old: Uint8Array): ReducedOld {
+  return { bytes: old, realStart: Int32Array.of(0), start: Int32Array.of(0) };
+}
+
+/** Bytes in piece k of a reduced old whose pieces start at `start` (in its bytes), `size` bytes in all. */
+export function pieceLength(start: ArrayLike<number>, size: number, k: number): number {
+  return (k + 1 < start.length ? (start[k + 1] as number) : size) - (start[k] as number);
 }
 
 /** Old bytes kept searchable on either side of where a stretch between anchors lies in old. */
@@ -283,8 +299,7 @@ export function reduceOld(old: Uint8Array, pieces: Pieces): ReducedOld {
   const bytes = new Uint8Array(size);
   for (let k = 0; k < start.length; k++) {
     const from = realStart[k] as number;
-    const len = (k + 1 < start.length ? (start[k + 1] as number) : size) - (start[k] as number);
-    bytes.set(old.subarray(from, from + len), start[k] as number);
+    bytes.set(old.subarray(from, from + pieceLength(start, size, k)), start[k] as number);
   }
   return { bytes, realStart: Int32Array.from(realStart), start: Int32Array.from(start) };
 }
@@ -380,9 +395,7 @@ export class AnchoredSearch implements MatchFinder {
   }
 
   #pieceLength(k: number): number {
-    const r = this.#reduced;
-    const next = k + 1 < r.start.length ? (r.start[k + 1] as number) : r.bytes.length;
-    return next - (r.start[k] as number);
+    return pieceLength(this.#reduced.start, this.#reduced.bytes.length, k);
   }
 
   /**

@@ -8,6 +8,7 @@ import {
   type ReducedOld,
   reduceOld,
   reducedPieces,
+  wholeOld,
 } from './anchors.js';
 import { HashChainSearch } from './hash-search.js';
 import { scanCovers } from './scan.js';
@@ -46,7 +47,7 @@ function scanHere(
   opts: FindCoversOptions,
 ): Cover[] {
   const covers: Cover[] = [];
-  const finder = makeFinder(indexed, opts.signal);
+  const finder = makeFinder(oldBuf, indexed, opts.signal);
   opts.signal?.throwIfAborted();
   const { anchors: _, ...scanOpts } = opts;
   scanCovers(oldBuf, newBuf, finder, covers, { ...scanOpts, farMargin: farJumpMargin(newBuf) });
@@ -110,10 +111,11 @@ const SMALL_REST = 1 / 8;
 /** Hash chains with anchors index every ANCHORED_STRIDE-th old position. */
 const ANCHORED_STRIDE = 2;
 
-/** What the scan searches: all of old, or the anchors and an index over part or all of old (`anchored`). */
+/**
+ * What the scan searches: the index `plan` picks over all of old, or the anchors and that index over the
+ * reduced old's bytes (`anchored`).
+ */
 interface Indexed {
-  /** The bytes indexed, as `plan` says. */
-  bytes: Uint8Array;
   plan: DiffMemoryPlan;
   anchored?: { anchors: Int32Array; reduced: ReducedOld };
 }
@@ -161,18 +163,15 @@ export function usefulAnchors(
 /** What the scan searches (the anchored one is scanned on the calling thread only). */
 function chooseIndexed(oldBuf: Uint8Array, newBuf: Uint8Array, opts: FindCoversOptions): Indexed {
   const found = opts.anchors === 'never' ? undefined : usefulAnchors(oldBuf, newBuf, opts.signal);
-  if (!found) return { bytes: oldBuf, plan: planDiffMemory(oldBuf.length, newBuf.length) };
-  // Without pieces the index is over all of old: one piece, where it is.
-  const reduced = found.pieces
-    ? reduceOld(oldBuf, found.pieces)
-    : { bytes: oldBuf, realStart: Int32Array.of(0), start: Int32Array.of(0) };
-  return { bytes: reduced.bytes, plan: found.plan, anchored: { anchors: found.anchors, reduced } };
+  if (!found) return { plan: planDiffMemory(oldBuf.length, newBuf.length) };
+  const reduced = found.pieces ? reduceOld(oldBuf, found.pieces) : wholeOld(oldBuf);
+  return { plan: found.plan, anchored: { anchors: found.anchors, reduced } };
 }
 
 /** The match finder over `indexed`, on the calling thread. */
-function makeFinder(indexed: Indexed, signal: AbortSignal | undefined): MatchFinder {
-  const inner = indexFinder(indexed.bytes, indexed.plan, false, signal).finder;
+function makeFinder(oldBuf: Uint8Array, indexed: Indexed, signal: AbortSignal | undefined): MatchFinder {
   const a = indexed.anchored;
+  const inner = indexFinder(a ? a.reduced.bytes : oldBuf, indexed.plan, false, signal).finder;
   return a ? new AnchoredSearch(a.anchors, a.reduced, inner) : inner;
 }
 
