@@ -12,6 +12,7 @@
 // What is lost with the reduced old: a search from outside the anchors and their margins cannot find text in
 // old's anchored bytes (a part of old that new keeps and also copies elsewhere). The scan still finds every anchor itself
 // (AnchoredSearch), and approximate matches next to anchors by growing covers as always.
+import { samePrefix, sameSuffix } from '../same-bytes.js';
 import type { MatchFinder } from './types.js';
 
 /** Matches are found by hashes of windows of this many bytes. */
@@ -37,20 +38,6 @@ function windowHash(b: Uint8Array, p: number): number {
 /** The hash of b[p+1..p+WINDOW+1) from `h`, the hash of b[p..p+WINDOW). */
 function roll(h: number, b: Uint8Array, p: number): number {
   return (Math.imul(h, P) - Math.imul(b[p] as number, P_WINDOW) + (b[p + WINDOW] as number)) | 0;
-}
-
-/** How many bytes old[o..] and neu[q..] have in common, at most `max`. */
-function matchForward(old: Uint8Array, o: number, neu: Uint8Array, q: number, max: number): number {
-  let k = 0;
-  while (k < max && old[o + k] === neu[q + k]) k++;
-  return k;
-}
-
-/** How many bytes before old[o] and neu[q] are the same, at most `max`. */
-function matchBackward(old: Uint8Array, o: number, neu: Uint8Array, q: number, max: number): number {
-  let k = 0;
-  while (k < max && old[o - k - 1] === neu[q - k - 1]) k++;
-  return k;
 }
 
 /**
@@ -129,10 +116,10 @@ export function findAnchors(
   // How far in new the matches of the current lookup reach (whether they become an anchor or not).
   let reach = 0;
   const consider = (q: number, o: number): void => {
-    const fwd = matchForward(old, o, neu, q, Math.min(n - q, oldLen - o));
+    const fwd = samePrefix(old, o, neu, q, Math.min(n - q, oldLen - o));
     if (fwd < WINDOW) return; // a hash collision
     reach = Math.max(reach, q + fwd);
-    const back = matchBackward(old, o, neu, q, Math.min(q - coveredTo, o));
+    const back = sameSuffix(old, o, neu, q, Math.min(q - coveredTo, o));
     const len = fwd + back;
     const bestLen = bestEnd - bestNew;
     if (

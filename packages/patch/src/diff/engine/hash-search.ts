@@ -1,4 +1,5 @@
 // Longest-match queries through hash chains over old: lighter than a suffix array for large files.
+import { samePrefix } from '../same-bytes.js';
 
 /** Bytes hashed per indexed position. */
 const HASHED = 6;
@@ -93,9 +94,7 @@ export class HashChainSearch {
     const qLen = end - pos;
     if (near >= 0 && near < oldLen) {
       const max = Math.min(qLen, oldLen - near);
-      let k = 0;
-      while (k < max && old[near + k] === q[pos + k]) k++;
-      bestLen = k;
+      bestLen = samePrefix(old, near, q, pos, max);
       bestPos = near;
     }
     for (let j = 0; j < stride && j + HASHED <= qLen; j++) {
@@ -106,8 +105,7 @@ export class HashChainSearch {
         const max = Math.min(qLen, oldLen - c);
         // Cheap rejection: a longer match must agree at the current best length.
         if (bestLen >= max || old[c + bestLen] !== q[pos + bestLen]) continue;
-        let k = 0;
-        while (k < max && old[c + k] === q[pos + k]) k++;
+        const k = samePrefix(old, c, q, pos, max);
         if (k > bestLen || (k === bestLen && near >= 0 && Math.abs(c - near) < Math.abs(bestPos - near))) {
           bestLen = k;
           bestPos = c;

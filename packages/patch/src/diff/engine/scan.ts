@@ -6,6 +6,7 @@
 // it run in parts on several threads with exactly the sequential result (scan-parallel.ts): a part started
 // in the middle of new records its states; the part before it runs on past its end until it reaches a
 // state the later part recorded, and from there on both walks are the same walk.
+import { countSame, LOOP_BYTES, samePrefix, sameSuffix } from '../same-bytes.js';
 import type { Cover, MatchFinder } from './types.js';
 
 export interface ScanOptions {
@@ -192,9 +193,7 @@ export function scanCovers(
       let posUnknown = false;
       if (healthy) {
         // Take the diagonal's exact run as the match: no search, and no switch.
-        let r = 0;
-        while (scan + r < newLen && d + r < oldLen && old[d + r] === neu[scan + r]) r++;
-        len = r;
+        len = samePrefix(old, d, neu, scan, Math.min(newLen - scan, oldLen - d));
         pos = d;
       } else {
         const short = finder.shortLength ? finder.shortLength(neu, scan, newLen) : -1;
@@ -208,9 +207,15 @@ export function scanCovers(
         }
         lastSearch = scan;
       }
-      for (; scsc < scan + len; scsc++) {
-        const o = scsc + lastOffset;
-        if (o >= 0 && o < oldLen && old[o] === neu[scsc]) oldScore++;
+      if (scsc < scan + len) {
+        // The part of [scsc, scan + len) whose diagonal position lies in old. With the match's position
+        // known, a count that cannot reach len - margin (the match will be taken) may stop early: the
+        // exact score then decides nothing (a long anchor on a shifted diagonal would be counted to its end).
+        const from = Math.max(scsc, -lastOffset);
+        const to = Math.min(scan + len, oldLen - lastOffset);
+        const need = posUnknown ? 0 : len - jumpMargin(pos - scan - lastOffset, farMargin) - oldScore;
+        if (from < to) oldScore += countSame(old, from + lastOffset, neu, from, to - from, need);
+        scsc = scan + len;
       }
       // A match taken below needs its position; one not taken leaves none behind (the walk moves on and
       // searches again, and its last position is always searched: shortLength needs 4 bytes).
@@ -221,8 +226,8 @@ export function scanCovers(
       }
       // Switch to the match if it is the current diagonal itself, or clearly better than staying; a
       // jump far from the diagonal costs more control bits, so it must win by more.
-      const margin = Math.abs(pos - scan - lastOffset) <= NEAR_JUMP ? 8 : farMargin;
-      if ((len === oldScore && len !== 0) || len > oldScore + margin) break;
+      if ((len === oldScore && len !== 0) || len > oldScore + jumpMargin(pos - scan - lastOffset, farMargin))
+        break;
       const o = scan + lastOffset;
       if (scan < scsc && o >= 0 && o < oldLen && old[o] === neu[scan]) oldScore--;
       scan++;
@@ -264,15 +269,37 @@ export function scanCovers(
   return end;
 }
 
-/** How far a match at (n, o) should grow forward, at most max bytes: where matches*2 - length peaks. */
+/** By how many bytes a match `jump` away from the current diagonal must beat staying on it. */
+function jumpMargin(jump: number, farMargin: number): number {
+  return Math.abs(jump) <= NEAR_JUMP ? 8 : farMargin;
+}
+
+/**
+ * How far a match at (n, o) should grow forward, at most max bytes: where matches*2 - length peaks. Inside a
+ * run of equal bytes the score only rises, so a run that has lasted LOOP_BYTES is skipped to its end at once
+ * (samePrefix); and the loop stops where even all-equal bytes to the limit could not beat the best.
+ */
 function growForward(old: Uint8Array, neu: Uint8Array, n: number, o: number, max: number): number {
   const limit = Math.min(max, old.length - o);
   let s = 0;
   let best = 0;
   let bestLen = 0;
+  let run = 0;
   for (let i = 0; i < limit; ) {
-    if (old[o + i] === neu[n + i]) s++;
+    if (old[o + i] !== neu[n + i]) {
+      run = 0;
+      i++;
+      if (s * 2 - i + (limit - i) <= best * 2 - bestLen) break;
+      continue;
+    }
+    s++;
     i++;
+    if (++run === LOOP_BYTES) {
+      const r = samePrefix(old, o + i, neu, n + i, limit - i);
+      s += r;
+      i += r;
+      run = 0;
+    }
     if (s * 2 - i > best * 2 - bestLen) {
       best = s;
       bestLen = i;
@@ -281,14 +308,26 @@ function growForward(old: Uint8Array, neu: Uint8Array, n: number, o: number, max
   return bestLen;
 }
 
-/** How far a match starting at (n, o) should grow backward, at most max bytes. */
+/** How far a match starting at (n, o) should grow backward, at most max bytes (as growForward, mirrored). */
 function growBackward(old: Uint8Array, neu: Uint8Array, n: number, o: number, max: number): number {
   const limit = Math.min(max, o);
   let s = 0;
   let best = 0;
   let bestLen = 0;
+  let run = 0;
   for (let i = 1; i <= limit; i++) {
-    if (old[o - i] === neu[n - i]) s++;
+    if (old[o - i] !== neu[n - i]) {
+      run = 0;
+      if (s * 2 - i + (limit - i) <= best * 2 - bestLen) break;
+      continue;
+    }
+    s++;
+    if (++run === LOOP_BYTES) {
+      const r = sameSuffix(old, o - i, neu, n - i, limit - i);
+      s += r;
+      i += r;
+      run = 0;
+    }
     if (s * 2 - i > best * 2 - bestLen) {
       best = s;
       bestLen = i;

@@ -1,4 +1,5 @@
 // Longest-match queries of new-file positions against the old file's suffix array.
+import { samePrefix } from '../same-bytes.js';
 import { answerAt, type ShortStringTables, shortMatchLength } from './short-strings.js';
 import { buildSuffixArray } from './suffix-array.js';
 
@@ -169,8 +170,6 @@ function commonPrefix(
   qLen: number,
   from: number,
 ): number {
-  let k = from;
   const max = Math.min(qLen, oldLen - s);
-  while (k < max && old[s + k] === q[qPos + k]) k++;
-  return k;
+  return from >= max ? from : from + samePrefix(old, s + from, q, qPos + from, max - from);
 }

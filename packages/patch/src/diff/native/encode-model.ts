@@ -3,6 +3,7 @@ import { CHUNK, EntryModel } from '../../format/model.js';
 import { FRAME_TARGET_BYTES } from '../../format/native.js';
 import type { LiteralRun } from '../../format/x86-filter.js';
 import type { Cover } from '../engine/cover.js';
+import { samePrefix } from '../same-bytes.js';
 import { DiffModel } from './diff-model.js';
 import { RangeEncoder } from './range-encoder.js';
 
@@ -106,8 +107,12 @@ function zeroChunkRuns(
   const nonzero = new Uint8Array(chunks);
   let pos = 0;
   for (const c of covers) {
-    for (let k = 0; k < c.length; k++) {
-      if (neu[c.newPos + k] !== old[c.oldPos + k]) nonzero[Math.floor((pos + k) / CHUNK)] = 1;
+    // From each difference on to the end of its chunk nothing more needs to be looked at.
+    for (let k = samePrefix(neu, c.newPos, old, c.oldPos, c.length); k < c.length; ) {
+      const chunk = Math.floor((pos + k) / CHUNK);
+      nonzero[chunk] = 1;
+      k = (chunk + 1) * CHUNK - pos;
+      if (k < c.length) k += samePrefix(neu, c.newPos + k, old, c.oldPos + k, c.length - k);
     }
     pos += c.length;
   }

@@ -1,6 +1,7 @@
 // Cuts the new file into segments of about equal decoding work, so apply can decode them side by side.
 import { MAX_SEGMENTS } from '../../format/native.js';
 import type { Cover } from '../engine/cover.js';
+import { samePrefix } from '../same-bytes.js';
 
 export interface PlannedSegment {
   start: number;
@@ -73,6 +74,10 @@ export function planSegments(
     covered += c.length;
     add(c.newPos, COST.cover);
     for (let k = 0; k < c.length; k += 16) {
+      // Whole 16-byte stretches without a difference, up to the next one, are counted without looking again.
+      const same = samePrefix(neu, c.newPos + k, old, c.oldPos + k, c.length - k);
+      for (const to = k + same - 16; k <= to; k += 16) add(c.newPos + k, COST.copiedByte * 16);
+      if (k >= c.length) break;
       const n = Math.min(16, c.length - k);
       let differences = 0;
       for (let j = 0; j < n; j++) if (neu[c.newPos + k + j] !== old[c.oldPos + k + j]) differences++;
