@@ -316,7 +316,10 @@ function growForward(old: Uint8Array, neu: Uint8Array, n: number, o: number, max
   return bestLen;
 }
 
-/** How far a match starting at (n, o) should grow backward, at most max bytes (as growForward, mirrored). */
+/**
+ * How far a match starting at (n, o) should grow backward, at most max bytes: growForward mirrored, giving
+ * up GROW_BACK_DEFICIT below its best.
+ */
 function growBackward(old: Uint8Array, neu: Uint8Array, n: number, o: number, max: number): number {
   const limit = Math.min(max, o);
   let s = 0;
