@@ -1,4 +1,4 @@
-// Encodes covers into the native format's modelled stream (framed) and gathers the literal bytes.
+// Encodes covers into the native format's modelled stream (framed); gathers a segment's literal bytes.
 import { CHUNK, EntryModel } from '../../format/model.js';
 import { FRAME_TARGET_BYTES } from '../../format/native.js';
 import type { LiteralRun } from '../../format/x86-filter.js';
@@ -10,12 +10,39 @@ import { RangeEncoder } from './range-encoder.js';
 export interface ModelledStream {
   /** Frames, each already prefixed with its header. */
   frames: Uint8Array[];
+  /** Total bytes of the frames. */
+  size: number;
+}
+
+export interface SegmentLiterals {
   /** The new file's bytes outside every cover, in order. */
   literal: Uint8Array;
   /** Where in the new file the literal bytes come from (for the x86 filter's positions). */
   runs: LiteralRun[];
-  /** Total bytes of the frames. */
-  size: number;
+}
+
+/** The literal bytes of the new-file range [start, end) (one segment; covers all inside it). */
+export function gatherLiterals(
+  neu: Uint8Array,
+  covers: readonly Cover[],
+  range: { start: number; end: number },
+): SegmentLiterals {
+  let literalLength = range.end - range.start;
+  for (const c of covers) literalLength -= c.length;
+  const literal = new Uint8Array(literalLength);
+  const runs: LiteralRun[] = [];
+  let at = 0;
+  let newPos = range.start;
+  for (let i = 0; newPos < range.end; i++) {
+    const next = covers[i]?.newPos ?? range.end;
+    if (next > newPos) {
+      literal.set(neu.subarray(newPos, next), at);
+      runs.push({ newPos, length: next - newPos });
+      at += next - newPos;
+    }
+    newPos = next + (covers[i]?.length ?? 0);
+  }
+  return { literal, runs };
 }
 
 export interface EncodeOptions {
@@ -57,11 +84,6 @@ export function encodeModelledStream(
     frameEntries = 0;
     frameDiff = 0;
   };
-  let literalLength = end - start;
-  for (const c of covers) literalLength -= c.length;
-  const literal = new Uint8Array(literalLength);
-  let literalPos = 0;
-  const runs: LiteralRun[] = [];
   const scratch = { cover: 0, oldPos: 0 };
   let newPos = start;
   let nextReport = start + (1 << 20);
@@ -71,9 +93,6 @@ export function encodeModelledStream(
     const lit = (c ? c.newPos : end) - newPos;
     entries.codeLiteralLength(enc, lit);
     frameEntries++;
-    literal.set(neu.subarray(newPos, newPos + lit), literalPos);
-    if (lit > 0) runs.push({ newPos, length: lit });
-    literalPos += lit;
     newPos += lit;
     if (!c || newPos === end) break;
     entries.codeCover(enc, c.length, c.oldPos, c.newPos, scratch);
@@ -92,7 +111,7 @@ export function encodeModelledStream(
     newPos += c.length;
   }
   if (frameEntries > 0 || frameDiff > 0) endFrame();
-  return { frames, literal, runs, size };
+  return { frames, size };
 }
 
 /** Counts the all-zero chunks of the difference stream starting at a chunk index (the encoder's look-ahead). */

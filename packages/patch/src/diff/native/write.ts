@@ -12,7 +12,7 @@ import {
 } from '../../format/native.js';
 import { filterX86, type LiteralRun } from '../../format/x86-filter.js';
 import type { Cover } from '../engine/cover.js';
-import { encodeModelledStream } from './encode-model.js';
+import { encodeModelledStream, gatherLiterals, type ModelledStream } from './encode-model.js';
 import { encodeHeader } from './header.js';
 import { planSegments, type SegmentOptions } from './segments.js';
 
@@ -109,34 +109,37 @@ export async function encodeNativePatch(
   opts: NativeWriteOptions = {},
 ): Promise<Uint8Array[]> {
   const planned = planSegments(old, neu, covers, opts.segments);
+  // Every segment's literal bytes go to the thread pool before any segment is modelled: brotli, most of the
+  // encoding time on machine code, then runs beside the model from the start.
   const encoded = planned.map((seg) => {
-    const modelled = encodeModelledStream(old, neu, seg.covers, seg, opts);
-    // Each segment's literal bytes are compressed on the thread pool while the next one is modelled.
-    const literal = compressLiteral(modelled.literal, modelled.runs);
-    literal.catch(() => {});
-    return { seg, modelled, literal };
+    const { literal, runs } = gatherLiterals(neu, seg.covers, seg);
+    const region = compressLiteral(literal, runs);
+    region.catch(() => {});
+    return { seg, literalRawBytes: literal.length, region };
   });
+  const modelled = encoded.map(({ seg }) => encodeModelledStream(old, neu, seg.covers, seg, opts));
   // Both files are hashed while the thread pool compresses (on a 100 MB pair, 0.4 s off the end).
   const oldSha256 = createHash('sha256').update(old).digest('hex');
   const newSha256 = createHash('sha256').update(neu).digest('hex');
-  const regions = await Promise.all(encoded.map((e) => e.literal));
+  const regions = await Promise.all(encoded.map((e) => e.region));
   // Id 3 (a filter byte before each literal region) only when it is needed: other patches stay as id 2.
   const filterByte = regions.some((r) => r.x86);
   const segments: NativeSegment[] = [];
   const bodies: Uint8Array[] = [];
-  for (const [k, { seg, modelled }] of encoded.entries()) {
+  for (const [k, { seg, literalRawBytes }] of encoded.entries()) {
     const region = regions[k] as LiteralRegion;
+    const model = modelled[k] as ModelledStream;
     const head =
       filterByte && region.bytes.length > 0
         ? [Uint8Array.of(region.x86 ? LiteralFilter.x86 : LiteralFilter.none)]
         : [];
     segments.push({
       newLength: seg.end - seg.start,
-      modelBytes: modelled.size,
-      literalRawBytes: modelled.literal.length,
+      modelBytes: model.size,
+      literalRawBytes,
       literalBytes: head.length + region.bytes.length,
     });
-    bodies.push(...modelled.frames, ...head, region.bytes);
+    bodies.push(...model.frames, ...head, region.bytes);
   }
   const header = encodeHeader({
     version: NATIVE_VERSION,
