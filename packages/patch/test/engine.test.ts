@@ -4,7 +4,7 @@ import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { withTempDir } from '@tufup/common';
-import { type Cover, findCovers, planDiffMemory } from '../src/diff/engine/cover.js';
+import { buildChainsSplit, type Cover, findCovers, planDiffMemory } from '../src/diff/engine/cover.js';
 import { HashChainSearch } from '../src/diff/engine/hash-search.js';
 import { scanCovers } from '../src/diff/engine/scan.js';
 import {
@@ -80,6 +80,24 @@ test('suffix-array search finds the longest match (2+ bytes); hash chains every 
         neu.subarray(pos, pos + hc.matchLength),
       ),
     );
+  }
+});
+
+test('hash chains built in two halves at once (a worker, then joined) equal one build in order', async () => {
+  const rand = seeded(21);
+  // Text with repeats (long chains, chain ends in both halves) and sizes that do not divide by the stride.
+  for (const [size, stride] of [
+    [300_001, 1],
+    [300_002, 2],
+    [250_000, 3],
+    [7, 3],
+  ] as const) {
+    const old = new Uint8Array(new SharedArrayBuffer(size));
+    old.set(wordy(size, rand));
+    const whole = new HashChainSearch(old, { stride, shared: true }).index;
+    const split = await buildChainsSplit(old, stride, undefined);
+    assert.deepEqual(split.head, whole.head, `heads, ${size} bytes, stride ${stride}`);
+    assert.deepEqual(split.next, whole.next, `chains, ${size} bytes, stride ${stride}`);
   }
 });
 

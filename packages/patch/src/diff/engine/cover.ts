@@ -10,7 +10,14 @@ import {
   reducedPieces,
   wholeOld,
 } from './anchors.js';
-import { HashChainSearch } from './hash-search.js';
+import {
+  type ChainsPart,
+  chainsLayout,
+  HashChainSearch,
+  HEAD_BITS,
+  insertChains,
+  joinChains,
+} from './hash-search.js';
 import { scanCovers } from './scan.js';
 import { runWorker, type SharedFinder, scanCoversParallel } from './scan-parallel.js';
 import { buildShortStrings, type ShortStringJob, shortStringsBytes } from './short-strings.js';
@@ -190,14 +197,56 @@ function indexFinder(
       shared: { kind: 'suffix-array', sa: finder.suffixArray, ...(short ? { short } : {}) },
     };
   }
-  const depth = 16;
   const finder = new HashChainSearch(bytes, {
     stride: plan.stride,
-    depth,
+    depth: CHAIN_DEPTH,
     shared,
     ...(signal ? { signal } : {}),
   });
-  return { finder, shared: { kind: 'hash-chains', stride: plan.stride, depth, ...finder.index } };
+  return {
+    finder,
+    shared: { kind: 'hash-chains', stride: plan.stride, depth: CHAIN_DEPTH, ...finder.index },
+  };
+}
+
+/** Candidates a hash-chain search looks at per chain. */
+const CHAIN_DEPTH = 16;
+/** The chain heads: 2^HEAD_BITS entries (hash-search.ts). */
+const CHAIN_HEADS_BYTES = 4 << HEAD_BITS;
+/**
+ * From this old size up a threaded diff builds the hash chains in two halves at once (buildChainsSplit),
+ * when the memory plan has room for the second half's heads: each insert is a cache miss in the chain
+ * heads, so the build waits on memory and a second core takes half of the waits.
+ */
+const CHAINS_SPLIT_MIN_BYTES = 16 << 20;
+
+/**
+ * The hash-chain index over old in shared memory, built in two halves at once: a worker inserts the later
+ * half of the positions into its own heads while this thread inserts the earlier half, then the later
+ * half's chain ends are linked to the earlier chains. The arrays are exactly those one build in order
+ * makes (test/engine.test.ts compares them).
+ */
+export async function buildChainsSplit(
+  old: Uint8Array,
+  stride: number,
+  signal: AbortSignal | undefined,
+): Promise<{ head: Int32Array; next: Int32Array }> {
+  const { entries, bits } = chainsLayout(old.length, stride);
+  const shared = (n: number) => new Int32Array(new SharedArrayBuffer(4 * n));
+  const next = shared(entries);
+  const later = shared(1 << bits).fill(-1);
+  const earlier = new Int32Array(1 << bits).fill(-1);
+  const mid = entries >>> 1;
+  const part: ChainsPart = { old, head: later, next, stride, bits, first: mid, last: entries, tails: true };
+  const worker = runWorker<boolean>('chains-worker', part, signal);
+  try {
+    insertChains({ old, head: earlier, next, stride, bits, first: 0, last: mid }, signal);
+    await worker.result;
+  } finally {
+    worker.stop();
+  }
+  joinChains(earlier, later, next, mid, entries);
+  return { head: later, next };
 }
 
 /**
@@ -212,6 +261,15 @@ async function makeSharedFinder(
   plan: DiffMemoryPlan,
   signal: AbortSignal | undefined,
 ): Promise<{ finder: MatchFinder; shared: SharedFinder }> {
+  if (
+    plan.finder === 'hash-chains' &&
+    oldBuf.length >= CHAINS_SPLIT_MIN_BYTES &&
+    plan.estimate + CHAIN_HEADS_BYTES <= diffMemoryBudget(newBuf.length)
+  ) {
+    const index = await buildChainsSplit(oldBuf, plan.stride, signal);
+    const finder = new HashChainSearch(oldBuf, { stride: plan.stride, depth: CHAIN_DEPTH, index });
+    return { finder, shared: { kind: 'hash-chains', stride: plan.stride, depth: CHAIN_DEPTH, ...index } };
+  }
   if (plan.finder !== 'suffix-array' || !plan.shortAnswers) return indexFinder(oldBuf, plan, true, signal);
   const job: ShortStringJob = { old: oldBuf, neu: newBuf };
   const ahead = runWorker<Uint8Array>('short-worker', job, signal);
@@ -269,7 +327,7 @@ function diffBaseBytes(oldSize: number, newSize: number, indexedSize: number): n
 
 /** Hash chains over `size` bytes: 4 bytes per indexed position and 16 MiB of chain heads. */
 function chainsBytes(size: number, stride: number): number {
-  return (4 * size) / stride + 16 * MiB;
+  return (4 * size) / stride + CHAIN_HEADS_BYTES;
 }
 
 /** The memory diff may use: 6 x the new file's size + 200 MiB. */
@@ -328,7 +386,7 @@ export function planDiffMemory(oldSize: number, newSize: number, indexedSize = o
     code: 'FILE_TOO_LARGE',
     message:
       `diff of a ${oldSize}-byte old file and a ${newSize}-byte new file needs about ` +
-      `${Math.ceil((base + oldSize / 4 + 16 * MiB) / MiB)} MiB; the limit is 6 x new size + 200 MiB = ` +
+      `${Math.ceil((base + chainsBytes(oldSize, 16)) / MiB)} MiB; the limit is 6 x new size + 200 MiB = ` +
       `${Math.floor(budget / MiB)} MiB (the old file is too large for the new one)`,
   });
 }

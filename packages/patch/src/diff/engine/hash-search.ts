@@ -19,6 +19,65 @@ function hash6(b: Uint8Array, p: number, shift: number): number {
   return (Math.imul(w0, 0x9e3779b1) ^ Math.imul(w1 + 0x7f4a7c15, 0x85ebca77)) >>> shift;
 }
 
+/** Entries (indexed positions) and chain-head bits of the index over `size` bytes. */
+export function chainsLayout(
+  size: number,
+  stride: number,
+  headBits = HEAD_BITS,
+): { entries: number; bits: number } {
+  const entries = Math.max(1, Math.ceil(size / stride));
+  return { entries, bits: Math.max(10, Math.min(headBits, Math.ceil(Math.log2(entries)) - 1)) };
+}
+
+/** A stretch of the index to build: entries [first, last) of old's indexed positions into head and next. */
+export interface ChainsPart {
+  old: Uint8Array;
+  head: Int32Array;
+  next: Int32Array;
+  stride: number;
+  bits: number;
+  first: number;
+  last: number;
+  /**
+   * Built apart from the entries before `first` (its own head): an entry that starts a chain here records
+   * its bucket as -(bucket + 2), for joinChains to link it to the chain of the entries before.
+   */
+  tails?: boolean;
+}
+
+/** Inserts the part's positions into the chains, newest first. */
+export function insertChains(part: ChainsPart, signal?: AbortSignal): void {
+  const { old, head, next, stride, last } = part;
+  const shift = 32 - part.bits;
+  const empty = part.tails ? -2 : -1;
+  for (let e = part.first, p = e * stride; e < last && p + HASHED <= old.length; e++, p += stride) {
+    if ((e & 0xffffff) === 0) signal?.throwIfAborted();
+    const h = hash6(old, p, shift);
+    const prev = head[h] as number;
+    next[e] = prev >= 0 ? prev : empty - (part.tails ? h : 0);
+    head[h] = e;
+  }
+}
+
+/**
+ * Joins a part built with `tails` (entries [first, last), its heads in `later`) to the index of the entries
+ * before it (`earlier`): its chain ends continue into the earlier chains, and `later` becomes the heads of
+ * the whole, exactly as one build in order would have made them.
+ */
+export function joinChains(
+  earlier: Int32Array,
+  later: Int32Array,
+  next: Int32Array,
+  first: number,
+  last: number,
+): void {
+  for (let e = first; e < last; e++) {
+    const v = next[e] as number;
+    if (v <= -2) next[e] = earlier[-v - 2] as number;
+  }
+  for (let h = 0; h < later.length; h++) if ((later[h] as number) < 0) later[h] = earlier[h] as number;
+}
+
 /**
  * Indexes every `stride`-th old position by the hash of its next 6 bytes (chains newest first). A query
  * looks up each of the `stride` alignments and keeps the longest of at most `depth` candidates per chain;
@@ -52,10 +111,8 @@ export class HashChainSearch {
     this.#depth = opts.depth ?? 16;
     const stride = opts.stride ?? 1;
     this.#stride = stride;
-    const n = old.length;
-    const entries = Math.max(1, Math.ceil(n / stride));
-    const bits = Math.max(10, Math.min(opts.headBits ?? HEAD_BITS, Math.ceil(Math.log2(entries)) - 1));
-    this.#shift = 32 - bits;
+    const layout = chainsLayout(old.length, stride, opts.headBits);
+    this.#shift = 32 - layout.bits;
     if (opts.index) {
       this.#head = opts.index.head;
       this.#next = opts.index.next;
@@ -63,15 +120,9 @@ export class HashChainSearch {
     }
     const alloc = (n: number) =>
       opts.shared ? new Int32Array(new SharedArrayBuffer(4 * n)) : new Int32Array(n);
-    const head = alloc(1 << bits).fill(-1);
-    const next = alloc(entries);
-    const shift = this.#shift;
-    for (let e = 0, p = 0; p + HASHED <= n; e++, p += stride) {
-      if ((e & 0xffffff) === 0) opts.signal?.throwIfAborted();
-      const h = hash6(old, p, shift);
-      next[e] = head[h] as number;
-      head[h] = e;
-    }
+    const head = alloc(1 << layout.bits).fill(-1);
+    const next = alloc(layout.entries);
+    insertChains({ old, head, next, stride, bits: layout.bits, first: 0, last: layout.entries }, opts.signal);
     this.#head = head;
     this.#next = next;
   }
