@@ -114,10 +114,7 @@ function bit(p: u32): u32 {
     C -= bound;
     R -= bound;
   }
-  while (R < 0x1000000) {
-    R <<= 8;
-    C = (C << 8) | nextByte();
-  }
+  normalize();
   return b;
 }
 
@@ -151,6 +148,14 @@ function runNumber(s: u32): i64 {
   return r - 1;
 }
 
+/** The range decoder's renormalisation. */
+function normalize(): void {
+  while (R < 0x1000000) {
+    R <<= 8;
+    C = (C << 8) | nextByte();
+  }
+}
+
 /** The bytes of a non-zero chunk: zero flags, then the values of the non-zero ones. */
 function nonzeroChunk(old: u32, out: u32, n: u32): void {
   let lo1 = o1;
@@ -159,6 +164,48 @@ function nonzeroChunk(old: u32, out: u32, n: u32): void {
   let run = zeroRun;
   let last = lastNonzero;
   for (let k: u32 = 0; k < n; k++) {
+    if (ld1 === 0) {
+      // The common case in a tight loop: the third context alone is sure enough of a zero, and a zero is
+      // decoded, so the new byte is the old one. A byte this loop leaves (a zero flag that needs mixing, or a
+      // one) is decoded below from the same state: the loop stores nothing for it. The range decoder's state
+      // is in locals here (a wasm global is a memory access); the rest of this function keeps it in globals,
+      // where TurboFan's register allocation does better. @next/swc: 19 of its 30 million modelled bytes.
+      let r = R;
+      let c = C;
+      while (k < n) {
+        const o = <u32>load<u8>(old + k);
+        const zr: u32 = run < 15 ? run : 15;
+        const a2 = Z2 + (((zr << 12) | o) << 1);
+        const p2 = <u32>load<u16>(a2) ^ Z_INIT;
+        if (p2 >= SURE_ZERO) break;
+        const bound = (r >> 16) * (p2 < 32 ? 32 : p2);
+        if (c < bound) break;
+        c -= bound;
+        r -= bound;
+        if (r < 0x1000000) {
+          R = r;
+          C = c;
+          normalize();
+          r = R;
+          c = C;
+        }
+        const a0 = Z0 + (((lo1 << 4) | zr) << 1);
+        const a1 = Z1 + (((((lo2 << 16) | (lo1 << 8) | o) * 0x9e3779b1) >> 16) << 1);
+        const p0 = <u32>load<u16>(a0) ^ Z_INIT;
+        const p1 = <u32>load<u16>(a1) ^ Z_INIT;
+        store<u16>(a0, (p0 - (p0 >> 4)) ^ Z_INIT);
+        store<u16>(a1, (p1 - (p1 >> 4)) ^ Z_INIT);
+        store<u16>(a2, (p2 - (p2 >> 4)) ^ Z_INIT);
+        if (run < ZERO_RUN_CAP) run++;
+        store<u8>(out + k, <u8>o);
+        lo2 = lo1;
+        lo1 = o;
+        k++;
+      }
+      R = r;
+      C = c;
+      if (k === n) break;
+    }
     const o = <u32>load<u8>(old + k);
     const zr: u32 = run < 15 ? run : 15;
     const a0 = Z0 + (((lo1 << 4) | zr) << 1);

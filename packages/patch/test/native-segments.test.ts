@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { withTempDir } from '@tufup/common';
 import { PatchError, type PatchErrorCode } from '../src/errors.js';
 import { FIXED_HEADER_BYTES, SEGMENT_ENTRY_BYTES } from '../src/format/native.js';
-import { applyThreads } from '../src/apply/native/apply.js';
+import { applyThreads, runnableThreads } from '../src/apply/native/apply.js';
 import { apply, diffBuffers } from '../src/index.js';
 import {
   assertCode,
@@ -296,6 +296,23 @@ test('applyThreads: 1 for a file under 16 MiB; else 2 unless the 1-minute load s
   assert.equal(applyThreads(big, 8, 2.5), 2);
   assert.equal(applyThreads(big, 8, 8.5), 1);
   assert.equal(applyThreads(big, 2, Number.NaN), 1);
+});
+
+test('applyThreads: a busy 1-minute load is overruled when few threads are runnable right now', () => {
+  const big = 100 << 20;
+  // The load average still counts work that has just ended; only this thread is running now.
+  assert.equal(applyThreads(big, 2, 2.5, 1), 2);
+  assert.equal(applyThreads(big, 2, 2.5, 2), 2);
+  // Two other threads running on 2 cores: busy by both signals.
+  assert.equal(applyThreads(big, 2, 2.5, 3), 1);
+  assert.equal(applyThreads(big, 2, Number.NaN, 9), 1);
+  // A burst of runnable threads does not make a quiet average busy.
+  assert.equal(applyThreads(big, 2, 0.5, 9), 2);
+  assert.equal(applyThreads(big, 8, 9, 4), 2);
+  // Small files stay on one thread whatever the load.
+  assert.equal(applyThreads((16 << 20) - 1, 8, 0, 1), 1);
+  const now = runnableThreads();
+  if (now !== undefined) assert.ok(Number.isInteger(now) && now >= 1, `runnable ${now}`);
 });
 
 test('workers start in an app run with node --input-type=module -e (they do not inherit that option)', async () => {

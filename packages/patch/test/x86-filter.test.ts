@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { brotliCompressSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync } from 'node:zlib';
 import { withTempDir } from '@tufup/common';
 import type { PatchErrorCode } from '../src/errors.js';
 import {
@@ -13,6 +13,7 @@ import {
   FIXED_HEADER_BYTES,
   SEGMENT_ENTRY_BYTES,
 } from '../src/format/native.js';
+import { LITERAL_CHUNK } from '../src/apply/native/segment.js';
 import { filterX86, type LiteralRun } from '../src/format/x86-filter.js';
 import { apply, diffBuffers } from '../src/index.js';
 import { assertCode, codeLike, randomBytes, seeded, sha256 } from './native-support.js';
@@ -132,6 +133,30 @@ test('code-like literals: the writer filters them (id 3) and apply rebuilds them
   await roundTrip(OLD, cut, NEW, 3);
   // Reproducible: the same bytes again.
   assert.deepEqual(await diffBuffers(OLD, NEW, { segments: 5 }), cut);
+});
+
+test('an x86 operand cut by the end of a piece of inflated literals is put back together', async () => {
+  // 600 kB of code-like literals inflate in pieces of LITERAL_CHUNK bytes. With these seeds an operand
+  // straddles the first piece's end: the opcode is the piece's last byte (seed 4), or its third-last (seed 6).
+  for (const [seed, opcodeBeforeEnd] of [
+    [4, 1],
+    [6, 3],
+  ] as const) {
+    const r = seeded(seed);
+    const old = randomBytes(100_000, r);
+    const neu = codeLike(600_000, r);
+    const patch = await diffBuffers(old, neu);
+    const region = literalRegion(patch, 0);
+    const literals = brotliDecompressSync(patch.subarray(region.at + 1, region.at + region.length));
+    let straddling = 0;
+    for (let i = 0; i + 5 <= literals.length; i++) {
+      if (literals[i] !== 0xe8 && literals[i] !== 0xe9) continue;
+      if (i < LITERAL_CHUNK && i + 5 > LITERAL_CHUNK) straddling = LITERAL_CHUNK - i;
+      i += 4;
+    }
+    assert.equal(straddling, opcodeBeforeEnd, `seed ${seed}`);
+    await roundTrip(old, patch, neu);
+  }
 });
 
 test('text literals stay unfiltered: the patch is compression id 2 with no filter byte', async () => {

@@ -1,5 +1,6 @@
 // Applies a native-format patch: reads and checks the header, checks the old file, rebuilds the new file's
 // segments on this thread (native/rebuild.ts) or on several (threads/rebuild.ts), all in bounded memory.
+import { readFileSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { type OnProgress, sameDigest, throttleProgress } from '@tufup/common';
@@ -53,17 +54,36 @@ const WORKER_MIN_BYTES = 16 << 20;
 
 /**
  * The threads an apply uses when the caller does not say: one for a small file; else the calling thread and
- * one worker (at most DEFAULT_MAX_THREADS, at most the cores), unless the 1-minute load average `load1` says
- * every core is busy. Measured on @next/swc (100 MB, 2 cores): with the other core idle, two threads took
- * 0.43-0.49 s against 0.67-0.73 s on one; with a busy loop on the other core, both took 0.72-0.80 s (two
- * threads 0.15 s more CPU). The load average lags a minute behind (a process that has just ended still
- * counts), so one busy-looking core is no reason to stay on one thread; a saturated machine is.
+ * one worker (at most DEFAULT_MAX_THREADS, at most the cores), unless every core is busy. Measured on
+ * @next/swc (100 MB, 2 cores): with the other core idle, two threads took 0.43-0.49 s against 0.67-0.73 s on
+ * one; with a busy loop on the other core, both took 0.72-0.80 s (two threads 0.15 s more CPU).
+ *
+ * Busy means both signals say so: the 1-minute load average `load1`, and `runnable`, the threads runnable
+ * right now with the caller's own (runnableThreads(); undefined where unknown). The average lags a minute
+ * behind: a process that has just ended still counts, like the diffs bench/patch runs just before each
+ * apply, which made @next/swc apply on one thread (0.78 s instead of about 0.5). The count alone is a
+ * snapshot of bursts, so it only overrules the average, never raises it.
  */
-export function applyThreads(newSize: number, cores: number, load1: number): number {
+export function applyThreads(newSize: number, cores: number, load1: number, runnable?: number): number {
   if (newSize < WORKER_MIN_BYTES) return 1;
   // An unknown load counts as every core busy. (Windows reports 0: all free.)
-  const saturated = !Number.isFinite(load1) || load1 >= cores;
-  return saturated ? 1 : Math.max(1, Math.min(DEFAULT_MAX_THREADS, cores));
+  const averageSaysBusy = !Number.isFinite(load1) || load1 >= cores;
+  const busyNow = runnable === undefined || runnable - 1 >= cores;
+  return averageSaysBusy && busyNow ? 1 : Math.max(1, Math.min(DEFAULT_MAX_THREADS, cores));
+}
+
+/**
+ * Threads runnable at this moment, the caller's included: the first number of /proc/loadavg's fourth
+ * field ("running/total"), on Linux. Undefined where there is no such file or it reads otherwise.
+ */
+export function runnableThreads(): number | undefined {
+  try {
+    const field = readFileSync('/proc/loadavg', 'latin1').split(' ')[3] ?? '';
+    const running = Number(field.split('/')[0]);
+    return Number.isInteger(running) && running >= 1 ? running : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function applyNative(
@@ -107,7 +127,8 @@ export async function applyNative(
         signal: opts.signal,
         verifyOld: !opts.oldVerified,
       };
-      const threads = opts.threads ?? applyThreads(h.newSize, availableParallelism(), loadavg()[0] ?? 0);
+      const threads =
+        opts.threads ?? applyThreads(h.newSize, availableParallelism(), loadavg()[0] ?? 0, runnableThreads());
       // One worker at least (it hashes), and no more than there are segments for the others to decode.
       const workers = Math.min(threads - 1, Math.max(1, job.layout.length - 1));
       const sha256 = threads >= 2 ? await rebuildOnThreads(job, workers) : await rebuildOnThisThread(job);
