@@ -308,6 +308,7 @@ test('applyThreads: a busy 1-minute load is overruled when few threads are runna
   assert.equal(applyThreads(big, 2, Number.NaN, 9), 1);
   // A burst of runnable threads does not make a quiet average busy.
   assert.equal(applyThreads(big, 2, 0.5, 9), 2);
+  // A busy average on 8 cores with only 3 other threads runnable now: two threads.
   assert.equal(applyThreads(big, 8, 9, 4), 2);
   // Small files stay on one thread whatever the load.
   assert.equal(applyThreads((16 << 20) - 1, 8, 0, 1), 1);

@@ -90,6 +90,28 @@ test('countSame counts like a byte loop on sparse, dense and absent differences'
   }
 });
 
+test('countSame with a bound: the exact count when it can reach the bound, else some count below it', () => {
+  const rand = seeded(9);
+  const a = randomBytes(50_000, rand);
+  for (const density of [0.001, 0.1, 0.6]) {
+    const at: number[] = [];
+    for (let i = 0; i < a.length; i++) if (rand() < density) at.push(i);
+    const b = copyWithDifferences(a, 0, at);
+    for (let k = 0; k < 200; k++) {
+      const start = Math.floor(rand() * a.length);
+      const n = Math.floor(rand() * (a.length - start));
+      const exact = loopCount(a, start, b, start, n);
+      const need = Math.floor(rand() * (n + 2)) - 1;
+      const got = countSame(a, start, b, start, n, need);
+      if (exact >= need) assert.equal(got, exact, `start ${start} n ${n} need ${need}`);
+      else assert.ok(got <= exact && got < need, `start ${start} n ${n} need ${need}: ${got} of ${exact}`);
+    }
+  }
+  // Limits of zero or below measure nothing.
+  assert.equal(samePrefix(a, 0, a, 0, 0), 0);
+  assert.equal(sameSuffix(a, 10, a, 10, -3), 0);
+});
+
 test('runs of equal bytes in unrelated data (zeros) are measured to their end', () => {
   const a = new Uint8Array(200_000);
   const b = new Uint8Array(200_000);

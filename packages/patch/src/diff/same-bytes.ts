@@ -26,8 +26,12 @@ function equalRanges(a: Uint8Array, ai: number, b: Uint8Array, bi: number, n: nu
   return compareRanges.call(b, a, ai, ai + n, bi, bi + n) === 0;
 }
 
-/** How many bytes a[ai..] and b[bi..] have in common, at most `max` (both ranges of `max` bytes exist). */
+/**
+ * How many bytes a[ai..] and b[bi..] have in common, at most `max` (0 <= max, both ranges of `max` bytes
+ * inside their arrays; a max of 0 or less gives 0).
+ */
 export function samePrefix(a: Uint8Array, ai: number, b: Uint8Array, bi: number, max: number): number {
+  if (max <= 0) return 0;
   const quick = Math.min(max, LOOP_BYTES);
   let k = 0;
   while (k < quick && a[ai + k] === b[bi + k]) k++;
@@ -50,8 +54,12 @@ export function samePrefix(a: Uint8Array, ai: number, b: Uint8Array, bi: number,
   return max;
 }
 
-/** How many bytes before a[ae] and b[be] are the same, at most `max` (both ranges of `max` bytes exist). */
+/**
+ * How many bytes before a[ae] and b[be] are the same, at most `max` (0 <= max, both ranges of `max` bytes
+ * inside their arrays; a max of 0 or less gives 0).
+ */
 export function sameSuffix(a: Uint8Array, ae: number, b: Uint8Array, be: number, max: number): number {
+  if (max <= 0) return 0;
   const quick = Math.min(max, LOOP_BYTES);
   let k = 0;
   while (k < quick && a[ae - k - 1] === b[be - k - 1]) k++;

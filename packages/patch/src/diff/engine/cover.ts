@@ -291,7 +291,7 @@ async function makeSharedFinder(
  * margins 16 / 24 / 28 / 32 / 40:
  * - turbo (Go) 2,361,605 / 2,398,395 / 2,403,807 / 2,408,549 / 2,424,031: short far matches pay;
  * - lightningcss (Rust) 1,083,702 / 1,034,100 / 1,029,713 / 1,029,539 / 1,029,640: below 28 they do not;
- * - esbuild (Go) 240,571 / 227,890 / 227,708 / 228,191 / 229,306; node 1,177,693 / 1,175,404 / - /
+ * - esbuild (Go) 240,571 / 227,890 / 227,708 / 228,191 / 229,306; node 1,177,693 / 1,175,404 / 1,173,758 /
  *   1,175,163 / 1,177,232; @next/swc and @swc/core move by under 0.01 %.
  * 28 loses nothing anywhere (lightningcss +0.007 %) and saves 0.8 % on turbo and 0.7 % on esbuild; 32 stays
  * best for JavaScript tars. So 28 for machine code, sliding to 32 for text.

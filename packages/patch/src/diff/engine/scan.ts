@@ -177,7 +177,8 @@ export function scanCovers(
         d[b + 7] = covers.length;
       }
     }
-    // oldScore counts the bytes of new[scan..scsc) that the current diagonal matches.
+    // oldScore counts the bytes of new[scan..scsc) that the current diagonal matches (after an early stop
+    // in countSame, only some count below len - margin: the match is then taken, whatever the exact score).
     let oldScore = 0;
     scan += len;
     let scsc = scan;
