@@ -10,8 +10,8 @@
 // old (5.5.4 -> 5.6.2: 95 % anchored, 18 % of old left).
 //
 // What is lost with the reduced old: a search from outside the anchors and their margins cannot find text in
-// old's anchored bytes (a part of old that new keeps and also copies elsewhere). The scan still finds every anchor itself
-// (AnchoredSearch), and approximate matches next to anchors by growing covers as always.
+// old's anchored bytes (a part of old that new keeps and also copies elsewhere). The scan still finds every
+// anchor itself (AnchoredSearch), and approximate matches next to anchors by growing covers as always.
 import { samePrefix, sameSuffix } from '../same-bytes.js';
 import type { MatchFinder } from './types.js';
 

@@ -47,14 +47,13 @@ export interface ChainsPart {
 
 /** Inserts the part's positions into the chains, newest first. */
 export function insertChains(part: ChainsPart, signal?: AbortSignal): void {
-  const { old, head, next, stride, last } = part;
+  const { old, head, next, stride, last, tails } = part;
   const shift = 32 - part.bits;
-  const empty = part.tails ? -2 : -1;
   for (let e = part.first, p = e * stride; e < last && p + HASHED <= old.length; e++, p += stride) {
     if ((e & 0xffffff) === 0) signal?.throwIfAborted();
     const h = hash6(old, p, shift);
     const prev = head[h] as number;
-    next[e] = prev >= 0 ? prev : empty - (part.tails ? h : 0);
+    next[e] = prev >= 0 ? prev : tails ? -2 - h : -1;
     head[h] = e;
   }
 }

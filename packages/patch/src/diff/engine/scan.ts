@@ -217,13 +217,19 @@ export function scanCovers(
         lastSearch = scan;
       }
       if (scsc < scan + len) {
-        // The part of [scsc, scan + len) whose diagonal position lies in old. With the match's position
-        // known, a count that cannot reach len - margin (the match will be taken) may stop early: the
-        // exact score then decides nothing (a long anchor on a shifted diagonal would be counted to its end).
-        const from = Math.max(scsc, -lastOffset);
-        const to = Math.min(scan + len, oldLen - lastOffset);
-        const need = posUnknown ? 0 : len - jumpMargin(pos - scan - lastOffset, farMargin) - oldScore;
-        if (from < to) oldScore += countSame(old, from + lastOffset, neu, from, to - from, need);
+        if (healthy) {
+          // The match is the diagonal's own exact run from scan on, so it matches all of [scsc, scan + len)
+          // (scsc never falls behind scan): nothing to compare again.
+          oldScore += scan + len - scsc;
+        } else {
+          // The part of [scsc, scan + len) whose diagonal position lies in old. With the match's position
+          // known, a count that cannot reach len - margin (the match will be taken) may stop early: the exact
+          // score then decides nothing (a long anchor on a shifted diagonal would be counted to its end).
+          const from = Math.max(scsc, -lastOffset);
+          const to = Math.min(scan + len, oldLen - lastOffset);
+          const need = posUnknown ? 0 : len - jumpMargin(pos - scan - lastOffset, farMargin) - oldScore;
+          if (from < to) oldScore += countSame(old, from + lastOffset, neu, from, to - from, need);
+        }
         scsc = scan + len;
       }
       // A match taken below needs its position; one not taken leaves none behind (the walk moves on and
