@@ -3,9 +3,9 @@
 //
 //   node --import tsx bench/patch/where.ts OLD NEW
 import { readFile } from 'node:fs/promises';
+import { decodeHeader } from '../../packages/patch/src/apply/native/header.js';
 import { findCovers, planDiffMemory } from '../../packages/patch/src/diff/engine/cover.js';
 import { encodeNativePatch } from '../../packages/patch/src/diff/native/write.js';
-import { FIXED_HEADER_BYTES, SEGMENT_ENTRY_BYTES } from '../../packages/patch/src/format/native.js';
 
 const [oldPath, newPath] = process.argv.slice(2);
 if (!oldPath || !newPath) throw new Error('usage: where.ts OLD NEW');
@@ -29,17 +29,15 @@ lengths.sort((a, b) => a - b);
 t = performance.now();
 const parts = await encodeNativePatch(old, neu, covers);
 const encodeMs = performance.now() - t;
-const header = parts[0] as Uint8Array;
-const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
-const segments = Number(view.getBigUint64(92, true));
+const whole = Buffer.concat(parts);
+const { segments } = decodeHeader(whole, whole.length);
 let model = 0;
 let litRaw = 0;
 let litBytes = 0;
-for (let i = 0; i < segments; i++) {
-  const at = FIXED_HEADER_BYTES + i * SEGMENT_ENTRY_BYTES;
-  model += Number(view.getBigUint64(at + 8, true));
-  litRaw += Number(view.getBigUint64(at + 16, true));
-  litBytes += Number(view.getBigUint64(at + 24, true));
+for (const s of segments) {
+  model += s.modelBytes;
+  litRaw += s.literalRawBytes;
+  litBytes += s.literalBytes;
 }
 const f = (n: number) => n.toLocaleString('en');
 console.log(
@@ -55,7 +53,7 @@ console.log(
       coveredBytes: f(covered),
       nonzeroDiffBytes: f(nonzero),
       literalBytes: f(litRaw),
-      segments,
+      segments: segments.length,
       modelledRegion: f(model),
       literalRegion: f(litBytes),
       patch: f(parts.reduce((s, p) => s + p.length, 0)),

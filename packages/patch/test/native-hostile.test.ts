@@ -6,16 +6,20 @@ import { test } from 'node:test';
 import { brotliCompressSync, constants as zc } from 'node:zlib';
 import { withTempDir } from '@tufup/common';
 import type { PatchErrorCode } from '../src/errors.js';
-import { MAX_FRAME_BYTES } from '../src/format/native.js';
+import { encodeHeader } from '../src/diff/native/header.js';
+import { MAX_FRAME_BYTES, type NativeSegment } from '../src/format/native.js';
 import { apply, diffBuffers } from '../src/index.js';
 import {
+  asVersion2,
   assertCode,
   assertDirHolds,
   craftNative,
   editedCopy,
+  headerOf,
   randomBytes,
   seeded,
   sha256,
+  withHeader,
 } from './native-support.js';
 
 const rand = seeded(99);
@@ -93,12 +97,12 @@ test('expect that disagrees with the patch header is OUTPUT_MISMATCH', async () 
   });
 });
 
-test('header: bad magic, empty file, unknown version or compression, reserved bytes set', async () => {
+test('header: bad magic, empty file, unknown version or compression, version 2 reserved bytes set', async () => {
   const bad = Uint8Array.from(good);
   bad[1] = 0x58;
   await expectRejected(bad, 'UNSUPPORTED_FORMAT');
   await expectRejected(new Uint8Array(0), 'UNSUPPORTED_FORMAT');
-  for (const version of [1, 3]) {
+  for (const version of [0, 1, 4, 255]) {
     const v = Uint8Array.from(good);
     v[8] = version;
     await expectRejected(v, 'UNSUPPORTED_VERSION');
@@ -109,18 +113,60 @@ test('header: bad magic, empty file, unknown version or compression, reserved by
     c[9] = compression;
     await expectRejected(c, 'UNSUPPORTED_VERSION');
   }
-  const r = Uint8Array.from(good);
+  const r = asVersion2(good);
   r[11] = 1;
   await expectRejected(r, 'CORRUPT_PATCH');
 });
 
-test('header: sizes beyond 2^53, regions longer than the file, bytes after the end', async () => {
-  await expectRejected(withU64(good, 52, 1n << 60n), 'CORRUPT_PATCH');
-  await expectRejected(withU64(good, 92, (1n << 64n) - 1n), 'CORRUPT_PATCH');
-  await expectRejected(withU64(good, 100, BigInt(NEW.length + 1)), 'CORRUPT_PATCH');
+test('a version 2 header (fixed 8-byte fields) still applies, and is checked as before', async () => {
+  const v2 = asVersion2(good);
+  assert.equal(v2.length, good.length - headerOf(good).headerBytes + 100 + 32);
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, 'old'), OLD);
+    await writeFile(join(dir, 'patch'), v2);
+    const r = await apply(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out'));
+    assert.equal(r.sha256, sha256(NEW));
+  });
+  await expectRejected(withU64(v2, 52, 1n << 60n), 'CORRUPT_PATCH');
+  await expectRejected(withU64(v2, 92, (1n << 64n) - 1n), 'CORRUPT_PATCH');
+  await expectRejected(withU64(v2, 100, BigInt(NEW.length + 1)), 'CORRUPT_PATCH');
+  await expectRejected(Buffer.concat([v2, Uint8Array.of(0)]), 'CORRUPT_PATCH');
+  for (const cut of [10, 99, 100, 131, 132, v2.length - 1])
+    await expectRejected(v2.subarray(0, cut), 'TRUNCATED_PATCH');
+});
+
+test('header varints: sizes beyond 2^53, over-long or padded varints, regions longer than the file, bytes after the end', async () => {
+  const h = headerOf(good);
+  const body = good.subarray(h.headerBytes);
+  // The header up to its segment count (encoded with no segments, the count's one byte 0 cut off).
+  const upToCount = encodeHeader({ ...h, segments: [] }).subarray(0, -1);
+  const table = encodeHeader(h).subarray(upToCount.length);
+  const withCount = (count: number[]) =>
+    Buffer.concat([upToCount, Uint8Array.from(count), table.subarray(1), body]);
+  assert.deepEqual(withCount([1]), good);
+  // 2^56 - 1 in the most bytes a varint may take: beyond 2^53.
+  await expectRejected(withCount([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]), 'CORRUPT_PATCH');
+  // Nine bytes: past the longest varint.
+  await expectRejected(withCount([0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]), 'CORRUPT_PATCH');
+  // 1 with a redundant byte: each value has one encoding.
+  await expectRejected(withCount([0x81, 0x00]), 'CORRUPT_PATCH');
+  await expectRejected(
+    withHeader(good, (f) => {
+      f.newSize = 2 ** 60;
+    }),
+    'CORRUPT_PATCH',
+  );
+  await expectRejected(
+    withHeader(good, (f) => {
+      (f.segments[0] as NativeSegment).newLength = NEW.length + 1;
+    }),
+    'CORRUPT_PATCH',
+  );
   await expectRejected(Buffer.concat([good, Uint8Array.of(0)]), 'CORRUPT_PATCH');
-  for (const cut of [10, 99, 100, 131, 132, good.length - 1])
+  // A cut anywhere in the header, or in the regions after it.
+  for (let cut = 10; cut <= h.headerBytes; cut++)
     await expectRejected(good.subarray(0, cut), 'TRUNCATED_PATCH');
+  await expectRejected(good.subarray(0, good.length - 1), 'TRUNCATED_PATCH');
 });
 
 test('a literal run past the end of the new file is CORRUPT_PATCH', async () => {

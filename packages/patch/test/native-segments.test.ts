@@ -7,17 +7,20 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { withTempDir } from '@tufup/common';
 import { PatchError, type PatchErrorCode } from '../src/errors.js';
-import { FIXED_HEADER_BYTES, SEGMENT_ENTRY_BYTES } from '../src/format/native.js';
+import type { NativeSegment } from '../src/format/native.js';
 import { applyThreads, runnableThreads } from '../src/apply/native/apply.js';
 import { apply, diffBuffers } from '../src/index.js';
 import {
+  asVersion2,
   assertCode,
   assertDirHolds,
   craftNative,
   editedCopy,
+  headerOf,
   randomBytes,
   seeded,
   sha256,
+  withHeader,
   wordy,
 } from './native-support.js';
 
@@ -40,7 +43,7 @@ function randomFill(n: number): Uint8Array {
 }
 
 function segmentCount(patch: Uint8Array): number {
-  return Number(new DataView(patch.buffer, patch.byteOffset).getBigUint64(92, true));
+  return headerOf(patch).segments.length;
 }
 
 async function applyIn(dir: string, old: Uint8Array, patch: Uint8Array, opts = {}) {
@@ -106,51 +109,55 @@ test('segments cut through covers, literal runs and text alike', async () => {
 });
 
 test('segment table: a count of 0 or above 64, lengths that do not add up, an empty segment, are CORRUPT_PATCH', async () => {
-  const patch = await diffBuffers(OLD, NEW, { segments: 3 });
-  const view = (p: Uint8Array) => new DataView(p.buffer, p.byteOffset, p.length);
-  const edited = (edit: (v: DataView) => void) => {
-    const p = Uint8Array.from(patch);
-    edit(view(p));
-    return p;
-  };
-  const seg = (i: number, field: number) => FIXED_HEADER_BYTES + i * SEGMENT_ENTRY_BYTES + field * 8;
-  await expectRejected(
-    edited((v) => v.setBigUint64(92, 0n, true)),
-    'CORRUPT_PATCH',
-  );
-  await expectRejected(
-    edited((v) => v.setBigUint64(92, 65n, true)),
-    'CORRUPT_PATCH',
-  );
-  // Two segments declared: the third's table entry now reads as the start of the body, which is off.
-  await expectRejected(
-    edited((v) => v.setBigUint64(92, 2n, true)),
-    'CORRUPT_PATCH',
-  );
-  // Lengths moved between segments (the total still adds up): the segments' contents disagree.
-  await expectRejected(
-    edited((v) => {
-      v.setBigUint64(seg(0, 0), v.getBigUint64(seg(0, 0), true) + 1n, true);
-      v.setBigUint64(seg(1, 0), v.getBigUint64(seg(1, 0), true) - 1n, true);
-    }),
-    'CORRUPT_PATCH',
-  );
-  await expectRejected(
-    edited((v) => v.setBigUint64(seg(2, 0), v.getBigUint64(seg(2, 0), true) + 1n, true)),
-    'CORRUPT_PATCH',
-  );
-  await expectRejected(
-    edited((v) => v.setBigUint64(seg(1, 2), 10n ** 9n, true)),
-    'CORRUPT_PATCH',
-  );
-  // Region lengths moved between segments: each segment's regions end in the wrong place.
-  await expectRejected(
-    edited((v) => {
-      v.setBigUint64(seg(0, 1), v.getBigUint64(seg(0, 1), true) + 3n, true);
-      v.setBigUint64(seg(1, 1), v.getBigUint64(seg(1, 1), true) - 3n, true);
-    }),
-    'CORRUPT_PATCH',
-  );
+  const written = await diffBuffers(OLD, NEW, { segments: 3 });
+  // Both header layouts: version 3's varints, and version 2's fixed fields (older patches).
+  for (const patch of [written, asVersion2(written)]) {
+    const edited = (edit: (segments: NativeSegment[]) => void) => withHeader(patch, (h) => edit(h.segments));
+    const first = (segments: NativeSegment[]) => segments[0] as NativeSegment;
+    await expectRejected(
+      edited((segments) => segments.splice(0)),
+      'CORRUPT_PATCH',
+    );
+    await expectRejected(
+      edited((segments) => {
+        while (segments.length < 65) segments.push({ ...first(segments) });
+      }),
+      'CORRUPT_PATCH',
+    );
+    // Two segments declared: the third's regions are left over after the declared end.
+    await expectRejected(
+      edited((segments) => segments.splice(2)),
+      'CORRUPT_PATCH',
+    );
+    // Lengths moved between segments (the total still adds up): the segments' contents disagree.
+    await expectRejected(
+      edited(([a, b]) => {
+        (a as NativeSegment).newLength++;
+        (b as NativeSegment).newLength--;
+      }),
+      'CORRUPT_PATCH',
+    );
+    await expectRejected(
+      edited(([, , c]) => {
+        (c as NativeSegment).newLength++;
+      }),
+      'CORRUPT_PATCH',
+    );
+    await expectRejected(
+      edited(([, b]) => {
+        (b as NativeSegment).literalRawBytes = 10 ** 9;
+      }),
+      'CORRUPT_PATCH',
+    );
+    // Region lengths moved between segments: each segment's regions end in the wrong place.
+    await expectRejected(
+      edited(([a, b]) => {
+        (a as NativeSegment).modelBytes += 3;
+        (b as NativeSegment).modelBytes -= 3;
+      }),
+      'CORRUPT_PATCH',
+    );
+  }
   const empty = craftNative({
     old: OLD,
     newSize: 10,
@@ -190,12 +197,8 @@ test('crafted segments: each decodes against its own start; a cover past its seg
 
 test('a corrupt last segment ends the apply with its code and leaves nothing, whichever thread decodes it', async () => {
   const patch = await diffBuffers(OLD, NEW, { segments: 4 });
-  const view = new DataView(patch.buffer, patch.byteOffset, patch.length);
-  let at = FIXED_HEADER_BYTES + 4 * SEGMENT_ENTRY_BYTES;
-  for (let i = 0; i < 3; i++) {
-    const e = FIXED_HEADER_BYTES + i * SEGMENT_ENTRY_BYTES;
-    at += Number(view.getBigUint64(e + 8, true)) + Number(view.getBigUint64(e + 24, true));
-  }
+  const h = headerOf(patch);
+  const at = h.headerBytes + h.segments.slice(0, 3).reduce((n, s) => n + s.modelBytes + s.literalBytes, 0);
   // Bytes of the last segment's first frame body: only the worker that decodes it can notice.
   for (const k of [8, 20, 40]) {
     const bad = Uint8Array.from(patch);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { brotliCompressSync } from 'node:zlib';
+import { decodeHeader } from '../src/apply/native/header.js';
 import { DiffModel } from '../src/diff/native/diff-model.js';
 import { encodeHeader } from '../src/diff/native/header.js';
 import { RangeEncoder } from '../src/diff/native/range-encoder.js';
@@ -10,11 +11,14 @@ import { PatchError, type PatchErrorCode } from '../src/errors.js';
 import { EntryModel } from '../src/format/model.js';
 import {
   COMPRESSION_MODEL2_BROTLI,
-  FIXED_HEADER_BYTES,
+  type DecodedHeader,
+  MAX_HEADER_BYTES,
   NATIVE_VERSION,
+  NATIVE_VERSION_FIXED_HEADER,
   type NativeHeader,
   type NativeSegment,
-  SEGMENT_ENTRY_BYTES,
+  V2_FIXED_HEADER_BYTES,
+  V2_SEGMENT_ENTRY_BYTES,
 } from '../src/format/native.js';
 
 /** xorshift32: the same bytes on every run for a seed. */
@@ -207,13 +211,60 @@ export function craftNative(
   return Buffer.concat([header, ...bodies]);
 }
 
+/** A well-formed native patch's header as apply reads it, with the bytes it takes. */
+export function headerOf(patch: Uint8Array): DecodedHeader {
+  return decodeHeader(patch.subarray(0, MAX_HEADER_BYTES), patch.length);
+}
+
+/** A header in version 2's layout (8-byte little-endian fields, 32 bytes a segment), as writers before 3 made it. */
+export function encodeV2Header(h: NativeHeader): Uint8Array {
+  const out = new Uint8Array(V2_FIXED_HEADER_BYTES + h.segments.length * V2_SEGMENT_ENTRY_BYTES);
+  const view = new DataView(out.buffer);
+  const u64 = (at: number, v: number) => view.setBigUint64(at, BigInt.asUintN(64, BigInt(v)), true);
+  out.set(encodeHeader(h).subarray(0, 10), 0);
+  u64(12, h.oldSize);
+  out.set(Buffer.from(h.oldSha256, 'hex'), 20);
+  u64(52, h.newSize);
+  out.set(Buffer.from(h.newSha256, 'hex'), 60);
+  u64(92, h.segments.length);
+  for (const [i, s] of h.segments.entries()) {
+    const at = V2_FIXED_HEADER_BYTES + i * V2_SEGMENT_ENTRY_BYTES;
+    for (const [k, v] of [s.newLength, s.modelBytes, s.literalRawBytes, s.literalBytes].entries()) {
+      u64(at + 8 * k, v);
+    }
+  }
+  return out;
+}
+
+/**
+ * The patch with its header written again after `edit` changed its fields: in version 3's layout, or in
+ * version 2's when `edit` sets version 2. The regions after the header stay as they are.
+ */
+export function withHeader(patch: Uint8Array, edit: (h: NativeHeader) => void): Uint8Array {
+  const { headerBytes, ...h } = headerOf(patch);
+  edit(h);
+  const head = h.version === NATIVE_VERSION_FIXED_HEADER ? encodeV2Header(h) : encodeHeader(h);
+  return Buffer.concat([head, patch.subarray(headerBytes)]);
+}
+
+/** The same patch in version 2's header layout (what version 2 writers made of the same regions). */
+export function asVersion2(patch: Uint8Array): Uint8Array {
+  return withHeader(patch, (h) => {
+    h.version = NATIVE_VERSION_FIXED_HEADER;
+  });
+}
+
 /** One random damage to a patch: flipped bits, overwritten or inserted bytes, a cut, a swapped region. */
 export function mutatePatch(patch: Uint8Array, rand: () => number): Uint8Array {
   const out = Uint8Array.from(patch);
   const at = () => (rand() * out.length) | 0;
-  const view = new DataView(out.buffer, out.byteOffset, out.length);
-  const count = out.length >= FIXED_HEADER_BYTES ? Math.min(64, Number(view.getBigUint64(92, true))) : 0;
-  const head = FIXED_HEADER_BYTES + count * SEGMENT_ENTRY_BYTES;
+  let h: DecodedHeader | undefined;
+  try {
+    h = headerOf(out);
+  } catch {
+    // already damaged: any header field edit below is skipped
+  }
+  const head = h?.headerBytes ?? 0;
   // Most damage lands past the header, where the decoders (not the header checks) must catch it.
   const bodyAt = () => head + ((rand() * Math.max(1, out.length - head)) | 0);
   switch ((rand() * 7) | 0) {
@@ -239,23 +290,34 @@ export function mutatePatch(patch: Uint8Array, rand: () => number): Uint8Array {
       return Buffer.concat([out.subarray(0, i), extra, out.subarray(i)]);
     }
     case 4: {
-      // a header field (sizes, segment count, a segment's lengths) gets a random 64-bit value or a nearby one
-      const fields = [12, 52, 92];
-      for (let i = 0; i < count; i++)
-        for (let k = 0; k < 4; k++) fields.push(FIXED_HEADER_BYTES + 32 * i + 8 * k);
-      const f = fields[(rand() * fields.length) | 0] as number;
-      if (out.length >= f + 8) {
-        const cur = view.getBigUint64(f, true);
-        const delta = BigInt(((rand() * 64) | 0) - 32);
-        view.setBigUint64(
-          f,
+      // A header field (a size, the segment count, a segment's lengths) gets a nearby value or a random
+      // one up to 2^64, written in version 3's layout or, half the time, version 2's.
+      if (!h) return out;
+      const v2 = rand() < 0.5;
+      const count = h.segments.length;
+      return withHeader(out, (f) => {
+        if (v2) f.version = NATIVE_VERSION_FIXED_HEADER;
+        const pick = (rand() * (3 + 4 * count)) | 0;
+        const fresh = (cur: number) =>
           rand() < 0.5
-            ? BigInt.asUintN(64, cur + delta)
-            : BigInt.asUintN(64, BigInt(Math.floor(rand() * 2 ** 53)) << BigInt((rand() * 12) | 0)),
-          true,
-        );
-      }
-      return out;
+            ? Math.max(0, cur + ((rand() * 64) | 0) - 32)
+            : Math.floor(rand() * 2 ** 53) * 2 ** ((rand() * 12) | 0);
+        if (pick === 0) f.oldSize = fresh(f.oldSize);
+        else if (pick === 1) f.newSize = fresh(f.newSize);
+        else if (pick === 2) {
+          // fewer segments, or copies of the last (a count within what a header can hold)
+          const n = Math.min(64, Math.max(0, count + ((rand() * 5) | 0) - 2));
+          while (f.segments.length > n) f.segments.pop();
+          while (f.segments.length < n)
+            f.segments.push({ ...(f.segments.at(-1) ?? h.segments[0]) } as NativeSegment);
+        } else {
+          const s = f.segments[((pick - 3) / 4) | 0] as NativeSegment;
+          const key = (['newLength', 'modelBytes', 'literalRawBytes', 'literalBytes'] as const)[
+            (pick - 3) % 4
+          ] as 'newLength' | 'modelBytes' | 'literalRawBytes' | 'literalBytes';
+          s[key] = fresh(s[key]);
+        }
+      });
     }
     case 5: {
       const i = at();

@@ -10,13 +10,13 @@ import type { PatchErrorCode } from '../src/errors.js';
 import {
   COMPRESSION_MODEL2_BROTLI,
   COMPRESSION_MODEL2_FILTERED_BROTLI,
-  FIXED_HEADER_BYTES,
-  SEGMENT_ENTRY_BYTES,
+  type NativeSegment,
 } from '../src/format/native.js';
+import { encodeHeader } from '../src/diff/native/header.js';
 import { LITERAL_CHUNK } from '../src/apply/native/segment.js';
 import { filterX86, type LiteralRun } from '../src/format/x86-filter.js';
 import { apply, diffBuffers } from '../src/index.js';
-import { assertCode, codeLike, randomBytes, seeded, sha256 } from './native-support.js';
+import { assertCode, codeLike, headerOf, randomBytes, seeded, sha256 } from './native-support.js';
 
 /** A new file of code-like stretches between stretches copied from old: many literal runs, some cut mid-call. */
 function interleaved(old: Uint8Array, rand: () => number, n: number): Uint8Array {
@@ -50,34 +50,28 @@ async function expectRejected(old: Uint8Array, patch: Uint8Array, code: PatchErr
   });
 }
 
-/** Segment k's table fields and where its literal region starts. */
-function literalRegion(
-  patch: Uint8Array,
-  k: number,
-): { at: number; raw: number; length: number; entry: number } {
-  const view = new DataView(patch.buffer, patch.byteOffset, patch.length);
-  const count = Number(view.getBigUint64(92, true));
-  let at = FIXED_HEADER_BYTES + count * SEGMENT_ENTRY_BYTES;
-  for (let i = 0; ; i++) {
-    const entry = FIXED_HEADER_BYTES + i * SEGMENT_ENTRY_BYTES;
-    const model = Number(view.getBigUint64(entry + 8, true));
-    const raw = Number(view.getBigUint64(entry + 16, true));
-    const length = Number(view.getBigUint64(entry + 24, true));
-    if (i === k) return { at: at + model, raw, length, entry };
-    at += model + length;
+/** Segment k's literal region: where it starts, its literal bytes and its length. */
+function literalRegion(patch: Uint8Array, k: number): { at: number; raw: number; length: number } {
+  const h = headerOf(patch);
+  let at = h.headerBytes;
+  for (const [i, s] of h.segments.entries()) {
+    if (i === k) return { at: at + s.modelBytes, raw: s.literalRawBytes, length: s.literalBytes };
+    at += s.modelBytes + s.literalBytes;
   }
+  throw new Error(`no segment ${k}`);
 }
 
 /** The patch with segment k's literal region replaced (its table entry's region length follows). */
 function withLiteralRegion(patch: Uint8Array, k: number, region: Uint8Array): Uint8Array {
   const r = literalRegion(patch, k);
-  const out = Buffer.concat([patch.subarray(0, r.at), region, patch.subarray(r.at + r.length)]);
-  new DataView(out.buffer, out.byteOffset, out.length).setBigUint64(
-    r.entry + 24,
-    BigInt(region.length),
-    true,
-  );
-  return out;
+  const { headerBytes, ...h } = headerOf(patch);
+  (h.segments[k] as NativeSegment).literalBytes = region.length;
+  return Buffer.concat([
+    encodeHeader(h),
+    patch.subarray(headerBytes, r.at),
+    region,
+    patch.subarray(r.at + r.length),
+  ]);
 }
 
 test('filterX86 undoes itself, whatever the runs, and makes calls to one target equal bytes', () => {
@@ -206,4 +200,23 @@ test('an id-2 patch written before the x86 filter existed still applies', async 
   const [old, patch, neu] = await Promise.all(['old', 'patch', 'new'].map((f) => readFile(new URL(f, dir))));
   assert.equal(patch?.[9], COMPRESSION_MODEL2_BROTLI);
   await roundTrip(old as Uint8Array, patch as Uint8Array, neu as Uint8Array);
+});
+
+test('a version 2 patch (fixed-field header) with x86-filtered literals in two segments still applies', async () => {
+  // fixtures/native-v2-id3/patch was written by the version 2 writer from these seeded files.
+  const r = seeded(2612);
+  const old = randomBytes(16_000, r);
+  const code = codeLike(24_000, r);
+  const parts: Uint8Array[] = [];
+  for (let at = 0, k = 0; at < code.length; k++) {
+    parts.push(code.subarray(at, at + 1500), old.subarray(k * 700, k * 700 + 500));
+    at += 1500;
+  }
+  const neu = Buffer.concat(parts);
+  const patch = await readFile(new URL('./fixtures/native-v2-id3/patch', import.meta.url));
+  assert.equal(patch[8], 2);
+  assert.equal(patch[9], COMPRESSION_MODEL2_FILTERED_BROTLI);
+  assert.equal(headerOf(patch).segments.length, 2);
+  await roundTrip(old, patch, neu);
+  await roundTrip(old, patch, neu, 2);
 });

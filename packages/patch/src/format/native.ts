@@ -3,8 +3,14 @@
 
 /** "\x89TUFUP\r\n": high bit and CR LF catch 7-bit and newline-mangling transfers. */
 export const NATIVE_MAGIC = Uint8Array.from([0x89, 0x54, 0x55, 0x46, 0x55, 0x50, 0x0d, 0x0a]);
-/** Version 2: the new file is cut into independently decodable segments (version 1 had exactly one). */
-export const NATIVE_VERSION = 2;
+/**
+ * Version 3: the header's sizes and segment table are varints (version 2 wrote each as 8 bytes; its
+ * patches still apply). Version 2 cut the new file into independently decodable segments (version 1 had
+ * exactly one and is refused).
+ */
+export const NATIVE_VERSION = 3;
+/** The version whose header has fixed 8-byte fields. */
+export const NATIVE_VERSION_FIXED_HEADER = 2;
 /**
  * Control and differences in the adaptive binary model of format/model.ts (model 2: a non-zero difference byte is
  * first tested against its context's candidate value); literal bytes as brotli streams. Id 1, model 1
@@ -19,12 +25,15 @@ export const COMPRESSION_MODEL2_BROTLI = 2;
 export const COMPRESSION_MODEL2_FILTERED_BROTLI = 3;
 /** The first byte of a literal region under id 3. */
 export const LiteralFilter = { none: 0, x86: 1 } as const;
-/** Magic through the segment count; the segment table follows. */
-export const FIXED_HEADER_BYTES = 100;
-export const SEGMENT_ENTRY_BYTES = 32;
+/** Magic, version and compression id: where every version's header starts. */
+export const HEADER_PREFIX_BYTES = 10;
+/** Version 2: magic through the segment count, then 32 bytes a segment. */
+export const V2_FIXED_HEADER_BYTES = 100;
+export const V2_SEGMENT_ENTRY_BYTES = 32;
 /** Most segments a patch may declare: bounds the header, and the threads an apply could use. */
 export const MAX_SEGMENTS = 64;
-export const MAX_HEADER_BYTES = FIXED_HEADER_BYTES + MAX_SEGMENTS * SEGMENT_ENTRY_BYTES;
+/** The most header bytes either version can take (version 2's table at MAX_SEGMENTS; version 3's is less). */
+export const MAX_HEADER_BYTES = V2_FIXED_HEADER_BYTES + MAX_SEGMENTS * V2_SEGMENT_ENTRY_BYTES;
 
 /** The encoder ends a frame once it holds this many bytes (plus at most one 64 KiB piece of differences). */
 export const FRAME_TARGET_BYTES = 1 << 20;
@@ -65,6 +74,7 @@ export interface NativeHeader {
   segments: NativeSegment[];
 }
 
-export function headerBytes(segments: number): number {
-  return FIXED_HEADER_BYTES + segments * SEGMENT_ENTRY_BYTES;
+/** A header as apply read it: the fields, and how many bytes they took (the regions follow). */
+export interface DecodedHeader extends NativeHeader {
+  headerBytes: number;
 }

@@ -1,19 +1,22 @@
-// Reads and bounds-checks the native format's header and segment table (FORMAT.md).
+// Reads and bounds-checks the native format's header and segment table (FORMAT.md): version 3's varint
+// layout, and version 2's fixed 8-byte fields.
 import { PatchError } from '../../errors.js';
 import {
   COMPRESSION_MODEL2_BROTLI,
   COMPRESSION_MODEL2_FILTERED_BROTLI,
-  FIXED_HEADER_BYTES,
-  headerBytes,
+  type DecodedHeader,
+  HEADER_PREFIX_BYTES,
   MAX_FILE_BYTES,
   MAX_SEGMENTS,
   NATIVE_MAGIC,
   NATIVE_VERSION,
-  type NativeHeader,
+  NATIVE_VERSION_FIXED_HEADER,
   type NativeSegment,
-  SEGMENT_ENTRY_BYTES,
   type SegmentLayout,
+  V2_FIXED_HEADER_BYTES,
+  V2_SEGMENT_ENTRY_BYTES,
 } from '../../format/native.js';
+import { readVarint } from '../../format/varint.js';
 
 function corrupt(message: string): PatchError {
   return new PatchError({ code: 'CORRUPT_PATCH', message });
@@ -23,31 +26,83 @@ function truncated(message: string): PatchError {
   return new PatchError({ code: 'TRUNCATED_PATCH', message });
 }
 
-function u64(view: DataView, at: number, name: string): number {
-  const v = view.getBigUint64(at, true);
-  if (v > BigInt(MAX_FILE_BYTES)) throw corrupt(`native patch: ${name} ${v} exceeds ${MAX_FILE_BYTES}`);
+function bounded(v: number | bigint, name: string): number {
+  if (v > MAX_FILE_BYTES) throw corrupt(`native patch: ${name} ${v} exceeds ${MAX_FILE_BYTES}`);
   return Number(v);
+}
+
+/** The header's fields in reading order, whatever the layout. */
+interface FieldReader {
+  size(name: string): number;
+  sha256(): string;
+  /** Bytes read so far. */
+  readonly at: number;
+}
+
+/** Version 3: sizes and lengths are minimal LEB128 varints; the header is exactly as long as its fields. */
+function varintFields(bytes: Uint8Array): FieldReader {
+  let at = HEADER_PREFIX_BYTES;
+  return {
+    size(name) {
+      const r = readVarint(bytes, at, true);
+      if (r === 'short') throw truncated(`native patch: the header ends inside its ${name}`);
+      if (r === 'bad') throw corrupt(`native patch: ${name} is not a valid varint`);
+      at = r.next;
+      return bounded(r.value, name);
+    },
+    sha256() {
+      if (at + 32 > bytes.length) throw truncated('native patch: the header ends inside a sha256');
+      at += 32;
+      return Buffer.from(bytes.subarray(at - 32, at)).toString('hex');
+    },
+    get at() {
+      return at;
+    },
+  };
+}
+
+/** Version 2: two reserved zero bytes, then 8-byte little-endian fields; 32 bytes a segment. */
+function fixedFields(bytes: Uint8Array): FieldReader {
+  if (bytes.length < V2_FIXED_HEADER_BYTES) {
+    throw truncated(`native patch: header needs at least ${V2_FIXED_HEADER_BYTES} bytes`);
+  }
+  if (bytes[10] !== 0 || bytes[11] !== 0) throw corrupt('native patch: reserved header bytes are not zero');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  let at = 12;
+  return {
+    size(name) {
+      if (at + 8 > bytes.length) throw truncated('native patch: the header ends inside its segment table');
+      at += 8;
+      return bounded(view.getBigUint64(at - 8, true), name);
+    },
+    sha256() {
+      at += 32;
+      return Buffer.from(bytes.subarray(at - 32, at)).toString('hex');
+    },
+    get at() {
+      return at;
+    },
+  };
 }
 
 /**
  * Parses and bounds-checks the header of a patch file of `fileSize` bytes, given its first bytes (at most
  * MAX_HEADER_BYTES are needed).
  */
-export function decodeHeader(bytes: Uint8Array, fileSize: number): NativeHeader {
-  if (bytes.length < FIXED_HEADER_BYTES) {
-    throw truncated(`native patch: header needs at least ${FIXED_HEADER_BYTES} bytes`);
+export function decodeHeader(bytes: Uint8Array, fileSize: number): DecodedHeader {
+  if (bytes.length < HEADER_PREFIX_BYTES) {
+    throw truncated(`native patch: header needs at least ${HEADER_PREFIX_BYTES} bytes`);
   }
   for (let i = 0; i < NATIVE_MAGIC.length; i++) {
     if (bytes[i] !== NATIVE_MAGIC[i])
       throw new PatchError({ code: 'UNSUPPORTED_FORMAT', message: 'not a native tufup patch' });
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const version = bytes[8] as number;
   const compression = bytes[9] as number;
-  if (version !== NATIVE_VERSION) {
+  if (version !== NATIVE_VERSION && version !== NATIVE_VERSION_FIXED_HEADER) {
     throw new PatchError({
       code: 'UNSUPPORTED_VERSION',
-      message: `native patch: format version ${version} (this build reads ${NATIVE_VERSION})`,
+      message: `native patch: format version ${version} (this build reads ${NATIVE_VERSION_FIXED_HEADER} and ${NATIVE_VERSION})`,
     });
   }
   if (compression !== COMPRESSION_MODEL2_BROTLI && compression !== COMPRESSION_MODEL2_FILTERED_BROTLI) {
@@ -56,28 +111,33 @@ export function decodeHeader(bytes: Uint8Array, fileSize: number): NativeHeader 
       message: `native patch: compression id ${compression} unknown`,
     });
   }
-  if (bytes[10] !== 0 || bytes[11] !== 0) throw corrupt('native patch: reserved header bytes are not zero');
-  const oldSize = u64(view, 12, 'old size');
-  const newSize = u64(view, 52, 'new size');
-  const count = u64(view, 92, 'segment count');
+  const f = version === NATIVE_VERSION ? varintFields(bytes) : fixedFields(bytes);
+  const oldSize = f.size('old size');
+  const oldSha256 = f.sha256();
+  const newSize = f.size('new size');
+  const newSha256 = f.sha256();
+  const count = f.size('segment count');
   if (count < 1 || count > MAX_SEGMENTS) {
     throw corrupt(`native patch: ${count} segments (1 to ${MAX_SEGMENTS} allowed)`);
   }
-  const tableEnd = headerBytes(count);
-  if (fileSize < tableEnd)
-    throw truncated(`native patch: ${fileSize} bytes, its header alone needs ${tableEnd}`);
-  if (bytes.length < tableEnd) throw truncated(`native patch: header needs ${tableEnd} bytes`);
+  if (version === NATIVE_VERSION_FIXED_HEADER) {
+    const tableEnd = V2_FIXED_HEADER_BYTES + count * V2_SEGMENT_ENTRY_BYTES;
+    if (fileSize < tableEnd)
+      throw truncated(`native patch: ${fileSize} bytes, its header alone needs ${tableEnd}`);
+  }
   const segments: NativeSegment[] = [];
-  let newTotal = 0;
-  let expected = tableEnd;
   for (let i = 0; i < count; i++) {
-    const at = FIXED_HEADER_BYTES + i * SEGMENT_ENTRY_BYTES;
-    const s: NativeSegment = {
-      newLength: u64(view, at, `segment ${i} length`),
-      modelBytes: u64(view, at + 8, `segment ${i} modelled region length`),
-      literalRawBytes: u64(view, at + 16, `segment ${i} literal length`),
-      literalBytes: u64(view, at + 24, `segment ${i} literal region length`),
-    };
+    segments.push({
+      newLength: f.size(`segment ${i} length`),
+      modelBytes: f.size(`segment ${i} modelled region length`),
+      literalRawBytes: f.size(`segment ${i} literal length`),
+      literalBytes: f.size(`segment ${i} literal region length`),
+    });
+  }
+  const headerBytes = f.at;
+  let newTotal = 0;
+  let expected = headerBytes;
+  for (const [i, s] of segments.entries()) {
     if (count > 1 && s.newLength === 0) throw corrupt(`native patch: segment ${i} is empty`);
     if (s.literalRawBytes > s.newLength) {
       throw corrupt(`native patch: segment ${i} declares more literal bytes than it rebuilds`);
@@ -90,26 +150,17 @@ export function decodeHeader(bytes: Uint8Array, fileSize: number): NativeHeader 
     // Checked as it grows, so the sum stays exact (each term is below 2^53, the file size far below).
     expected += s.modelBytes + s.literalBytes;
     if (expected > fileSize) throw truncated(`native patch: ${fileSize} bytes, the header declares more`);
-    segments.push(s);
   }
   if (newTotal !== newSize) throw corrupt('native patch: segments rebuild fewer bytes than the new size');
   if (expected < fileSize) throw corrupt(`native patch: ${fileSize - expected} bytes after the declared end`);
-  return {
-    version,
-    compression,
-    oldSize,
-    oldSha256: Buffer.from(bytes.subarray(20, 52)).toString('hex'),
-    newSize,
-    newSha256: Buffer.from(bytes.subarray(60, 92)).toString('hex'),
-    segments,
-  };
+  return { version, compression, oldSize, oldSha256, newSize, newSha256, segments, headerBytes };
 }
 
 /** Where each segment writes and where its regions lie (regions follow the table, segment by segment). */
-export function segmentLayout(h: NativeHeader): SegmentLayout[] {
+export function segmentLayout(h: DecodedHeader): SegmentLayout[] {
   const out: SegmentLayout[] = [];
   let newStart = 0;
-  let at = headerBytes(h.segments.length);
+  let at = h.headerBytes;
   const literalFilterByte = h.compression === COMPRESSION_MODEL2_FILTERED_BROTLI;
   for (const [index, s] of h.segments.entries()) {
     out.push({ ...s, index, newStart, modelStart: at, literalStart: at + s.modelBytes, literalFilterByte });

@@ -6,6 +6,7 @@ import { type BrotliDecompress, createBrotliDecompress } from 'node:zlib';
 import { PatchError } from '../../errors.js';
 import { EntryModel } from '../../format/model.js';
 import { LiteralFilter, MAX_FRAME_BYTES, type SegmentLayout } from '../../format/native.js';
+import { readVarint } from '../../format/varint.js';
 import {
   convertX86Operand,
   hasX86Operand,
@@ -55,16 +56,10 @@ class FrameReader {
     const fields: number[] = [];
     let at = 0;
     for (let f = 0; f < 3; f++) {
-      let v = 0;
-      let scale = 1;
-      for (let k = 0; ; k++) {
-        if (at >= head.length || k >= 8) throw corrupt('bad frame header');
-        const b = head[at++] as number;
-        v += (b & 0x7f) * scale;
-        scale *= 128;
-        if (!(b & 0x80)) break;
-      }
-      fields.push(v);
+      const field = readVarint(head, at);
+      if (typeof field === 'string') throw corrupt('bad frame header');
+      fields.push(field.value);
+      at = field.next;
     }
     const [bytes, entries, diffBytes] = fields as [number, number, number];
     if (bytes > MAX_FRAME_BYTES) throw corrupt(`frame of ${bytes} bytes exceeds ${MAX_FRAME_BYTES}`);

@@ -2,6 +2,7 @@
 import { CHUNK, EntryModel } from '../../format/model.js';
 import { FRAME_TARGET_BYTES } from '../../format/native.js';
 import type { LiteralRun } from '../../format/x86-filter.js';
+import { pushVarint } from '../../format/varint.js';
 import type { Cover } from '../engine/cover.js';
 import { samePrefix } from '../same-bytes.js';
 import { DiffModel } from './diff-model.js';
@@ -145,12 +146,6 @@ function zeroChunkRuns(
 
 function frameHeader(bytes: number, entries: number, diffBytes: number): Uint8Array {
   const out: number[] = [];
-  for (let v of [bytes, entries, diffBytes]) {
-    while (v >= 0x80) {
-      out.push((v % 0x80) | 0x80);
-      v = Math.floor(v / 0x80);
-    }
-    out.push(v);
-  }
+  for (const v of [bytes, entries, diffBytes]) pushVarint(out, v);
   return Uint8Array.from(out);
 }
