@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { brotliCompressSync, brotliDecompressSync } from 'node:zlib';
 import { test } from 'node:test';
 import { withTempDir } from '@tufup/common';
 import { PatchError, type PatchErrorCode } from '../src/errors.js';
-import type { NativeSegment } from '../src/format/native.js';
+import { encodeHeader } from '../src/diff/native/header.js';
+import { LiteralLayout, type NativeSegment } from '../src/format/native.js';
 import { applyThreads, runnableThreads } from '../src/apply/native/apply.js';
 import { apply, diffBuffers } from '../src/index.js';
 import {
@@ -109,7 +111,7 @@ test('segments cut through covers, literal runs and text alike', async () => {
 });
 
 test('segment table: a count of 0 or above 64, lengths that do not add up, an empty segment, are CORRUPT_PATCH', async () => {
-  const written = await diffBuffers(OLD, NEW, { segments: 3 });
+  const written = await diffBuffers(OLD, NEW, { segments: 3, literalLayout: 'per-segment' });
   // Both header layouts: version 3's varints, and version 2's fixed fields (older patches).
   for (const patch of [written, asVersion2(written)]) {
     const edited = (edit: (segments: NativeSegment[]) => void) => withHeader(patch, (h) => edit(h.segments));
@@ -401,4 +403,93 @@ test('the writer keeps small patches in one segment and cuts heavy ones into at 
     );
     for (const c of seg.covers) assert.equal(c.oldPos, c.newPos, 'a split cover keeps its diagonal');
   }
+});
+
+/** The patch with its shared literal region replaced by `region` (the header's length for it follows). */
+function withSharedRegion(patch: Uint8Array, region: Uint8Array): Uint8Array {
+  const { headerBytes, ...h } = headerOf(patch);
+  const rest = patch.subarray(headerBytes + h.sharedLiteralBytes);
+  return Buffer.concat([encodeHeader({ ...h, sharedLiteralBytes: region.length }), region, rest]);
+}
+
+test('a shared literal region: the same file on 1, 2 and 4 threads as with a region per segment', async () => {
+  const shared = await diffBuffers(OLD, NEW, { segments: 4 });
+  const own = await diffBuffers(OLD, NEW, { segments: 4, literalLayout: 'per-segment' });
+  assert.equal(headerOf(shared).literalLayout, LiteralLayout.shared, 'small literal streams share a region');
+  assert.equal(headerOf(own).literalLayout, LiteralLayout.perSegment);
+  assert.ok(headerOf(shared).segments.every((s) => s.literalBytes === 0));
+  for (const patch of [shared, own]) {
+    for (const threads of [1, 2, 4]) {
+      await withTempDir(async (dir) => {
+        const r = await applyIn(dir, OLD, patch, { threads });
+        assert.equal(r.sha256, sha256(NEW));
+        assert.deepEqual(await readFile(join(dir, 'out')), Buffer.from(NEW));
+      });
+    }
+  }
+});
+
+test('a hostile shared literal region or layout byte ends in its code before any output, on 1 and 3 threads', async () => {
+  const patch = await diffBuffers(OLD, NEW, { segments: 4 });
+  const h = headerOf(patch);
+  const literals = brotliDecompressSync(patch.subarray(h.headerBytes, h.headerBytes + h.sharedLiteralBytes));
+  assert.equal(
+    literals.length,
+    h.segments.reduce((n, s) => n + s.literalRawBytes, 0),
+  );
+  const cases: [Uint8Array, PatchErrorCode][] = [];
+  const layout = Uint8Array.from(patch);
+  layout[10] = 2;
+  cases.push([layout, 'UNSUPPORTED_VERSION']);
+  // A segment with a region of its own under the shared layout.
+  const own = withHeader(patch, (f) => {
+    (f.segments[1] as NativeSegment).literalBytes = 1;
+  });
+  cases.push([Buffer.concat([own, Uint8Array.of(0)]), 'CORRUPT_PATCH']);
+  // More literal bytes than a shared region may hold (apply would inflate them all into memory).
+  const huge = 17 << 20;
+  cases.push([
+    withHeader(patch, (f) => {
+      f.newSize += huge;
+      const s = f.segments[0] as NativeSegment;
+      s.newLength += huge;
+      s.literalRawBytes = huge;
+    }),
+    'CORRUPT_PATCH',
+  ]);
+  // Literal bytes declared but no shared region (its length 0, its bytes left over).
+  cases.push([
+    withHeader(patch, (f) => {
+      f.sharedLiteralBytes = 0;
+    }),
+    'CORRUPT_PATCH',
+  ]);
+  // Literal lengths moved between segments (the total still adds up): the slices are cut in the wrong places.
+  cases.push([
+    withHeader(patch, (f) => {
+      (f.segments[0] as NativeSegment).literalRawBytes += 3;
+      (f.segments[1] as NativeSegment).literalRawBytes -= 3;
+    }),
+    'CORRUPT_PATCH',
+  ]);
+  // Regions that inflate to more, or fewer, bytes than the segments use; bytes after the brotli stream; no brotli.
+  cases.push([
+    withSharedRegion(patch, brotliCompressSync(Buffer.concat([literals, Uint8Array.of(7)]))),
+    'DECOMPRESSION_LIMIT',
+  ]);
+  cases.push([withSharedRegion(patch, brotliCompressSync(literals.subarray(1))), 'CORRUPT_PATCH']);
+  cases.push([
+    withSharedRegion(patch, Buffer.concat([brotliCompressSync(literals), Uint8Array.of(0)])),
+    'CORRUPT_PATCH',
+  ]);
+  cases.push([withSharedRegion(patch, randomBytes(64, seeded(5))), 'CORRUPT_PATCH']);
+  for (const [bad, code] of cases) {
+    await expectRejected(bad, code, { threads: 1 });
+    await expectRejected(bad, code, { threads: 3 });
+  }
+  // The region's own bytes, written back: the same patch, which applies.
+  assert.deepEqual(
+    withSharedRegion(patch, patch.subarray(h.headerBytes, h.headerBytes + h.sharedLiteralBytes)),
+    patch,
+  );
 });

@@ -12,6 +12,7 @@ import { EntryModel } from '../src/format/model.js';
 import {
   COMPRESSION_MODEL2_BROTLI,
   type DecodedHeader,
+  LiteralLayout,
   MAX_HEADER_BYTES,
   NATIVE_VERSION,
   NATIVE_VERSION_FIXED_HEADER,
@@ -201,6 +202,8 @@ export function craftNative(
   const header = encodeHeader({
     version: NATIVE_VERSION,
     compression: COMPRESSION_MODEL2_BROTLI,
+    literalLayout: LiteralLayout.perSegment,
+    sharedLiteralBytes: 0,
     oldSize: opts.old.length,
     oldSha256: sha256(opts.old),
     newSize: opts.newSize,
@@ -218,6 +221,7 @@ export function headerOf(patch: Uint8Array): DecodedHeader {
 
 /** A header in version 2's layout (8-byte little-endian fields, 32 bytes a segment), as writers before 3 made it. */
 export function encodeV2Header(h: NativeHeader): Uint8Array {
+  if (h.literalLayout !== LiteralLayout.perSegment) throw new Error('version 2 has no shared literal region');
   const out = new Uint8Array(V2_FIXED_HEADER_BYTES + h.segments.length * V2_SEGMENT_ENTRY_BYTES);
   const view = new DataView(out.buffer);
   const u64 = (at: number, v: number) => view.setBigUint64(at, BigInt.asUintN(64, BigInt(v)), true);
@@ -293,7 +297,7 @@ export function mutatePatch(patch: Uint8Array, rand: () => number): Uint8Array {
       // A header field (a size, the segment count, a segment's lengths) gets a nearby value or a random
       // one up to 2^64, written in version 3's layout or, half the time, version 2's.
       if (!h) return out;
-      const v2 = rand() < 0.5;
+      const v2 = h.literalLayout === LiteralLayout.perSegment && rand() < 0.5;
       const count = h.segments.length;
       return withHeader(out, (f) => {
         if (v2) f.version = NATIVE_VERSION_FIXED_HEADER;
@@ -381,11 +385,15 @@ export async function fuzzNative(dir: string, cases: number, seed: number): Prom
     [bin, binNew, 3],
     [text, editedCopy(text, rand, 12), 2],
     [code, codeNew, 2],
+    // The same with a literal region per segment (the small pairs above share one).
+    [bin, binNew, 3, 'per-segment'],
+    [code, codeNew, 2, 'per-segment'],
   ] as const;
   const bases = [];
-  for (const [i, [o, n, segments]] of pairs.entries()) {
+  for (const [i, [o, n, segments, layout]] of pairs.entries()) {
     await writeFile(join(dir, `old${i}`), o);
-    bases.push({ old: join(dir, `old${i}`), patch: await diffBuffers(o, n, { segments }), sha: sha256(n) });
+    const patch = await diffBuffers(o, n, { segments, ...(layout ? { literalLayout: layout } : {}) });
+    bases.push({ old: join(dir, `old${i}`), patch, sha: sha256(n) });
   }
   const stats: FuzzStats = { cases, applied: 0, byCode: {} };
   const patchPath = join(dir, 'patch');

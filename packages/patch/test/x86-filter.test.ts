@@ -166,7 +166,7 @@ test('text literals stay unfiltered: the patch is compression id 2 with no filte
 });
 
 test('hostile: unknown filter byte, a wrong one, a cut filtered stream, an unknown compression id', async () => {
-  const patch = await diffBuffers(OLD, NEW, { segments: 2 });
+  const patch = await diffBuffers(OLD, NEW, { segments: 2, literalLayout: 'per-segment' });
   assert.equal(patch[9], COMPRESSION_MODEL2_FILTERED_BROTLI);
   const r = literalRegion(patch, 1);
   const bad = Uint8Array.from(patch);

@@ -145,6 +145,8 @@ export async function diffBuffers(
     signal?: AbortSignal;
     /** Cut the new file into this many segments of equal size (default: by estimated decoding work). */
     segments?: number;
+    /** Where the literal bytes go (FORMAT.md, literal layout); default: as the writer judges best. */
+    literalLayout?: 'shared' | 'per-segment';
   } = {},
 ): Promise<Uint8Array> {
   for (const [b, what] of [
@@ -163,6 +165,7 @@ export async function diffBuffers(
   const parts = await encodeNativePatch(oldBuf, newBuf, covers, {
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.segments !== undefined ? { segments: { count: opts.segments } } : {}),
+    ...(opts.literalLayout ? { sharedLiterals: opts.literalLayout === 'shared' } : {}),
   });
   return Buffer.concat(parts);
 }

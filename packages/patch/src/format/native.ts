@@ -27,6 +27,17 @@ export const COMPRESSION_MODEL2_FILTERED_BROTLI = 3;
 export const LiteralFilter = { none: 0, x86: 1 } as const;
 /** Magic, version and compression id: where every version's header starts. */
 export const HEADER_PREFIX_BYTES = 10;
+/**
+ * Version 3's byte after the compression id: where the literal bytes are. `perSegment`: each segment's
+ * literal region follows its modelled region (version 2's only layout). `shared`: one literal region for
+ * the whole patch, right after the header, holding the segments' literal streams one after the other.
+ */
+export const LiteralLayout = { perSegment: 0, shared: 1 } as const;
+/**
+ * Most literal bytes a shared literal region may hold: apply inflates it whole into memory before the
+ * segments are decoded, so this bounds what that takes.
+ */
+export const MAX_SHARED_LITERAL_BYTES = 16 << 20;
 /** Version 2: magic through the segment count, then 32 bytes a segment. */
 export const V2_FIXED_HEADER_BYTES = 100;
 export const V2_SEGMENT_ENTRY_BYTES = 32;
@@ -59,14 +70,21 @@ export interface SegmentLayout extends NativeSegment {
   index: number;
   newStart: number;
   modelStart: number;
+  /** Where its literal region starts (unused under the shared layout, where its literalBytes is 0). */
   literalStart: number;
   /** The literal region starts with a LiteralFilter byte (compression id 3). */
   literalFilterByte: boolean;
+  /** Under the shared layout: where its literal bytes start in the inflated shared region. */
+  sharedLiteralAt?: number;
 }
 
 export interface NativeHeader {
   version: number;
   compression: number;
+  /** A LiteralLayout value (version 3; version 2 has only the per-segment layout). */
+  literalLayout: number;
+  /** Under the shared layout: the length of the shared literal region (0 when no segment has literals). */
+  sharedLiteralBytes: number;
   oldSize: number;
   oldSha256: string;
   newSize: number;

@@ -8,6 +8,7 @@ import { PatchError } from '../../errors.js';
 import { MAX_HEADER_BYTES } from '../../format/native.js';
 import { rebuildOnThreads } from '../threads/rebuild.js';
 import { decodeHeader, segmentLayout } from './header.js';
+import { inflateSharedLiterals } from './segment.js';
 import { handleFile, readFully } from './io.js';
 import { checkOldSize } from './old-check.js';
 import { OutputFile } from './output.js';
@@ -114,6 +115,14 @@ export async function applyNative(
     }
     old = await open(oldPath, 'r');
     await checkOldSize(old, h, opts.oldVerified);
+    const threads =
+      opts.threads ?? applyThreads(h.newSize, availableParallelism(), loadavg()[0] ?? 0, runnableThreads());
+    const layout = segmentLayout(h);
+    // One worker at least (it hashes), and no more than there are segments for the others to decode.
+    const workers = Math.min(threads - 1, Math.max(1, layout.length - 1));
+    // The shared literal region is inflated whole before any segment is decoded (at most 16 MiB).
+    const literals =
+      h.sharedLiteralBytes > 0 ? await inflateSharedLiterals(handleFile(patch), h, threads >= 2) : undefined;
     const out = await OutputFile.create(newPath, opts.durable !== false);
     let result: ApplyResult;
     try {
@@ -121,16 +130,13 @@ export async function applyNative(
         old,
         patch,
         h,
-        layout: segmentLayout(h),
+        layout,
         out,
         progress,
         signal: opts.signal,
         verifyOld: !opts.oldVerified,
+        literals,
       };
-      const threads =
-        opts.threads ?? applyThreads(h.newSize, availableParallelism(), loadavg()[0] ?? 0, runnableThreads());
-      // One worker at least (it hashes), and no more than there are segments for the others to decode.
-      const workers = Math.min(threads - 1, Math.max(1, job.layout.length - 1));
       const sha256 = threads >= 2 ? await rebuildOnThreads(job, workers) : await rebuildOnThisThread(job);
       result = { size: h.newSize, sha256 };
       await out.commit();

@@ -6,8 +6,10 @@ import {
   COMPRESSION_MODEL2_FILTERED_BROTLI,
   type DecodedHeader,
   HEADER_PREFIX_BYTES,
+  LiteralLayout,
   MAX_FILE_BYTES,
   MAX_SEGMENTS,
+  MAX_SHARED_LITERAL_BYTES,
   NATIVE_MAGIC,
   NATIVE_VERSION,
   NATIVE_VERSION_FIXED_HEADER,
@@ -41,7 +43,7 @@ interface FieldReader {
 
 /** Version 3: sizes and lengths are minimal LEB128 varints; the header is exactly as long as its fields. */
 function varintFields(bytes: Uint8Array): FieldReader {
-  let at = HEADER_PREFIX_BYTES;
+  let at = HEADER_PREFIX_BYTES + 1;
   return {
     size(name) {
       const r = readVarint(bytes, at, true);
@@ -111,6 +113,16 @@ export function decodeHeader(bytes: Uint8Array, fileSize: number): DecodedHeader
       message: `native patch: compression id ${compression} unknown`,
     });
   }
+  // Version 3's literal layout byte (a header that ends before it is cut inside its fields).
+  const literalLayout =
+    version === NATIVE_VERSION ? (bytes[HEADER_PREFIX_BYTES] ?? 0) : LiteralLayout.perSegment;
+  if (literalLayout !== LiteralLayout.perSegment && literalLayout !== LiteralLayout.shared) {
+    throw new PatchError({
+      code: 'UNSUPPORTED_VERSION',
+      message: `native patch: literal layout ${literalLayout} unknown`,
+    });
+  }
+  const shared = literalLayout === LiteralLayout.shared;
   const f = version === NATIVE_VERSION ? varintFields(bytes) : fixedFields(bytes);
   const oldSize = f.size('old size');
   const oldSha256 = f.sha256();
@@ -134,15 +146,21 @@ export function decodeHeader(bytes: Uint8Array, fileSize: number): DecodedHeader
       literalBytes: f.size(`segment ${i} literal region length`),
     });
   }
+  const sharedLiteralBytes = shared ? f.size('shared literal region length') : 0;
   const headerBytes = f.at;
   let newTotal = 0;
-  let expected = headerBytes;
+  let literalTotal = 0;
+  let expected = headerBytes + sharedLiteralBytes;
   for (const [i, s] of segments.entries()) {
+    if (shared && s.literalBytes !== 0) {
+      throw corrupt(`native patch: segment ${i} has a literal region of its own under the shared layout`);
+    }
+    literalTotal += s.literalRawBytes;
     if (count > 1 && s.newLength === 0) throw corrupt(`native patch: segment ${i} is empty`);
     if (s.literalRawBytes > s.newLength) {
       throw corrupt(`native patch: segment ${i} declares more literal bytes than it rebuilds`);
     }
-    if ((s.literalRawBytes === 0) !== (s.literalBytes === 0)) {
+    if (!shared && (s.literalRawBytes === 0) !== (s.literalBytes === 0)) {
       throw corrupt(`native patch: segment ${i} has a literal region without literal bytes, or lacks one`);
     }
     newTotal += s.newLength;
@@ -152,19 +170,52 @@ export function decodeHeader(bytes: Uint8Array, fileSize: number): DecodedHeader
     if (expected > fileSize) throw truncated(`native patch: ${fileSize} bytes, the header declares more`);
   }
   if (newTotal !== newSize) throw corrupt('native patch: segments rebuild fewer bytes than the new size');
+  if (shared && literalTotal > MAX_SHARED_LITERAL_BYTES) {
+    throw corrupt(
+      `native patch: ${literalTotal} literal bytes in a shared region (at most ${MAX_SHARED_LITERAL_BYTES})`,
+    );
+  }
+  if (shared && (literalTotal === 0) !== (sharedLiteralBytes === 0)) {
+    throw corrupt(
+      'native patch: a shared literal region without literal bytes, or literal bytes without one',
+    );
+  }
   if (expected < fileSize) throw corrupt(`native patch: ${fileSize - expected} bytes after the declared end`);
-  return { version, compression, oldSize, oldSha256, newSize, newSha256, segments, headerBytes };
+  return {
+    version,
+    compression,
+    literalLayout,
+    sharedLiteralBytes,
+    oldSize,
+    oldSha256,
+    newSize,
+    newSha256,
+    segments,
+    headerBytes,
+  };
 }
 
 /** Where each segment writes and where its regions lie (regions follow the table, segment by segment). */
 export function segmentLayout(h: DecodedHeader): SegmentLayout[] {
   const out: SegmentLayout[] = [];
   let newStart = 0;
-  let at = h.headerBytes;
+  // Under the shared layout the shared literal region comes first, and each segment has only its modelled region.
+  let at = h.headerBytes + h.sharedLiteralBytes;
+  let sharedLiteralAt = 0;
   const literalFilterByte = h.compression === COMPRESSION_MODEL2_FILTERED_BROTLI;
   for (const [index, s] of h.segments.entries()) {
-    out.push({ ...s, index, newStart, modelStart: at, literalStart: at + s.modelBytes, literalFilterByte });
+    const placed: SegmentLayout = {
+      ...s,
+      index,
+      newStart,
+      modelStart: at,
+      literalStart: at + s.modelBytes,
+      literalFilterByte,
+    };
+    if (h.literalLayout === LiteralLayout.shared) placed.sharedLiteralAt = sharedLiteralAt;
+    out.push(placed);
     newStart += s.newLength;
+    sharedLiteralAt += s.literalRawBytes;
     at += s.modelBytes + s.literalBytes;
   }
   return out;

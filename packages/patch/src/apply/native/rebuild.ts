@@ -8,7 +8,7 @@ import type { NativeHeader, SegmentLayout } from '../../format/native.js';
 import { descriptorFile, handleFile } from './io.js';
 import { hashOldFile } from './old-check.js';
 import type { OutputFile } from './output.js';
-import { decodeSegments, SegmentDecoder } from './segment.js';
+import { decodeSegments, SegmentDecoder, type SharedLiterals } from './segment.js';
 
 /** What a rebuild, on one thread or several, works with. */
 export interface RebuildJob {
@@ -21,6 +21,8 @@ export interface RebuildJob {
   signal: AbortSignal | undefined;
   /** Hash the old file and compare it with the header (false: the caller has verified it). */
   verifyOld: boolean;
+  /** The inflated shared literal region, when the patch has one. */
+  literals?: SharedLiterals | undefined;
 }
 
 /**
@@ -65,6 +67,7 @@ export async function rebuildOnThisThread(job: RebuildJob): Promise<string> {
       hash,
       stopIfNeeded: () => signal?.throwIfAborted(),
       onProgress: segmentProgress(job),
+      literals: job.literals,
     });
   } catch (err) {
     signal?.throwIfAborted();

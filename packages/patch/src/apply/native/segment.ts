@@ -2,10 +2,17 @@
 // It knows nothing of threads; apply/threads/ runs it on several threads, apply.ts on the calling thread alone.
 import type { Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { type BrotliDecompress, createBrotliDecompress } from 'node:zlib';
 import { PatchError } from '../../errors.js';
 import { EntryModel } from '../../format/model.js';
-import { LiteralFilter, MAX_FRAME_BYTES, type SegmentLayout } from '../../format/native.js';
+import {
+  COMPRESSION_MODEL2_FILTERED_BROTLI,
+  type DecodedHeader,
+  LiteralFilter,
+  MAX_FRAME_BYTES,
+  type SegmentLayout,
+} from '../../format/native.js';
 import { readVarint } from '../../format/varint.js';
 import {
   convertX86Operand,
@@ -116,16 +123,37 @@ class LiteralReader {
   #carryAt = 0;
   #carryEnd = 0;
 
-  constructor(patch: PositionalFile, start: number, length: number, declared: number, filterByte: boolean) {
+  readonly #memory: SharedLiterals | undefined;
+
+  /**
+   * The segment's own literal region (`start`, `length` in the patch), or with `memory` its slice of the
+   * inflated shared region (its bytes and whether they are x86-filtered).
+   */
+  constructor(
+    patch: PositionalFile,
+    start: number,
+    length: number,
+    declared: number,
+    filterByte: boolean,
+    memory?: SharedLiterals,
+  ) {
     this.#declared = declared;
     this.#patch = patch;
     this.#start = start;
     this.#length = length;
     this.#filterByte = filterByte;
+    this.#memory = memory;
   }
 
   /** Reads the filter byte (compression id 3) and starts inflating. */
   async open(): Promise<void> {
+    if (this.#memory) {
+      const { bytes, x86 } = this.#memory;
+      this.#x86 = x86;
+      this.#pending = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+      this.#produced = bytes.length;
+      return;
+    }
     let start = this.#start;
     let length = this.#length;
     if (length === 0) return;
@@ -290,6 +318,65 @@ class LiteralReader {
   }
 }
 
+/** A shared literal region inflated: the segments' literal bytes one after the other, and their filter. */
+export interface SharedLiterals {
+  bytes: Uint8Array;
+  x86: boolean;
+}
+
+/**
+ * Inflates the shared literal region (literal layout `shared`) whole, into shared memory when `threads`, so
+ * every decoding thread reads its segments' bytes from it. Never more than the segments declare: more is
+ * DECOMPRESSION_LIMIT, less or bytes after the brotli stream CORRUPT_PATCH (as for a segment's own region).
+ */
+export async function inflateSharedLiterals(
+  patch: PositionalFile,
+  h: DecodedHeader,
+  threads: boolean,
+): Promise<SharedLiterals> {
+  const declared = h.segments.reduce((n, s) => n + s.literalRawBytes, 0);
+  let start = h.headerBytes;
+  let length = h.sharedLiteralBytes;
+  let x86 = false;
+  if (h.compression === COMPRESSION_MODEL2_FILTERED_BROTLI) {
+    const head = new Uint8Array(1);
+    await readFully(patch, head, start);
+    if (head[0] === LiteralFilter.x86) x86 = true;
+    else if (head[0] !== LiteralFilter.none) throw corrupt(`unknown literal filter ${head[0]}`);
+    start++;
+    length--;
+  }
+  const bytes = new Uint8Array(threads ? new SharedArrayBuffer(declared) : new ArrayBuffer(declared));
+  const inflate = createBrotliDecompress({ chunkSize: LITERAL_CHUNK });
+  let produced = 0;
+  try {
+    await pipeline(
+      Readable.from(regionChunks(patch, start, length), { objectMode: false }),
+      inflate,
+      async (chunks: AsyncIterable<Buffer>) => {
+        for await (const chunk of chunks) {
+          if (produced + chunk.length > declared) {
+            throw new PatchError({
+              code: 'DECOMPRESSION_LIMIT',
+              message: `native patch: shared literal region inflates beyond its declared ${declared} bytes`,
+            });
+          }
+          bytes.set(chunk, produced);
+          produced += chunk.length;
+        }
+      },
+    );
+  } catch (err) {
+    if (err instanceof PatchError) throw err;
+    throw corrupt(`literal region does not decompress: ${(err as Error).message}`);
+  }
+  if (produced < declared) throw corrupt('literal region ended early');
+  // The stream also ends (quietly) where the brotli data ends: what the decoder took must be the region.
+  if (inflate.bytesWritten !== length)
+    throw corrupt('literal region holds bytes after the end of its brotli stream');
+  return { bytes, x86 };
+}
+
 async function* regionChunks(file: PositionalFile, start: number, length: number): AsyncGenerator<Buffer> {
   for (let pos = start, end = start + length; pos < end; ) {
     const chunk = Buffer.allocUnsafe(Math.min(LITERAL_CHUNK, end - pos));
@@ -332,6 +419,8 @@ export interface SegmentJob {
    * to stop (by throwing) on abort or on another thread's failure, and to report progress.
    */
   checkpoint: (done: number) => void;
+  /** The inflated shared literal region, when the patch has one. */
+  literals?: SharedLiterals | undefined;
 }
 
 /**
@@ -349,6 +438,12 @@ export async function decodeSegment(job: SegmentJob): Promise<void> {
     seg.literalBytes,
     seg.literalRawBytes,
     seg.literalFilterByte,
+    job.literals && seg.sharedLiteralAt !== undefined
+      ? {
+          bytes: job.literals.bytes.subarray(seg.sharedLiteralAt, seg.sharedLiteralAt + seg.literalRawBytes),
+          x86: job.literals.x86,
+        }
+      : undefined,
   );
   try {
     await literals.open();
@@ -428,6 +523,8 @@ export interface SegmentsJob {
   onWritten?: (segment: number, bytes: number) => void;
   /** After each piece of output is handed to the writer: the segment's bytes so far. */
   onProgress: (segment: number, done: number) => void;
+  /** The inflated shared literal region, when the patch has one. */
+  literals?: SharedLiterals | undefined;
 }
 
 /**
@@ -453,6 +550,7 @@ export async function decodeSegments(job: SegmentsJob): Promise<void> {
         job.stopIfNeeded();
         job.onProgress(segment.index, done);
       },
+      literals: job.literals,
     });
   }
 }

@@ -46,6 +46,7 @@ export async function rebuildOnThreads(job: RebuildJob, decodeWorkers: number): 
       oldSize: h.oldSize,
       segments: layout,
       shared: state.buffer,
+      literals: job.literals,
     };
     for (let i = 0; i < decodeWorkers; i++) {
       const hasher = i === 0;
@@ -86,6 +87,7 @@ export async function rebuildOnThreads(job: RebuildJob, decodeWorkers: number): 
       stopIfNeeded,
       onWritten: (segment, bytes) => state.markWritten(segment, bytes),
       onProgress,
+      literals: job.literals,
     });
     const sha256 = await hashed;
     await Promise.all(workers.map((w) => w.done));

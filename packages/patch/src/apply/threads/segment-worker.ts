@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { SegmentLayout } from '../../format/native.js';
 import { descriptorFile } from '../native/io.js';
-import { decodeSegments, SegmentDecoder } from '../native/segment.js';
+import { decodeSegments, SegmentDecoder, type SharedLiterals } from '../native/segment.js';
 import { FollowingHasher, hashOldFile } from './hashing.js';
 import { DecodeProgress, failureReport, StopRequested, type WorkerReport } from './shared-state.js';
 
@@ -23,6 +23,8 @@ export interface SegmentWorkerData {
   segments: SegmentLayout[];
   /** The threads' shared state (DecodeProgress): stop flag, next segment to claim, bytes written. */
   shared: SharedArrayBuffer;
+  /** The inflated shared literal region (in shared memory), when the patch has one. */
+  literals?: SharedLiterals | undefined;
   /** Only for the worker that hashes: whether it hashes the old file too (false: the caller vouched for it). */
   hashes?: { old: boolean };
 }
@@ -69,6 +71,7 @@ async function run(): Promise<void> {
       post({ type: 'progress', segment, done });
       hasher?.catchUp();
     },
+    literals: job.literals,
   });
   post(hasher ? { type: 'new', sha256: hasher.finish() } : { type: 'finished' });
 }
