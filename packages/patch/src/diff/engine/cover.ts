@@ -18,6 +18,7 @@ import {
   insertChains,
   joinChains,
 } from './hash-search.js';
+import { chooseMargin, type MarginTrial } from './margin-trial.js';
 import { scanCovers } from './scan.js';
 import { runWorker, type SharedFinder, scanCoversParallel } from './scan-parallel.js';
 import { buildShortStrings, type ShortStringJob, shortStringsBytes } from './short-strings.js';
@@ -57,7 +58,8 @@ function scanHere(
   const finder = makeFinder(oldBuf, indexed, opts.signal);
   opts.signal?.throwIfAborted();
   const { anchors: _, ...scanOpts } = opts;
-  scanCovers(oldBuf, newBuf, finder, covers, { ...scanOpts, farMargin: farJumpMargin(newBuf) });
+  const farMargin = chooseFarMargin(oldBuf, newBuf, finder, opts.signal);
+  scanCovers(oldBuf, newBuf, finder, covers, { ...scanOpts, farMargin });
   opts.onProgress?.(newBuf.length);
   return covers;
 }
@@ -89,7 +91,7 @@ export async function findCoversThreaded(
   const made = await makeSharedFinder(oldBuf, newBuf, indexed.plan, opts.signal);
   opts.signal?.throwIfAborted();
   const covers = await scanCoversParallel(oldBuf, newBuf, made.finder, made.shared, {
-    farMargin: farJumpMargin(newBuf),
+    farMargin: chooseFarMargin(oldBuf, newBuf, made.finder, opts.signal),
     threads,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -298,7 +300,7 @@ async function makeSharedFinder(
  * 28 costs at most 0.015 % anywhere (@swc/core +1,466 B, lightningcss +73 B) and saves 0.8 % on turbo and
  * 0.7 % on esbuild; 32 stays best for JavaScript tars. So 28 for machine code, sliding to 32 for text.
  */
-function farJumpMargin(neu: Uint8Array): number {
+export function farJumpMargin(neu: Uint8Array): number {
   let printable = 0;
   let seen = 0;
   const step = Math.max(1, Math.floor(neu.length / 65536));
@@ -308,7 +310,35 @@ function farJumpMargin(neu: Uint8Array): number {
     if ((c >= 32 && c < 127) || c === 9 || c === 10 || c === 13) printable++;
   }
   const text = seen === 0 ? 0 : printable / seen;
-  return Math.round(28 + 4 * Math.min(1, Math.max(0, (text - 0.6) / 0.3)));
+  return Math.round(CODE_MARGIN + 4 * Math.min(1, Math.max(0, (text - 0.6) / 0.3)));
+}
+
+/** The margin machine code gets without a trial, and the one a trial may choose instead. */
+const CODE_MARGIN = 28;
+const SHORT_MARGIN = 16;
+/** New files from this size up get a trial. */
+export const MARGIN_TRIAL_MIN_BYTES = 8 << 20;
+
+/** The trial for a new file of `size` bytes: 8 slices of 1/256 of it each, 32 to 128 KiB. */
+export function marginTrial(size: number): MarginTrial {
+  const sliceBytes = Math.min(128 << 10, Math.max(32 << 10, Math.floor(size / 256)));
+  return { candidates: [CODE_MARGIN, SHORT_MARGIN], gain: 0.015, slices: 8, sliceBytes };
+}
+
+/**
+ * The far-jump margin the scan of `neu` uses: farJumpMargin's, except that machine code from
+ * MARGIN_TRIAL_MIN_BYTES up gets SHORT_MARGIN when a trial (margin-trial.ts) over `finder` expects it
+ * to make the smaller patch.
+ */
+export function chooseFarMargin(
+  old: Uint8Array,
+  neu: Uint8Array,
+  finder: MatchFinder,
+  signal: AbortSignal | undefined,
+): number {
+  const margin = farJumpMargin(neu);
+  if (margin !== CODE_MARGIN || neu.length < MARGIN_TRIAL_MIN_BYTES) return margin;
+  return chooseMargin(old, neu, finder, marginTrial(neu.length), signal);
 }
 
 /** Old files up to this size get a suffix array; larger ones hash chains. */
