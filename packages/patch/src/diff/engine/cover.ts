@@ -315,7 +315,11 @@ export function farJumpMargin(neu: Uint8Array): number {
   return Math.round(CODE_MARGIN + 4 * Math.min(1, Math.max(0, (text - 0.6) / 0.3)));
 }
 
-/** The margin machine code gets without a trial, and the one a trial may choose instead. */
+/**
+ * The margin machine code gets without a trial, and the one a trial may choose instead: on turbo 16 is a
+ * sharp best (12: 2,390,224 B, 16: 2,361,605 B, 20: 2,395,568 B), and the trial's estimates at 20 are within
+ * 0.5 % of those at 16, so a third candidate would be chosen by noise.
+ */
 const CODE_MARGIN = 28;
 const SHORT_MARGIN = 16;
 /**
