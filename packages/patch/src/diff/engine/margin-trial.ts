@@ -17,7 +17,7 @@ export interface MarginTrial {
   sliceBytes: number;
 }
 
-/** Brotli quality for a slice's literal bytes: quick, and ranks the candidates as the final quality does. */
+/** Brotli quality for a slice's literal bytes: quick; the estimate need only rank the candidates. */
 const TRIAL_QUALITY = 5;
 
 /** The slices [start, end) of new that a trial scans: `slices` of them, evenly spread, not overlapping. */
