@@ -18,6 +18,7 @@ import {
   insertChains,
   joinChains,
 } from './hash-search.js';
+import { chooseMargin, type MarginTrial } from './margin-trial.js';
 import { scanCovers } from './scan.js';
 import { runWorker, type SharedFinder, scanCoversParallel } from './scan-parallel.js';
 import { buildShortStrings, type ShortStringJob, shortStringsBytes } from './short-strings.js';
@@ -57,7 +58,8 @@ function scanHere(
   const finder = makeFinder(oldBuf, indexed, opts.signal);
   opts.signal?.throwIfAborted();
   const { anchors: _, ...scanOpts } = opts;
-  scanCovers(oldBuf, newBuf, finder, covers, { ...scanOpts, farMargin: farJumpMargin(newBuf) });
+  const farMargin = chooseFarMargin(oldBuf, newBuf, finder, opts.signal);
+  scanCovers(oldBuf, newBuf, finder, covers, { ...scanOpts, farMargin });
   opts.onProgress?.(newBuf.length);
   return covers;
 }
@@ -89,7 +91,7 @@ export async function findCoversThreaded(
   const made = await makeSharedFinder(oldBuf, newBuf, indexed.plan, opts.signal);
   opts.signal?.throwIfAborted();
   const covers = await scanCoversParallel(oldBuf, newBuf, made.finder, made.shared, {
-    farMargin: farJumpMargin(newBuf),
+    farMargin: chooseFarMargin(oldBuf, newBuf, made.finder, opts.signal),
     threads,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -296,9 +298,11 @@ async function makeSharedFinder(
  * - esbuild (Go) 240,571 / 227,890 / 227,708 / 228,191 / 229,306; node 1,177,693 / 1,175,404 / 1,173,758 /
  *   1,175,163 / 1,177,232; @next/swc and @swc/core move by under 0.01 %.
  * 28 costs at most 0.015 % anywhere (@swc/core +1,466 B, lightningcss +73 B) and saves 0.8 % on turbo and
- * 0.7 % on esbuild; 32 stays best for JavaScript tars. So 28 for machine code, sliding to 32 for text.
+ * 0.7 % on esbuild; 32 stays best for JavaScript tars. So 28 for machine code, sliding to 32 for text; and
+ * machine code from MARGIN_TRIAL_MIN_BYTES up gets 16 instead when a trial expects it to pay
+ * (chooseFarMargin).
  */
-function farJumpMargin(neu: Uint8Array): number {
+export function farJumpMargin(neu: Uint8Array): number {
   let printable = 0;
   let seen = 0;
   const step = Math.max(1, Math.floor(neu.length / 65536));
@@ -308,7 +312,53 @@ function farJumpMargin(neu: Uint8Array): number {
     if ((c >= 32 && c < 127) || c === 9 || c === 10 || c === 13) printable++;
   }
   const text = seen === 0 ? 0 : printable / seen;
-  return Math.round(28 + 4 * Math.min(1, Math.max(0, (text - 0.6) / 0.3)));
+  return Math.round(CODE_MARGIN + 4 * Math.min(1, Math.max(0, (text - 0.6) / 0.3)));
+}
+
+/**
+ * The margin machine code gets without a trial, and the one a trial may choose instead: on turbo 16 is a
+ * sharp best (12: 2,390,224 B, 16: 2,361,605 B, 20: 2,395,568 B), and the trial's estimates at 20 are within
+ * 0.5 % of those at 16, so a third candidate would be chosen by noise.
+ */
+const CODE_MARGIN = 28;
+const SHORT_MARGIN = 16;
+/**
+ * New files from this size up get a trial: its slices are at least 32 KiB (shorter ones misjudged
+ * lightningcss), so below this the 2 x 8 slices would be more than 6 % of the scan.
+ */
+export const MARGIN_TRIAL_MIN_BYTES = 8 << 20;
+/**
+ * How much cheaper SHORT_MARGIN's estimate must be to be chosen. The estimates on the bench pairs, 16's
+ * over 28's: turbo 0.969 (16 is 1.8 % smaller in the patch), lightningcss 1.013 and esbuild 1.026 (16 is 5 %
+ * larger), @swc/core and @next/swc 1.000; so the gain sits between, nearer the side that would cost more.
+ */
+const TRIAL_GAIN = 0.015;
+
+/** The trial for a new file of `size` bytes: 8 slices of 1/256 of it each, 32 to 128 KiB. */
+export function marginTrial(size: number): MarginTrial {
+  const sliceBytes = Math.min(128 << 10, Math.max(32 << 10, Math.floor(size / 256)));
+  return { candidates: [CODE_MARGIN, SHORT_MARGIN], gain: TRIAL_GAIN, slices: 8, sliceBytes };
+}
+
+/**
+ * The far-jump margin the scan of `neu` uses: farJumpMargin's, except that machine code (a margin of exactly
+ * CODE_MARGIN) from MARGIN_TRIAL_MIN_BYTES up gets SHORT_MARGIN when a trial (margin-trial.ts) over
+ * `finder`, the index the scan then searches, expects it to make the smaller patch. The trial reads only
+ * the files and the index, so the choice is the same on any number of threads. On the bench pairs
+ * (2026-12-07) it gives turbo 16 (2,403,807 -> 2,361,605 B) and every other pair the same patch; it takes
+ * 0.02-0.05 s of CPU on esbuild (10 MB, 2-5 % of its diff), 0.11-0.13 s on lightningcss (2 %), 0.22-0.32 s
+ * on turbo (34 MB, 2-3 %), 0.08 s on @swc/core (2 %) and 0.07 s on @next/swc (1 %); node's new tar (29:
+ * some text) and the typescript tars (32) get none.
+ */
+export function chooseFarMargin(
+  old: Uint8Array,
+  neu: Uint8Array,
+  finder: MatchFinder,
+  signal: AbortSignal | undefined,
+): number {
+  const margin = farJumpMargin(neu);
+  if (margin !== CODE_MARGIN || neu.length < MARGIN_TRIAL_MIN_BYTES) return margin;
+  return chooseMargin(old, neu, finder, marginTrial(neu.length), signal);
 }
 
 /** Old files up to this size get a suffix array; larger ones hash chains. */

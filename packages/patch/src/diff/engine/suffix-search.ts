@@ -66,8 +66,10 @@ export class SuffixSearch {
   /** See MatchFinder.shortLength: what the tables tell of `search`'s length at `pos` (-1: nothing). */
   shortLength(newBuf: Uint8Array, pos: number, end: number): number {
     const answers = this.#answers;
-    // The answers hold for the whole new file only (the scan always searches to its end).
-    if (answers !== undefined && end === answers.newLength) return answerAt(answers.at, pos);
+    // The answers are for the whole new file; a scan of a prefix of it (a margin trial's slice) may use them
+    // where the 4 bytes they look at lie inside the prefix: an answer under 4 is then the prefix's answer too.
+    if (answers !== undefined && end <= answers.newLength)
+      return end - pos < 4 ? -1 : answerAt(answers.at, pos);
     const short = this.#short;
     return short === undefined ? -1 : shortMatchLength(short, newBuf, pos, end);
   }
