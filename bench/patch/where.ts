@@ -30,10 +30,10 @@ t = performance.now();
 const parts = await encodeNativePatch(old, neu, covers);
 const encodeMs = performance.now() - t;
 const whole = Buffer.concat(parts);
-const { segments } = decodeHeader(whole, whole.length);
+const { segments, sharedLiteralBytes } = decodeHeader(whole, whole.length);
 let model = 0;
 let litRaw = 0;
-let litBytes = 0;
+let litBytes = sharedLiteralBytes;
 for (const s of segments) {
   model += s.modelBytes;
   litRaw += s.literalRawBytes;
