@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { brotliCompressSync } from 'node:zlib';
+import { findCovers } from '../src/diff/engine/cover.js';
 import { DiffModel } from '../src/diff/native/diff-model.js';
 import { encodeHeader } from '../src/diff/native/header.js';
 import { RangeEncoder } from '../src/diff/native/range-encoder.js';
+import { encodeNativePatch } from '../src/diff/native/write.js';
 import { PatchError, type PatchErrorCode } from '../src/errors.js';
 import { EntryModel } from '../src/format/model.js';
 import {
@@ -129,7 +131,7 @@ export interface CraftedSegment {
 
 function craftSegment(old: Uint8Array, seg: CraftedSegment, newStart: number) {
   const model = new EntryModel();
-  const diffs = new DiffModel();
+  const diffs = new DiffModel(2);
   const enc = new RangeEncoder();
   const scratch = { cover: 0, oldPos: 0 };
   let diffBytes = 0;
@@ -354,4 +356,21 @@ export async function fuzzNative(dir: string, cases: number, seed: number): Prom
     }
   }
   return stats;
+}
+
+/**
+ * The patch earlier builds wrote (difference model 2: compression id 3 when a segment's literals are
+ * x86-filtered, else id 2), so tests can check that such patches still apply.
+ */
+export async function diffBuffersModel2(
+  old: Uint8Array,
+  neu: Uint8Array,
+  segments?: number,
+): Promise<Uint8Array> {
+  const covers = findCovers(old, neu);
+  const parts = await encodeNativePatch(old, neu, covers, {
+    model: 2,
+    ...(segments !== undefined ? { segments: { count: segments } } : {}),
+  });
+  return Buffer.concat(parts);
 }

@@ -1,12 +1,13 @@
 // Reads and bounds-checks the native format's header and segment table (FORMAT.md).
 import { PatchError } from '../../errors.js';
 import {
-  COMPRESSION_MODEL2_BROTLI,
-  COMPRESSION_MODEL2_FILTERED_BROTLI,
   FIXED_HEADER_BYTES,
+  hasFilterByte,
   headerBytes,
+  KNOWN_COMPRESSIONS,
   MAX_FILE_BYTES,
   MAX_SEGMENTS,
+  modelOf,
   NATIVE_MAGIC,
   NATIVE_VERSION,
   type NativeHeader,
@@ -50,7 +51,7 @@ export function decodeHeader(bytes: Uint8Array, fileSize: number): NativeHeader 
       message: `native patch: format version ${version} (this build reads ${NATIVE_VERSION})`,
     });
   }
-  if (compression !== COMPRESSION_MODEL2_BROTLI && compression !== COMPRESSION_MODEL2_FILTERED_BROTLI) {
+  if (!KNOWN_COMPRESSIONS.includes(compression)) {
     throw new PatchError({
       code: 'UNSUPPORTED_VERSION',
       message: `native patch: compression id ${compression} unknown`,
@@ -110,9 +111,18 @@ export function segmentLayout(h: NativeHeader): SegmentLayout[] {
   const out: SegmentLayout[] = [];
   let newStart = 0;
   let at = headerBytes(h.segments.length);
-  const literalFilterByte = h.compression === COMPRESSION_MODEL2_FILTERED_BROTLI;
+  const literalFilterByte = hasFilterByte(h.compression);
+  const model = modelOf(h.compression);
   for (const [index, s] of h.segments.entries()) {
-    out.push({ ...s, index, newStart, modelStart: at, literalStart: at + s.modelBytes, literalFilterByte });
+    out.push({
+      ...s,
+      index,
+      newStart,
+      modelStart: at,
+      literalStart: at + s.modelBytes,
+      literalFilterByte,
+      model,
+    });
     newStart += s.newLength;
     at += s.modelBytes + s.literalBytes;
   }

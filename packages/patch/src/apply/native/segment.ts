@@ -358,7 +358,7 @@ export async function decodeSegment(job: SegmentJob): Promise<void> {
   try {
     await literals.open();
     const model = new EntryModel();
-    kernel.reset();
+    kernel.reset(seg.model);
     const cover = { cover: 0, oldPos: 0 };
     let out = writer.buffer;
     let outLen = 0;
