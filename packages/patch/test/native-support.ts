@@ -312,20 +312,25 @@ export async function fuzzNative(dir: string, cases: number, seed: number): Prom
   // New code between old code: its literals are x86-filtered (compression id 3).
   const code = codeLike(16_000, rand);
   const codeNew = Buffer.concat([code.subarray(0, 8000), codeLike(8000, rand), code.subarray(8000)]);
-  // [old, new, segments]: the last three are cut into several segments, applied on worker threads too.
+  // [old, new, segments, model]: those with several segments are applied on worker threads too; model 2
+  // is what ids 2 and 3 (earlier builds) decode with, 3 what the writer uses (id 4).
   const pairs = [
-    [bin, binNew, 1],
-    [text, editedCopy(text, rand, 12), 1],
-    [randomBytes(3000, rand), randomBytes(2000, rand), 1],
-    [bin, bin, 1],
-    [bin, binNew, 3],
-    [text, editedCopy(text, rand, 12), 2],
-    [code, codeNew, 2],
+    [bin, binNew, 1, 3],
+    [text, editedCopy(text, rand, 12), 1, 3],
+    [randomBytes(3000, rand), randomBytes(2000, rand), 1, 3],
+    [bin, bin, 1, 3],
+    [bin, binNew, 3, 3],
+    [text, editedCopy(text, rand, 12), 2, 3],
+    [code, codeNew, 2, 3],
+    [bin, binNew, 1, 2],
+    [code, codeNew, 2, 2],
   ] as const;
   const bases = [];
-  for (const [i, [o, n, segments]] of pairs.entries()) {
+  for (const [i, [o, n, segments, model]] of pairs.entries()) {
     await writeFile(join(dir, `old${i}`), o);
-    bases.push({ old: join(dir, `old${i}`), patch: await diffBuffers(o, n, { segments }), sha: sha256(n) });
+    const patch =
+      model === 2 ? await diffBuffersModel2(o, n, segments) : await diffBuffers(o, n, { segments });
+    bases.push({ old: join(dir, `old${i}`), patch, sha: sha256(n) });
   }
   const stats: FuzzStats = { cases, applied: 0, byCode: {} };
   const patchPath = join(dir, 'patch');
