@@ -41,6 +41,11 @@ let zeroLeft: i64 = 0;
 let nonzeroLeft: u32 = 0;
 let nonzeroNext: bool = false;
 let prevRunBits: u32 = 0;
+/**
+ * Model 3 (compression id 4): a zero flag coded with the third context alone that comes out zero leaves the
+ * first two contexts as they are. Model 2 (ids 2 and 3) updates all three after every flag.
+ */
+let model3: bool = true;
 
 // The range decoder's state.
 let R: u32 = 0;
@@ -59,8 +64,9 @@ export function scratchStart(): u32 {
   return (TABLES_END + 65535) & ~65535;
 }
 
-/** A fresh model for the next segment (STRETCH and SQUASH stay). */
-export function reset(): void {
+/** A fresh model for the next segment (STRETCH and SQUASH stay); `model`: 2 or 3 (FORMAT.md). */
+export function reset(model: u32): void {
+  model3 = model === 3;
   memory.fill(RUN_UNARY, 0, TABLES_END - RUN_UNARY);
   for (let i: u32 = 0; i < 128; i++) store<i32>(ZMIX + (i << 2), 19660);
   for (let i: u32 = 0; i < 24; i++) store<i32>(HMIX + (i << 2), 32768);
@@ -172,35 +178,63 @@ function nonzeroChunk(old: u32, out: u32, n: u32): void {
       // where TurboFan's register allocation does better. @next/swc: 19 of its 30 million modelled bytes.
       let r = R;
       let c = C;
-      while (k < n) {
-        const o = <u32>load<u8>(old + k);
-        const zr: u32 = run < 15 ? run : 15;
-        const a2 = Z2 + (((zr << 12) | o) << 1);
-        const p2 = <u32>load<u16>(a2) ^ Z_INIT;
-        if (p2 >= SURE_ZERO) break;
-        const bound = (r >> 16) * (p2 < 32 ? 32 : p2);
-        if (c < bound) break;
-        c -= bound;
-        r -= bound;
-        if (r < 0x1000000) {
-          R = r;
-          C = c;
-          normalize();
-          r = R;
-          c = C;
+      if (model3) {
+        // Model 3: such a zero updates the third context only.
+        while (k < n) {
+          const o = <u32>load<u8>(old + k);
+          const zr: u32 = run < 15 ? run : 15;
+          const a2 = Z2 + (((zr << 12) | o) << 1);
+          const p2 = <u32>load<u16>(a2) ^ Z_INIT;
+          if (p2 >= SURE_ZERO) break;
+          const bound = (r >> 16) * (p2 < 32 ? 32 : p2);
+          if (c < bound) break;
+          c -= bound;
+          r -= bound;
+          if (r < 0x1000000) {
+            R = r;
+            C = c;
+            normalize();
+            r = R;
+            c = C;
+          }
+          store<u16>(a2, (p2 - (p2 >> 4)) ^ Z_INIT);
+          if (run < ZERO_RUN_CAP) run++;
+          store<u8>(out + k, <u8>o);
+          lo2 = lo1;
+          lo1 = o;
+          k++;
         }
-        const a0 = Z0 + (((lo1 << 4) | zr) << 1);
-        const a1 = Z1 + (((((lo2 << 16) | (lo1 << 8) | o) * 0x9e3779b1) >> 16) << 1);
-        const p0 = <u32>load<u16>(a0) ^ Z_INIT;
-        const p1 = <u32>load<u16>(a1) ^ Z_INIT;
-        store<u16>(a0, (p0 - (p0 >> 4)) ^ Z_INIT);
-        store<u16>(a1, (p1 - (p1 >> 4)) ^ Z_INIT);
-        store<u16>(a2, (p2 - (p2 >> 4)) ^ Z_INIT);
-        if (run < ZERO_RUN_CAP) run++;
-        store<u8>(out + k, <u8>o);
-        lo2 = lo1;
-        lo1 = o;
-        k++;
+      } else {
+        while (k < n) {
+          const o = <u32>load<u8>(old + k);
+          const zr: u32 = run < 15 ? run : 15;
+          const a2 = Z2 + (((zr << 12) | o) << 1);
+          const p2 = <u32>load<u16>(a2) ^ Z_INIT;
+          if (p2 >= SURE_ZERO) break;
+          const bound = (r >> 16) * (p2 < 32 ? 32 : p2);
+          if (c < bound) break;
+          c -= bound;
+          r -= bound;
+          if (r < 0x1000000) {
+            R = r;
+            C = c;
+            normalize();
+            r = R;
+            c = C;
+          }
+          const a0 = Z0 + (((lo1 << 4) | zr) << 1);
+          const a1 = Z1 + (((((lo2 << 16) | (lo1 << 8) | o) * 0x9e3779b1) >> 16) << 1);
+          const p0 = <u32>load<u16>(a0) ^ Z_INIT;
+          const p1 = <u32>load<u16>(a1) ^ Z_INIT;
+          store<u16>(a0, (p0 - (p0 >> 4)) ^ Z_INIT);
+          store<u16>(a1, (p1 - (p1 >> 4)) ^ Z_INIT);
+          store<u16>(a2, (p2 - (p2 >> 4)) ^ Z_INIT);
+          if (run < ZERO_RUN_CAP) run++;
+          store<u8>(out + k, <u8>o);
+          lo2 = lo1;
+          lo1 = o;
+          k++;
+        }
       }
       R = r;
       C = c;
@@ -211,14 +245,20 @@ function nonzeroChunk(old: u32, out: u32, n: u32): void {
     const a0 = Z0 + (((lo1 << 4) | zr) << 1);
     const a1 = Z1 + (((((lo2 << 16) | (lo1 << 8) | o) * 0x9e3779b1) >> 16) << 1);
     const a2 = Z2 + (((zr << 12) | ((ld1 >> 4) << 8) | o) << 1);
-    const p0 = <u32>load<u16>(a0) ^ Z_INIT;
-    const p1 = <u32>load<u16>(a1) ^ Z_INIT;
     const p2 = <u32>load<u16>(a2) ^ Z_INIT;
     let nz: u32 = 0;
     if (p2 < SURE_ZERO) {
       // The third context alone is sure enough of a zero: coded with it, no mixing.
       nz = bit(p2 < 32 ? 32 : p2);
+      if (nz || !model3) {
+        const p0 = <u32>load<u16>(a0) ^ Z_INIT;
+        const p1 = <u32>load<u16>(a1) ^ Z_INIT;
+        store<u16>(a0, (nz ? p0 + ((65536 - p0) >> 4) : p0 - (p0 >> 4)) ^ Z_INIT);
+        store<u16>(a1, (nz ? p1 + ((65536 - p1) >> 4) : p1 - (p1 >> 4)) ^ Z_INIT);
+      }
     } else {
+      const p0 = <u32>load<u16>(a0) ^ Z_INIT;
+      const p1 = <u32>load<u16>(a1) ^ Z_INIT;
       const s0 = stretch(p0);
       const s1 = stretch(p1);
       const s2 = stretch(p2);
@@ -236,9 +276,9 @@ function nonzeroChunk(old: u32, out: u32, n: u32): void {
       store<i32>(m, w1 + ((s1 * err) >> 10), 4);
       store<i32>(m, w2 + ((s2 * err) >> 10), 8);
       store<i32>(m, w3 + ((256 * err) >> 10), 12);
+      store<u16>(a0, (nz ? p0 + ((65536 - p0) >> 4) : p0 - (p0 >> 4)) ^ Z_INIT);
+      store<u16>(a1, (nz ? p1 + ((65536 - p1) >> 4) : p1 - (p1 >> 4)) ^ Z_INIT);
     }
-    store<u16>(a0, (nz ? p0 + ((65536 - p0) >> 4) : p0 - (p0 >> 4)) ^ Z_INIT);
-    store<u16>(a1, (nz ? p1 + ((65536 - p1) >> 4) : p1 - (p1 >> 4)) ^ Z_INIT);
     store<u16>(a2, (nz ? p2 + ((65536 - p2) >> 4) : p2 - (p2 >> 4)) ^ Z_INIT);
     let value: u32 = 0;
     if (nz) {

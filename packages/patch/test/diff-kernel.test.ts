@@ -29,7 +29,7 @@ function relocated(n: number, rand: () => number): { old: Uint8Array; neu: Uint8
   return { old, neu };
 }
 
-function encode(old: Uint8Array, neu: Uint8Array): Uint8Array {
+function encode(old: Uint8Array, neu: Uint8Array, model: 2 | 3 = 3): Uint8Array {
   const chunks = Math.ceil(old.length / CHUNK);
   const nonzero = new Uint8Array(chunks);
   for (let i = 0; i < old.length; i++) if (old[i] !== neu[i]) nonzero[Math.floor(i / CHUNK)] = 1;
@@ -39,15 +39,21 @@ function encode(old: Uint8Array, neu: Uint8Array): Uint8Array {
     return k - c;
   };
   const enc = new RangeEncoder();
-  const model = new DiffModel();
+  const diffs = new DiffModel(model);
   for (let p = 0; p < old.length; p += PIECE)
-    model.encode(enc, old, p, neu, p, Math.min(PIECE, old.length - p), ahead);
+    diffs.encode(enc, old, p, neu, p, Math.min(PIECE, old.length - p), ahead);
   return enc.finish();
 }
 
 /** Decodes with the kernel in calls of the sizes `cut` gives, through its own old and output buffers. */
-function decode(kernel: DiffKernel, old: Uint8Array, body: Uint8Array, cut: () => number): Uint8Array {
-  kernel.reset();
+function decode(
+  kernel: DiffKernel,
+  old: Uint8Array,
+  body: Uint8Array,
+  cut: () => number,
+  model: 2 | 3 = 3,
+): Uint8Array {
+  kernel.reset(model);
   kernel.frame.set(body);
   const dec = new RangeDecoder(kernel.frame.subarray(0, body.length));
   const [window] = kernel.windows as [Uint8Array];
@@ -75,23 +81,26 @@ function kernelWith(frameBytes: number, bufferBytes: number, outputs: number): D
   });
 }
 
-test('the kernel rebuilds what DiffModel encodes, in calls of any size', () => {
-  const rand = seeded(31);
-  const kernel = kernelWith(1 << 20, 1 << 18, 1);
-  for (const n of [1, CHUNK - 1, CHUNK, CHUNK + 1, 5000, 300_000]) {
-    const { old, neu } = relocated(n, rand);
-    const body = encode(old, neu);
-    for (const [name, cut] of [
-      ['whole', () => 1 << 18],
-      ['1 byte', () => 1],
-      ['odd', () => 1 + Math.floor(rand() * 37)],
-      ['chunk', () => CHUNK],
-    ] as const) {
-      if (n > 5000 && name === '1 byte') continue;
-      assert.ok(Buffer.from(decode(kernel, old, body, cut)).equals(neu), `${n} bytes, calls: ${name}`);
+for (const model of [3, 2] as const) {
+  test(`the kernel rebuilds what DiffModel ${model} encodes, in calls of any size`, () => {
+    const rand = seeded(31);
+    const kernel = kernelWith(1 << 20, 1 << 18, 1);
+    for (const n of [1, CHUNK - 1, CHUNK, CHUNK + 1, 5000, 300_000]) {
+      const { old, neu } = relocated(n, rand);
+      const body = encode(old, neu, model);
+      for (const [name, cut] of [
+        ['whole', () => 1 << 18],
+        ['1 byte', () => 1],
+        ['odd', () => 1 + Math.floor(rand() * 37)],
+        ['chunk', () => CHUNK],
+      ] as const) {
+        if (n > 5000 && name === '1 byte') continue;
+        const out = decode(kernel, old, body, cut, model);
+        assert.ok(Buffer.from(out).equals(neu), `${n} bytes, calls: ${name}`);
+      }
     }
-  }
-});
+  });
+}
 
 test('relocated code packs far below one byte per non-zero difference', () => {
   const rand = seeded(32);
@@ -117,7 +126,7 @@ test('a garbage frame makes the kernel fail or decode something, never read or w
   window.fill(7);
   for (let round = 0; round < 200; round++) {
     guard.fill(0xa5);
-    kernel.reset();
+    kernel.reset(round % 2 ? 2 : 3);
     const len = Math.floor(rand() * 64);
     for (let i = 0; i < len; i++) kernel.frame[i] = Math.floor(rand() * 256);
     const dec = new RangeDecoder(kernel.frame.subarray(0, len));

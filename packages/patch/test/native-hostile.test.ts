@@ -107,8 +107,8 @@ test('header: bad magic, empty file, unknown version or compression, version 2 r
     v[8] = version;
     await expectRejected(v, 'UNSUPPORTED_VERSION');
   }
-  // 1: the unreleased model without candidates (3, the x86-filtered literals, has its own hostile tests).
-  for (const compression of [0, 1, 4, 7]) {
+  // 1: the unreleased model without candidates (3 and 4, with filter bytes, have their own hostile tests).
+  for (const compression of [0, 1, 5, 7]) {
     const c = Uint8Array.from(good);
     c[9] = compression;
     await expectRejected(c, 'UNSUPPORTED_VERSION');

@@ -432,7 +432,11 @@ test('a shared literal region: the same file on 1, 2 and 4 threads as with a reg
 test('a hostile shared literal region or layout byte ends in its code before any output, on 1 and 3 threads', async () => {
   const patch = await diffBuffers(OLD, NEW, { segments: 4 });
   const h = headerOf(patch);
-  const literals = brotliDecompressSync(patch.subarray(h.headerBytes, h.headerBytes + h.sharedLiteralBytes));
+  // The region: a filter byte (compression id 4), then the brotli stream.
+  const filter = patch.subarray(h.headerBytes, h.headerBytes + 1);
+  const literals = brotliDecompressSync(
+    patch.subarray(h.headerBytes + 1, h.headerBytes + h.sharedLiteralBytes),
+  );
   assert.equal(
     literals.length,
     h.segments.reduce((n, s) => n + s.literalRawBytes, 0),
@@ -473,16 +477,20 @@ test('a hostile shared literal region or layout byte ends in its code before any
     'CORRUPT_PATCH',
   ]);
   // Regions that inflate to more, or fewer, bytes than the segments use; bytes after the brotli stream; no brotli.
+  const region = (stream: Uint8Array) => withSharedRegion(patch, Buffer.concat([filter, stream]));
   cases.push([
-    withSharedRegion(patch, brotliCompressSync(Buffer.concat([literals, Uint8Array.of(7)]))),
+    region(brotliCompressSync(Buffer.concat([literals, Uint8Array.of(7)]))),
     'DECOMPRESSION_LIMIT',
   ]);
-  cases.push([withSharedRegion(patch, brotliCompressSync(literals.subarray(1))), 'CORRUPT_PATCH']);
+  cases.push([region(brotliCompressSync(literals.subarray(1))), 'CORRUPT_PATCH']);
+  cases.push([region(Buffer.concat([brotliCompressSync(literals), Uint8Array.of(0)])), 'CORRUPT_PATCH']);
+  cases.push([region(randomBytes(64, seeded(5))), 'CORRUPT_PATCH']);
+  // An unknown filter byte; the filter byte alone.
   cases.push([
-    withSharedRegion(patch, Buffer.concat([brotliCompressSync(literals), Uint8Array.of(0)])),
+    withSharedRegion(patch, Buffer.concat([Uint8Array.of(2), brotliCompressSync(literals)])),
     'CORRUPT_PATCH',
   ]);
-  cases.push([withSharedRegion(patch, randomBytes(64, seeded(5))), 'CORRUPT_PATCH']);
+  cases.push([withSharedRegion(patch, filter), 'CORRUPT_PATCH']);
   for (const [bad, code] of cases) {
     await expectRejected(bad, code, { threads: 1 });
     await expectRejected(bad, code, { threads: 3 });

@@ -4,9 +4,11 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { brotliCompressSync } from 'node:zlib';
 import { decodeHeader } from '../src/apply/native/header.js';
+import { findCovers } from '../src/diff/engine/cover.js';
 import { DiffModel } from '../src/diff/native/diff-model.js';
 import { encodeHeader } from '../src/diff/native/header.js';
 import { RangeEncoder } from '../src/diff/native/range-encoder.js';
+import { encodeNativePatch } from '../src/diff/native/write.js';
 import { PatchError, type PatchErrorCode } from '../src/errors.js';
 import { EntryModel } from '../src/format/model.js';
 import {
@@ -134,7 +136,7 @@ export interface CraftedSegment {
 
 function craftSegment(old: Uint8Array, seg: CraftedSegment, newStart: number) {
   const model = new EntryModel();
-  const diffs = new DiffModel();
+  const diffs = new DiffModel(2);
   const enc = new RangeEncoder();
   const scratch = { cover: 0, oldPos: 0 };
   let diffBytes = 0;
@@ -376,23 +378,28 @@ export async function fuzzNative(dir: string, cases: number, seed: number): Prom
   // New code between old code: its literals are x86-filtered (compression id 3).
   const code = codeLike(16_000, rand);
   const codeNew = Buffer.concat([code.subarray(0, 8000), codeLike(8000, rand), code.subarray(8000)]);
-  // [old, new, segments]: the last three are cut into several segments, applied on worker threads too.
+  // [old, new, segments, model]: those with several segments are applied on worker threads too; model 2
+  // is what ids 2 and 3 (earlier builds) decode with, 3 what the writer uses (id 4).
   const pairs = [
-    [bin, binNew, 1],
-    [text, editedCopy(text, rand, 12), 1],
-    [randomBytes(3000, rand), randomBytes(2000, rand), 1],
-    [bin, bin, 1],
-    [bin, binNew, 3],
-    [text, editedCopy(text, rand, 12), 2],
-    [code, codeNew, 2],
-    // The same with a literal region per segment (the small pairs above share one).
-    [bin, binNew, 3, 'per-segment'],
-    [code, codeNew, 2, 'per-segment'],
+    [bin, binNew, 1, 3],
+    [text, editedCopy(text, rand, 12), 1, 3],
+    [randomBytes(3000, rand), randomBytes(2000, rand), 1, 3],
+    [bin, bin, 1, 3],
+    [bin, binNew, 3, 3],
+    [text, editedCopy(text, rand, 12), 2, 3],
+    [code, codeNew, 2, 3],
+    // Model 2 (ids 2 and 3, as earlier builds wrote them), and a literal region per segment (the small
+    // pairs above with more than one segment share one).
+    [bin, binNew, 1, 2],
+    [code, codeNew, 2, 2],
+    [bin, binNew, 3, 3, 'per-segment'],
+    [code, codeNew, 2, 3, 'per-segment'],
   ] as const;
   const bases = [];
-  for (const [i, [o, n, segments, layout]] of pairs.entries()) {
+  for (const [i, [o, n, segments, model, layout]] of pairs.entries()) {
     await writeFile(join(dir, `old${i}`), o);
-    const patch = await diffBuffers(o, n, { segments, ...(layout ? { literalLayout: layout } : {}) });
+    const opts = { segments, ...(layout ? { literalLayout: layout } : {}) };
+    const patch = model === 2 ? await diffBuffersModel2(o, n, segments) : await diffBuffers(o, n, opts);
     bases.push({ old: join(dir, `old${i}`), patch, sha: sha256(n) });
   }
   const stats: FuzzStats = { cases, applied: 0, byCode: {} };
@@ -419,9 +426,26 @@ export async function fuzzNative(dir: string, cases: number, seed: number): Prom
     }
     // A leftover file stays until the end, so looking now and then (and at the end) catches every one.
     if (c % 64 === 63 || c === cases - 1) {
-      const left = (await readdir(dir)).filter((f) => !/^old\d$|^patch$/.test(f));
+      const left = (await readdir(dir)).filter((f) => !/^old\d+$|^patch$/.test(f));
       if (left.length) throw new Error(`fuzz cases up to ${c} (seed ${seed}): left ${left.join(', ')}`);
     }
   }
   return stats;
+}
+
+/**
+ * The patch earlier builds wrote (difference model 2: compression id 3 when a segment's literals are
+ * x86-filtered, else id 2), so tests can check that such patches still apply.
+ */
+export async function diffBuffersModel2(
+  old: Uint8Array,
+  neu: Uint8Array,
+  segments?: number,
+): Promise<Uint8Array> {
+  const covers = findCovers(old, neu);
+  const parts = await encodeNativePatch(old, neu, covers, {
+    model: 2,
+    ...(segments !== undefined ? { segments: { count: segments } } : {}),
+  });
+  return Buffer.concat(parts);
 }

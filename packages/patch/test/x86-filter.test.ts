@@ -1,5 +1,5 @@
-// The x86 CALL/JMP filter of literal streams (compression id 3): its transform, patches that use it,
-// hostile filter bytes and streams, and an id-2 patch written before it that must still apply.
+// The x86 CALL/JMP filter of literal streams (compression ids 3 and 4): its transform, patches that use it,
+// hostile filter bytes and streams, and id-2 and id-3 patches (difference model 2) that must still apply.
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,13 +10,22 @@ import type { PatchErrorCode } from '../src/errors.js';
 import {
   COMPRESSION_MODEL2_BROTLI,
   COMPRESSION_MODEL2_FILTERED_BROTLI,
+  COMPRESSION_MODEL3_FILTERED_BROTLI,
   type NativeSegment,
 } from '../src/format/native.js';
 import { encodeHeader } from '../src/diff/native/header.js';
 import { LITERAL_CHUNK } from '../src/apply/native/segment.js';
 import { filterX86, type LiteralRun } from '../src/format/x86-filter.js';
 import { apply, diffBuffers } from '../src/index.js';
-import { assertCode, codeLike, headerOf, randomBytes, seeded, sha256 } from './native-support.js';
+import {
+  assertCode,
+  codeLike,
+  diffBuffersModel2,
+  headerOf,
+  randomBytes,
+  seeded,
+  sha256,
+} from './native-support.js';
 
 /** A new file of code-like stretches between stretches copied from old: many literal runs, some cut mid-call. */
 function interleaved(old: Uint8Array, rand: () => number, n: number): Uint8Array {
@@ -115,18 +124,28 @@ const rand = seeded(77);
 const OLD = randomBytes(200_000, rand);
 const NEW = interleaved(OLD, rand, 300_000);
 
-test('code-like literals: the writer filters them (id 3) and apply rebuilds them, on one thread or several', async () => {
+test('code-like literals: the writer filters them (id 4) and apply rebuilds them, on one thread or several', async () => {
   const patch = await diffBuffers(OLD, NEW);
-  assert.equal(patch[9], COMPRESSION_MODEL2_FILTERED_BROTLI);
+  assert.equal(patch[9], COMPRESSION_MODEL3_FILTERED_BROTLI);
   const r = literalRegion(patch, 0);
   assert.equal(patch[r.at], 1, 'the region starts with the x86 filter byte');
   await roundTrip(OLD, patch, NEW);
   // Several segments, on several threads: each segment's positions are new-file positions.
   const cut = await diffBuffers(OLD, NEW, { segments: 5 });
-  assert.equal(cut[9], COMPRESSION_MODEL2_FILTERED_BROTLI);
+  assert.equal(cut[9], COMPRESSION_MODEL3_FILTERED_BROTLI);
   await roundTrip(OLD, cut, NEW, 3);
   // Reproducible: the same bytes again.
   assert.deepEqual(await diffBuffers(OLD, NEW, { segments: 5 }), cut);
+});
+
+test('id 3 (difference model 2, filtered literals), as earlier builds wrote it, still applies', async () => {
+  const patch = await diffBuffersModel2(OLD, NEW);
+  assert.equal(patch[9], COMPRESSION_MODEL2_FILTERED_BROTLI);
+  assert.equal(patch[literalRegion(patch, 0).at], 1, 'the region starts with the x86 filter byte');
+  await roundTrip(OLD, patch, NEW);
+  const cut = await diffBuffersModel2(OLD, NEW, 5);
+  assert.equal(cut[9], COMPRESSION_MODEL2_FILTERED_BROTLI);
+  await roundTrip(OLD, cut, NEW, 3);
 });
 
 test('an x86 operand cut by the end of a piece of inflated literals is put back together', async () => {
@@ -153,7 +172,7 @@ test('an x86 operand cut by the end of a piece of inflated literals is put back 
   }
 });
 
-test('text literals stay unfiltered: the patch is compression id 2 with no filter byte', async () => {
+test('text literals stay unfiltered: filter byte 0 under id 4; model 2 writes id 2, with no filter byte', async () => {
   const r2 = seeded(3);
   const old = randomBytes(50_000, r2);
   const neu = Buffer.concat([
@@ -161,13 +180,18 @@ test('text literals stay unfiltered: the patch is compression id 2 with no filte
     Buffer.from('plain words, no calls here. '.repeat(800)),
   ]);
   const patch = await diffBuffers(old, neu);
-  assert.equal(patch[9], COMPRESSION_MODEL2_BROTLI);
+  assert.equal(patch[9], COMPRESSION_MODEL3_FILTERED_BROTLI);
+  assert.equal(patch[literalRegion(patch, 0).at], 0, 'the region starts with filter byte 0');
   await roundTrip(old, patch, neu);
+  const id2 = await diffBuffersModel2(old, neu);
+  assert.equal(id2[9], COMPRESSION_MODEL2_BROTLI);
+  assert.equal(id2.length, patch.length - 1, 'the same patch without the filter byte');
+  await roundTrip(old, id2, neu);
 });
 
 test('hostile: unknown filter byte, a wrong one, a cut filtered stream, an unknown compression id', async () => {
   const patch = await diffBuffers(OLD, NEW, { segments: 2, literalLayout: 'per-segment' });
-  assert.equal(patch[9], COMPRESSION_MODEL2_FILTERED_BROTLI);
+  assert.equal(patch[9], COMPRESSION_MODEL3_FILTERED_BROTLI);
   const r = literalRegion(patch, 1);
   const bad = Uint8Array.from(patch);
   bad[r.at] = 2;
@@ -191,7 +215,7 @@ test('hostile: unknown filter byte, a wrong one, a cut filtered stream, an unkno
   ]);
   await expectRejected(OLD, withLiteralRegion(patch, 1, bomb), 'DECOMPRESSION_LIMIT');
   const id = Uint8Array.from(patch);
-  id[9] = 4;
+  id[9] = 5;
   await expectRejected(OLD, id, 'UNSUPPORTED_VERSION');
 });
 

@@ -23,7 +23,27 @@ export const COMPRESSION_MODEL2_BROTLI = 2;
  * segment is filtered, so other patches stay exactly as id 2 wrote them.
  */
 export const COMPRESSION_MODEL2_FILTERED_BROTLI = 3;
-/** The first byte of a literal region under id 3. */
+/**
+ * Model 3 (src/diff/native/diff-model.ts: a zero flag coded with the third context alone that comes out zero
+ * leaves the first two contexts unchanged, so apply decodes it touching one table, not three), with a
+ * LiteralFilter byte before each literal region as under id 3. What the writer uses for every new patch.
+ */
+export const COMPRESSION_MODEL3_FILTERED_BROTLI = 4;
+/** The compression ids this build reads. */
+export const KNOWN_COMPRESSIONS: readonly number[] = [
+  COMPRESSION_MODEL2_BROTLI,
+  COMPRESSION_MODEL2_FILTERED_BROTLI,
+  COMPRESSION_MODEL3_FILTERED_BROTLI,
+];
+/** The difference-byte model of a (known) compression id. */
+export function modelOf(compression: number): 2 | 3 {
+  return compression === COMPRESSION_MODEL3_FILTERED_BROTLI ? 3 : 2;
+}
+/** Whether each literal region starts with a LiteralFilter byte under a (known) compression id. */
+export function hasFilterByte(compression: number): boolean {
+  return compression !== COMPRESSION_MODEL2_BROTLI;
+}
+/** The first byte of a literal region under ids 3 and 4. */
 export const LiteralFilter = { none: 0, x86: 1 } as const;
 /** Magic, version and compression id: where every version's header starts. */
 export const HEADER_PREFIX_BYTES = 10;
@@ -72,8 +92,10 @@ export interface SegmentLayout extends NativeSegment {
   modelStart: number;
   /** Where its literal region starts (unused under the shared layout, where its literalBytes is 0). */
   literalStart: number;
-  /** The literal region starts with a LiteralFilter byte (compression id 3). */
+  /** The literal region starts with a LiteralFilter byte (compression ids 3 and 4). */
   literalFilterByte: boolean;
+  /** The difference-byte model (2: ids 2 and 3; 3: id 4). */
+  model: 2 | 3;
   /** Under the shared layout: where its literal bytes start in the inflated shared region. */
   sharedLiteralAt?: number;
 }

@@ -20,7 +20,7 @@ interface KernelExports {
   memory: { buffer: ArrayBuffer };
   tablesAt(): number;
   scratchStart(): number;
-  reset(): void;
+  reset(model: number): void;
   decodeDiff(
     old: number,
     out: number,
@@ -105,9 +105,9 @@ export class DiffKernel {
     for (let i = 0; i < sizes.outputs; i++) this.outputs.push(take(sizes.outputBytes));
   }
 
-  /** A fresh model: call at the start of every segment. */
-  reset(): void {
-    this.#x.reset();
+  /** A fresh model (2: compression ids 2 and 3; 3: id 4): call at the start of every segment. */
+  reset(model: 2 | 3): void {
+    this.#x.reset(model);
   }
 
   /**

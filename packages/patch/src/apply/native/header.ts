@@ -2,14 +2,15 @@
 // layout, and version 2's fixed 8-byte fields.
 import { PatchError } from '../../errors.js';
 import {
-  COMPRESSION_MODEL2_BROTLI,
-  COMPRESSION_MODEL2_FILTERED_BROTLI,
   type DecodedHeader,
   HEADER_PREFIX_BYTES,
+  hasFilterByte,
+  KNOWN_COMPRESSIONS,
   LiteralLayout,
   MAX_FILE_BYTES,
   MAX_SEGMENTS,
   MAX_SHARED_LITERAL_BYTES,
+  modelOf,
   NATIVE_MAGIC,
   NATIVE_VERSION,
   NATIVE_VERSION_FIXED_HEADER,
@@ -107,7 +108,7 @@ export function decodeHeader(bytes: Uint8Array, fileSize: number): DecodedHeader
       message: `native patch: format version ${version} (this build reads ${NATIVE_VERSION_FIXED_HEADER} and ${NATIVE_VERSION})`,
     });
   }
-  if (compression !== COMPRESSION_MODEL2_BROTLI && compression !== COMPRESSION_MODEL2_FILTERED_BROTLI) {
+  if (!KNOWN_COMPRESSIONS.includes(compression)) {
     throw new PatchError({
       code: 'UNSUPPORTED_VERSION',
       message: `native patch: compression id ${compression} unknown`,
@@ -202,7 +203,8 @@ export function segmentLayout(h: DecodedHeader): SegmentLayout[] {
   // Under the shared layout the shared literal region comes first, and each segment has only its modelled region.
   let at = h.headerBytes + h.sharedLiteralBytes;
   let sharedLiteralAt = 0;
-  const literalFilterByte = h.compression === COMPRESSION_MODEL2_FILTERED_BROTLI;
+  const literalFilterByte = hasFilterByte(h.compression);
+  const model = modelOf(h.compression);
   for (const [index, s] of h.segments.entries()) {
     const placed: SegmentLayout = {
       ...s,
@@ -211,6 +213,7 @@ export function segmentLayout(h: DecodedHeader): SegmentLayout[] {
       modelStart: at,
       literalStart: at + s.modelBytes,
       literalFilterByte,
+      model,
     };
     if (h.literalLayout === LiteralLayout.shared) placed.sharedLiteralAt = sharedLiteralAt;
     out.push(placed);

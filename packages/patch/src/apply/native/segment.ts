@@ -7,8 +7,8 @@ import { type BrotliDecompress, createBrotliDecompress } from 'node:zlib';
 import { PatchError } from '../../errors.js';
 import { EntryModel } from '../../format/model.js';
 import {
-  COMPRESSION_MODEL2_FILTERED_BROTLI,
   type DecodedHeader,
+  hasFilterByte,
   LiteralFilter,
   MAX_FRAME_BYTES,
   type SegmentLayout,
@@ -338,7 +338,7 @@ export async function inflateSharedLiterals(
   let start = h.headerBytes;
   let length = h.sharedLiteralBytes;
   let x86 = false;
-  if (h.compression === COMPRESSION_MODEL2_FILTERED_BROTLI) {
+  if (hasFilterByte(h.compression)) {
     const head = new Uint8Array(1);
     await readFully(patch, head, start);
     if (head[0] === LiteralFilter.x86) x86 = true;
@@ -448,7 +448,7 @@ export async function decodeSegment(job: SegmentJob): Promise<void> {
   try {
     await literals.open();
     const model = new EntryModel();
-    kernel.reset();
+    kernel.reset(seg.model);
     const cover = { cover: 0, oldPos: 0 };
     let out = writer.buffer;
     let outLen = 0;

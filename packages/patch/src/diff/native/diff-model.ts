@@ -28,6 +28,19 @@ function stretch(p16: number): number {
  * decoder is the kernel (assembly/diff-kernel.ts, loaded by src/apply/native/diff-kernel.ts); FORMAT.md describes the model in words.
  */
 export class DiffModel {
+  /**
+   * Model 3 (compression id 4): a zero flag coded with the third context alone that comes out zero leaves
+   * the first two contexts as they were. They then learn from the flags the mixer needs, and decoding such a
+   * flag touches one table instead of three (node pair: 1,173,785 -> 1,171,611 B). Model 2 (ids 2 and 3)
+   * updates all three after every flag.
+   */
+  readonly #sureZeroKeepsMixed: boolean;
+
+  /** `model`: 3 for compression id 4, 2 for ids 2 and 3 (format/native.ts's modelOf). */
+  constructor(model: 2 | 3 = 3) {
+    this.#sureZeroKeepsMixed = model === 3;
+  }
+
   // Sets 0-7: lengths of all-zero chunk runs.
   readonly #numbers = new NumberCoder(8);
   // Zero-flag models inside non-zero chunks, mixed in the logistic domain. Probability tables hold
@@ -136,9 +149,11 @@ export class DiffModel {
       const p1 = (z1[i1] as number) ^ Z_INIT;
       const p2 = (z2[i2] as number) ^ Z_INIT;
       let nz: number;
+      let keepMixed = false;
       if (p2 < SURE_ZERO) {
         // The third context alone is sure enough of a zero: coded with it, no mixing.
         nz = c.bit(d !== 0 ? 1 : 0, Math.max(p2, 32));
+        keepMixed = nz === 0 && this.#sureZeroKeepsMixed;
       } else {
         const s0 = stretch(p0);
         const s1 = stretch(p1);
@@ -157,8 +172,10 @@ export class DiffModel {
         zMix[m + 2] = w2 + ((s2 * err) >> 10);
         zMix[m + 3] = w3 + ((256 * err) >> 10);
       }
-      z0[i0] = (nz ? p0 + ((65536 - p0) >> 4) : p0 - (p0 >> 4)) ^ Z_INIT;
-      z1[i1] = (nz ? p1 + ((65536 - p1) >> 4) : p1 - (p1 >> 4)) ^ Z_INIT;
+      if (!keepMixed) {
+        z0[i0] = (nz ? p0 + ((65536 - p0) >> 4) : p0 - (p0 >> 4)) ^ Z_INIT;
+        z1[i1] = (nz ? p1 + ((65536 - p1) >> 4) : p1 - (p1 >> 4)) ^ Z_INIT;
+      }
       z2[i2] = (nz ? p2 + ((65536 - p2) >> 4) : p2 - (p2 >> 4)) ^ Z_INIT;
       if (nz) {
         this.#codeValue(c, d, o, zr, d1);

@@ -47,6 +47,8 @@ export function gatherLiterals(
 }
 
 export interface EncodeOptions {
+  /** The difference-byte model (default 3, compression id 4; 2 writes what ids 2 and 3 decode). */
+  model?: 2 | 3;
   onProgress?: (doneNewBytes: number) => void;
   signal?: AbortSignal;
 }
@@ -68,7 +70,7 @@ export function encodeModelledStream(
   const { start, end } = range;
   const zeroAhead = zeroChunkRuns(old, neu, covers);
   const entries = new EntryModel();
-  const diffs = new DiffModel();
+  const diffs = new DiffModel(opts.model ?? 3);
   const enc = new RangeEncoder();
   const frames: Uint8Array[] = [];
   let size = 0;

@@ -6,6 +6,7 @@ import { writeFileAtomic } from '@tufup/common';
 import {
   COMPRESSION_MODEL2_BROTLI,
   COMPRESSION_MODEL2_FILTERED_BROTLI,
+  COMPRESSION_MODEL3_FILTERED_BROTLI,
   LiteralFilter,
   LiteralLayout,
   MAX_SHARED_LITERAL_BYTES,
@@ -30,6 +31,11 @@ export interface NativeWriteOptions {
   sharedLiterals?: boolean;
   onProgress?: (doneNewBytes: number) => void;
   signal?: AbortSignal;
+  /**
+   * The difference-byte model: 3 (default) writes compression id 4; 2 writes what earlier builds wrote
+   * (id 3 when a segment is x86-filtered, else id 2), for tests that old patches still apply.
+   */
+  model?: 2 | 3;
 }
 
 /** Brotli quality for the literal bytes: the best the size allows in reasonable time. */
@@ -160,8 +166,10 @@ export async function encodeNativePatch(
   const oldSha256 = createHash('sha256').update(old).digest('hex');
   const newSha256 = createHash('sha256').update(neu).digest('hex');
   const packed = await Promise.all(regions);
-  // Id 3 (a filter byte before each literal region) only when it is needed: other patches stay as id 2.
-  const filterByte = packed.some((r) => r.x86);
+  // Id 4 always has a filter byte before each literal region; under model 2, id 3 (with them) only when
+  // it is needed, and id 2 otherwise.
+  const model2 = opts.model === 2;
+  const filterByte = !model2 || packed.some((r) => r.x86);
   const regionBytes = (region: LiteralRegion): Uint8Array[] =>
     filterByte && region.bytes.length > 0
       ? [Uint8Array.of(region.x86 ? LiteralFilter.x86 : LiteralFilter.none), region.bytes]
@@ -184,7 +192,11 @@ export async function encodeNativePatch(
   }
   const header = encodeHeader({
     version: NATIVE_VERSION,
-    compression: filterByte ? COMPRESSION_MODEL2_FILTERED_BROTLI : COMPRESSION_MODEL2_BROTLI,
+    compression: !model2
+      ? COMPRESSION_MODEL3_FILTERED_BROTLI
+      : filterByte
+        ? COMPRESSION_MODEL2_FILTERED_BROTLI
+        : COMPRESSION_MODEL2_BROTLI,
     literalLayout: shared ? LiteralLayout.shared : LiteralLayout.perSegment,
     sharedLiteralBytes: length(sharedRegion),
     oldSize: old.length,
