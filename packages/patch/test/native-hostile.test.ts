@@ -146,8 +146,9 @@ test('header varints: sizes beyond 2^53, over-long or padded varints, regions lo
   assert.deepEqual(withCount([1]), good);
   // 2^56 - 1 in the most bytes a varint may take: beyond 2^53.
   await expectRejected(withCount([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]), 'CORRUPT_PATCH');
-  // Nine bytes: past the longest varint.
+  // Nine bytes: past the longest varint (also where the file ends: corrupt, not cut short).
   await expectRejected(withCount([0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]), 'CORRUPT_PATCH');
+  await expectRejected(Buffer.concat([upToCount, new Uint8Array(9).fill(0x80)]), 'CORRUPT_PATCH');
   // 1 with a redundant byte: each value has one encoding.
   await expectRejected(withCount([0x81, 0x00]), 'CORRUPT_PATCH');
   await expectRejected(

@@ -446,12 +446,13 @@ test('a hostile shared literal region or layout byte ends in its code before any
   layout[10] = 2;
   cases.push([layout, 'UNSUPPORTED_VERSION']);
   // A segment with a region of its own under the shared layout.
+  // (the last segment's, with its byte at the end, so nothing else moves).
   const own = withHeader(patch, (f) => {
-    (f.segments[1] as NativeSegment).literalBytes = 1;
+    (f.segments.at(-1) as NativeSegment).literalBytes = 1;
   });
   cases.push([Buffer.concat([own, Uint8Array.of(0)]), 'CORRUPT_PATCH']);
-  // More literal bytes than a shared region may hold (apply would inflate them all into memory).
-  const huge = 17 << 20;
+  // More literal bytes than a shared region may hold (apply would try to allocate them all).
+  const huge = 2 ** 40;
   cases.push([
     withHeader(patch, (f) => {
       f.newSize += huge;
@@ -491,6 +492,22 @@ test('a hostile shared literal region or layout byte ends in its code before any
     'CORRUPT_PATCH',
   ]);
   cases.push([withSharedRegion(patch, filter), 'CORRUPT_PATCH']);
+  // A shared region (brotli of nothing) in a patch whose segments take no literal bytes.
+  const noLiterals = Uint8Array.from(OLD);
+  for (let i = 0; i < noLiterals.length; i += 997) noLiterals[i] = ((noLiterals[i] as number) + 1) & 255;
+  const covered = await diffBuffers(OLD, noLiterals, { segments: 3 });
+  const c = headerOf(covered);
+  assert.ok(c.segments.every((s) => s.literalRawBytes === 0));
+  const empty = Buffer.concat([Uint8Array.of(0), brotliCompressSync(new Uint8Array(0))]);
+  const { headerBytes: coveredHeader, ...fields } = c;
+  cases.push([
+    Buffer.concat([
+      encodeHeader({ ...fields, literalLayout: LiteralLayout.shared, sharedLiteralBytes: empty.length }),
+      empty,
+      covered.subarray(coveredHeader),
+    ]),
+    'CORRUPT_PATCH',
+  ]);
   for (const [bad, code] of cases) {
     await expectRejected(bad, code, { threads: 1 });
     await expectRejected(bad, code, { threads: 3 });

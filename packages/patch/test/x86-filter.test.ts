@@ -11,6 +11,8 @@ import {
   COMPRESSION_MODEL2_BROTLI,
   COMPRESSION_MODEL2_FILTERED_BROTLI,
   COMPRESSION_MODEL3_FILTERED_BROTLI,
+  LiteralFilter,
+  LiteralLayout,
   type NativeSegment,
 } from '../src/format/native.js';
 import { encodeHeader } from '../src/diff/native/header.js';
@@ -132,6 +134,19 @@ test('code-like literals: the writer filters them (id 4) and apply rebuilds them
   await roundTrip(OLD, patch, NEW);
   // Several segments, on several threads: each segment's positions are new-file positions.
   const cut = await diffBuffers(OLD, NEW, { segments: 5 });
+  // One shared region, filtered segment by segment: some segment's bytes end with an opcode whose operand
+  // would run into the next segment's, which a filter over the whole stream would have converted.
+  const h = headerOf(cut);
+  assert.equal(h.literalLayout, LiteralLayout.shared);
+  const stream = brotliDecompressSync(cut.subarray(h.headerBytes + 1, h.headerBytes + h.sharedLiteralBytes));
+  let end = 0;
+  let opcodeAtEnd = false;
+  for (const s of h.segments) {
+    end += s.literalRawBytes;
+    for (let j = Math.max(0, end - 4); j < end; j++)
+      if (stream[j] === 0xe8 || stream[j] === 0xe9) opcodeAtEnd = true;
+  }
+  assert.ok(opcodeAtEnd, 'a segment ends within an operand of its last opcode');
   assert.equal(cut[9], COMPRESSION_MODEL3_FILTERED_BROTLI);
   await roundTrip(OLD, cut, NEW, 3);
   // Reproducible: the same bytes again.
@@ -226,8 +241,8 @@ test('an id-2 patch written before the x86 filter existed still applies', async 
   await roundTrip(old as Uint8Array, patch as Uint8Array, neu as Uint8Array);
 });
 
-test('a version 2 patch (fixed-field header) with x86-filtered literals in two segments still applies', async () => {
-  // fixtures/native-v2-id3/patch was written by the version 2 writer from these seeded files.
+/** The files fixtures/native-v2-id3/ and fixtures/native-v3-shared/ were made from. */
+function fixtureFiles(): { old: Uint8Array; neu: Uint8Array } {
   const r = seeded(2612);
   const old = randomBytes(16_000, r);
   const code = codeLike(24_000, r);
@@ -236,11 +251,29 @@ test('a version 2 patch (fixed-field header) with x86-filtered literals in two s
     parts.push(code.subarray(at, at + 1500), old.subarray(k * 700, k * 700 + 500));
     at += 1500;
   }
-  const neu = Buffer.concat(parts);
+  return { old, neu: Buffer.concat(parts) };
+}
+
+test('a version 2 patch (fixed-field header) with x86-filtered literals in two segments still applies', async () => {
+  // Written by the version 2 writer.
+  const { old, neu } = fixtureFiles();
   const patch = await readFile(new URL('./fixtures/native-v2-id3/patch', import.meta.url));
   assert.equal(patch[8], 2);
   assert.equal(patch[9], COMPRESSION_MODEL2_FILTERED_BROTLI);
   assert.equal(headerOf(patch).segments.length, 2);
+  await roundTrip(old, patch, neu);
+  await roundTrip(old, patch, neu, 2);
+});
+
+test('a version 3 patch with a shared, x86-filtered literal region in two segments applies', async () => {
+  // Written by the first version 3 writer: pins the layout apart from this build's writer and reader.
+  const { old, neu } = fixtureFiles();
+  const patch = await readFile(new URL('./fixtures/native-v3-shared/patch', import.meta.url));
+  const h = headerOf(patch);
+  assert.deepEqual(
+    [h.version, h.compression, h.literalLayout, h.segments.length, patch[h.headerBytes]],
+    [3, COMPRESSION_MODEL3_FILTERED_BROTLI, LiteralLayout.shared, 2, LiteralFilter.x86],
+  );
   await roundTrip(old, patch, neu);
   await roundTrip(old, patch, neu, 2);
 });

@@ -145,7 +145,10 @@ export async function diffBuffers(
     signal?: AbortSignal;
     /** Cut the new file into this many segments of equal size (default: by estimated decoding work). */
     segments?: number;
-    /** Where the literal bytes go (FORMAT.md, literal layout); default: as the writer judges best. */
+    /**
+     * Where the literal bytes go (FORMAT.md, literal layout); default: as the writer judges best. 'shared'
+     * takes effect only with more than one segment and at most 16 MiB of literal bytes.
+     */
     literalLayout?: 'shared' | 'per-segment';
   } = {},
 ): Promise<Uint8Array> {
@@ -165,7 +168,7 @@ export async function diffBuffers(
   const parts = await encodeNativePatch(oldBuf, newBuf, covers, {
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.segments !== undefined ? { segments: { count: opts.segments } } : {}),
-    ...(opts.literalLayout ? { sharedLiterals: opts.literalLayout === 'shared' } : {}),
+    ...(opts.literalLayout ? { literalLayout: opts.literalLayout } : {}),
   });
   return Buffer.concat(parts);
 }

@@ -1,5 +1,6 @@
 // The native patch format's constants, header fields and limits (documented field by field in FORMAT.md), for
 // the writer (src/diff/native/) and the reader (src/apply/native/) alike.
+import { MAX_VARINT_BYTES } from './varint.js';
 
 /** "\x89TUFUP\r\n": high bit and CR LF catch 7-bit and newline-mangling transfers. */
 export const NATIVE_MAGIC = Uint8Array.from([0x89, 0x54, 0x55, 0x46, 0x55, 0x50, 0x0d, 0x0a]);
@@ -63,8 +64,17 @@ export const V2_FIXED_HEADER_BYTES = 100;
 export const V2_SEGMENT_ENTRY_BYTES = 32;
 /** Most segments a patch may declare: bounds the header, and the threads an apply could use. */
 export const MAX_SEGMENTS = 64;
-/** The most header bytes either version can take (version 2's table at MAX_SEGMENTS; version 3's is less). */
-export const MAX_HEADER_BYTES = V2_FIXED_HEADER_BYTES + MAX_SEGMENTS * V2_SEGMENT_ENTRY_BYTES;
+/** Version 2's longest header: its fixed fields and MAX_SEGMENTS table entries. */
+const V2_MAX_HEADER_BYTES = V2_FIXED_HEADER_BYTES + MAX_SEGMENTS * V2_SEGMENT_ENTRY_BYTES;
+/**
+ * Version 3's longest header: the prefix and the layout byte, two sizes and two digests, the count (one
+ * byte up to MAX_SEGMENTS), MAX_SEGMENTS entries of four varints and the shared region's length, each
+ * varint at its longest (MAX_VARINT_BYTES).
+ */
+const V3_MAX_HEADER_BYTES =
+  HEADER_PREFIX_BYTES + 1 + 2 * (MAX_VARINT_BYTES + 32) + 1 + (MAX_SEGMENTS * 4 + 1) * MAX_VARINT_BYTES;
+/** The most header bytes either version can take: apply reads this much (or the whole file) to parse one. */
+export const MAX_HEADER_BYTES = Math.max(V2_MAX_HEADER_BYTES, V3_MAX_HEADER_BYTES);
 
 /** The encoder ends a frame once it holds this many bytes (plus at most one 64 KiB piece of differences). */
 export const FRAME_TARGET_BYTES = 1 << 20;

@@ -122,7 +122,9 @@ export async function applyNative(
     const workers = Math.min(threads - 1, Math.max(1, layout.length - 1));
     // The shared literal region is inflated whole before any segment is decoded (at most 16 MiB).
     const literals =
-      h.sharedLiteralBytes > 0 ? await inflateSharedLiterals(handleFile(patch), h, threads >= 2) : undefined;
+      h.sharedLiteralBytes > 0
+        ? await inflateSharedLiterals(handleFile(patch), h, threads >= 2, opts.signal)
+        : undefined;
     const out = await OutputFile.create(newPath, opts.durable !== false);
     let result: ApplyResult;
     try {

@@ -158,10 +158,7 @@ class LiteralReader {
     let length = this.#length;
     if (length === 0) return;
     if (this.#filterByte) {
-      const head = new Uint8Array(1);
-      await readFully(this.#patch, head, start);
-      if (head[0] === LiteralFilter.x86) this.#x86 = true;
-      else if (head[0] !== LiteralFilter.none) throw corrupt(`unknown literal filter ${head[0]}`);
+      this.#x86 = await readFilterByte(this.#patch, start);
       start++;
       length--;
     }
@@ -333,16 +330,15 @@ export async function inflateSharedLiterals(
   patch: PositionalFile,
   h: DecodedHeader,
   threads: boolean,
+  signal?: AbortSignal,
 ): Promise<SharedLiterals> {
+  signal?.throwIfAborted();
   const declared = h.segments.reduce((n, s) => n + s.literalRawBytes, 0);
   let start = h.headerBytes;
   let length = h.sharedLiteralBytes;
   let x86 = false;
   if (hasFilterByte(h.compression)) {
-    const head = new Uint8Array(1);
-    await readFully(patch, head, start);
-    if (head[0] === LiteralFilter.x86) x86 = true;
-    else if (head[0] !== LiteralFilter.none) throw corrupt(`unknown literal filter ${head[0]}`);
+    x86 = await readFilterByte(patch, start);
     start++;
     length--;
   }
@@ -365,9 +361,10 @@ export async function inflateSharedLiterals(
           produced += chunk.length;
         }
       },
+      ...(signal ? [{ signal }] : []),
     );
   } catch (err) {
-    if (err instanceof PatchError) throw err;
+    if (err instanceof PatchError || (err as Error)?.name === 'AbortError') throw err;
     throw corrupt(`literal region does not decompress: ${(err as Error).message}`);
   }
   if (produced < declared) throw corrupt('literal region ended early');
@@ -375,6 +372,16 @@ export async function inflateSharedLiterals(
   if (inflate.bytesWritten !== length)
     throw corrupt('literal region holds bytes after the end of its brotli stream');
   return { bytes, x86 };
+}
+
+/** The filter byte at the start of a literal region (compression ids 3 and 4): whether it says x86. */
+async function readFilterByte(patch: PositionalFile, at: number): Promise<boolean> {
+  const head = new Uint8Array(1);
+  await readFully(patch, head, at);
+  if (head[0] !== LiteralFilter.x86 && head[0] !== LiteralFilter.none) {
+    throw corrupt(`unknown literal filter ${head[0]}`);
+  }
+  return head[0] === LiteralFilter.x86;
 }
 
 async function* regionChunks(file: PositionalFile, start: number, length: number): AsyncGenerator<Buffer> {

@@ -25,10 +25,11 @@ export interface NativeWriteOptions {
   /** How to cut the new file into segments (default: by estimated decoding work; small patches stay one). */
   segments?: SegmentOptions;
   /**
-   * One literal region for all segments (true), one per segment (false), or as sharesLiterals decides
-   * (default). A shared region needs more than one segment and at most MAX_SHARED_LITERAL_BYTES.
+   * One literal region for all segments ('shared'), one per segment ('per-segment'), or as sharesLiterals
+   * decides (default). 'shared' needs more than one segment, some literal bytes and at most
+   * MAX_SHARED_LITERAL_BYTES of them; otherwise the regions stay per segment.
    */
-  sharedLiterals?: boolean;
+  literalLayout?: 'shared' | 'per-segment';
   onProgress?: (doneNewBytes: number) => void;
   signal?: AbortSignal;
   /**
@@ -150,9 +151,12 @@ export async function encodeNativePatch(
   const literalBytes = gathered.map((g) => g.literal.length);
   const total = literalBytes.reduce((n, b) => n + b, 0);
   const shared =
-    opts.sharedLiterals === undefined
+    opts.literalLayout === undefined
       ? sharesLiterals(literalBytes)
-      : opts.sharedLiterals && planned.length > 1 && total > 0 && total <= MAX_SHARED_LITERAL_BYTES;
+      : opts.literalLayout === 'shared' &&
+        planned.length > 1 &&
+        total > 0 &&
+        total <= MAX_SHARED_LITERAL_BYTES;
   // Each segment's literal stream is x86-filtered on its own (apply undoes it segment by segment).
   const filtered = gathered.map(({ literal, runs }) => filterX86(literal, runs, true));
   // All literal bytes go to the thread pool before any segment is modelled: brotli, most of the encoding
