@@ -170,71 +170,39 @@ function nonzeroChunk(old: u32, out: u32, n: u32): void {
   let run = zeroRun;
   let last = lastNonzero;
   for (let k: u32 = 0; k < n; k++) {
-    if (ld1 === 0) {
+    if (ld1 === 0 && model3) {
       // The common case in a tight loop: the third context alone is sure enough of a zero, and a zero is
-      // decoded, so the new byte is the old one. A byte this loop leaves (a zero flag that needs mixing, or a
-      // one) is decoded below from the same state: the loop stores nothing for it. The range decoder's state
-      // is in locals here (a wasm global is a memory access); the rest of this function keeps it in globals,
-      // where TurboFan's register allocation does better. @next/swc: 19 of its 30 million modelled bytes.
+      // decoded, so the new byte is the old one; under model 3 it updates the third context only. A byte
+      // this loop leaves (a zero flag that needs mixing, or a one) is decoded below from the same state: the
+      // loop stores nothing for it. The range decoder's state is in locals here (a wasm global is a memory
+      // access); the rest of this function keeps it in globals, where TurboFan's register allocation does
+      // better. @next/swc: 19 of its 30 million modelled bytes. (Model 2, which only patches of compression
+      // ids 2 and 3 use, decodes such bytes below, one at a time.)
       let r = R;
       let c = C;
-      if (model3) {
-        // Model 3: such a zero updates the third context only.
-        while (k < n) {
-          const o = <u32>load<u8>(old + k);
-          const zr: u32 = run < 15 ? run : 15;
-          const a2 = Z2 + (((zr << 12) | o) << 1);
-          const p2 = <u32>load<u16>(a2) ^ Z_INIT;
-          if (p2 >= SURE_ZERO) break;
-          const bound = (r >> 16) * (p2 < 32 ? 32 : p2);
-          if (c < bound) break;
-          c -= bound;
-          r -= bound;
-          if (r < 0x1000000) {
-            R = r;
-            C = c;
-            normalize();
-            r = R;
-            c = C;
-          }
-          store<u16>(a2, (p2 - (p2 >> 4)) ^ Z_INIT);
-          if (run < ZERO_RUN_CAP) run++;
-          store<u8>(out + k, <u8>o);
-          lo2 = lo1;
-          lo1 = o;
-          k++;
+      while (k < n) {
+        const o = <u32>load<u8>(old + k);
+        const zr: u32 = run < 15 ? run : 15;
+        const a2 = Z2 + (((zr << 12) | o) << 1);
+        const p2 = <u32>load<u16>(a2) ^ Z_INIT;
+        if (p2 >= SURE_ZERO) break;
+        const bound = (r >> 16) * (p2 < 32 ? 32 : p2);
+        if (c < bound) break;
+        c -= bound;
+        r -= bound;
+        if (r < 0x1000000) {
+          R = r;
+          C = c;
+          normalize();
+          r = R;
+          c = C;
         }
-      } else {
-        while (k < n) {
-          const o = <u32>load<u8>(old + k);
-          const zr: u32 = run < 15 ? run : 15;
-          const a2 = Z2 + (((zr << 12) | o) << 1);
-          const p2 = <u32>load<u16>(a2) ^ Z_INIT;
-          if (p2 >= SURE_ZERO) break;
-          const bound = (r >> 16) * (p2 < 32 ? 32 : p2);
-          if (c < bound) break;
-          c -= bound;
-          r -= bound;
-          if (r < 0x1000000) {
-            R = r;
-            C = c;
-            normalize();
-            r = R;
-            c = C;
-          }
-          const a0 = Z0 + (((lo1 << 4) | zr) << 1);
-          const a1 = Z1 + (((((lo2 << 16) | (lo1 << 8) | o) * 0x9e3779b1) >> 16) << 1);
-          const p0 = <u32>load<u16>(a0) ^ Z_INIT;
-          const p1 = <u32>load<u16>(a1) ^ Z_INIT;
-          store<u16>(a0, (p0 - (p0 >> 4)) ^ Z_INIT);
-          store<u16>(a1, (p1 - (p1 >> 4)) ^ Z_INIT);
-          store<u16>(a2, (p2 - (p2 >> 4)) ^ Z_INIT);
-          if (run < ZERO_RUN_CAP) run++;
-          store<u8>(out + k, <u8>o);
-          lo2 = lo1;
-          lo1 = o;
-          k++;
-        }
+        store<u16>(a2, (p2 - (p2 >> 4)) ^ Z_INIT);
+        if (run < ZERO_RUN_CAP) run++;
+        store<u8>(out + k, <u8>o);
+        lo2 = lo1;
+        lo1 = o;
+        k++;
       }
       R = r;
       C = c;
