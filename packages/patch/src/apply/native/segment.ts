@@ -145,7 +145,7 @@ class LiteralReader {
     this.#memory = memory;
   }
 
-  /** Reads the filter byte (compression id 3) and starts inflating. */
+  /** Reads the filter byte (compression ids 3 and 4) and starts inflating, or takes its slice of the shared region. */
   async open(): Promise<void> {
     if (this.#memory) {
       const { bytes, x86 } = this.#memory;

@@ -189,7 +189,7 @@ export async function encodeNativePatch(
     segments.push({
       newLength: seg.end - seg.start,
       modelBytes: model.size,
-      literalRawBytes: (gathered[k] as { literal: Uint8Array }).literal.length,
+      literalRawBytes: literalBytes[k] as number,
       literalBytes: length(literal),
     });
     bodies.push(...model.frames, ...literal);
