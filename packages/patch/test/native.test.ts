@@ -152,3 +152,21 @@ test('native round trip: over 1 MiB of incompressible new bytes (the literal str
   // The random bytes cost about themselves, the copied part next to nothing.
   assert.ok(size < 1_300_000 + 10_000, `patch of ${size} bytes`);
 });
+
+test('native round trip: a compressible stretch amid incompressible literal bytes is compressed, not stored with them', async () => {
+  const rand = seeded(23);
+  const oldBuf = wordy(200_000, rand);
+  // 64 KiB of bytes under 128 (7 bits of entropy each, about 8 KiB to gain) between two megabytes of random
+  // ones: the whole stream shrinks by under 0.5 %, so it gets quality 9, which stores one meta-block of it
+  // raw, the seven-bit stretch with it, unless a meta-block ends on each side of that stretch.
+  const sevenBit = randomBytes(64 << 10, rand).map((b) => b & 0x7f);
+  const newBuf = Buffer.concat([
+    oldBuf.subarray(0, 100_000),
+    randomBytes(1 << 20, rand),
+    sevenBit,
+    randomBytes(1 << 20, rand),
+  ]);
+  const literal = newBuf.length - 100_000;
+  const size = await roundTrip(oldBuf, newBuf);
+  assert.ok(size < literal - 6_000, `patch of ${size} bytes for ${literal} literal bytes`);
+});

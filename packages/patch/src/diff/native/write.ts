@@ -1,7 +1,5 @@
 // Writes a native-format patch from the engine's covers (see FORMAT.md).
 import { createHash } from 'node:crypto';
-import { promisify } from 'node:util';
-import { brotliCompress, constants as zc } from 'node:zlib';
 import { writeFileAtomic } from '@tufup/common';
 import {
   COMPRESSION_MODEL2_BROTLI,
@@ -17,9 +15,8 @@ import { filterX86 } from '../../format/x86-filter.js';
 import type { Cover } from '../engine/cover.js';
 import { encodeModelledStream, gatherLiterals, type ModelledStream } from './encode-model.js';
 import { encodeHeader } from './header.js';
+import { compressLiteral, type LiteralRegion } from './literal-region.js';
 import { planSegments, type SegmentOptions } from './segments.js';
-
-const brotli = promisify(brotliCompress);
 
 export interface NativeWriteOptions {
   /** How to cut the new file into segments (default: by estimated decoding work; small patches stay one). */
@@ -37,81 +34,6 @@ export interface NativeWriteOptions {
    * (id 3 when a segment is x86-filtered, else id 2), for tests that old patches still apply.
    */
   model?: 2 | 3;
-}
-
-/** Brotli quality for the literal bytes: the best the size allows in reasonable time. */
-export function literalQuality(rawBytes: number): number {
-  if (rawBytes <= 16 << 20) return 11;
-  if (rawBytes <= 64 << 20) return 9;
-  return 7;
-}
-
-/**
- * A literal stream that brotli at PROBE_QUALITY shrinks by less than this share is close to incompressible
- * (new machine code that matches nothing in old, compressed data): quality 11 then gains almost nothing in
- * many times the time. On @swc/core-linux-x64-gnu 1.16.21 -> 1.16.22 (10.0 MB of literal bytes): quality
- * 5 gives 10,027,957 B in 0.12 s of CPU, 9 10,021,044 B in 0.9 s, 11 10,019,987 B in 21.8 s.
- */
-const INCOMPRESSIBLE_SAVING = 0.005;
-const PROBE_QUALITY = 5;
-/** What an incompressible literal stream gets instead of literalQuality. */
-const INCOMPRESSIBLE_QUALITY = 9;
-/** Streams from this size up are probed (below it, quality 11 is quick anyway). */
-const PROBE_MIN_BYTES = 1 << 20;
-
-function brotliAt(lit: Uint8Array, quality: number): Promise<Uint8Array> {
-  return brotli(lit, {
-    params: {
-      [zc.BROTLI_PARAM_QUALITY]: quality,
-      [zc.BROTLI_PARAM_LGWIN]: 24,
-      [zc.BROTLI_PARAM_SIZE_HINT]: lit.length,
-    },
-  });
-}
-
-/** A segment's literal region: its brotli stream, and whether that holds the x86-filtered bytes. */
-interface LiteralRegion {
-  x86: boolean;
-  bytes: Uint8Array;
-}
-
-/**
- * Below this many bytes a literal stream is compressed both plain and x86-filtered at its final quality;
- * from here on quality-PROBE_QUALITY probes choose and only the choice gets the final quality, which
- * halves the brotli work. The probes chose as quality 11 did on every segment of lightningcss and turbo
- * (bench/patch), where filtering saved from -0.2 % to 9 %.
- */
-const CHOICE_PROBE_MIN_BYTES = 64 << 10;
-
-/**
- * Compresses a literal stream plain or x86-filtered (`filtered`: the same bytes after filterX86), whichever
- * is smaller (plain on a tie), so data that is not x86 code loses nothing.
- */
-async function compressLiteral(lit: Uint8Array, filtered: Uint8Array): Promise<LiteralRegion> {
-  if (lit.length === 0) return { x86: false, bytes: new Uint8Array(0) };
-  const quality = literalQuality(lit.length);
-  // No call or jump operand changed: nothing to choose (plain would win the tie), at half the brotli work.
-  const candidates = Buffer.from(filtered.buffer, filtered.byteOffset, filtered.byteLength).equals(lit)
-    ? [lit]
-    : [lit, filtered];
-  const smallest = (packed: Uint8Array[]) =>
-    packed.length > 1 && (packed[1] as Uint8Array).length < (packed[0] as Uint8Array).length ? 1 : 0;
-  if (lit.length < CHOICE_PROBE_MIN_BYTES) {
-    const packed = await Promise.all(candidates.map((c) => brotliAt(c, quality)));
-    const k = smallest(packed);
-    return { x86: k === 1, bytes: packed[k] as Uint8Array };
-  }
-  const mayBeIncompressible = lit.length >= PROBE_MIN_BYTES && quality > INCOMPRESSIBLE_QUALITY;
-  if (candidates.length === 1 && !mayBeIncompressible)
-    return { x86: false, bytes: await brotliAt(lit, quality) };
-  const probes = await Promise.all(candidates.map((c) => brotliAt(c, PROBE_QUALITY)));
-  const k = smallest(probes);
-  const incompressible =
-    mayBeIncompressible && (probes[k] as Uint8Array).length >= lit.length * (1 - INCOMPRESSIBLE_SAVING);
-  return {
-    x86: k === 1,
-    bytes: await brotliAt(candidates[k] as Uint8Array, incompressible ? INCOMPRESSIBLE_QUALITY : quality),
-  };
 }
 
 /**
