@@ -11,9 +11,12 @@ import {
   anchoredBytes,
   findAnchors,
   MIN_ANCHOR,
+  oldTable,
+  orderedTable,
   pieceLength,
   reducedPieces,
   reduceOld,
+  tableEntries,
 } from '../src/diff/engine/anchors.js';
 import { usefulAnchors } from '../src/diff/engine/cover.js';
 import { buildShortStrings } from '../src/diff/engine/short-strings.js';
@@ -61,6 +64,39 @@ test('anchors are exact, maximal, sorted matches and cover the unchanged stretch
   assert.equal(findAnchors(randomBytes(100_000, rand), randomBytes(100_000, rand)).length, 0);
   assert.equal(findAnchors(randomBytes(100_000, rand), new Uint8Array(MIN_ANCHOR - 1)).length, 0);
   assert.equal(findAnchors(new Uint8Array(10), new Uint8Array(100_000)).length, 0);
+});
+
+test("old's table filled region by region holds what filling it in position order does, in the same lookup order", () => {
+  const rand = seeded(14);
+  const text = wordy(40_000, rand);
+  const inputs: Uint8Array[] = [
+    // Repeated text: many copies of one window, of which the first four are kept.
+    Buffer.concat([text, text, text, text, text, text]),
+    randomBytes(200_000, rand),
+    // Runs of zeros with islands of text.
+    Buffer.concat([new Uint8Array(50_000), text.subarray(0, 5_000), new Uint8Array(50_000), text]),
+  ];
+  // Short random files: a 16-slot table with room for 12 samples, which some of them overflow (then the
+  // table is filled in position order, and the samples past its room are left out).
+  let overflowed = 0;
+  for (let k = 0; k < 1_500; k++) inputs.push(randomBytes(256, rand));
+  for (const old of inputs) {
+    const fast = tableEntries(oldTable(old));
+    const ordered = tableEntries(orderedTable(old));
+    assert.deepEqual(fast, ordered);
+    let entries = 0;
+    for (const list of ordered.values()) {
+      assert.ok(list.length <= 4, 'at most four copies of a window');
+      assert.deepEqual(
+        list,
+        [...list].sort((a, b) => a - b),
+        'copies in position order',
+      );
+      entries += list.length;
+    }
+    if (old.length === 256 && entries === 12) overflowed++;
+  }
+  assert.ok(overflowed > 0, 'some short files fill their table');
 });
 
 test('of two copies of a text in old, the anchor takes the one that matches on longer', () => {

@@ -56,10 +56,154 @@ function slotOf(h: number, shift: number): number {
 const MAX_COPIES = 4;
 
 /**
+ * Calls `take` with the hash and position of each sampled window of old, in order, until it returns false. A
+ * run of one repeated window (zeros, padding) samples every position with the same hash: only its first is
+ * taken.
+ */
+function sampleOld(
+  old: Uint8Array,
+  signal: AbortSignal | undefined,
+  take: (h: number, p: number) => boolean,
+) {
+  let lastHash = 0;
+  let lastAt = -2;
+  for (let p = 0, h = windowHash(old, 0); ; p++) {
+    const repeat = h === lastHash && p === lastAt + 1;
+    if (repeat) lastAt = p;
+    else if (sampled(h)) {
+      lastHash = h;
+      lastAt = p;
+      if (!take(h, p)) return;
+    }
+    if (p + WINDOW >= old.length) return;
+    h = roll(h, old, p);
+    if ((p & 0x3fffff) === 0) signal?.throwIfAborted();
+  }
+}
+
+/** findAnchors' table of old's sampled windows: (hash, position + 1) pairs, open addressing. */
+export interface OldTable {
+  table: Int32Array;
+  tableMask: number;
+  tableShift: number;
+}
+
+/**
+ * Old's sampled positions by hash: open addressing, each slot a (hash, position + 1) pair in one cache line,
+ * at most 3/4 full: room for 1.5 to 3 times the expected 1 sample in 32 bytes (when repeated text samples
+ * more, the rest is left out). Of the samples of one hash the first MAX_COPIES are kept, in the order of
+ * their positions along the probe sequence, so a lookup meets them first to last.
+ *
+ * The table is larger than the caches (16 MiB for a 22.5 MB old), so inserting the samples in the order
+ * of their positions would wait on memory at each one (two thirds of the time to find typescript's
+ * anchors). The samples are collected first and inserted region by region of the table instead (a
+ * counting sort on the top bits of their home slot, stable, so the samples of one hash keep their order):
+ * the same entries in the same probe order, which is all a lookup sees. That needs every sample to fit
+ * (no sample left out for lack of room, which would depend on the order); when they might not, they are
+ * inserted in order as they come.
+ */
+export function oldTable(old: Uint8Array, signal?: AbortSignal): OldTable {
+  const oldLen = old.length;
+  const tableBits = Math.max(4, Math.ceil(Math.log2(oldLen / 16)));
+  const tableMask = (1 << tableBits) - 1;
+  const tableShift = 32 - tableBits;
+  const table = new Int32Array(2 << tableBits);
+  const room = (3 << tableBits) >>> 2;
+  // Each sample's hash and position, in order; at most `room` of them (beyond that they might not all fit).
+  let samples = new Int32Array(2 * Math.min(room, Math.max(64, oldLen >>> 4)));
+  let count = 0;
+  let overflow = false;
+  sampleOld(old, signal, (h, p) => {
+    if (count === room) {
+      overflow = true;
+      return false;
+    }
+    if (2 * count === samples.length) {
+      const grown = new Int32Array(Math.min(2 * room, 2 * samples.length));
+      grown.set(samples);
+      samples = grown;
+    }
+    samples[2 * count] = h;
+    samples[2 * count + 1] = p;
+    count++;
+    return true;
+  });
+  if (overflow) return orderedTable(old, tableBits, signal);
+  // Regions of 2^15 slots (256 KiB), or the whole table when it is smaller.
+  const regionShift = Math.max(0, tableBits - 15);
+  const regions = tableMask >>> regionShift;
+  const start = new Int32Array(regions + 2);
+  for (let i = 0; i < count; i++) {
+    const region = slotOf(samples[2 * i] as number, tableShift) >>> regionShift;
+    start[region + 2] = (start[region + 2] as number) + 1;
+  }
+  for (let r = 2; r < start.length; r++) start[r] = (start[r] as number) + (start[r - 1] as number);
+  const sorted = new Int32Array(2 * count);
+  for (let i = 0; i < count; i++) {
+    const h = samples[2 * i] as number;
+    const region = slotOf(h, tableShift) >>> regionShift;
+    const at = start[region + 1] as number;
+    sorted[2 * at] = h;
+    sorted[2 * at + 1] = samples[2 * i + 1] as number;
+    start[region + 1] = at + 1;
+  }
+  for (let k = 0; k < count; k++)
+    insert(table, tableMask, tableShift, sorted[2 * k] as number, sorted[2 * k + 1] as number);
+  return { table, tableMask, tableShift };
+}
+
+/** Puts (h, p + 1) in the first free slot from h's home, unless MAX_COPIES of h are there; true if put. */
+function insert(table: Int32Array, mask: number, shift: number, h: number, p: number): boolean {
+  let copies = 0;
+  for (let slot = slotOf(h, shift); ; slot = (slot + 1) & mask) {
+    if (table[2 * slot + 1] === 0) {
+      table[2 * slot] = h;
+      table[2 * slot + 1] = p + 1;
+      return true;
+    }
+    if (table[2 * slot] === h && ++copies === MAX_COPIES) return false;
+  }
+}
+
+/** oldTable's samples inserted in the order of their positions, until the table has no room left. */
+export function orderedTable(
+  old: Uint8Array,
+  tableBits = Math.max(4, Math.ceil(Math.log2(old.length / 16))),
+  signal?: AbortSignal,
+): OldTable {
+  const tableMask = (1 << tableBits) - 1;
+  const tableShift = 32 - tableBits;
+  const table = new Int32Array(2 << tableBits);
+  let room = (3 << tableBits) >>> 2;
+  sampleOld(old, signal, (h, p) => {
+    if (insert(table, tableMask, tableShift, h, p)) room--;
+    return room > 0;
+  });
+  return { table, tableMask, tableShift };
+}
+
+/**
+ * What a lookup can see in a table (for tests): for each hash, the positions a lookup meets, in that order.
+ */
+export function tableEntries(t: OldTable): Map<number, number[]> {
+  const seen = new Map<number, [number, number][]>();
+  for (let slot = 0; slot <= t.tableMask; slot++) {
+    const w = t.table[2 * slot + 1] as number;
+    if (w === 0) continue;
+    const h = t.table[2 * slot] as number;
+    const distance = (slot - slotOf(h, t.tableShift)) & t.tableMask;
+    const list = seen.get(h) ?? [];
+    list.push([distance, w - 1]);
+    seen.set(h, list);
+  }
+  return new Map([...seen].map(([h, list]) => [h, list.sort((a, b) => a[0] - b[0]).map((e) => e[1])]));
+}
+
+/**
  * The anchors of new in old, as (oldPos, newPos, length) triples sorted by newPos and not overlapping in new:
  * each an exact match of at least MIN_ANCHOR bytes, as long as it extends both ways. Memory: the table of
- * old's sampled positions, at most `old.length` bytes while it runs, and the anchors (up to new/4 while they
- * are collected). `stats.lookups` counts the samples of new looked up in the table (tests bound the work).
+ * old's sampled positions (at most `old.length` bytes, and up to 1.5 times that again while it is filled),
+ * and the anchors (up to new/4 while they are collected). `stats.lookups` counts the samples of new looked up in the table (tests bound the work).
  */
 export function findAnchors(
   old: Uint8Array,
@@ -70,39 +214,7 @@ export function findAnchors(
   const n = neu.length;
   const oldLen = old.length;
   if (oldLen < WINDOW || n < MIN_ANCHOR) return new Int32Array(0);
-  // Old's sampled positions by hash: open addressing, each slot a (hash, position + 1) pair in one cache
-  // line, at most 3/4 full: room for 1.5 to 3 times the expected 1 sample in 32 bytes (when repeated text
-  // samples more, the rest is left out).
-  const tableBits = Math.max(4, Math.ceil(Math.log2(oldLen / 16)));
-  const tableMask = (1 << tableBits) - 1;
-  const tableShift = 32 - tableBits;
-  const table = new Int32Array(2 << tableBits);
-  let room = (3 << tableBits) >>> 2;
-  // A run of one repeated window (zeros, padding) samples every position with the same hash: only its first
-  // is kept.
-  let lastHash = 0;
-  let lastAt = -2;
-  for (let p = 0, h = windowHash(old, 0); room > 0; p++) {
-    const repeat = h === lastHash && p === lastAt + 1;
-    if (repeat) lastAt = p;
-    else if (sampled(h)) {
-      lastHash = h;
-      lastAt = p;
-      let copies = 0;
-      for (let slot = slotOf(h, tableShift); ; slot = (slot + 1) & tableMask) {
-        if (table[2 * slot + 1] === 0) {
-          table[2 * slot] = h;
-          table[2 * slot + 1] = p + 1;
-          room--;
-          break;
-        }
-        if (table[2 * slot] === h && ++copies === MAX_COPIES) break;
-      }
-    }
-    if (p + WINDOW >= oldLen) break;
-    h = roll(h, old, p);
-    if ((p & 0x3fffff) === 0) signal?.throwIfAborted();
-  }
+  const { table, tableMask, tableShift } = oldTable(old, signal);
   const out: number[] = [];
   // New is covered by anchors up to here: an anchor's backward growth stops at the previous one.
   let coveredTo = 0;

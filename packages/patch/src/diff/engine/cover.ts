@@ -365,8 +365,11 @@ export function chooseFarMargin(
 export const SUFFIX_ARRAY_LIMIT = 32 << 20;
 
 const MiB = 1 << 20;
-/** findAnchors' table: 8 bytes a slot, one slot per 8 to 16 old bytes. */
-const ANCHOR_BYTES_PER_OLD_BYTE = 1;
+/**
+ * findAnchors' table (8 bytes a slot, one slot per 8 to 16 old bytes) and, while it is filled, its samples
+ * twice (8 bytes each, at most 3/4 of a sample a slot).
+ */
+const ANCHOR_BYTES_PER_OLD_BYTE = 2.5;
 
 /**
  * Memory besides the index: both files (and the indexed bytes when they are a copy of part of old, see
@@ -411,7 +414,8 @@ export interface DiffMemoryPlan {
  * gets its short-string tables (up to 10 MiB) and their answers (2 bits per new byte) when they fit too;
  * the answers go first, then the tables. `indexedSize`: the bytes indexed, when anchors (anchors.ts) leave
  * only part of old to index (a copy of them is counted too); `anchors` says whether finding them fits
- * (its table, up to the size of old, and the anchors while they are collected, up to new / 4).
+ * (its table and samples, up to 2.5 times the size of old, and the anchors while they are collected, up to
+ * new / 4).
  * Throws FILE_TOO_LARGE, naming the limit, when even the sparsest index would not fit.
  */
 export function planDiffMemory(oldSize: number, newSize: number, indexedSize = oldSize): DiffMemoryPlan {
