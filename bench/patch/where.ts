@@ -4,14 +4,16 @@
 //   node --import tsx bench/patch/where.ts OLD NEW
 import { readFile } from 'node:fs/promises';
 import { decodeHeader } from '../../packages/patch/src/apply/native/header.js';
-import { findCovers, planDiffMemory } from '../../packages/patch/src/diff/engine/cover.js';
+import { chooseIndexed, findCovers } from '../../packages/patch/src/diff/engine/cover.js';
 import { encodeNativePatch } from '../../packages/patch/src/diff/native/write.js';
 
 const [oldPath, newPath] = process.argv.slice(2);
 if (!oldPath || !newPath) throw new Error('usage: where.ts OLD NEW');
 const old = await readFile(oldPath);
 const neu = await readFile(newPath);
-const plan = planDiffMemory(old.length, neu.length);
+// The index the scan searches (anchors are found here once more, apart from the timings below).
+const indexed = chooseIndexed(old, neu, {});
+const plan = indexed.plan;
 let t = performance.now();
 const covers = findCovers(old, neu);
 const coverMs = performance.now() - t;
@@ -46,6 +48,7 @@ console.log(
       old: f(old.length),
       new: f(neu.length),
       finder: plan.finder,
+      anchored: indexed.anchored !== undefined,
       stride: plan.stride,
       covers: f(covers.length),
       coversUnder64B: f(short),

@@ -163,6 +163,38 @@ test('the scan finds the same covers with and without the short-string tables', 
   }
 });
 
+test('hash chains with the short-string tables or answers skip most searches in unmatched stretches, covers as good', () => {
+  const rand = seeded(13);
+  const old = randomBytes(300_000, rand);
+  const neu = editedCopy(old, rand, 60);
+  // Stretches that match nothing long: where the tables answer.
+  neu.set(randomBytes(60_000, rand), 40_000);
+  neu.set(randomBytes(60_000, rand), 200_000);
+  const counted = (finder: HashChainSearch) => {
+    let searches = 0;
+    const search = finder.search.bind(finder);
+    finder.search = (q, pos, end, near) => {
+      searches++;
+      search(q, pos, end, near);
+    };
+    return { finder, searches: () => searches };
+  };
+  const tables = buildShortStrings(old);
+  const answers = { at: shortAnswers(tables, neu), newLength: neu.length };
+  const plain = counted(new HashChainSearch(old, { stride: 1 }));
+  const withTables = counted(new HashChainSearch(old, { stride: 1, short: tables }));
+  const withAnswers = counted(new HashChainSearch(old, { stride: 1, answers }));
+  const covers = [plain, withTables, withAnswers].map(({ finder }) => {
+    const out: Cover[] = [];
+    scanCovers(old, neu, finder, out, { farMargin: 28 });
+    return out;
+  });
+  assert.deepEqual(covers[2], covers[1], 'answers computed ahead tell what the tables tell');
+  const covered = covers.map((c) => checkCovers(old, neu, c));
+  assert.ok((covered[1] as number) >= 0.995 * (covered[0] as number), `${covered[1]} of ${covered[0]} bytes`);
+  assert.ok(withTables.searches() < plain.searches() / 2, `${withTables.searches()} of ${plain.searches()}`);
+});
+
 function checkCovers(old: Uint8Array, neu: Uint8Array, covers: Cover[]): number {
   let end = 0;
   let covered = 0;

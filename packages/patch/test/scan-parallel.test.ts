@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { withTempDir } from '@tufup/common';
-import { type Cover, findCovers, findCoversThreaded } from '../src/diff/engine/cover.js';
+import { chooseIndexed, type Cover, findCovers, findCoversThreaded } from '../src/diff/engine/cover.js';
 import { HashChainSearch } from '../src/diff/engine/hash-search.js';
 import { scanCovers } from '../src/diff/engine/scan.js';
 import { partStarts, scanCoversParallel, threadsPay } from '../src/diff/engine/scan-parallel.js';
@@ -85,6 +85,54 @@ test('threaded scan over hash chains equals the sequential scan, also with tiny 
         threads,
       },
     );
+    assert.deepEqual(got, want, `${threads} threads`);
+  }
+});
+
+/**
+ * A pair like a binary rebuilt by another compiler: new is old's "code" (random bytes) with a changed byte
+ * every 40 to 200 bytes (so nothing long enough for an anchor stays unchanged), some of it dropped, with
+ * new code in between.
+ */
+function rebuiltPair(size: number, seed: number): { old: Uint8Array; neu: Uint8Array } {
+  const rand = seeded(seed);
+  const old = randomBytes(size, rand);
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < size; ) {
+    const len = Math.min(size - at, 5_000 + ((rand() * 40_000) | 0));
+    if (rand() < 0.85) {
+      const c = Uint8Array.from(old.subarray(at, at + len));
+      for (let i = (rand() * 40) | 0; i < len; i += 40 + ((rand() * 160) | 0)) c[i] = (c[i] as number) ^ 0x10;
+      out.push(c);
+    }
+    if (rand() < 0.3) out.push(randomBytes(2_000 + ((rand() * 20_000) | 0), rand));
+    at += len;
+  }
+  return { old, neu: Buffer.concat(out) };
+}
+
+test('machine code that anchors leave unmatched gets hash chains with short-string answers: same covers on 1, 2 and 3 threads', async () => {
+  const { old, neu } = rebuiltPair(2_000_000, 7);
+  const indexed = chooseIndexed(old, neu, {});
+  assert.equal(indexed.anchored, undefined, 'too little anchored');
+  assert.deepEqual(
+    [indexed.plan.finder, indexed.plan.stride, indexed.plan.shortAnswers],
+    ['hash-chains', 1, true],
+  );
+  // Text (and old files beyond what a suffix array would take) keeps what the memory plan says.
+  const text = wordy(300_000, seeded(8));
+  assert.equal(
+    chooseIndexed(text, editedCopy(text, seeded(9), 400), { anchors: 'never' }).plan.finder,
+    'suffix-array',
+  );
+  // Really scanned on several threads (the estimate finds matches in every part).
+  assert.ok(threadsPay(neu, new HashChainSearch(old, { stride: 1 }), partStarts(neu.length, 2), 2));
+  const want = findCovers(old, neu);
+  let covered = 0;
+  for (const c of want) covered += c.length;
+  assert.ok(covered > 0.7 * neu.length, `${covered} of ${neu.length} bytes covered`);
+  for (const threads of [2, 3]) {
+    const got = await findCoversThreaded(shared(old), shared(neu), { threads });
     assert.deepEqual(got, want, `${threads} threads`);
   }
 });

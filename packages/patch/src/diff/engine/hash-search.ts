@@ -1,5 +1,6 @@
 // Longest-match queries through hash chains over old: lighter than a suffix array for large files.
 import { samePrefix } from '../same-bytes.js';
+import { knownShortLength, type ShortAnswers, type ShortStringTables } from './short-strings.js';
 
 /** Bytes hashed per indexed position. */
 const HASHED = 6;
@@ -92,6 +93,8 @@ export class HashChainSearch {
   readonly #shift: number;
   readonly #depth: number;
   readonly #stride: number;
+  readonly #short: ShortStringTables | undefined;
+  readonly #answers: ShortAnswers | undefined;
 
   constructor(
     old: Uint8Array,
@@ -104,9 +107,14 @@ export class HashChainSearch {
       shared?: boolean;
       /** Another instance's index (its `index`) over the same old file, instead of building one. */
       index?: { head: Int32Array; next: Int32Array };
+      /** Old's short-string tables, or their answers for the new file computed ahead (see shortLength). */
+      short?: ShortStringTables;
+      answers?: ShortAnswers;
     } = {},
   ) {
     this.#old = old;
+    this.#short = opts.short;
+    this.#answers = opts.answers;
     this.#depth = opts.depth ?? 16;
     const stride = opts.stride ?? 1;
     this.#stride = stride;
@@ -129,6 +137,16 @@ export class HashChainSearch {
   /** The index, for another thread's HashChainSearch over the same old file (same options). */
   get index(): { head: Int32Array; next: Int32Array } {
     return { head: this.#head, next: this.#next };
+  }
+
+  /**
+   * See MatchFinder.shortLength: what old's short-string tables tell (-1: nothing). Where old holds no
+   * 4-byte prefix of q[pos..], `search` finds nothing in the chains (they index 6 bytes) and returns what
+   * `near` matches, at most the 3 bytes the tables answer; the scan takes the tables' answer instead (it
+   * searches again before it takes a match), as over a suffix array.
+   */
+  shortLength(q: Uint8Array, pos: number, end: number): number {
+    return knownShortLength(this.#answers, this.#short, q, pos, end);
   }
 
   /** The longest match of q[pos..end) in old (ties: nearest to `near`); matchLength 0 when none. */

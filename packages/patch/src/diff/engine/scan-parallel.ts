@@ -13,20 +13,22 @@
 import { PatchError } from '../../errors.js';
 import { startWorker } from '../../worker-thread.js';
 import { HashChainSearch } from './hash-search.js';
-import type { ShortStringTables } from './short-strings.js';
+import type { ShortAnswers, ShortStringTables } from './short-strings.js';
 import { type ScanState, StateLog, scanCovers, scanStart } from './scan.js';
 import { SuffixSearch } from './suffix-search.js';
 import type { Cover, MatchFinder } from './types.js';
 
 /** A finder's index in shared memory, so a scan thread can search it without building its own. */
 export type SharedFinder =
+  | { kind: 'suffix-array'; sa: Int32Array; short?: ShortStringTables; answers?: ShortAnswers }
   | {
-      kind: 'suffix-array';
-      sa: Int32Array;
-      short?: ShortStringTables;
-      answers?: { at: Uint8Array; newLength: number };
-    }
-  | { kind: 'hash-chains'; stride: number; depth: number; head: Int32Array; next: Int32Array };
+      kind: 'hash-chains';
+      stride: number;
+      depth: number;
+      head: Int32Array;
+      next: Int32Array;
+      answers?: ShortAnswers;
+    };
 
 /** What a scan thread is given: both files and the index in shared memory, and the parts to claim. */
 export interface ScanJob {
@@ -60,7 +62,12 @@ const LOG_STATES = 1 << 14;
 export function finderFromShared(old: Uint8Array, f: SharedFinder): MatchFinder {
   return f.kind === 'suffix-array'
     ? new SuffixSearch(old, f.sa, undefined, false, f.short, f.answers)
-    : new HashChainSearch(old, { stride: f.stride, depth: f.depth, index: { head: f.head, next: f.next } });
+    : new HashChainSearch(old, {
+        stride: f.stride,
+        depth: f.depth,
+        index: { head: f.head, next: f.next },
+        ...(f.answers ? { answers: f.answers } : {}),
+      });
 }
 
 /** Claims and scans parts until none is left (in a worker, and on the calling thread). */

@@ -112,6 +112,29 @@ export function answerAt(answers: Uint8Array, i: number): number {
   return code < 2 ? code - 1 : code;
 }
 
+/** shortAnswers of a new file of `newLength` bytes, computed ahead for the scan (short-worker.ts). */
+export interface ShortAnswers {
+  at: Uint8Array;
+  newLength: number;
+}
+
+/**
+ * MatchFinder.shortLength from answers computed ahead, else from the tables, else -1. The answers are for
+ * the whole new file; a scan of a prefix of it (a margin trial's slice) may use them where the 4 bytes they
+ * look at lie inside the prefix: an answer under 4 is then the prefix's answer too.
+ */
+export function knownShortLength(
+  answers: ShortAnswers | undefined,
+  short: ShortStringTables | undefined,
+  q: Uint8Array,
+  pos: number,
+  end: number,
+): number {
+  if (answers !== undefined && end <= answers.newLength)
+    return end - pos < 4 ? -1 : answerAt(answers.at, pos);
+  return short === undefined ? -1 : shortMatchLength(short, q, pos, end);
+}
+
 /** What short-worker.ts is given: both files, in shared memory. */
 export interface ShortStringJob {
   old: Uint8Array;

@@ -1,6 +1,6 @@
 // Longest-match queries of new-file positions against the old file's suffix array.
 import { samePrefix } from '../same-bytes.js';
-import { answerAt, type ShortStringTables, shortMatchLength } from './short-strings.js';
+import { knownShortLength, type ShortAnswers, type ShortStringTables } from './short-strings.js';
 import { buildSuffixArray } from './suffix-array.js';
 
 /** Longest matches are cut at this length; callers extend exactly past it (keeps repetitive data linear). */
@@ -22,7 +22,7 @@ export class SuffixSearch {
   /** For each 2-byte prefix p, the suffixes starting with it are sa[bucket[p]..bucket[p+1]). */
   readonly #bucket: Int32Array;
   readonly #short: ShortStringTables | undefined;
-  readonly #answers: { at: Uint8Array; newLength: number } | undefined;
+  readonly #answers: ShortAnswers | undefined;
 
   /**
    * `sa`: the old file's suffix array, when built already (another thread's, in shared memory); `short`:
@@ -36,7 +36,7 @@ export class SuffixSearch {
     signal?: AbortSignal,
     shared = false,
     short?: ShortStringTables,
-    answers?: { at: Uint8Array; newLength: number },
+    answers?: ShortAnswers,
   ) {
     sa ??= buildSuffixArray(oldBuf, signal, shared);
     this.#old = oldBuf;
@@ -65,13 +65,7 @@ export class SuffixSearch {
 
   /** See MatchFinder.shortLength: what the tables tell of `search`'s length at `pos` (-1: nothing). */
   shortLength(newBuf: Uint8Array, pos: number, end: number): number {
-    const answers = this.#answers;
-    // The answers are for the whole new file; a scan of a prefix of it (a margin trial's slice) may use them
-    // where the 4 bytes they look at lie inside the prefix: an answer under 4 is then the prefix's answer too.
-    if (answers !== undefined && end <= answers.newLength)
-      return end - pos < 4 ? -1 : answerAt(answers.at, pos);
-    const short = this.#short;
-    return short === undefined ? -1 : shortMatchLength(short, newBuf, pos, end);
+    return knownShortLength(this.#answers, this.#short, newBuf, pos, end);
   }
 
   /**
