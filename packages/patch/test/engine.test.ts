@@ -101,6 +101,36 @@ test('hash chains built in two halves at once (a worker, then joined) equal one 
   }
 });
 
+test('hash chains hold every indexed position once, newest first, linked in batches across their ends', () => {
+  const rand = seeded(22);
+  // Sizes around the batch of positions hashed before they are linked (4096), and repeats (long chains).
+  for (const [size, stride] of [
+    [4096 + 5, 1],
+    [3 * 4096 + 6, 3],
+    [50_001, 2],
+    [6, 1],
+    [5, 1],
+  ] as const) {
+    const old = wordy(size, rand);
+    const { head, next } = new HashChainSearch(old, { stride }).index;
+    const indexed = size >= 6 ? Math.floor((size - 6) / stride) + 1 : 0;
+    const seen = new Uint8Array(indexed);
+    for (const start of head) {
+      for (let e = start, prev = Number.POSITIVE_INFINITY; e >= 0; e = next[e] as number) {
+        assert.ok(e < prev && e < indexed, `${size} bytes, stride ${stride}: entry ${e} after ${prev}`);
+        assert.equal(seen[e], 0, 'in one chain only');
+        seen[e] = 1;
+        prev = e;
+      }
+    }
+    assert.equal(
+      seen.reduce((n, v) => n + v, 0),
+      indexed,
+      `${size} bytes, stride ${stride}: all indexed`,
+    );
+  }
+});
+
 test('short-string tables answer only what the suffix search would find, and most of random data', () => {
   const rand = seeded(11);
   // Text, random bytes, and bytes from a small alphabet (where most 3- and 4-byte strings occur).

@@ -46,16 +46,33 @@ export interface ChainsPart {
   tails?: boolean;
 }
 
-/** Inserts the part's positions into the chains, newest first. */
+/** Positions insertChains hashes before it links them. */
+const INSERT_BATCH = 4096;
+
+/**
+ * Inserts the part's positions into the chains, newest first. Each link reads and writes a random chain
+ * head (16 MiB of them: a cache miss), so positions are hashed a batch at a time and then linked in a loop
+ * that does nothing else: the processor then has many heads in flight at once (node's 152 MB old file,
+ * every 3rd position: 1.4-1.5 s instead of 2.0-2.2 s on one thread, 0.9-1.2 s instead of 1.0-1.6 s in
+ * two halves at once; the same arrays).
+ */
 export function insertChains(part: ChainsPart, signal?: AbortSignal): void {
-  const { old, head, next, stride, last, tails } = part;
+  const { old, head, next, stride, tails } = part;
   const shift = 32 - part.bits;
-  for (let e = part.first, p = e * stride; e < last && p + HASHED <= old.length; e++, p += stride) {
-    if ((e & 0xffffff) === 0) signal?.throwIfAborted();
-    const h = hash6(old, p, shift);
-    const prev = head[h] as number;
-    next[e] = prev >= 0 ? prev : tails ? -2 - h : -1;
-    head[h] = e;
+  // Entries whose HASHED bytes lie inside old.
+  const last = Math.min(part.last, Math.max(part.first, Math.floor((old.length - HASHED) / stride) + 1));
+  const hashes = new Int32Array(INSERT_BATCH);
+  for (let first = part.first; first < last; first += INSERT_BATCH) {
+    signal?.throwIfAborted();
+    const end = Math.min(last, first + INSERT_BATCH);
+    for (let e = first, p = first * stride; e < end; e++, p += stride)
+      hashes[e - first] = hash6(old, p, shift);
+    for (let e = first; e < end; e++) {
+      const h = hashes[e - first] as number;
+      const prev = head[h] as number;
+      next[e] = prev >= 0 ? prev : tails ? -2 - h : -1;
+      head[h] = e;
+    }
   }
 }
 
