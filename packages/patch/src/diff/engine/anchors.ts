@@ -203,7 +203,8 @@ export function tableEntries(t: OldTable): Map<number, number[]> {
  * The anchors of new in old, as (oldPos, newPos, length) triples sorted by newPos and not overlapping in new:
  * each an exact match of at least MIN_ANCHOR bytes, as long as it extends both ways. Memory: the table of
  * old's sampled positions (at most `old.length` bytes, and up to 1.5 times that again while it is filled),
- * and the anchors (up to new/4 while they are collected). `stats.lookups` counts the samples of new looked up in the table (tests bound the work).
+ * and the anchors (up to new/4 while they are collected). `stats.lookups` counts the samples of new looked
+ * up in the table (tests bound the work).
  */
 export function findAnchors(
   old: Uint8Array,
