@@ -53,7 +53,11 @@ export async function crashLoop(opts: {
   workDir: string;
   iterations: number;
   stepDelayMs: number;
-  /** Keep running rounds of `iterations` until at least this many runs were really killed mid-install. */
+  /**
+   * Keep running rounds of `iterations` until at least this many runs were really killed mid-install and
+   * both outcomes were seen (a tree left old, one made new). Each round recalibrates the kill window from
+   * its runs that finished first, so on a machine whose load changes the kills still spread over the install.
+   */
   minKills?: number;
   /** Installs run side by side (each in its own dirs); kill times are calibrated under the same load. */
   concurrency?: number;
@@ -184,7 +188,12 @@ export async function crashLoop(opts: {
     runs += opts.iterations;
     // Under a changing load the calibration drifts; runs that beat their kill show how long a run takes now.
     if (finished.length >= 3) stats.windowMs = Math.max(5, Math.round(Math.max(...finished) * 1.05));
-  } while (stats.killed < (opts.minKills ?? 0) && runs < 20 * opts.iterations);
+  } while (!enough(stats, opts.minKills) && runs < 20 * opts.iterations);
   stats.iterations = runs;
   return stats;
+}
+
+/** Whether a crash loop asked for `minKills` has what it needs (see crashLoop's option). */
+function enough(stats: CrashStats, minKills: number | undefined): boolean {
+  return minKills === undefined || (stats.killed >= minKills && stats.old > 0 && stats.new > 0);
 }
