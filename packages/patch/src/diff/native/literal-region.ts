@@ -42,20 +42,30 @@ function brotliAt(lit: Uint8Array, quality: number): Promise<Uint8Array> {
 const CLASS_PIECE_BYTES = 32 << 10;
 
 /**
+ * Pieces classed at once: each holds a brotli encoder while it waits for the thread pool (all 307 pieces of
+ * @swc/core's literal stream at once took 60 MB); the pool runs 4 by default.
+ */
+const CLASS_CONCURRENCY = 4;
+
+/**
  * Whether each CLASS_PIECE_BYTES piece of `lit` shrinks by at least INCOMPRESSIBLE_SAVING at PROBE_QUALITY
  * on its own (a 64 KiB window: the piece is all it sees).
  */
 async function compressiblePieces(lit: Uint8Array): Promise<boolean[]> {
-  const pieces: Promise<boolean>[] = [];
-  for (let at = 0; at < lit.length; at += CLASS_PIECE_BYTES) {
-    const piece = lit.subarray(at, Math.min(lit.length, at + CLASS_PIECE_BYTES));
-    pieces.push(
-      brotli(piece, {
+  const count = Math.ceil(lit.length / CLASS_PIECE_BYTES);
+  const kinds = new Array<boolean>(count).fill(false);
+  let next = 0;
+  const classer = async () => {
+    for (let k = next++; k < count; k = next++) {
+      const piece = lit.subarray(k * CLASS_PIECE_BYTES, Math.min(lit.length, (k + 1) * CLASS_PIECE_BYTES));
+      const packed = await brotli(piece, {
         params: { [zc.BROTLI_PARAM_QUALITY]: PROBE_QUALITY, [zc.BROTLI_PARAM_LGWIN]: 16 },
-      }).then((packed) => packed.length < piece.length * (1 - INCOMPRESSIBLE_SAVING)),
-    );
-  }
-  return Promise.all(pieces);
+      });
+      kinds[k] = packed.length < piece.length * (1 - INCOMPRESSIBLE_SAVING);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CLASS_CONCURRENCY, count) }, classer));
+  return kinds;
 }
 
 /** One brotli stream of `lit` whose meta-blocks end at each of `cuts` (ascending, inside the stream). */
