@@ -38,5 +38,10 @@ const args = [
   ...passThrough,
   ...files,
 ];
-const res = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: repo });
+// tsx compiles TypeScript with esbuild's transformSync, which by default waits in Atomics.wait on a worker
+// thread that talks to one long-lived esbuild process; once a test process stayed in that wait for good
+// (no esbuild process left, its main thread idle from its first quarter second). With 0, each compile is a
+// short esbuild process of its own (execFileSync), which fails loudly instead; tsx caches what it compiled.
+const env = { ...process.env, ESBUILD_WORKER_THREADS: '0' };
+const res = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: repo, env });
 process.exit(res.status ?? 1);
