@@ -6,7 +6,7 @@ import { brotliCompress, createBrotliCompress, constants as zc } from 'node:zlib
 const brotli = promisify(brotliCompress);
 
 /** Brotli quality for the literal bytes: the best the size allows in reasonable time. */
-export function literalQuality(rawBytes: number): number {
+function literalQuality(rawBytes: number): number {
   if (rawBytes <= 16 << 20) return 11;
   if (rawBytes <= 64 << 20) return 9;
   return 7;

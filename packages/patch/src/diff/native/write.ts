@@ -51,7 +51,7 @@ const SHARED_LITERAL_WRITE_MAX = 8 << 20;
 const SHARED_LITERAL_MAX_PER_SEGMENT = 1 << 20;
 
 /** Whether a patch of these segments' literal byte counts gets one shared literal region. */
-export function sharesLiterals(literalBytes: readonly number[]): boolean {
+function sharesLiterals(literalBytes: readonly number[]): boolean {
   const total = literalBytes.reduce((n, b) => n + b, 0);
   return (
     literalBytes.length > 1 &&
