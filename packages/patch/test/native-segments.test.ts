@@ -4,18 +4,18 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { brotliCompressSync, brotliDecompressSync } from 'node:zlib';
 import { test } from 'node:test';
+import { brotliCompressSync, brotliDecompressSync } from 'node:zlib';
 import { withTempDir } from '@tufup/common';
-import { PatchError, type PatchErrorCode } from '../src/errors.js';
-import { encodeHeader } from '../src/diff/native/header.js';
-import { LiteralLayout, type NativeSegment } from '../src/format/native.js';
 import { applyThreads, runnableThreads } from '../src/apply/native/apply.js';
-import { apply, diffBuffers } from '../src/index.js';
+import { encodeHeader } from '../src/diff/native/header.js';
+import { PatchError, type PatchErrorCode } from '../src/errors.js';
+import { LiteralLayout, type NativeSegment } from '../src/format/native.js';
+import { apply, diff, diffBuffers } from '../src/index.js';
 import {
-  asVersion2,
   assertCode,
   assertDirHolds,
+  asVersion2,
   craftNative,
   editedCopy,
   headerOf,
@@ -517,4 +517,71 @@ test('a hostile shared literal region or layout byte ends in its code before any
     withSharedRegion(patch, patch.subarray(h.headerBytes, h.headerBytes + h.sharedLiteralBytes)),
     patch,
   );
+});
+
+test('segment encoding on 2 and 3 threads: workers claim segments, the patch is the one thread writes, progress only grows', async () => {
+  const { findCovers } = await import('../src/diff/engine/cover.js');
+  const { planSegments } = await import('../src/diff/native/segments.js');
+  const { startSegmentEncoding } = await import('../src/diff/native/encode-parallel.js');
+  const inShared = (b: Uint8Array) => {
+    const s = new Uint8Array(new SharedArrayBuffer(b.length));
+    s.set(b);
+    return s;
+  };
+  const old = inShared(OLD);
+  const neu = inShared(NEW);
+  const planned = planSegments(old, neu, findCovers(old, neu), { count: 6 });
+  const frames = (streams: { frames: Uint8Array[] }[]) => Buffer.concat(streams.flatMap((s) => s.frames));
+  const one = startSegmentEncoding(old, neu, planned, { threads: 1 });
+  assert.equal(one.workers, 0);
+  const expected = frames(await one.finish());
+  for (const threads of [2, 3]) {
+    const seen: number[] = [];
+    const encoding = startSegmentEncoding(old, neu, planned, {
+      threads,
+      onProgress: (done) => seen.push(done),
+    });
+    assert.equal(encoding.workers, threads - 1, 'one worker per thread beyond this one');
+    assert.ok(frames(await encoding.finish()).equals(expected), `${threads} threads`);
+    assert.deepEqual(
+      seen,
+      [...seen].sort((a, b) => a - b),
+      'progress never goes back',
+    );
+    assert.ok((seen.at(-1) ?? 0) <= NEW.length);
+  }
+  // Unshared buffers (diffBuffers' callers) or fewer than 4 segments stay on this thread.
+  assert.equal(startSegmentEncoding(OLD, NEW, planned, { threads: 3 }).workers, 0);
+  assert.equal(startSegmentEncoding(old, neu, planned.slice(0, 3), { threads: 3 }).workers, 0);
+  // And the patch diff writes from files is the one diffBuffers writes in memory.
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, 'old'), OLD);
+    await writeFile(join(dir, 'new'), NEW);
+    for (const threads of [1, 3]) {
+      await diff(join(dir, 'old'), join(dir, 'new'), join(dir, `p${threads}`), { threads });
+    }
+    assert.deepEqual(await readFile(join(dir, 'p3')), await readFile(join(dir, 'p1')));
+  });
+});
+
+test('an abort while workers encode segments rejects with the AbortError', async () => {
+  const { findCovers } = await import('../src/diff/engine/cover.js');
+  const { planSegments } = await import('../src/diff/native/segments.js');
+  const { startSegmentEncoding } = await import('../src/diff/native/encode-parallel.js');
+  // Large enough that the calling thread reports progress (every MiB) before its segments run out.
+  const big = randomFill(8 << 20);
+  const old = new Uint8Array(new SharedArrayBuffer(big.length));
+  old.set(big);
+  const neu = new Uint8Array(new SharedArrayBuffer(big.length));
+  neu.set(big);
+  for (let i = 0; i < neu.length; i += 7) neu[i] = (neu[i] as number) ^ 1;
+  const planned = planSegments(old, neu, findCovers(old, neu), { count: 4 });
+  const controller = new AbortController();
+  const encoding = startSegmentEncoding(old, neu, planned, {
+    threads: 2,
+    onProgress: () => controller.abort(),
+    signal: controller.signal,
+  });
+  assert.equal(encoding.workers, 1);
+  await assert.rejects(encoding.finish(), { name: 'AbortError' });
 });

@@ -126,6 +126,7 @@ export async function diff(
     return { format, size: r.size, sha256: r.sha256, oldSize: oldBuf.length, newSize: newBuf.length };
   }
   const parts = await encodeNativePatch(oldBuf, newBuf, covers, {
+    threads,
     onProgress: (done) => progress?.({ phase: 'encode', done, total: newBuf.length, unit: 'bytes' }),
     ...(signal ? { signal } : {}),
   });

@@ -1,5 +1,6 @@
 // The engine's output: which stretches of the new file are built from the old file, and how to find them.
 import { PatchError } from '../../errors.js';
+import { runWorker } from '../run-worker.js';
 import {
   AnchoredSearch,
   anchoredBytes,
@@ -20,7 +21,7 @@ import {
 } from './hash-search.js';
 import { chooseMargin, type MarginTrial } from './margin-trial.js';
 import { scanCovers } from './scan.js';
-import { runWorker, type SharedFinder, scanCoversParallel } from './scan-parallel.js';
+import { type SharedFinder, scanCoversParallel } from './scan-parallel.js';
 import {
   buildShortStrings,
   type ShortAnswers,
@@ -285,7 +286,7 @@ export async function buildChainsSplit(
   const earlier = new Int32Array(1 << bits).fill(-1);
   const mid = entries >>> 1;
   const part: ChainsPart = { old, head: later, next, stride, bits, first: mid, last: entries, tails: true };
-  const worker = runWorker<boolean>('chains-worker', part, signal);
+  const worker = runWorker<boolean>(import.meta.url, 'chains-worker', part, signal);
   try {
     insertChains({ old, head: earlier, next, stride, bits, first: 0, last: mid }, signal);
     await worker.result;
@@ -318,7 +319,7 @@ async function makeSharedFinder(
   }
   if (!plan.shortAnswers) return indexFinder(oldBuf, plan, true, signal);
   const job: ShortStringJob = { old: oldBuf, neu: newBuf };
-  const ahead = runWorker<Uint8Array>('short-worker', job, signal);
+  const ahead = runWorker<Uint8Array>(import.meta.url, 'short-worker', job, signal);
   try {
     if (plan.finder === 'hash-chains') {
       const built = new HashChainSearch(oldBuf, {

@@ -10,13 +10,12 @@
 // part logged, and takes that part's covers from there. Greedy scans meet at the first match both accept
 // (a few matches in), so the calling thread rescans little; a part without any match to meet at (a long
 // stretch with no match at all) is scanned twice, which is still right, only slower.
-import { PatchError } from '../../errors.js';
-import { startWorker } from '../../worker-thread.js';
+import { runWorker } from '../run-worker.js';
 import { HashChainSearch } from './hash-search.js';
-import type { ShortAnswers, ShortStringTables } from './short-strings.js';
 import { type ScanState, StateLog, scanCovers, scanStart } from './scan.js';
+import type { ShortAnswers, ShortStringTables } from './short-strings.js';
 import { SuffixSearch } from './suffix-search.js';
-import type { Cover, MatchFinder } from './types.js';
+import { type Cover, coversOf, flattenCovers, type MatchFinder } from './types.js';
 
 /** A finder's index in shared memory, so a scan thread can search it without building its own. */
 export type SharedFinder =
@@ -92,70 +91,10 @@ export function runParts(
       record: log,
       ...(signal ? { signal } : {}),
     });
-    const flat = new Int32Array(3 * covers.length);
-    covers.forEach((c, i) => {
-      flat[3 * i] = c.oldPos;
-      flat[3 * i + 1] = c.newPos;
-      flat[3 * i + 2] = c.length;
-    });
-    results.push({ part: k, covers: flat, log: log.data, logCount: log.count, state });
+    results.push({ part: k, covers: flattenCovers(covers), log: log.data, logCount: log.count, state });
     onPart?.(k);
   }
   return results;
-}
-
-function coversOf(flat: Int32Array): Cover[] {
-  const out: Cover[] = new Array(flat.length / 3);
-  for (let i = 0; i < out.length; i++) {
-    out[i] = {
-      oldPos: flat[3 * i] as number,
-      newPos: flat[3 * i + 1] as number,
-      length: flat[3 * i + 2] as number,
-    };
-  }
-  return out;
-}
-
-/**
- * Starts the diff worker `entry` (scan-worker, short-worker) on `job`; its result is what it posts as
- * { type: 'done', result }. Stopped on an abort of `signal`, or by `stop`.
- */
-export function runWorker<T>(
-  entry: string,
-  job: unknown,
-  signal: AbortSignal | undefined,
-): { result: Promise<T>; stop: () => void } {
-  const worker = startWorker(import.meta.url, entry, job);
-  let settled = false;
-  const result = new Promise<T>((resolve, reject) => {
-    const fail = (message: string, cause?: unknown) => {
-      if (settled) return;
-      settled = true;
-      // A worker stopped by an abort reports the abort, as the calling thread's scan would.
-      if (signal?.aborted) return reject(signal.reason);
-      reject(
-        new PatchError({
-          code: 'IO_ERROR',
-          message: `diff thread ${entry} failed: ${message}`,
-          ...(cause ? { cause } : {}),
-        }),
-      );
-    };
-    worker.on('message', (m: { type: 'done'; result: T } | { type: 'error'; message: string }) => {
-      if (m.type === 'done') {
-        settled = true;
-        resolve(m.result);
-      } else fail(m.message);
-    });
-    worker.on('error', (err) => fail(err.message, err));
-    worker.on('exit', () => fail('it ended without a result'));
-  });
-  const stop = () => void worker.terminate();
-  signal?.addEventListener('abort', stop, { once: true });
-  const done = result.finally(() => signal?.removeEventListener('abort', stop));
-  // Awaited only when the calling thread's own parts succeed; a failure after its own is not unhandled.
-  done.catch(() => {});
-  return { result: done, stop };
 }
 
 /** Threads are used only when the estimated time in parts of work is at most this share of one thread's. */
@@ -247,7 +186,7 @@ export async function scanCoversParallel(
   const workers: ReturnType<typeof runWorker<PartResult[]>>[] = [];
   try {
     for (let t = 1; t < opts.threads && t < parts; t++)
-      workers.push(runWorker<PartResult[]>('scan-worker', job, opts.signal));
+      workers.push(runWorker<PartResult[]>(import.meta.url, 'scan-worker', job, opts.signal));
     // This thread claims parts too, meanwhile.
     // Progress: parts claimed so far (each about n / parts bytes), reported as they end here.
     const claimed = new Int32Array(job.claim);

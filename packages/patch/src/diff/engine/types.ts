@@ -11,6 +11,33 @@ export interface Cover {
   length: number;
 }
 
+/**
+ * Covers as one array of (oldPos, newPos, length) triples, which a thread sends to another without cloning
+ * an object per cover. Every field is below 2^31 (files are at most 2 GiB - 1).
+ */
+export function flattenCovers(covers: readonly Cover[]): Int32Array {
+  const flat = new Int32Array(3 * covers.length);
+  covers.forEach((c, i) => {
+    flat[3 * i] = c.oldPos;
+    flat[3 * i + 1] = c.newPos;
+    flat[3 * i + 2] = c.length;
+  });
+  return flat;
+}
+
+/** The covers of flattenCovers' array. */
+export function coversOf(flat: Int32Array): Cover[] {
+  const out: Cover[] = new Array(flat.length / 3);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = {
+      oldPos: flat[3 * i] as number,
+      newPos: flat[3 * i + 1] as number,
+      length: flat[3 * i + 2] as number,
+    };
+  }
+  return out;
+}
+
 /** What the scan needs from a match finder (suffix array or hash chains). */
 export interface MatchFinder {
   matchPos: number;
