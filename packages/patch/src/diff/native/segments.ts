@@ -73,16 +73,18 @@ export function planSegments(
   for (const c of covers) {
     covered += c.length;
     add(c.newPos, COST.cover);
-    for (let k = 0; k < c.length; k += 16) {
-      // Whole 16-byte stretches without a difference, up to the next one, are counted without looking again.
-      const same = samePrefix(neu, c.newPos + k, old, c.oldPos + k, c.length - k);
-      for (const to = k + same - 16; k <= to; k += 16) add(c.newPos + k, COST.copiedByte * 16);
-      if (k >= c.length) break;
+    for (let k = 0; k < c.length; ) {
       const n = Math.min(16, c.length - k);
       let differences = 0;
       for (let j = 0; j < n; j++) if (neu[c.newPos + k + j] !== old[c.oldPos + k + j]) differences++;
       const perByte = differences ? COST.modelledByte : COST.copiedByte;
       add(c.newPos + k, perByte * n + differences * COST.nonzeroDifference);
+      k += n;
+      if (differences > 0 || k >= c.length) continue;
+      // After a stretch without a difference, the whole stretches up to the next difference are counted
+      // without looking at each (a native compare); next to a difference, looking at 16 bytes is cheaper.
+      const same = samePrefix(neu, c.newPos + k, old, c.oldPos + k, c.length - k);
+      for (const to = k + same - 16; k <= to; k += 16) add(c.newPos + k, COST.copiedByte * 16);
     }
   }
   // Literal bytes, spread evenly (they are a small share of the work wherever they sit).
