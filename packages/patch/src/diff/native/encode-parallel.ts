@@ -1,7 +1,6 @@
 // Encoding the segments' modelled streams on several threads. Each segment starts a fresh model
 // (FORMAT.md), so a segment's stream is the same bytes whichever thread encodes it: the patch does not
 // depend on the thread count.
-
 import { type Cover, coversOf, flattenCovers } from '../engine/types.js';
 import { runWorker } from '../run-worker.js';
 import { encodeModelledStream, type ModelledStream } from './encode-model.js';
@@ -10,7 +9,7 @@ import { encodeModelledStream, type ModelledStream } from './encode-model.js';
 export interface EncodeJob {
   old: Uint8Array;
   neu: Uint8Array;
-  /** Segment k is new[starts[k], ends[k]), its covers flattenCovers' triples. */
+  /** Segment k rebuilds new[start, end); its covers as flattenCovers' triples. */
   segments: { start: number; end: number; covers: Int32Array }[];
   model: 2 | 3;
   /** Int32 0: the next segment to claim; then one Int32 per segment: its new bytes encoded so far. */
