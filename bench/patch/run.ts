@@ -328,15 +328,9 @@ try {
       await rm(p('ours.bsdiff4'));
     }
     if (hdiffz && hpatchz) {
-      const d = await external(hdiffz, [
-        '-m',
-        `-p-${HDIFFZ_THREADS}`,
-        '-c-lzma2',
-        '-f',
-        oldTar,
-        newTar,
-        p('hdiffz'),
-      ]);
+      const hdiffzDiff = () =>
+        external(hdiffz, ['-m', `-p-${HDIFFZ_THREADS}`, '-c-lzma2', '-f', oldTar, newTar, p('hdiffz')]);
+      const d = await hdiffzDiff();
       const a = await external(hpatchz, ['-f', oldTar, p('hdiffz'), p('out')]);
       rows.push({
         tool: `hdiffz -m -p-${HDIFFZ_THREADS} -c-lzma2 / hpatchz`,
@@ -349,17 +343,7 @@ try {
       diffRounds.ours = rows.filter((r) => r.tool === 'ours native').map((r) => r.diff);
       diffRounds.hdiffz = [d];
       for (let i = 1; i < DIFF_ROUNDS; i++) {
-        diffRounds.hdiffz.push(
-          await external(hdiffz, [
-            '-m',
-            `-p-${HDIFFZ_THREADS}`,
-            '-c-lzma2',
-            '-f',
-            oldTar,
-            newTar,
-            p('hdiffz'),
-          ]),
-        );
+        diffRounds.hdiffz.push(await hdiffzDiff());
         const again = ours('diff', oldTar, newTar, p('ours.again'), 'native');
         if (again) diffRounds.ours.push(again);
       }

@@ -2,10 +2,11 @@
 // segment encoder) to its one result.
 import { PatchError } from '../errors.js';
 import { startWorker } from '../worker-thread.js';
+import type { WorkerReply } from './worker-reply.js';
 
 /**
  * Starts the diff worker `entry`, a module beside the one at `callerUrl` (its import.meta.url), on `job`;
- * its result is what it posts as { type: 'done', result }, and { type: 'error', message } fails it.
+ * its result is what it posts with replyOnce (worker-reply.ts); a failure it posts fails it.
  * Stopped on an abort of `signal`, or by `stop`.
  */
 export function runWorker<T>(
@@ -30,7 +31,7 @@ export function runWorker<T>(
         }),
       );
     };
-    worker.on('message', (m: { type: 'done'; result: T } | { type: 'error'; message: string }) => {
+    worker.on('message', (m: WorkerReply<T>) => {
       if (m.type === 'done') {
         settled = true;
         resolve(m.result);
