@@ -30,6 +30,14 @@ export class TufupError<Code extends string = string> extends Error {
 
 Object.defineProperty(TufupError.prototype, TUFUP_ERROR, { value: true });
 
+/** Codes of the errors @tufup/common's own helpers throw. */
+export type CommonErrorCode =
+  /** A file got shorter while it was being read (hashFile, hashOpenFile): someone changed it meanwhile. */
+  'FILE_CHANGED';
+
+/** An error of @tufup/common's own helpers; every other package wraps or maps it like its own. */
+export class CommonError extends TufupError<CommonErrorCode> {}
+
 /**
  * True for an error a @tufup package threw on purpose, also one from another copy of this package. Node's
  * system errors (which carry a string `code` too) and other libraries' errors are not ours.

@@ -2,6 +2,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
+import { CommonError } from './errors.js';
 
 export interface SizeAndHash {
   size: number;
@@ -61,7 +62,8 @@ export interface HashOpenFileOptions {
 const HASH_PIECE = 1 << 20;
 
 /**
- * Size and sha256 of an open file from its start to its end (its size when called), read through two
+ * Size and sha256 of an open file from its start to its end (its size when called; a file that gets shorter
+ * meanwhile is CommonError FILE_CHANGED), read through two
  * reused buffers: the next piece is read while the current one is hashed. Fresh buffers per piece (as a
  * read stream makes) cost more than the hashing on large files.
  */
@@ -73,8 +75,12 @@ export async function hashOpenFile(fh: FileHandle, opts: HashOpenFileOptions = {
     const n = Math.min(buf.length, size - pos);
     for (let done = 0; done < n; ) {
       const { bytesRead } = await fh.read(buf, done, n - done, pos + done);
-      if (bytesRead === 0)
-        throw new Error(`file shrank while being hashed (at ${pos + done} of ${size} bytes)`);
+      if (bytesRead === 0) {
+        throw new CommonError({
+          code: 'FILE_CHANGED',
+          message: `the file shrank while being hashed (it ended at ${pos + done} of its ${size} bytes)`,
+        });
+      }
       done += bytesRead;
     }
     return n;

@@ -1,6 +1,8 @@
 // Shared foundations of the @tufup packages.
 export {
   TufupError,
+  CommonError,
+  type CommonErrorCode,
   isTufupError,
   describeErrorChain,
   errnoCode,

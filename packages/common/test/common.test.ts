@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { truncateSync } from 'node:fs';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import {
+  CommonError,
   HashingStream,
   TufupError,
   describeErrorChain,
@@ -96,6 +98,25 @@ test('hashFile and HashingStream agree with node:crypto', async () => {
     assert.equal(h.digest().sha512, createHash('sha512').update(data).digest('hex'));
     assert.ok(sameDigest(expected, expected.toUpperCase()));
     assert.ok(!sameDigest(expected, expected.replace(/^./, expected[0] === 'a' ? 'b' : 'a')));
+  });
+});
+
+test('a file that gets shorter while hashFile reads it is CommonError FILE_CHANGED, a coded error of ours', async () => {
+  await withTempDir(async (dir) => {
+    const p = join(dir, 'f');
+    await writeFile(p, Buffer.alloc(3 * 1024 * 1024, 1));
+    // Once the first MiB is hashed the file loses the other two (at once: the next read starts after this).
+    const onBytes = (done: number) => {
+      if (done === 1 << 20) truncateSync(p, 1 << 20);
+    };
+    const err = await hashFile(p, { onBytes }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof CommonError, String(err));
+    assert.equal(err.code, 'FILE_CHANGED');
+    assert.ok(isTufupError(err));
+    assert.match(err.message, /shrank while being hashed/);
   });
 });
 

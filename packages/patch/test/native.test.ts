@@ -1,5 +1,6 @@
 // Round trips through the public diff/apply on real files: the native format rebuilds every kind of change.
 import assert from 'node:assert/strict';
+import { truncateSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -169,4 +170,31 @@ test('native round trip: a compressible stretch amid incompressible literal byte
   const literal = newBuf.length - 100_000;
   const size = await roundTrip(oldBuf, newBuf);
   assert.ok(size < literal - 6_000, `patch of ${size} bytes for ${literal} literal bytes`);
+});
+
+test('an old file that gets shorter while apply hashes it is BASE_MISMATCH, and nothing is left', async () => {
+  const rand = seeded(77);
+  const oldBuf = randomBytes(3 << 20, rand);
+  const newBuf = editedCopy(oldBuf, rand, 10);
+  const patch = await diffBuffers(oldBuf, newBuf);
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, 'old'), oldBuf);
+    await writeFile(join(dir, 'patch'), patch);
+    // At the first report of the old file's hashing (after its first MiB) the file loses the rest, at once.
+    let cut = false;
+    const onProgress = (e: { phase: string }) => {
+      if (e.phase !== 'verify-old' || cut) return;
+      cut = true;
+      truncateSync(join(dir, 'old'), 1 << 20);
+    };
+    await assert.rejects(
+      apply(join(dir, 'old'), join(dir, 'patch'), join(dir, 'out'), { threads: 1, onProgress }),
+      {
+        code: 'BASE_MISMATCH',
+        message: /shrank while being hashed/,
+      },
+    );
+    assert.ok(cut);
+    assert.deepEqual((await readdir(dir)).sort(), ['old', 'patch']);
+  });
 });

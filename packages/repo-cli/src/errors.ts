@@ -1,6 +1,6 @@
 // The repo-cli's error codes and how every coded error (ours or a dependency's) maps to a process exit code.
 import type { ArchiveErrorCode } from '@tufup/archive';
-import { TufupError, errnoCode, isAbortError, isTufupError } from '@tufup/common';
+import { type CommonErrorCode, TufupError, errnoCode, isAbortError, isTufupError } from '@tufup/common';
 import type { MetadataErrorCode } from '@tufup/metadata';
 import type { PatchErrorCode } from '@tufup/patch';
 
@@ -76,13 +76,17 @@ export const EXIT = {
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** Every code an error reaching the CLI can carry: ours and those of the packages we call. */
-export type KnownErrorCode = RepoErrorCode | MetadataErrorCode | ArchiveErrorCode | PatchErrorCode;
+export type KnownErrorCode =
+  | RepoErrorCode
+  | MetadataErrorCode
+  | ArchiveErrorCode
+  | PatchErrorCode
+  | CommonErrorCode;
 
 /**
  * The one table from error code to exit code. It is keyed by every code of every package the CLI runs, so a
  * new code anywhere fails the build until it is given its exit code here (and in the README's table). A code
- * that two packages share (INVALID_VERSION, IO_ERROR...) means the same family in both. @tufup/common throws
- * no coded errors of its own.
+ * that two packages share (INVALID_VERSION, IO_ERROR...) means the same family in both.
  */
 export const EXIT_BY_CODE: Readonly<Record<KnownErrorCode, ExitCode>> = {
   // usage: the command line itself is wrong
@@ -178,7 +182,7 @@ export const EXIT_BY_CODE: Readonly<Record<KnownErrorCode, ExitCode>> = {
   HARDLINK_IN_BUNDLE: EXIT.INPUT,
   SYMLINK_OUTSIDE_BUNDLE: EXIT.INPUT,
   UNPORTABLE_NAME: EXIT.INPUT,
-  FILE_CHANGED: EXIT.INPUT, // the bundle changed while it was archived
+  FILE_CHANGED: EXIT.INPUT, // archive: the bundle changed while it was archived; common: a file shrank while hashed
   TAR_SIZE_MISMATCH: EXIT.INPUT, // a bundle whose tar is not the expected size (createTar's expectSize)
   INVALID_OPTION: EXIT.INPUT, // e.g. a bundle dir that contains the repository, a bad SOURCE_DATE_EPOCH
   FILE_TOO_LARGE: EXIT.INPUT,

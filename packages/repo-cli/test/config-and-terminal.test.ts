@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { ArchiveError } from '@tufup/archive';
-import { TufupError } from '@tufup/common';
+import { CommonError, TufupError } from '@tufup/common';
 import { MetadataError } from '@tufup/metadata';
 import { normalizeSignArgs } from '../src/cli.js';
 import { makeConfig, parseConfig, serializeConfig } from '../src/config.js';
@@ -117,6 +117,8 @@ test('exit codes follow the error family, whichever package threw', () => {
   assert.equal(exitCodeFor(new ArchiveError({ code: 'UNSUPPORTED_FILE_TYPE', message: 'x' })), EXIT.INPUT);
   assert.equal(exitCodeFor(new ArchiveError({ code: 'INVALID_OPTION', message: 'x' })), EXIT.INPUT);
   assert.equal(exitCodeFor(new MetadataError({ code: 'INVALID_EXPIRES', message: 'x' })), EXIT.USAGE);
+  // A file that shrank while tufup hashed it (common's own code), once exit 1 as a bug.
+  assert.equal(exitCodeFor(new CommonError({ code: 'FILE_CHANGED', message: 'x' })), EXIT.INPUT);
   // A code no package declares, and an object that merely has a code, are not ours: internal.
   assert.equal(exitCodeFor(new TufupError({ code: 'NO_SUCH_CODE', message: 'x' })), EXIT.INTERNAL);
   assert.equal(exitCodeFor(Object.assign(new Error('x'), { code: 'VERIFY_FAILED' })), EXIT.INTERNAL);

@@ -105,7 +105,8 @@ export class DirectoryRemote implements Remote {
 }
 
 function wrap(err: unknown, message: string): Error {
-  if (isTufupError(err) || isAbortError(err)) return err as Error;
+  // A destination file that got shorter while it was hashed (FILE_CHANGED) is the destination's failure.
+  if ((isTufupError(err) && err.code !== 'FILE_CHANGED') || isAbortError(err)) return err as Error;
   const code = (err as { code?: string }).code;
   return new RepoError({
     code: code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'REMOTE_ACCESS_DENIED' : 'REMOTE_ERROR',

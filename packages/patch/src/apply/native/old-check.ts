@@ -1,6 +1,6 @@
 // The old file's checks: its size (and the caller's vouched-for hash) first, its sha256 against the header.
 import type { FileHandle } from 'node:fs/promises';
-import { hashOpenFile, type OnProgress, sameDigest } from '@tufup/common';
+import { errnoCode, hashOpenFile, isTufupError, type OnProgress, sameDigest } from '@tufup/common';
 import { PatchError } from '../../errors.js';
 import type { NativeHeader } from '../../format/native.js';
 
@@ -51,8 +51,8 @@ export async function hashOldFile(
   } catch (err) {
     if (callbackError) throw callbackError.error;
     if ((err as Error)?.name === 'AbortError') throw err;
-    // A system error is the disk's; anything else means the file changed under us (it shrank).
-    const system = typeof (err as NodeJS.ErrnoException)?.code === 'string';
+    // A system error is the disk's; anything else means the file changed under us (FILE_CHANGED: it shrank).
+    const system = errnoCode(err) !== undefined && !isTufupError(err);
     throw new PatchError({
       code: system ? 'IO_ERROR' : 'BASE_MISMATCH',
       message: `cannot hash the old file: ${(err as Error).message}`,
