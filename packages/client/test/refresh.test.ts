@@ -6,10 +6,11 @@ import { link, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Logger, makeTempDir } from '@tufup/common';
+import { type Logger, makeTempDir, silentLogger, tryLockFile } from '@tufup/common';
 import { parseMetadata } from '@tufup/metadata';
 import { HttpTransport } from '../src/http/transport.js';
 import type { Transport } from '../src/transport.js';
+import { MetadataScratch } from '../src/tuf/metadata-dir.js';
 import { type AppDirs, appDirs, cacheArchive, makeClient, shipRoot } from './support/app.js';
 import { TestRepo, makeBundle } from './support/repo.js';
 import { TestServer } from './support/server.js';
@@ -229,6 +230,90 @@ describe('Client refresh', () => {
       const client = makeClient(dirs, server.url, APP, '1.0', { refreshRequired: true });
       assert.equal((await client.checkForUpdates())?.version, '2.0');
       assert.deepEqual(await scratchDirs(dirs.metadataDir), [live]);
+    });
+  });
+
+  describe('two refreshes at once', () => {
+    const timestampVersion = async (dir: string) =>
+      parseMetadata('timestamp', await readFile(join(dir, 'timestamp.json'), 'utf8')).signed.version;
+
+    it('a slower refresh never rolls back what a faster one stored: no older file, nothing after a newer root', async () => {
+      const dirs = await installed();
+      const client = makeClient(dirs, server.url, APP, '1.0');
+      assert.equal((await client.checkForUpdates())?.version, '2.0');
+      // The slower refresh starts from what is trusted now and fetches the next timestamp...
+      const slower = await MetadataScratch.create(dirs.metadataDir, silentLogger);
+      await repo.publish({ force: ['timestamp'] });
+      await writeFile(
+        join(slower.dir, 'timestamp.json'),
+        await readFile(join(repo.metadataDir, 'timestamp.json')),
+      );
+      // ... while a faster one stores the one after it.
+      await repo.publish({ force: ['timestamp'] });
+      assert.equal((await client.checkForUpdates())?.version, '2.0');
+      const newest = await timestampVersion(dirs.metadataDir);
+      assert.equal(newest, await timestampVersion(repo.metadataDir));
+      assert.ok(newest > (await timestampVersion(slower.dir)));
+      assert.deepEqual(await slower.commit(), [], 'the older timestamp is not put back');
+      assert.equal(await timestampVersion(dirs.metadataDir), newest);
+      await slower.discard();
+      // A refresh under the old root fetched a newer timestamp; another one trusted a new root meanwhile.
+      const stale = await MetadataScratch.create(dirs.metadataDir, silentLogger);
+      await repo.publish({ force: ['timestamp'] });
+      await writeFile(
+        join(stale.dir, 'timestamp.json'),
+        await readFile(join(repo.metadataDir, 'timestamp.json')),
+      );
+      await repo.rotateKeys(['root']);
+      assert.equal((await client.checkForUpdates())?.version, '2.0');
+      const stored = await readFile(join(dirs.metadataDir, 'timestamp.json'));
+      assert.deepEqual(await stale.commit(), [], 'nothing verified under an older root is stored');
+      assert.deepEqual(await readFile(join(dirs.metadataDir, 'timestamp.json')), stored);
+      assert.equal(
+        await rootVersion(join(dirs.metadataDir, 'root.json')),
+        await rootVersion(join(repo.metadataDir, 'root.json')),
+      );
+      await stale.discard();
+      assert.deepEqual(await scratchDirs(dirs.metadataDir), []);
+    });
+
+    it('a commit waits while another process holds the commit lock, then stores its files', async () => {
+      const dirs = await installed();
+      const client = makeClient(dirs, server.url, APP, '1.0');
+      assert.equal((await client.checkForUpdates())?.version, '2.0');
+      const before = await timestampVersion(dirs.metadataDir);
+      let sawWait: () => void = () => {};
+      const waiting = new Promise<void>((resolve) => {
+        sawWait = resolve;
+      });
+      const logger: Logger = {
+        ...silentLogger,
+        debug: (m) => {
+          if (m.startsWith('waiting for')) sawWait();
+        },
+      };
+      const scratch = await MetadataScratch.create(dirs.metadataDir, logger);
+      await repo.publish({ force: ['timestamp'] });
+      await writeFile(
+        join(scratch.dir, 'timestamp.json'),
+        await readFile(join(repo.metadataDir, 'timestamp.json')),
+      );
+      // A live process (this one) holds the lock, as another app instance in the middle of its commit would.
+      const other = await tryLockFile(join(dirs.metadataDir, '.tuf-commit.lock'), { command: 'test' });
+      assert.equal(other.held, false);
+      const committing = scratch.commit();
+      const first = await Promise.race([waiting.then(() => 'waited'), committing.then(() => 'committed')]);
+      assert.equal(first, 'waited', 'the commit waits for the lock');
+      assert.equal(await timestampVersion(dirs.metadataDir), before, 'nothing moved while the lock is held');
+      if (!other.held) await other.lock.release();
+      assert.deepEqual(await committing, ['timestamp.json']);
+      assert.equal(await timestampVersion(dirs.metadataDir), before + 1);
+      await scratch.discard();
+      assert.deepEqual(
+        (await readdir(dirs.metadataDir)).filter((n) => n.startsWith('.tuf-')),
+        [],
+        'no lock or scratch dir left',
+      );
     });
   });
 

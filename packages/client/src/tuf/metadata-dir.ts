@@ -12,12 +12,27 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { type Logger, fsyncDir, isNotFound, isProcessAlive } from '@tufup/common';
+import {
+  type LockFile,
+  type Logger,
+  describeLockHolder,
+  fsyncDir,
+  isNotFound,
+  isProcessAlive,
+  tryLockFile,
+} from '@tufup/common';
 import { ClientError, asClientError } from '../errors.js';
 
 const SCRATCH = /^\.tuf-refresh-(\d+)-[0-9a-f]{12}$/;
 /** Moved in first: once a new root is in place, files signed by its keys may follow. */
 const COMMIT_ORDER = ['root.json', 'timestamp.json', 'snapshot.json', 'targets.json'];
+/** Held while a refresh moves its files in, so two processes' commits never interleave. */
+const COMMIT_LOCK = '.tuf-commit.lock';
+/** A commit takes milliseconds: a lock older than this was left by a process that stopped (or a reused pid). */
+const COMMIT_LOCK_STALE_MS = 60_000;
+/** How often a commit looks again at a held lock, and how long it waits in all before it gives up. */
+const COMMIT_LOCK_POLL_MS = 10;
+const COMMIT_LOCK_WAIT_MS = 30_000;
 
 /**
  * tuf-js persists each verified metadata file with `writeFileSync` onto the file it replaces: a crash or a
@@ -27,6 +42,11 @@ const COMMIT_ORDER = ['root.json', 'timestamp.json', 'snapshot.json', 'targets.j
  * first. Any moment's state of `metadataDir` is then a set of whole files tuf-js verified, which it accepts
  * (or re-fetches) at the next start. Scratch dirs of processes that died are removed.
  *
+ * Two processes of an app may refresh at once (two instances, or the app beside its background check). Their
+ * commits take turns under a lock file, and a commit never puts back an older version of a file than the one
+ * it finds in place, nor anything at all once another refresh has trusted a newer root: a slower refresh that
+ * fetched timestamp v5 must not roll back the v6 a faster one stored meanwhile.
+ *
  * The files are a few KB, so they are read and written synchronously, as tuf-js does: a thread-pool round
  * trip per file would cost the no-update check more than the copying itself.
  */
@@ -34,11 +54,13 @@ export class MetadataScratch {
   readonly dir: string;
   readonly #trustedDir: string;
   readonly #originals: Map<string, Buffer>;
+  readonly #logger: Logger;
 
-  private constructor(trustedDir: string, dir: string, originals: Map<string, Buffer>) {
+  private constructor(trustedDir: string, dir: string, originals: Map<string, Buffer>, logger: Logger) {
     this.#trustedDir = trustedDir;
     this.dir = dir;
     this.#originals = originals;
+    this.#logger = logger;
   }
 
   /**
@@ -81,7 +103,7 @@ export class MetadataScratch {
       rmSync(dir, { recursive: true, force: true });
       throw asClientError(err, 'CACHE_IO_FAILED', `cannot prepare the metadata refresh in ${trustedDir}`);
     }
-    return new MetadataScratch(trustedDir, dir, originals);
+    return new MetadataScratch(trustedDir, dir, originals, logger);
   }
 
   /** Every metadata file in the scratch dir as tuf-js left it: what the trusted dir holds after commit(). */
@@ -95,35 +117,57 @@ export class MetadataScratch {
 
   /** A file as tuf-js left it in the scratch dir (undefined when it has none). */
   async read(name: string): Promise<Buffer | undefined> {
-    try {
-      return readFileSync(join(this.dir, name));
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    return readIfExists(join(this.dir, name));
   }
 
-  /** Move every file tuf-js wrote (changed or new) over the trusted one, durably, root first. Returns their names. */
+  /**
+   * Move every file tuf-js wrote (changed or new) over the trusted one, durably, root first; under the commit
+   * lock, and never over a newer version (see the class). Returns the names of the files moved.
+   */
   async commit(): Promise<string[]> {
-    const names = readdirSync(this.dir).filter((n) => n.endsWith('.json'));
     const rank = (n: string) => (COMMIT_ORDER.includes(n) ? COMMIT_ORDER.indexOf(n) : COMMIT_ORDER.length);
-    names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
     const moved: string[] = [];
     try {
-      for (const name of names) {
-        const path = join(this.dir, name);
-        const bytes = readFileSync(path);
-        if (this.#originals.get(name)?.equals(bytes)) continue;
-        const fd = openSync(path, 'r+');
-        try {
-          fsyncSync(fd);
-        } finally {
-          closeSync(fd);
-        }
-        renameSync(path, join(this.#trustedDir, name));
-        moved.push(name);
+      const changed = new Map<string, Buffer>();
+      for (const name of readdirSync(this.dir).filter((n) => n.endsWith('.json'))) {
+        const bytes = readFileSync(join(this.dir, name));
+        if (!this.#originals.get(name)?.equals(bytes)) changed.set(name, bytes);
       }
-      if (moved.length) await fsyncDir(this.#trustedDir);
+      if (changed.size === 0) return moved;
+      const names = [...changed.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+      const lock = await this.#lockCommits();
+      try {
+        const trustedRoot = versionOf(readIfExists(join(this.#trustedDir, 'root.json')));
+        const myRoot = versionOf(readIfExists(join(this.dir, 'root.json')));
+        if (trustedRoot !== undefined && myRoot !== undefined && trustedRoot > myRoot) {
+          this.#logger.debug(
+            `kept the trusted metadata: another refresh trusted root v${trustedRoot} meanwhile (this one v${myRoot})`,
+          );
+          return moved;
+        }
+        for (const name of names) {
+          const path = join(this.dir, name);
+          const theirs = versionOf(readIfExists(join(this.#trustedDir, name)));
+          const mine = versionOf(changed.get(name));
+          if (theirs !== undefined && mine !== undefined && theirs > mine) {
+            this.#logger.debug(
+              `kept ${name} v${theirs}, stored by another refresh meanwhile (this one: v${mine})`,
+            );
+            continue;
+          }
+          const fd = openSync(path, 'r+');
+          try {
+            fsyncSync(fd);
+          } finally {
+            closeSync(fd);
+          }
+          renameSync(path, join(this.#trustedDir, name));
+          moved.push(name);
+        }
+        if (moved.length) await fsyncDir(this.#trustedDir);
+      } finally {
+        await lock.release();
+      }
     } catch (err) {
       throw asClientError(
         err,
@@ -134,8 +178,51 @@ export class MetadataScratch {
     return moved;
   }
 
+  /** The commit lock, once no other live process holds it (CACHE_IO_FAILED after COMMIT_LOCK_WAIT_MS). */
+  async #lockCommits(): Promise<LockFile> {
+    const path = join(this.#trustedDir, COMMIT_LOCK);
+    for (let waited = 0; ; waited += COMMIT_LOCK_POLL_MS) {
+      const attempt = await tryLockFile(path, {
+        command: 'storing refreshed metadata',
+        staleAfterMs: COMMIT_LOCK_STALE_MS,
+      });
+      if (!attempt.held) return attempt.lock;
+      const holder = describeLockHolder(attempt.holder);
+      if (waited >= COMMIT_LOCK_WAIT_MS) {
+        throw new ClientError({
+          code: 'CACHE_IO_FAILED',
+          message: `cannot store the refreshed metadata in ${this.#trustedDir}: ${holder} has held ${COMMIT_LOCK} for ${COMMIT_LOCK_WAIT_MS / 1000} s`,
+        });
+      }
+      if (waited === 0) this.#logger.debug(`waiting for ${holder} to finish storing its metadata`);
+      await new Promise((resolve) => setTimeout(resolve, COMMIT_LOCK_POLL_MS));
+    }
+  }
+
   async discard(): Promise<void> {
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A file's bytes; undefined when there is none. */
+function readIfExists(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** The `signed.version` of a metadata file's bytes; undefined for none, or bytes that are not such a file. */
+function versionOf(bytes: Buffer | undefined): number | undefined {
+  if (bytes === undefined) return undefined;
+  try {
+    const version = (JSON.parse(bytes.toString('utf8')) as { signed?: { version?: unknown } })?.signed
+      ?.version;
+    return Number.isSafeInteger(version) ? (version as number) : undefined;
+  } catch {
+    return undefined;
   }
 }
 
