@@ -257,16 +257,18 @@ describe('Client refresh', () => {
       assert.deepEqual(await slower.commit(), [], 'the older timestamp is not put back');
       assert.equal(await timestampVersion(dirs.metadataDir), newest);
       await slower.discard();
-      // A refresh under the old root fetched a newer timestamp; another one trusted a new root meanwhile.
+      // A refresh starts under the old root; another one trusts a new root meanwhile. The first then fetches a
+      // timestamp newer than the one stored: only the newer root keeps it out.
       const stale = await MetadataScratch.create(dirs.metadataDir, silentLogger);
+      await repo.rotateKeys(['root']);
+      assert.equal((await client.checkForUpdates())?.version, '2.0');
+      const stored = await readFile(join(dirs.metadataDir, 'timestamp.json'));
       await repo.publish({ force: ['timestamp'] });
       await writeFile(
         join(stale.dir, 'timestamp.json'),
         await readFile(join(repo.metadataDir, 'timestamp.json')),
       );
-      await repo.rotateKeys(['root']);
-      assert.equal((await client.checkForUpdates())?.version, '2.0');
-      const stored = await readFile(join(dirs.metadataDir, 'timestamp.json'));
+      assert.ok((await timestampVersion(stale.dir)) > (await timestampVersion(dirs.metadataDir)));
       assert.deepEqual(await stale.commit(), [], 'nothing verified under an older root is stored');
       assert.deepEqual(await readFile(join(dirs.metadataDir, 'timestamp.json')), stored);
       assert.equal(
@@ -275,6 +277,26 @@ describe('Client refresh', () => {
       );
       await stale.discard();
       assert.deepEqual(await scratchDirs(dirs.metadataDir), []);
+    });
+
+    it('an aborted refresh does not wait for the commit lock: it stores nothing and leaves the files', async () => {
+      const dirs = await installed();
+      const client = makeClient(dirs, server.url, APP, '1.0');
+      assert.equal((await client.checkForUpdates())?.version, '2.0');
+      const before = await readFile(join(dirs.metadataDir, 'timestamp.json'));
+      const scratch = await MetadataScratch.create(dirs.metadataDir, silentLogger);
+      await repo.publish({ force: ['timestamp'] });
+      await writeFile(
+        join(scratch.dir, 'timestamp.json'),
+        await readFile(join(repo.metadataDir, 'timestamp.json')),
+      );
+      const other = await tryLockFile(join(dirs.metadataDir, '.tuf-commit.lock'), { command: 'test' });
+      assert.equal(other.held, false);
+      const aborted = AbortSignal.abort();
+      assert.deepEqual(await scratch.commit(aborted), []);
+      assert.deepEqual(await readFile(join(dirs.metadataDir, 'timestamp.json')), before);
+      if (!other.held) await other.lock.release();
+      await scratch.discard();
     });
 
     it('a commit waits while another process holds the commit lock, then stores its files', async () => {

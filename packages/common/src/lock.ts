@@ -27,7 +27,10 @@ export interface LockFile {
 export interface LockOptions {
   /** Shown to whoever finds the lock held. */
   command?: string;
-  /** A lock older than this is stale even if its pid is alive (pid reuse). Default: never by age. */
+  /**
+   * A lock older than this is stale even if its pid is alive (pid reuse), and also when it names another host
+   * (whose pids cannot be checked). Default: never by age.
+   */
   staleAfterMs?: number;
 }
 
@@ -40,8 +43,8 @@ const TORN_GRACE_MS = 2_000;
  * Tries to take the lock file at `path`. The holder's record is written to a private temp file and hard-linked
  * into place, so the lock appears atomically with its whole content and a writer killed half-way leaves no torn
  * lock (file systems without hard links fall back to an exclusive create, then a write). A lock whose holder
- * is gone (same host and its pid dead, older than `staleAfterMs`, or torn and older than 2 s) is taken over;
- * a lock from another host can't be checked and stays held.
+ * is gone (same host and its pid dead, older than `staleAfterMs` on any host, or torn and older than 2 s) is
+ * taken over; without `staleAfterMs`, a lock from another host can't be checked and stays held.
  */
 export async function tryLockFile(path: string, opts: LockOptions = {}): Promise<LockAttempt> {
   const me: LockHolder = {
@@ -156,8 +159,9 @@ async function isStale(
     );
     return age >= TORN_GRACE_MS;
   }
-  if (holder.host !== me.host) return false;
-  if (!isProcessAlive(holder.pid)) return true;
+  // Another host's pid cannot be checked (and a machine's own name can change: a recreated container, a Mac
+  // on another network), so only the age says whether its lock is stale.
+  if (holder.host === me.host && !isProcessAlive(holder.pid)) return true;
   const started = Date.parse(holder.started);
   return (
     opts.staleAfterMs !== undefined && Number.isFinite(started) && Date.now() - started > opts.staleAfterMs

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -129,6 +130,33 @@ test('a torn lock is held while fresh and taken over once it is old', async () =
     const taken = await tryLockFile(path);
     assert.equal(taken.held, false);
     if (!taken.held) await taken.lock.release();
+    assert.equal(await pathExists(path), false);
+  });
+});
+
+test("another host's lock is held while younger than staleAfterMs, and taken over once older", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, '.lock');
+    const record = (minutesAgo: number) =>
+      JSON.stringify({
+        pid: process.pid, // alive here, but on another host it says nothing
+        host: `not-${hostname()}`,
+        started: new Date(Date.now() - minutesAgo * 60_000).toISOString(),
+        command: 'elsewhere',
+        token: '0123456789abcdef',
+      });
+    await writeFile(path, record(2));
+    const withoutAge = await tryLockFile(path);
+    assert.ok(withoutAge.held, 'without staleAfterMs it cannot be checked: held');
+    const young = await tryLockFile(path, { staleAfterMs: 5 * 60_000 });
+    assert.ok(young.held);
+    assert.equal(young.held && young.holder?.command, 'elsewhere');
+    const taken = await tryLockFile(path, { staleAfterMs: 60_000 });
+    assert.equal(taken.held, false);
+    if (!taken.held) {
+      assert.equal(taken.lock.tookOverStale, true);
+      await taken.lock.release();
+    }
     assert.equal(await pathExists(path), false);
   });
 });

@@ -28,8 +28,11 @@ const SCRATCH = /^\.tuf-refresh-(\d+)-[0-9a-f]{12}$/;
 const COMMIT_ORDER = ['root.json', 'timestamp.json', 'snapshot.json', 'targets.json'];
 /** Held while a refresh moves its files in, so two processes' commits never interleave. */
 const COMMIT_LOCK = '.tuf-commit.lock';
-/** A commit takes milliseconds: a lock older than this was left by a process that stopped (or a reused pid). */
-const COMMIT_LOCK_STALE_MS = 60_000;
+/**
+ * A commit takes milliseconds: a lock older than this was left by a process that stopped (its pid reused, or
+ * its host named otherwise since), and is taken over well before a waiting commit would give up.
+ */
+const COMMIT_LOCK_STALE_MS = 10_000;
 /** How often a commit looks again at a held lock, and how long it waits in all before it gives up. */
 const COMMIT_LOCK_POLL_MS = 10;
 const COMMIT_LOCK_WAIT_MS = 30_000;
@@ -122,9 +125,11 @@ export class MetadataScratch {
 
   /**
    * Move every file tuf-js wrote (changed or new) over the trusted one, durably, root first; under the commit
-   * lock, and never over a newer version (see the class). Returns the names of the files moved.
+   * lock, and never over a newer version (see the class). Returns the names of the files moved. Once `signal`
+   * is aborted it does not wait for the lock: a held lock then means nothing is stored (the next refresh
+   * fetches the files again).
    */
-  async commit(): Promise<string[]> {
+  async commit(signal?: AbortSignal): Promise<string[]> {
     const rank = (n: string) => (COMMIT_ORDER.includes(n) ? COMMIT_ORDER.indexOf(n) : COMMIT_ORDER.length);
     const moved: string[] = [];
     try {
@@ -135,7 +140,11 @@ export class MetadataScratch {
       }
       if (changed.size === 0) return moved;
       const names = [...changed.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-      const lock = await this.#lockCommits();
+      const lock = await this.#lockCommits(signal);
+      if (!lock) {
+        this.#logger.debug('refresh aborted while another process stored its metadata: nothing stored');
+        return moved;
+      }
       try {
         const trustedRoot = versionOf(readIfExists(join(this.#trustedDir, 'root.json')));
         const myRoot = versionOf(readIfExists(join(this.dir, 'root.json')));
@@ -178,8 +187,11 @@ export class MetadataScratch {
     return moved;
   }
 
-  /** The commit lock, once no other live process holds it (CACHE_IO_FAILED after COMMIT_LOCK_WAIT_MS). */
-  async #lockCommits(): Promise<LockFile> {
+  /**
+   * The commit lock, once no other live process holds it (CACHE_IO_FAILED after COMMIT_LOCK_WAIT_MS);
+   * undefined when it is held and `signal` is aborted.
+   */
+  async #lockCommits(signal: AbortSignal | undefined): Promise<LockFile | undefined> {
     const path = join(this.#trustedDir, COMMIT_LOCK);
     for (let waited = 0; ; waited += COMMIT_LOCK_POLL_MS) {
       const attempt = await tryLockFile(path, {
@@ -187,6 +199,7 @@ export class MetadataScratch {
         staleAfterMs: COMMIT_LOCK_STALE_MS,
       });
       if (!attempt.held) return attempt.lock;
+      if (signal?.aborted) return undefined;
       const holder = describeLockHolder(attempt.holder);
       if (waited >= COMMIT_LOCK_WAIT_MS) {
         throw new ClientError({

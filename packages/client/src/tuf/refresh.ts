@@ -76,6 +76,7 @@ export async function refreshTrustedMetadata(opts: RefreshOptions): Promise<Trus
   opts.memo?.forget();
   const scratch = await MetadataScratch.create(opts.metadataDir, opts.logger, originals);
   let verified: { metadata: TrustedMetadata; files: Map<string, Buffer> };
+  let failed = false;
   try {
     try {
       const updater = new Updater({
@@ -88,13 +89,19 @@ export async function refreshTrustedMetadata(opts: RefreshOptions): Promise<Trus
       // Read before the commit moves the files tuf-js wrote out of the scratch dir.
       verified = { metadata: await trusted(updater, scratch, config, opts), files: scratch.readAll() };
     } catch (err) {
+      failed = true;
       // tuf-js may report an aborted request as something else: the abort is what happened.
       throwIfAborted(opts.signal);
       if (isAbortError(err)) throw err;
       throw refreshFailure(err, fetcher.lastRequestFailure);
     } finally {
-      // Also after a failure: what tuf-js verified and saved before it (a new root...) stays trusted.
-      const moved = await scratch.commit();
+      // Also after a failure: what tuf-js verified and saved before it (a new root...) stays trusted. A commit
+      // that fails then is logged: the refresh's own failure (or the abort) is what the caller gets.
+      const moved = await scratch.commit(opts.signal).catch((err: unknown) => {
+        if (!failed) throw err;
+        opts.logger.warn(`could not store what the failed refresh verified: ${(err as Error).message}`);
+        return [];
+      });
       if (moved.length) opts.logger.debug(`trusted metadata updated: ${moved.join(', ')}`);
     }
   } finally {
