@@ -214,7 +214,7 @@ const clientRepeats: Measured[] = [];
 const CLIENT_ROW = 'ours native, applied as the client does';
 /**
  * Rounds of diffs compared for the diff-time goal: ours native and hdiffz alternate, so a VM that speeds up
- * or slows down over minutes (4.9-6.5 s for hdiffz's node diff within a day here) weighs on both alike.
+ * or slows down over minutes (4.5-6.5 s for hdiffz's node diff within a day here) weighs on both alike.
  */
 const DIFF_ROUNDS = 3;
 /** The middle value. */
@@ -225,7 +225,7 @@ function spread(values: number[], digits: number): string {
   const v = [...values].sort((a, b) => a - b);
   const f = (x: number) => x.toFixed(digits);
   if (v.length < 2) return f(v[0] ?? Number.NaN);
-  return `median ${f(v[Math.floor(v.length / 2)] as number)} (${f(v[0] as number)}-${f(v[v.length - 1] as number)}, ${v.length} runs)`;
+  return `median ${f(median(v))} (${f(v[0] as number)}-${f(v[v.length - 1] as number)}, ${v.length} runs)`;
 }
 
 const cpu = (m: Measured) => (m.cpuSeconds === undefined ? '?' : `${m.cpuSeconds.toFixed(2)} s`);

@@ -6,7 +6,7 @@ import { link, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Logger, makeTempDir, silentLogger, tryLockFile } from '@tufup/common';
+import { type LockHolder, type Logger, makeTempDir, silentLogger, tryLockFile } from '@tufup/common';
 import { parseMetadata } from '@tufup/metadata';
 import { HttpTransport } from '../src/http/transport.js';
 import type { Transport } from '../src/transport.js';
@@ -294,8 +294,12 @@ describe('Client refresh', () => {
         join(scratch.dir, 'timestamp.json'),
         await readFile(join(repo.metadataDir, 'timestamp.json')),
       );
-      const other = await tryLockFile(join(dirs.metadataDir, '.tuf-commit.lock'), { command: 'test' });
+      const lockPath = join(dirs.metadataDir, '.tuf-commit.lock');
+      const other = await tryLockFile(lockPath, { command: 'test' });
       assert.ok(!other.held);
+      // Its record dated far ahead: it cannot go stale (10 s) however long a busy machine holds this test up.
+      const record = JSON.parse(await readFile(lockPath, 'utf8')) as LockHolder;
+      await writeFile(lockPath, JSON.stringify({ ...record, started: '9999-01-01T00:00:00.000Z' }));
       return { dirs, before, scratch, release: () => other.lock.release() };
     }
 
